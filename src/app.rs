@@ -1,0 +1,201 @@
+//! Wiring: `Application::build(settings)` makes the long-lived parts (HTTP client, targets
+//! with their gates and token caches, ordering state, metrics); `run_until(shutdown)`
+//! connects to RabbitMQ, declares the topology, runs one consumer loop per tenant plus the
+//! unrouted one, and reconnects with backoff when the broker connection is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{self, Names, Publisher, QueueConsumer, Topology};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::pipeline::order::HighWater;
+use crate::pipeline::{LoopEnd, LoopSettings, TenantContext, run_tenant, run_unrouted};
+use crate::targets::{self, Target, TargetContext};
+
+/// Longest wait between reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+
+/// The long-lived state of one tenant (survives broker reconnects).
+struct TenantParts {
+    id: String,
+    prefetch: u16,
+    targets: Vec<Arc<dyn Target>>,
+    high_water: Arc<Mutex<HighWater>>,
+}
+
+/// A configured worker, ready to run.
+pub struct Application {
+    settings: Settings,
+    names: Names,
+    metrics: Arc<Metrics>,
+    tenants: Vec<TenantParts>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Application {
+    /// Builds every part that does not need the broker. `settings` must be validated.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new());
+        let http = reqwest::Client::builder()
+            .timeout(settings.http.timeout)
+            .connect_timeout(settings.http.connect_timeout)
+            .user_agent(concat!("scriptsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let target_ctx = TargetContext {
+            http,
+            retry: settings.retry.clone(),
+            metrics: metrics.clone(),
+        };
+        let tenants = settings
+            .tenants
+            .iter()
+            .map(|t| TenantParts {
+                id: t.id.clone(),
+                prefetch: t.prefetch.unwrap_or(settings.broker.prefetch),
+                targets: targets::build_targets(t, &target_ctx),
+                high_water: Arc::default(),
+            })
+            .collect();
+        Ok(Self {
+            names: Names::new(&settings.broker.prefix),
+            settings,
+            metrics,
+            tenants,
+            ready: Arc::default(),
+        })
+    }
+
+    /// The metrics every component records into.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// True while connected, with the topology declared and every consumer running.
+    pub fn readiness(&self) -> Arc<AtomicBool> {
+        self.ready.clone()
+    }
+
+    /// The topology this worker declares.
+    pub fn topology(&self) -> Topology<'_> {
+        Topology {
+            names: &self.names,
+            queue_type: self.settings.broker.queue_type,
+            dlq_queue_type: self.settings.broker.dlq_queue_type,
+            tenants: self.tenants.iter().map(|t| t.id.clone()).collect(),
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled; reconnects on broker loss.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut delay = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            match self.run_connected(&shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    self.ready.store(false, Ordering::SeqCst);
+                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?delay, "broker connection lost; reconnecting");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        }
+        self.ready.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// One connection's life: Ok when shut down, Err when the connection was lost.
+    async fn run_connected(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let broker_settings = &self.settings.broker;
+        let conn = broker::connect(broker_settings, "scriptsync worker").await?;
+        let publisher = Publisher::open(&conn, broker_settings.confirm_timeout).await?;
+        self.topology()
+            .declare(publisher.channel())
+            .await
+            .context("cannot declare the topology")?;
+        let stop = shutdown.child_token();
+        let loop_settings = LoopSettings {
+            max_changes: self.settings.batch.max_changes,
+            linger: self.settings.batch.linger,
+            drain_timeout: self.settings.shutdown.drain_timeout,
+        };
+        let mut tasks = JoinSet::new();
+        let mut consumers = Vec::new();
+        for t in &self.tenants {
+            let queue = self.names.tenant_queue(&t.id);
+            let (consumer, stream) = QueueConsumer::start(&conn, &queue, t.prefetch, "").await?;
+            consumers.push(consumer);
+            let ctx = Arc::new(self.tenant_context(t, &publisher));
+            tasks.spawn(run_tenant(ctx, stream, loop_settings, stop.clone()));
+        }
+        let (unrouted, stream) =
+            QueueConsumer::start(&conn, &self.names.unrouted(), 50, "").await?;
+        consumers.push(unrouted);
+        let unrouted_ctx = self.unrouted_context(&publisher);
+        let unrouted_stop = stop.clone();
+        tasks.spawn(async move {
+            match run_unrouted(&unrouted_ctx, stream, unrouted_stop).await {
+                None => LoopEnd::Shutdown,
+                Some(e) => LoopEnd::StreamLost(e),
+            }
+        });
+        self.ready.store(true, Ordering::SeqCst);
+        tracing::info!(tenants = self.tenants.len(), prefix = %broker_settings.prefix, "consuming");
+
+        let mut lost = None;
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            Some(res) = tasks.join_next() => {
+                lost = Some(match res {
+                    Ok(LoopEnd::StreamLost(e)) => e,
+                    Ok(LoopEnd::Shutdown) => "a consumer loop stopped".into(),
+                    Err(e) => format!("a consumer loop panicked: {e}"),
+                });
+            }
+        }
+        self.ready.store(false, Ordering::SeqCst);
+        for c in &consumers {
+            let _ = c.cancel().await;
+        }
+        stop.cancel();
+        while tasks.join_next().await.is_some() {}
+        let _ = conn.close(200, "scriptsync stopping".into()).await;
+        match lost {
+            None => Ok(()),
+            Some(e) => Err(anyhow::anyhow!(e)),
+        }
+    }
+
+    fn tenant_context(&self, t: &TenantParts, publisher: &Publisher) -> TenantContext {
+        TenantContext {
+            tenant: t.id.clone(),
+            targets: t.targets.clone(),
+            publisher: publisher.clone(),
+            names: self.names.clone(),
+            metrics: self.metrics.clone(),
+            high_water: t.high_water.clone(),
+            max_message_bytes: self.settings.broker.max_message_bytes,
+        }
+    }
+
+    fn unrouted_context(&self, publisher: &Publisher) -> TenantContext {
+        TenantContext {
+            tenant: "unrouted".into(),
+            targets: Vec::new(),
+            publisher: publisher.clone(),
+            names: self.names.clone(),
+            metrics: self.metrics.clone(),
+            high_water: Arc::default(),
+            max_message_bytes: self.settings.broker.max_message_bytes,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! One message taken from a queue, with the single terminal action it is owed.
+//!
+//! [`AckHandle`] keeps lapin's `Acker` in an `Option` and `take()`s it, so a delivery can be
+//! settled once only: acked, or (at shutdown) requeued. A handle dropped unsettled leaves the
+//! message unacked; the broker redelivers it when the channel closes.
+
+use lapin::Acker;
+use lapin::BasicProperties;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::types::AMQPValue;
+
+/// A delivery as the pipeline sees it: bytes, routing key, properties and the ack handle.
+pub struct Inbound {
+    pub body: Vec<u8>,
+    pub routing_key: String,
+    pub properties: BasicProperties,
+    pub redelivered: bool,
+    pub ack: AckHandle,
+}
+
+impl Inbound {
+    pub fn from_delivery(d: Delivery) -> Self {
+        Self {
+            body: d.data,
+            routing_key: d.routing_key.to_string(),
+            properties: d.properties,
+            redelivered: d.redelivered,
+            ack: AckHandle {
+                acker: Some(d.acker),
+            },
+        }
+    }
+
+    /// A string or integer header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let headers = self.properties.headers().as_ref()?;
+        match headers.inner().get(name)? {
+            AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+            AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+            AMQPValue::LongLongInt(i) => Some(i.to_string()),
+            AMQPValue::LongInt(i) => Some(i.to_string()),
+            AMQPValue::LongUInt(i) => Some(i.to_string()),
+            AMQPValue::ShortInt(i) => Some(i.to_string()),
+            AMQPValue::ShortUInt(i) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The upstream correlation id: the AMQP property, else an `x-correlation-id` header.
+    pub fn correlation_id(&self) -> Option<String> {
+        self.properties
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .or_else(|| self.header("x-correlation-id"))
+    }
+
+    /// How many times `scriptsync dlq replay` has sent this message back.
+    pub fn replays(&self) -> u32 {
+        self.header(crate::dlq::headers::REPLAYS)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Settles a delivery exactly once.
+pub struct AckHandle {
+    acker: Option<Acker>,
+}
+
+impl AckHandle {
+    /// Acknowledges the delivery. Errors mean the channel is gone: the broker will redeliver.
+    pub async fn ack(mut self) -> lapin::Result<()> {
+        if let Some(acker) = self.acker.take() {
+            acker.ack(BasicAckOptions::default()).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns the delivery to its queue (used only at shutdown).
+    pub async fn requeue(mut self) -> lapin::Result<()> {
+        if let Some(acker) = self.acker.take() {
+            acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! Everything lapin: the connection, the topology, consumers, confirmed publishing and the
+//! ack handle. Nothing here knows about HTTP or targets.
+
+pub mod consumer;
+pub mod inbound;
+pub mod publisher;
+pub mod topology;
+
+pub use consumer::QueueConsumer;
+pub use inbound::{AckHandle, Inbound};
+pub use publisher::{PublishError, Publisher};
+pub use topology::{Names, Topology};
+
+use lapin::{Connection, ConnectionProperties};
+use url::Url;
+
+use crate::config::{BrokerSettings, expose};
+
+/// Connects with the configured URL and the password from its secret reference.
+/// The URI with the password is built here and never logged.
+pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Connection> {
+    let mut url = Url::parse(&settings.url)?;
+    if url.username().is_empty() {
+        let _ = url.set_username("guest");
+        if settings.password.is_none() {
+            let _ = url.set_password(Some("guest"));
+        }
+    }
+    if let Some(password) = &settings.password {
+        let _ = url.set_password(Some(expose(password)));
+    }
+    let props = ConnectionProperties::default().with_connection_name(name.into());
+    Connection::connect(url.as_str(), props).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to RabbitMQ at {}: {e}",
+            redacted_url(&settings.url)
+        )
+    })
+}
+
+/// The URL as it can be shown: host, port and vhost, no credentials.
+pub fn redacted_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "<unparseable broker url>".into(),
+    }
+}

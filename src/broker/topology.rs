@@ -1,0 +1,180 @@
+//! The queue topology of DESIGN §4, declared idempotently at start (and deleted by the demo
+//! and tests, which use random prefixes).
+
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, ExchangeKind};
+
+use crate::config::QueueType;
+
+/// Routing key used from the DLX to the DLQ (the original key travels in a header).
+pub const DLQ_ROUTING_KEY: &str = "dlq";
+
+/// Every exchange and queue name, derived from `broker.prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+    /// The topic exchange publishers send to (routing key = tenant id).
+    pub fn exchange(&self) -> String {
+        self.prefix.clone()
+    }
+    /// Fanout exchange (and its queue) for messages whose tenant has no queue.
+    pub fn unrouted(&self) -> String {
+        format!("{}.unrouted", self.prefix)
+    }
+    pub fn dlx(&self) -> String {
+        format!("{}.dlx", self.prefix)
+    }
+    pub fn dlq(&self) -> String {
+        format!("{}.dlq", self.prefix)
+    }
+    pub fn tenant_queue(&self, tenant: &str) -> String {
+        format!("{}.t.{tenant}", self.prefix)
+    }
+}
+
+/// What to declare: the names, queue types and the configured tenants.
+pub struct Topology<'a> {
+    pub names: &'a Names,
+    pub queue_type: QueueType,
+    pub dlq_queue_type: QueueType,
+    pub tenants: Vec<String>,
+}
+
+fn queue_args(kind: QueueType, single_active: bool) -> FieldTable {
+    let mut args = FieldTable::default();
+    let kind = match kind {
+        QueueType::Quorum => "quorum",
+        QueueType::Classic => "classic",
+    };
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(LongString::from(kind)),
+    );
+    if single_active {
+        args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    }
+    args
+}
+
+fn durable_exchange() -> ExchangeDeclareOptions {
+    ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    }
+}
+
+impl Topology<'_> {
+    /// Declares everything; safe to run again with the same arguments.
+    pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
+        let n = self.names;
+        let durable_queue = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        ch.exchange_declare(
+            n.unrouted().into(),
+            ExchangeKind::Fanout,
+            durable_exchange(),
+            FieldTable::default(),
+        )
+        .await?;
+        ch.queue_declare(
+            n.unrouted().into(),
+            durable_queue,
+            queue_args(self.dlq_queue_type, false),
+        )
+        .await?;
+        ch.queue_bind(
+            n.unrouted().into(),
+            n.unrouted().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+
+        let mut main_args = FieldTable::default();
+        main_args.insert(
+            "alternate-exchange".into(),
+            AMQPValue::LongString(LongString::from(n.unrouted())),
+        );
+        ch.exchange_declare(
+            n.exchange().into(),
+            ExchangeKind::Topic,
+            durable_exchange(),
+            main_args,
+        )
+        .await?;
+
+        ch.exchange_declare(
+            n.dlx().into(),
+            ExchangeKind::Direct,
+            durable_exchange(),
+            FieldTable::default(),
+        )
+        .await?;
+        ch.queue_declare(
+            n.dlq().into(),
+            durable_queue,
+            queue_args(self.dlq_queue_type, false),
+        )
+        .await?;
+        ch.queue_bind(
+            n.dlq().into(),
+            n.dlx().into(),
+            DLQ_ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+
+        for tenant in &self.tenants {
+            let q = n.tenant_queue(tenant);
+            ch.queue_declare(
+                q.as_str().into(),
+                durable_queue,
+                queue_args(self.queue_type, true),
+            )
+            .await?;
+            ch.queue_bind(
+                q.as_str().into(),
+                n.exchange().into(),
+                tenant.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every object (demo and test clean-up). Messages in them are lost.
+    pub async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
+        let n = self.names;
+        for tenant in &self.tenants {
+            ch.queue_delete(n.tenant_queue(tenant).into(), QueueDeleteOptions::default())
+                .await?;
+        }
+        for q in [n.dlq(), n.unrouted()] {
+            ch.queue_delete(q.into(), QueueDeleteOptions::default())
+                .await?;
+        }
+        for x in [n.exchange(), n.dlx(), n.unrouted()] {
+            ch.exchange_delete(x.into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Configuration: the only place files and environment variables are read.
+//!
+//! One TOML file (`--config`) gives the [`Settings`] tree; every key can be overridden by an
+//! environment variable `SCRIPTSYNC__SECTION__KEY` (e.g. `SCRIPTSYNC__BATCH__LINGER=50ms`).
+//! Unknown keys are errors. Secrets are never inline: a tenant names them with `*_env` or
+//! `*_file` references, which [`Settings::resolve_secrets`] reads into self-redacting
+//! [`SecretString`]s.
+
+mod secret;
+mod sections;
+mod tenant;
+
+pub use secret::{SecretRef, SecretString, expose};
+pub use sections::{
+    AdminSettings, BatchSettings, BrokerSettings, HttpSettings, LogFormat, LogSettings, QueueType,
+    RetrySettings, ShutdownSettings,
+};
+pub use tenant::{
+    GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, TenantSettings,
+    is_valid_tenant_id,
+};
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment overrides: `SCRIPTSYNC__BATCH__LINGER` sets `batch.linger`.
+pub const ENV_PREFIX: &str = "SCRIPTSYNC";
+
+/// What `to_redacted_toml` prints in place of a password found in a URL.
+const REDACTED: &str = "REDACTED";
+
+/// A configuration that cannot be used, with a message that says which key is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot load configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub broker: BrokerSettings,
+    #[serde(default)]
+    pub batch: BatchSettings,
+    #[serde(default)]
+    pub retry: RetrySettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
+    #[serde(default)]
+    pub shutdown: ShutdownSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    /// One entry per Genesys org (tenant); each gets its own queue, consumer and gates.
+    #[serde(default)]
+    pub tenants: Vec<TenantSettings>,
+}
+
+impl Settings {
+    /// Loads `path` (TOML) and applies `SCRIPTSYNC__…` overrides from the process environment,
+    /// then resolves secret references and validates the result.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, None)
+    }
+
+    /// Like [`Settings::load`], with the environment given explicitly (`None` = the process's).
+    /// The same environment serves the `SCRIPTSYNC__…` overrides and the `*_env` secrets.
+    pub fn load_with_env(
+        path: &Path,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::Invalid(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        let file = config::File::from(path).format(config::FileFormat::Toml);
+        let mut settings: Settings = Self::build(file, env.clone())?;
+        settings.resolve_secrets_with_env(env.as_ref())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses TOML text (no environment overrides); used by tests and `check-config`.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let file = config::File::from_str(text, config::FileFormat::Toml);
+        let settings: Settings = Self::build(file, Some(HashMap::new()))?;
+        Ok(settings)
+    }
+
+    fn build<S>(file: S, env: Option<HashMap<String, String>>) -> Result<Self, ConfigError>
+    where
+        S: config::Source + Send + Sync + 'static,
+    {
+        let environment = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(env);
+        let cfg = config::Config::builder()
+            .add_source(file)
+            .add_source(environment)
+            .build()?;
+        Ok(cfg.try_deserialize()?)
+    }
+
+    /// Reads every `*_env` / `*_file` secret reference into memory.
+    pub fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
+        self.resolve_secrets_with_env(None)
+    }
+
+    /// Like [`Settings::resolve_secrets`], reading `*_env` variables from `env` when given
+    /// (`None` = the process environment).
+    pub fn resolve_secrets_with_env(
+        &mut self,
+        env: Option<&HashMap<String, String>>,
+    ) -> Result<(), ConfigError> {
+        self.broker.resolve_secrets(env)?;
+        for tenant in &mut self.tenants {
+            tenant.resolve_secrets(env)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the rules serde cannot express: ids, required fields per auth kind, ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tenants.is_empty() {
+            return Err(invalid(
+                "no tenants configured: add at least one [[tenants]] entry",
+            ));
+        }
+        self.broker.validate()?;
+        self.batch.validate()?;
+        self.retry.validate()?;
+        let mut seen = HashSet::new();
+        for tenant in &self.tenants {
+            tenant.validate()?;
+            if !seen.insert(tenant.id.as_str()) {
+                return Err(invalid(format!("tenant id {:?} appears twice", tenant.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tenant with this id, if configured.
+    pub fn tenant(&self, id: &str) -> Option<&TenantSettings> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// The effective configuration as TOML, secrets left out (only their references show).
+    /// A password in `broker.url` (which `validate` rejects) is masked too, so even an
+    /// invalid configuration prints safely.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if let Ok(mut url) = url::Url::parse(&shown.broker.url)
+            && url.password().is_some()
+            && url.set_password(Some(REDACTED)).is_ok()
+        {
+            shown.broker.url = url.to_string();
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(message.into())
+}

@@ -1,0 +1,240 @@
+//! The process-wide sections of the configuration: broker, batching, retries, HTTP, admin,
+//! shutdown and logging. Every field has a default that suits a production deployment.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::secret::{SecretString, resolve_into};
+use super::{ConfigError, invalid};
+
+/// RabbitMQ connection and topology.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSettings {
+    /// AMQP URI without a password (`amqp://user@host:5672/%2f`); the password comes from
+    /// `password_env` / `password_file`. Without a user, `guest` is used.
+    pub url: String,
+    /// Prefix of every exchange and queue name; tests use a random one.
+    pub prefix: String,
+    /// Type of the per-tenant queues: quorum (replicated) or classic.
+    pub queue_type: QueueType,
+    /// Type of the dead-letter queue.
+    pub dlq_queue_type: QueueType,
+    /// Unacked deliveries per tenant consumer; bounds memory and the batch a tenant can build.
+    pub prefetch: u16,
+    /// How long to wait for a publisher confirm before treating the publish as failed.
+    #[serde(with = "humantime_serde")]
+    pub confirm_timeout: Duration,
+    /// Largest accepted message body in bytes (DESIGN §3: 64 KiB).
+    pub max_message_bytes: usize,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub password: Option<SecretString>,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        Self {
+            url: "amqp://127.0.0.1:5672/%2f".into(),
+            prefix: "scriptsync".into(),
+            queue_type: QueueType::Quorum,
+            dlq_queue_type: QueueType::Quorum,
+            prefetch: 500,
+            confirm_timeout: Duration::from_secs(10),
+            max_message_bytes: 64 * 1024,
+            password_env: None,
+            password_file: None,
+            password: None,
+        }
+    }
+}
+
+impl BrokerSettings {
+    pub(crate) fn resolve_secrets(
+        &mut self,
+        env: Option<&HashMap<String, String>>,
+    ) -> Result<(), ConfigError> {
+        resolve_into(
+            &mut self.password,
+            "broker.password",
+            &self.password_env,
+            &self.password_file,
+            env,
+        )
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let parsed = url::Url::parse(&self.url)
+            .map_err(|e| invalid(format!("broker.url is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "amqp" | "amqps") {
+            return Err(invalid("broker.url must start with amqp:// or amqps://"));
+        }
+        if parsed.password().is_some() {
+            return Err(invalid(
+                "broker.url must not contain a password: use broker.password_env or broker.password_file",
+            ));
+        }
+        if self.prefix.is_empty() || !super::is_valid_tenant_id(&self.prefix) {
+            return Err(invalid(
+                "broker.prefix must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+            ));
+        }
+        if self.prefetch == 0 {
+            return Err(invalid("broker.prefetch must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// RabbitMQ queue type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Quorum,
+    Classic,
+}
+
+/// Per-tenant coalescing and batching.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchSettings {
+    /// Flush when this many distinct scripts are pending.
+    pub max_changes: usize,
+    /// Flush this long after the first pending change arrived (≤ 100 ms keeps the 5 s window).
+    #[serde(with = "humantime_serde")]
+    pub linger: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        Self {
+            max_changes: 100,
+            linger: Duration::from_millis(100),
+        }
+    }
+}
+
+impl BatchSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_changes == 0 {
+            return Err(invalid("batch.max_changes must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Retry schedule and budget per change (DESIGN §6).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    #[serde(with = "humantime_serde")]
+    pub initial: Duration,
+    pub factor: f32,
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    pub max_attempts: usize,
+    #[serde(with = "humantime_serde")]
+    pub max_elapsed: Duration,
+    /// Longest server-requested wait we honour; longer ones are clamped to this.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(200),
+            factor: 2.0,
+            max_delay: Duration::from_secs(30),
+            max_attempts: 10,
+            max_elapsed: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetrySettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_attempts == 0 {
+            return Err(invalid("retry.max_attempts must be at least 1"));
+        }
+        if self.factor < 1.0 {
+            return Err(invalid("retry.factor must be at least 1.0"));
+        }
+        Ok(())
+    }
+}
+
+/// Outgoing HTTP.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Whole-request timeout; a timed-out request is retried as transient.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The admin HTTP endpoints (`/healthz`, `/readyz`, `/metrics`, `/status`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// Time to finish in-flight pushes after SIGTERM before the rest is requeued.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self {
+            drain_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `RUST_LOG`-style filter; `RUST_LOG` wins when set.
+    pub level: Option<String>,
+    pub format: Option<LogFormat>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}

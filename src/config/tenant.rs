@@ -1,0 +1,331 @@
+//! Per-tenant settings: one Genesys org and (optionally) one ServiceNow instance per tenant.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::secret::{SecretString, resolve_into};
+use super::{ConfigError, invalid};
+
+/// True for ids matching `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (DESIGN §3).
+pub fn is_valid_tenant_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// One tenant: its queue, consumer and targets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// The tenant id: the routing key and the `tenant` field of its messages.
+    pub id: String,
+    /// Overrides `broker.prefetch` for this tenant's consumer.
+    pub prefetch: Option<u16>,
+    pub genesys: Option<GenesysSettings>,
+    pub servicenow: Option<ServiceNowSettings>,
+}
+
+impl TenantSettings {
+    pub(crate) fn resolve_secrets(
+        &mut self,
+        env: Option<&HashMap<String, String>>,
+    ) -> Result<(), ConfigError> {
+        let id = self.id.clone();
+        if let Some(g) = &mut self.genesys {
+            let what = format!("tenants.{id}.genesys.client_secret");
+            resolve_into(
+                &mut g.client_secret,
+                &what,
+                &g.client_secret_env,
+                &g.client_secret_file,
+                env,
+            )?;
+        }
+        if let Some(s) = &mut self.servicenow {
+            let what = format!("tenants.{id}.servicenow.client_secret");
+            resolve_into(
+                &mut s.client_secret,
+                &what,
+                &s.client_secret_env,
+                &s.client_secret_file,
+                env,
+            )?;
+            let what = format!("tenants.{id}.servicenow.password");
+            resolve_into(
+                &mut s.password,
+                &what,
+                &s.password_env,
+                &s.password_file,
+                env,
+            )?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let id = &self.id;
+        if !is_valid_tenant_id(id) {
+            return Err(invalid(format!(
+                "tenant id {id:?} must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"
+            )));
+        }
+        // AMQP reads a prefetch of 0 as "unlimited", the opposite of what a 0 here would mean.
+        if self.prefetch == Some(0) {
+            return Err(invalid(format!("tenant {id}: prefetch must be at least 1")));
+        }
+        if self.genesys.is_none() && self.servicenow.is_none() {
+            return Err(invalid(format!(
+                "tenant {id}: configure [tenants.genesys] and/or [tenants.servicenow]"
+            )));
+        }
+        if let Some(g) = &self.genesys {
+            g.validate(id)?;
+        }
+        if let Some(s) = &self.servicenow {
+            s.validate(id)?;
+        }
+        Ok(())
+    }
+}
+
+/// A Genesys Cloud org.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesysSettings {
+    /// Region domain, e.g. `mypurecloud.com` or `mypurecloud.de`.
+    pub region: Option<String>,
+    /// Overrides `https://api.<region>` (tests point this at the simulator).
+    pub api_base: Option<Url>,
+    /// Overrides `https://login.<region>`.
+    pub login_base: Option<Url>,
+    pub client_id: String,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
+    /// The Architect data table holding one row per script.
+    pub datatable_id: String,
+    /// The org's quota for this OAuth client (Genesys documents 300).
+    #[serde(default = "default_rpm")]
+    pub requests_per_minute: u32,
+    /// Fraction of the quota we use, leaving room for clock skew and other callers.
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+    /// Also `POST /api/v2/scripts/published` when a change has `genesys_version_id`.
+    #[serde(default)]
+    pub publish_scripts: bool,
+    /// Requests in flight at once for this tenant.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+}
+
+impl GenesysSettings {
+    /// `https://api.<region>` or the `api_base` override.
+    pub fn api_base(&self) -> Url {
+        self.api_base
+            .clone()
+            .unwrap_or_else(|| region_url("api", self.region.as_deref()))
+    }
+
+    /// `https://login.<region>` or the `login_base` override.
+    pub fn login_base(&self) -> Url {
+        self.login_base
+            .clone()
+            .unwrap_or_else(|| region_url("login", self.region.as_deref()))
+    }
+
+    fn validate(&self, id: &str) -> Result<(), ConfigError> {
+        let has_bases = self.api_base.is_some() && self.login_base.is_some();
+        if self.region.is_none() && !has_bases {
+            return Err(invalid(format!(
+                "tenant {id}: genesys needs `region` (e.g. \"mypurecloud.com\") or both `api_base` and `login_base`"
+            )));
+        }
+        if let Some(region) = &self.region
+            && !is_domain(region)
+        {
+            return Err(invalid(format!(
+                "tenant {id}: genesys.region must be a domain like mypurecloud.com"
+            )));
+        }
+        require(!self.client_id.is_empty(), id, "genesys.client_id is empty")?;
+        require(
+            self.client_secret.is_some(),
+            id,
+            "genesys needs client_secret_env or client_secret_file",
+        )?;
+        require(
+            !self.datatable_id.is_empty(),
+            id,
+            "genesys.datatable_id is empty",
+        )?;
+        require(
+            self.requests_per_minute > 0,
+            id,
+            "genesys.requests_per_minute must be > 0",
+        )?;
+        require(
+            self.headroom > 0.0 && self.headroom <= 1.0,
+            id,
+            "genesys.headroom must be in (0, 1]",
+        )?;
+        require(
+            self.max_concurrency > 0,
+            id,
+            "genesys.max_concurrency must be > 0",
+        )
+    }
+}
+
+/// A ServiceNow instance receiving Import Set records.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNowSettings {
+    /// `https://<instance>.service-now.com`.
+    pub instance_url: Url,
+    pub auth: ServiceNowAuth,
+    pub client_id: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub password: Option<SecretString>,
+    /// Import Set staging table, e.g. `u_scriptsync_import`.
+    pub staging_table: String,
+    #[serde(default)]
+    pub mode: ServiceNowMode,
+    /// The instance's rate-limit rule for our user, if any (requests per hour).
+    pub requests_per_hour: Option<u32>,
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+}
+
+impl ServiceNowSettings {
+    fn validate(&self, id: &str) -> Result<(), ConfigError> {
+        let oauth = matches!(
+            self.auth,
+            ServiceNowAuth::OauthClientCredentials | ServiceNowAuth::OauthPassword
+        );
+        if oauth {
+            require(
+                self.client_id.as_deref().is_some_and(|c| !c.is_empty()),
+                id,
+                "servicenow OAuth needs client_id",
+            )?;
+            require(
+                self.client_secret.is_some(),
+                id,
+                "servicenow OAuth needs client_secret_env or client_secret_file",
+            )?;
+        }
+        if matches!(
+            self.auth,
+            ServiceNowAuth::OauthPassword | ServiceNowAuth::Basic
+        ) {
+            require(
+                self.username.as_deref().is_some_and(|u| !u.is_empty()),
+                id,
+                "servicenow needs username for this auth kind",
+            )?;
+            require(
+                self.password.is_some(),
+                id,
+                "servicenow needs password_env or password_file for this auth kind",
+            )?;
+        }
+        let table_ok = !self.staging_table.is_empty()
+            && self
+                .staging_table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        require(
+            table_ok,
+            id,
+            "servicenow.staging_table must be a table name like u_scriptsync_import",
+        )?;
+        require(
+            self.requests_per_hour != Some(0),
+            id,
+            "servicenow.requests_per_hour must be > 0",
+        )?;
+        require(
+            self.headroom > 0.0 && self.headroom <= 1.0,
+            id,
+            "servicenow.headroom must be in (0, 1]",
+        )?;
+        require(
+            self.max_concurrency > 0,
+            id,
+            "servicenow.max_concurrency must be > 0",
+        )
+    }
+}
+
+/// How scriptsync authenticates to ServiceNow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceNowAuth {
+    OauthClientCredentials,
+    OauthPassword,
+    Basic,
+}
+
+/// How records are sent to ServiceNow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceNowMode {
+    /// One Batch API call per flush; each record judged on its own.
+    #[default]
+    Batch,
+    /// `insertMultiple`: fastest, no per-record outcome.
+    InsertMultiple,
+}
+
+fn require(ok: bool, tenant: &str, message: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("tenant {tenant}: {message}")))
+    }
+}
+
+/// True for a DNS name such as `mypurecloud.com`: dot-separated non-empty labels of ASCII
+/// letters, digits and `-`. Anything else (a space, `?`, `@`, …) would make `region_url`
+/// fall back to an unusable URL instead of failing here.
+fn is_domain(name: &str) -> bool {
+    name.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+fn region_url(host: &str, region: Option<&str>) -> Url {
+    let region = region.unwrap_or("mypurecloud.com");
+    Url::parse(&format!("https://{host}.{region}"))
+        .unwrap_or_else(|_| Url::parse("https://invalid.invalid").expect("static URL parses"))
+}
+
+fn default_rpm() -> u32 {
+    300
+}
+fn default_headroom() -> f64 {
+    0.9
+}
+fn default_concurrency() -> usize {
+    4
+}

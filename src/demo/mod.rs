@@ -1,0 +1,98 @@
+//! `scriptsync demo`: the local RabbitMQ + the built-in simulator + the real worker, fed a
+//! generated burst, with a live view and a summary. Exit 0 only if the simulator ends up
+//! holding exactly the newest version of every script (and no pause was violated).
+
+pub mod burst;
+pub mod setup;
+pub mod summary;
+pub mod view;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Application;
+use crate::broker::{self, Publisher};
+use crate::cli::DemoArgs;
+use crate::config::LogFormat;
+use crate::sim::{SimConfig, Simulator};
+
+/// Runs the demo; the exit code says whether the final check passed.
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init_logs_with_level(&Default::default(), LogFormat::Pretty, "warn");
+    let prefix = setup::random_prefix("demo");
+    let tenants: Vec<String> = (1..=args.tenants).map(|i| format!("demo-{i}")).collect();
+
+    let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse()?).await?;
+    let settings = setup::sim_settings(&args.broker_url, &prefix, &sim.base_url(), &tenants);
+    let conn = match broker::connect(&settings.broker, "scriptsync demo").await {
+        Ok(conn) => conn,
+        Err(e) => {
+            eprintln!(
+                "scriptsync demo needs RabbitMQ on {}: {e}. Start one with `rabbitmq-server -detached` (or `docker run -d -p 5672:5672 rabbitmq:3`) and run the demo again.",
+                broker::redacted_url(&args.broker_url)
+            );
+            sim.shutdown();
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    settings.validate()?;
+    let app = Application::build(settings.clone())?;
+    let metrics = app.metrics();
+    let publisher = Publisher::open(&conn, settings.broker.confirm_timeout).await?;
+    app.topology().declare(publisher.channel()).await?;
+
+    println!(
+        "scriptsync demo: {} tenants × {} changes over {} scripts; simulator at {}; queues {prefix}.*",
+        args.tenants,
+        args.changes,
+        args.scripts,
+        sim.base_url()
+    );
+    let stop = CancellationToken::new();
+    let started = tokio::time::Instant::now();
+    let topology_names = crate::broker::Names::new(&prefix);
+    let worker = tokio::spawn(app.run_until(stop.clone()));
+
+    let changes = burst::generate(&tenants, args.changes, args.scripts);
+    let expected = burst::expected(&changes);
+    let published = changes.len() as u64;
+    burst::publish(&publisher, &topology_names, changes).await?;
+
+    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let settled = view::watch(
+        metrics.clone(),
+        &tenants,
+        args.changes as u64,
+        deadline,
+        args.plain,
+    )
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+
+    stop.cancel();
+    let _ = worker.await;
+    let summary = summary::Summary::collect(&metrics, &sim.state(), &expected, published, elapsed);
+    print!("{}", summary.render());
+    if !settled {
+        println!("  not every change settled within {} s", args.timeout_secs);
+    }
+
+    let cleanup = crate::broker::Topology {
+        names: &topology_names,
+        queue_type: settings.broker.queue_type,
+        dlq_queue_type: settings.broker.dlq_queue_type,
+        tenants: tenants.clone(),
+    };
+    if let Err(e) = cleanup.delete(publisher.channel()).await {
+        eprintln!("warning: could not delete the demo queues {prefix}.*: {e}");
+    }
+    let _ = conn.close(200, "demo done".into()).await;
+    sim.shutdown();
+    Ok(if settled && summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,89 @@
+//! Settings that point a tenant at the built-in simulator: used by the demo, the benchmark
+//! and the integration tests, so they all run the real worker against the same fake org.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{
+    BrokerSettings, GenesysSettings, QueueType, SecretString, ServiceNowAuth, ServiceNowMode,
+    ServiceNowSettings, Settings, TenantSettings,
+};
+
+/// Secret the simulator accepts (it accepts any unless configured with `clients`).
+pub const SIM_SECRET: &str = "sim-secret-not-a-real-one";
+
+/// The data table id used for every simulated tenant.
+pub const SIM_DATATABLE: &str = "scriptsync-sim-table";
+
+/// The staging table used for every simulated tenant.
+pub const SIM_STAGING_TABLE: &str = "u_scriptsync_import";
+
+/// A tenant with both targets on the simulator at `base_url`; client id = tenant id.
+pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {
+    let base = Url::parse(base_url).expect("simulator base URL");
+    TenantSettings {
+        id: id.to_owned(),
+        prefetch: None,
+        genesys: Some(GenesysSettings {
+            region: None,
+            api_base: Some(base.clone()),
+            login_base: Some(base.clone()),
+            client_id: id.to_owned(),
+            client_secret_env: None,
+            client_secret_file: None,
+            client_secret: Some(SecretString::from(SIM_SECRET)),
+            datatable_id: SIM_DATATABLE.to_owned(),
+            requests_per_minute: 300,
+            headroom: 0.9,
+            publish_scripts: false,
+            max_concurrency: 4,
+        }),
+        servicenow: Some(ServiceNowSettings {
+            instance_url: base,
+            auth: ServiceNowAuth::OauthClientCredentials,
+            client_id: Some(id.to_owned()),
+            client_secret_env: None,
+            client_secret_file: None,
+            client_secret: Some(SecretString::from(SIM_SECRET)),
+            username: None,
+            password_env: None,
+            password_file: None,
+            password: None,
+            staging_table: SIM_STAGING_TABLE.to_owned(),
+            mode: ServiceNowMode::Batch,
+            requests_per_hour: None,
+            headroom: 0.9,
+            max_concurrency: 4,
+        }),
+    }
+}
+
+/// Whole settings for `tenants` on the simulator, under a broker prefix.
+pub fn sim_settings(
+    broker_url: &str,
+    prefix: &str,
+    base_url: &str,
+    tenants: &[String],
+) -> Settings {
+    let mut settings = Settings {
+        broker: BrokerSettings {
+            url: broker_url.to_owned(),
+            prefix: prefix.to_owned(),
+            queue_type: QueueType::Quorum,
+            ..BrokerSettings::default()
+        },
+        tenants: tenants.iter().map(|t| sim_tenant(t, base_url)).collect(),
+        ..Settings::default()
+    };
+    settings.shutdown.drain_timeout = Duration::from_secs(5);
+    settings
+}
+
+/// A random broker prefix, so runs never share queues.
+pub fn random_prefix(kind: &str) -> String {
+    format!(
+        "scriptsync-{kind}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}

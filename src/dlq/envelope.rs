@@ -1,0 +1,96 @@
+//! The dead-letter envelope: the original body byte-for-byte, the original properties, and
+//! the `x-scriptsync-*` headers saying why. Published to the DLX with a confirm awaited;
+//! only then may the caller ack the original delivery.
+
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::headers::{self as h, Reason};
+use crate::broker::topology::DLQ_ROUTING_KEY;
+use crate::broker::{Inbound, Names, PublishError, Publisher};
+use crate::change::TargetKind;
+
+/// Everything the DLQ headers say about one failure.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub reason: Reason,
+    pub error: String,
+    pub status: Option<u16>,
+    /// Targets still owed (empty for `invalid` / `unknown_tenant`).
+    pub targets: Vec<TargetKind>,
+    pub attempts: u32,
+    pub tenant: Option<String>,
+    pub first_failed_at: Option<OffsetDateTime>,
+}
+
+impl DeadLetter {
+    /// A failure found at intake (nothing was attempted).
+    pub fn intake(reason: Reason, error: impl Into<String>, tenant: Option<String>) -> Self {
+        Self {
+            reason,
+            error: error.into(),
+            status: None,
+            targets: Vec::new(),
+            attempts: 0,
+            tenant,
+            first_failed_at: None,
+        }
+    }
+
+    /// The properties of the DLQ copy: the original ones plus our headers.
+    pub fn properties(&self, original: &Inbound) -> BasicProperties {
+        let now = OffsetDateTime::now_utc();
+        let mut headers = original.properties.headers().clone().unwrap_or_default();
+        let mut put = |k: &str, v: String| {
+            headers.insert(k.into(), AMQPValue::LongString(LongString::from(v)));
+        };
+        put(h::REASON, self.reason.as_str().into());
+        put(h::ERROR, h::short_error(&self.error));
+        if let Some(status) = self.status {
+            put(h::STATUS, status.to_string());
+        }
+        let targets: Vec<&str> = self.targets.iter().map(|t| t.as_str()).collect();
+        put(h::TARGETS, targets.join(","));
+        let first = original
+            .header(h::FIRST_FAILED_AT)
+            .or_else(|| self.first_failed_at.and_then(|t| t.format(&Rfc3339).ok()))
+            .unwrap_or_else(|| now.format(&Rfc3339).unwrap_or_default());
+        put(h::FIRST_FAILED_AT, first);
+        put(
+            h::DEAD_LETTERED_AT,
+            now.format(&Rfc3339).unwrap_or_default(),
+        );
+        if let Some(tenant) = &self.tenant {
+            put(h::TENANT, tenant.clone());
+        }
+        if let Some(cid) = original.correlation_id() {
+            put(h::CORRELATION_ID, cid);
+        }
+        put(h::ROUTING_KEY, original.routing_key.clone());
+        let mut table: FieldTable = headers;
+        table.insert(
+            h::ATTEMPTS.into(),
+            AMQPValue::LongLongInt(i64::from(self.attempts)),
+        );
+        table.insert(
+            h::REPLAYS.into(),
+            AMQPValue::LongLongInt(i64::from(original.replays())),
+        );
+        original.properties.clone().with_headers(table)
+    }
+
+    /// Publishes the DLQ copy and waits for the confirm. The caller acks the original after.
+    pub async fn publish(
+        &self,
+        publisher: &Publisher,
+        names: &Names,
+        original: &Inbound,
+    ) -> Result<(), PublishError> {
+        let props = self.properties(original);
+        publisher
+            .publish(&names.dlx(), DLQ_ROUTING_KEY, &original.body, props, true)
+            .await
+    }
+}

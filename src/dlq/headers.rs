@@ -1,0 +1,66 @@
+//! The DLQ header names of DESIGN §7, spelled once.
+
+pub const REASON: &str = "x-scriptsync-reason";
+pub const ERROR: &str = "x-scriptsync-error";
+pub const STATUS: &str = "x-scriptsync-status";
+pub const TARGETS: &str = "x-scriptsync-targets";
+pub const ATTEMPTS: &str = "x-scriptsync-attempts";
+pub const FIRST_FAILED_AT: &str = "x-scriptsync-first-failed-at";
+pub const DEAD_LETTERED_AT: &str = "x-scriptsync-dead-lettered-at";
+pub const REPLAYS: &str = "x-scriptsync-replays";
+pub const TENANT: &str = "x-scriptsync-tenant";
+pub const CORRELATION_ID: &str = "x-scriptsync-correlation-id";
+pub const ROUTING_KEY: &str = "x-scriptsync-routing-key";
+
+/// Longest `x-scriptsync-error` text (bytes), cut at a character boundary.
+pub const MAX_ERROR_BYTES: usize = 1024;
+
+/// Why a message is in the DLQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Invalid,
+    UnknownTenant,
+    Permanent,
+    Exhausted,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Invalid => "invalid",
+            Reason::UnknownTenant => "unknown_tenant",
+            Reason::Permanent => "permanent",
+            Reason::Exhausted => "exhausted",
+        }
+    }
+}
+
+/// `text` cut to at most [`MAX_ERROR_BYTES`] bytes on a character boundary, one line.
+pub fn short_error(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.len() <= MAX_ERROR_BYTES {
+        return one_line;
+    }
+    let mut end = MAX_ERROR_BYTES - 3;
+    while !one_line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &one_line[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_error_cuts_on_char_boundary() {
+        let long = "é".repeat(2000);
+        let cut = short_error(&long);
+        assert!(cut.len() <= MAX_ERROR_BYTES);
+        assert!(cut.ends_with("..."));
+        assert_eq!(short_error("a\nb"), "a b");
+    }
+}

@@ -1,0 +1,33 @@
+//! scriptsync keeps contact-centre compliance scripts in sync across Genesys Cloud and
+//! ServiceNow: it consumes script changes from RabbitMQ per tenant, coalesces and batches them,
+//! and pushes them to each target at the pace the tenant's quota allows.
+//!
+//! # Layout
+//! - [`config`]: the Settings tree, secrets, file + env loading.
+//! - [`change`]: the `ScriptChange` message, parsed and validated.
+//! - [`metrics`]: the instruments of DESIGN §11.
+//! - [`push`]: the retry policy (classification, Retry-After, schedule), the per-(tenant,
+//!   target) gate and the token cache.
+//! - [`targets`]: Genesys Cloud and ServiceNow behind one trait.
+//! - [`broker`]: everything lapin: connection, topology, consumers, confirmed publishing.
+//! - [`pipeline`]: intake, batcher (coalescing), flush, ack tracker; composition only.
+//! - [`dlq`]: the dead-letter envelope.
+//! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
+//! - [`sim`]: the Genesys + ServiceNow simulator.
+//! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
+//! - [`cli`], [`telemetry`], [`shutdown`]: the process edges.
+
+pub mod app;
+pub mod broker;
+pub mod change;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod dlq;
+pub mod metrics;
+pub mod pipeline;
+pub mod push;
+pub mod shutdown;
+pub mod sim;
+pub mod targets;
+pub mod telemetry;

@@ -1,0 +1,54 @@
+//! The `scriptsync` binary: process lifecycle and subcommand dispatch only.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scriptsync::cli::{Cli, Command};
+use scriptsync::config::{LogFormat, Settings};
+use scriptsync::{app::Application, demo, shutdown, sim, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config } => {
+            let settings = Settings::load(&config)?;
+            telemetry::init_logs(&settings.log, LogFormat::Json);
+            let app = Application::build(settings)?;
+            app.run_until(shutdown::on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config } => {
+            let settings = Settings::load(&config)?;
+            println!(
+                "# {}: valid; {} tenant(s); secrets resolved and redacted",
+                config.display(),
+                settings.tenants.len()
+            );
+            print!("{}", settings.to_redacted_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(args) => {
+            telemetry::init_logs(&Default::default(), LogFormat::Pretty);
+            let config = sim::SimConfig {
+                genesys_requests_per_minute: args.genesys_rpm,
+                servicenow_requests_per_hour: args.servicenow_rph,
+                servicenow_time_factor: args.time_factor,
+                ..Default::default()
+            };
+            sim::serve(config, args.listen, shutdown::on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}

@@ -1,0 +1,29 @@
+//! What one tenant's pipeline holds: its targets, the shared publisher, the names, the
+//! ordering state and the metrics. Built once per tenant by the application.
+
+use std::sync::{Arc, Mutex};
+
+use crate::broker::{Names, Publisher};
+use crate::change::TargetKind;
+use crate::metrics::Metrics;
+use crate::targets::Target;
+
+use super::order::HighWater;
+
+/// One tenant's pipeline state, shared by its consumer loop and its flushes.
+pub struct TenantContext {
+    pub tenant: String,
+    pub targets: Vec<Arc<dyn Target>>,
+    pub publisher: Publisher,
+    pub names: Names,
+    pub metrics: Arc<Metrics>,
+    pub high_water: Arc<Mutex<HighWater>>,
+    pub max_message_bytes: usize,
+}
+
+impl TenantContext {
+    /// The targets configured for this tenant.
+    pub fn configured(&self) -> Vec<TargetKind> {
+        self.targets.iter().map(|t| t.kind()).collect()
+    }
+}

@@ -1,0 +1,66 @@
+//! Intake: turns a delivery into a pending change, or dead-letters it at once.
+//!
+//! Invalid bodies (DESIGN §3) go to the DLQ as `invalid` with the body unchanged; a change
+//! naming a target this tenant has not configured goes as `permanent`. Replayed messages
+//! may carry `x-scriptsync-targets`, which narrows the owed targets to those still owed.
+
+use std::sync::Arc;
+
+use crate::broker::Inbound;
+use crate::change::{self, TargetKind};
+use crate::dlq::{DeadLetter, Reason, headers};
+
+use super::batcher::Pending;
+use super::context::TenantContext;
+use super::settle::dead_letter_and_ack;
+
+/// Decodes `inbound`; returns the pending change, or `None` when it was dead-lettered.
+pub async fn intake(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inbound>> {
+    ctx.metrics.consumed(&ctx.tenant);
+    let change = match change::decode(&inbound.body, &inbound.routing_key, ctx.max_message_bytes) {
+        Ok(change) => change,
+        Err(e) => {
+            tracing::warn!(tenant = %ctx.tenant, reason = %e, "invalid message dead-lettered");
+            let dl = DeadLetter::intake(Reason::Invalid, e.to_string(), Some(ctx.tenant.clone()));
+            dead_letter_and_ack(ctx, inbound, dl).await;
+            return None;
+        }
+    };
+    let configured = ctx.configured();
+    if let Some(missing) = change
+        .targets
+        .iter()
+        .flatten()
+        .find(|t| !configured.contains(t))
+    {
+        let error = format!(
+            "target {missing} is not configured for tenant {}",
+            ctx.tenant
+        );
+        tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id, %error, "change dead-lettered");
+        let mut dl = DeadLetter::intake(Reason::Permanent, error, Some(ctx.tenant.clone()));
+        dl.targets = vec![*missing];
+        dead_letter_and_ack(ctx, inbound, dl).await;
+        return None;
+    }
+    let still_owed: Option<Vec<TargetKind>> = inbound
+        .header(headers::TARGETS)
+        .filter(|_| inbound.replays() > 0)
+        .map(|v| {
+            v.split(',')
+                .filter_map(|t| TargetKind::parse(t.trim()))
+                .collect()
+        });
+    let owed: Vec<TargetKind> = configured
+        .into_iter()
+        .filter(|t| change.wants(*t))
+        .filter(|t| still_owed.as_ref().is_none_or(|s| s.contains(t)))
+        .collect();
+    ctx.metrics.inflight_add(&ctx.tenant, 1);
+    Some(Pending {
+        change: Arc::new(change),
+        owed,
+        replay: inbound.replays() > 0,
+        token: inbound,
+    })
+}

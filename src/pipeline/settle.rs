@@ -1,0 +1,88 @@
+//! Settling deliveries: the one terminal action each is owed. Ack; or publish to the DLQ,
+//! wait for the confirm, then ack. If the DLQ publish fails the delivery is requeued, never
+//! acked, so nothing is lost.
+
+use time::OffsetDateTime;
+
+use crate::broker::Inbound;
+use crate::dlq::{DeadLetter, Reason};
+use crate::targets::FailureReason;
+
+use super::batcher::Pending;
+use super::context::TenantContext;
+use super::verdict::Verdict;
+
+/// Publishes `dl` for `inbound` (confirm awaited) and then acks it.
+pub async fn dead_letter_and_ack(ctx: &TenantContext, inbound: Inbound, dl: DeadLetter) {
+    match dl.publish(&ctx.publisher, &ctx.names, &inbound).await {
+        Ok(()) => {
+            ctx.metrics.dead_lettered(
+                dl.tenant.as_deref().unwrap_or(&ctx.tenant),
+                dl.reason.as_str(),
+            );
+            if let Err(e) = inbound.ack.ack().await {
+                tracing::warn!(tenant = %ctx.tenant, error = %e, "ack after dead-lettering failed; the broker will redeliver");
+            }
+        }
+        Err(e) => {
+            tracing::error!(tenant = %ctx.tenant, error = %e, "cannot dead-letter; requeueing the message");
+            let _ = inbound.ack.requeue().await;
+        }
+    }
+}
+
+/// Carries out `verdict` for one pending delivery and records its metrics.
+pub async fn settle(ctx: &TenantContext, pending: Pending<Inbound>, verdict: Verdict) {
+    ctx.metrics.inflight_add(&ctx.tenant, -1);
+    let change = &pending.change;
+    match verdict {
+        Verdict::Delivered | Verdict::Superseded => {
+            if verdict == Verdict::Superseded {
+                ctx.metrics.superseded(&ctx.tenant);
+            }
+            match pending.token.ack.ack().await {
+                Ok(()) => {
+                    if let Some(published) = change.published_at_time() {
+                        let age = OffsetDateTime::now_utc() - published;
+                        ctx.metrics.end_to_end(age.as_seconds_f64());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id, error = %e, "ack failed; the broker will redeliver")
+                }
+            }
+        }
+        Verdict::DeadLetter(failures) => {
+            let (first_target, first) = &failures[0];
+            let reason = if failures
+                .iter()
+                .any(|(_, f)| f.reason == FailureReason::Permanent)
+            {
+                Reason::Permanent
+            } else {
+                Reason::Exhausted
+            };
+            let error = failures
+                .iter()
+                .map(|(t, f)| format!("{t}: {}", f.error))
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::warn!(
+                tenant = %ctx.tenant, script_id = %change.script_id, version = change.version,
+                target = %first_target, status = ?first.status, attempts = first.attempts,
+                correlation_id = ?first.correlation_id, reason = reason.as_str(), %error,
+                "change dead-lettered"
+            );
+            let dl = DeadLetter {
+                reason,
+                error,
+                status: first.status,
+                targets: failures.iter().map(|(t, _)| *t).collect(),
+                attempts: failures.iter().map(|(_, f)| f.attempts).max().unwrap_or(0),
+                tenant: Some(ctx.tenant.clone()),
+                first_failed_at: None,
+            };
+            dead_letter_and_ack(ctx, pending.token, dl).await;
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! [`PushClient`]: sends ONE logical request of one (tenant, target) through the token cache,
+//! the gate and the retry schedule, and hands the final response to the target to judge.
+//!
+//! Per attempt: get a credential → acquire the gate (slot, pause, rate) → send → classify.
+//! A 401 renews the token once and resends at once without spending an attempt; a 429 (or a
+//! 503 with `Retry-After`) pauses the whole gate for the clamped, jittered wait and cuts its
+//! rate; transient failures back off with full jitter; permanent ones end at once. Every
+//! response is counted in `scriptsync_http_requests_total`, every retry in
+//! `scriptsync_retries_total`.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::RequestBuilder;
+use tokio::time::Instant;
+
+use super::auth::{AuthError, TokenCache};
+use super::classify::{Class, Observed, TransportKind, classify};
+use super::gate::Gate;
+use super::reply::{self, Reply};
+use super::retry_after::effective_wait;
+use super::schedule::{Budget, RetryHint, Schedule};
+use crate::change::TargetKind;
+use crate::metrics::Metrics;
+use crate::targets::{FailureReason, PushFailure, TargetContext};
+
+/// ServiceNow's rule size for our user, in requests per hour.
+const X_RATELIMIT_LIMIT: &str = "x-ratelimit-limit";
+
+/// A target's judgement of a 2xx response.
+#[derive(Debug)]
+pub enum Verdict<T> {
+    Done(T),
+    /// Something in it is still owed (ServiceNow items answered 429/5xx or not serviced):
+    /// retry as transient, with this text if the budget runs out.
+    Retry(String),
+}
+
+/// Why one attempt did not succeed.
+#[derive(Debug, Clone)]
+struct AttemptError {
+    class: Class,
+    wait: Option<Duration>,
+    status: Option<u16>,
+    message: String,
+    correlation_id: Option<String>,
+    budget_spent: bool,
+}
+
+impl RetryHint for AttemptError {
+    fn retryable(&self) -> bool {
+        !self.budget_spent && self.class != Class::Permanent
+    }
+    fn wait_hint(&self) -> Option<Duration> {
+        self.wait
+    }
+}
+
+impl From<AuthError> for AttemptError {
+    fn from(e: AuthError) -> Self {
+        Self {
+            class: e.class,
+            wait: e.wait,
+            status: e.status,
+            message: e.message,
+            correlation_id: None,
+            budget_spent: false,
+        }
+    }
+}
+
+/// Sends the requests of one (tenant, target).
+pub struct PushClient {
+    tenant: String,
+    target: TargetKind,
+    http: reqwest::Client,
+    gate: Arc<Gate>,
+    auth: Arc<TokenCache>,
+    schedule: Schedule,
+    metrics: Arc<Metrics>,
+}
+
+/// State shared by the attempts of one logical request.
+#[derive(Default)]
+struct Progress {
+    attempts: AtomicU32,
+    renewed: AtomicBool,
+    last: Mutex<Option<AttemptError>>,
+}
+
+impl PushClient {
+    pub fn new(
+        tenant: &str,
+        target: TargetKind,
+        ctx: &TargetContext,
+        gate: Arc<Gate>,
+        auth: Arc<TokenCache>,
+    ) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            target,
+            http: ctx.http.clone(),
+            gate,
+            auth,
+            schedule: Schedule::new(&ctx.retry),
+            metrics: ctx.metrics.clone(),
+        }
+    }
+
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
+    }
+
+    /// A fresh time budget for one change (share it between the requests of that change).
+    pub fn budget(&self) -> Budget {
+        self.schedule.budget()
+    }
+
+    /// Sends one logical request; `Ok` with the 2xx reply, else the failure. A permanent
+    /// failure keeps its status (a target may react to 404 or 409). `what` names the
+    /// request in error texts ("PUT row").
+    pub async fn send<B>(&self, budget: &Budget, what: &str, build: B) -> Result<Reply, PushFailure>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+    {
+        self.send_judged(budget, what, build, Verdict::Done).await
+    }
+
+    /// Like [`send`](Self::send), with the target judging each 2xx reply: `Retry` makes it
+    /// one more (transient) failure. `build` is called once per attempt.
+    pub async fn send_judged<T, B, J>(
+        &self,
+        budget: &Budget,
+        what: &str,
+        build: B,
+        judge: J,
+    ) -> Result<T, PushFailure>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+        J: Fn(Reply) -> Verdict<T>,
+    {
+        let progress = Progress::default();
+        let on_retry = |e: &AttemptError, wait: Duration| {
+            self.metrics.retried(&self.tenant, self.target);
+            if matches!(e.class, Class::RateLimited { wait: None }) {
+                // A 429 without a hint still closes the gate for everyone, for our backoff.
+                self.gate.pause_until(Instant::now() + wait);
+            }
+            tracing::debug!(tenant = %self.tenant, target = %self.target, what, error = %e.message, ?wait, "retrying");
+        };
+        let result = self
+            .schedule
+            .run(
+                budget,
+                || self.attempt(budget, what, &build, &judge, &progress),
+                on_retry,
+            )
+            .await;
+        let attempts = progress.attempts.load(Ordering::SeqCst);
+        result.map_err(|mut e| {
+            if e.budget_spent
+                && let Some(last) = progress.last.lock().expect("lock").take()
+            {
+                e = AttemptError {
+                    budget_spent: true,
+                    ..last
+                };
+            }
+            let reason = if e.class == Class::Permanent && !e.budget_spent {
+                FailureReason::Permanent
+            } else {
+                FailureReason::Exhausted
+            };
+            let error = match reason {
+                FailureReason::Permanent => e.message,
+                FailureReason::Exhausted => {
+                    format!("{} (gave up after {attempts} attempts)", e.message)
+                }
+            };
+            PushFailure {
+                reason,
+                status: e.status,
+                error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
+                attempts,
+                correlation_id: e.correlation_id,
+            }
+        })
+    }
+
+    async fn attempt<T, B, J>(
+        &self,
+        budget: &Budget,
+        what: &str,
+        build: &B,
+        judge: &J,
+        progress: &Progress,
+    ) -> Result<T, AttemptError>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+        J: Fn(Reply) -> Verdict<T>,
+    {
+        let attempts = progress.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        let result = loop {
+            // The permit lives to the end of this iteration: any pause is set before it goes.
+            let credential = match self.auth.get().await {
+                Ok(c) => c,
+                Err(e) => break Err(AttemptError::from(e)),
+            };
+            let Ok(permit) = self.gate.acquire(budget.deadline()).await else {
+                break Err(self.budget_spent(what));
+            };
+            let issued_at = permit.issued_at();
+            let sent = credential.apply(build(&self.http)).send().await;
+            let (status, headers, body) = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    match response.bytes().await {
+                        Ok(body) => (status, headers, Vec::from(body)),
+                        Err(e) => break Err(self.transport(what, &e, Some(status))),
+                    }
+                }
+                Err(e) => break Err(self.transport(what, &e, None)),
+            };
+            self.metrics.http_request(self.target, &status.to_string());
+            self.observe_limit(&headers);
+            let observed = Observed::Response {
+                status,
+                headers: &headers,
+                body: &body,
+            };
+            let class = classify(self.target, observed, SystemTime::now());
+            let correlation_id = reply::correlation_id(&headers);
+            let fail = |class, wait| AttemptError {
+                class,
+                wait,
+                status: Some(status),
+                message: reply::describe(what, status, &body),
+                correlation_id: correlation_id.clone(),
+                budget_spent: false,
+            };
+            break match class {
+                Class::Success => {
+                    let reply = Reply {
+                        status,
+                        headers: headers.clone(),
+                        body: body.clone(),
+                        attempts,
+                        correlation_id: correlation_id.clone(),
+                    };
+                    match judge(reply) {
+                        Verdict::Done(value) => Ok(value),
+                        Verdict::Retry(message) => Err(AttemptError {
+                            message: format!("{what}: {message}"),
+                            ..fail(Class::Transient, None)
+                        }),
+                    }
+                }
+                Class::Auth if !progress.renewed.swap(true, Ordering::SeqCst) => {
+                    // Renew once and resend at once; not an attempt of its own.
+                    self.auth.invalidate(&credential).await;
+                    continue;
+                }
+                Class::Auth => Err(fail(Class::Transient, None)),
+                Class::RateLimited { wait } => {
+                    self.metrics.rate_limited(&self.tenant, self.target);
+                    self.gate.on_rate_limited(issued_at);
+                    let wait =
+                        wait.map(|w| effective_wait(w, self.schedule.settings().max_retry_after));
+                    // Paused before the permit (and a probe) is released. Without a hint, a
+                    // short provisional pause; the retry extends it to the backoff.
+                    let pause = wait.unwrap_or(self.schedule.settings().initial);
+                    self.gate.pause_until(Instant::now() + pause);
+                    Err(fail(Class::RateLimited { wait }, wait))
+                }
+                other => Err(fail(other, None)),
+            };
+        };
+        if let Err(e) = &result
+            && !e.budget_spent
+        {
+            *progress.last.lock().expect("lock") = Some(e.clone());
+        }
+        result
+    }
+
+    fn transport(&self, what: &str, e: &reqwest::Error, status: Option<u16>) -> AttemptError {
+        self.metrics.http_request(self.target, "error");
+        let kind = TransportKind::of(e);
+        let class = classify(self.target, Observed::Transport(kind), SystemTime::now());
+        AttemptError {
+            class,
+            wait: None,
+            status,
+            message: format!("{what}: {}", kind.as_str()),
+            correlation_id: None,
+            budget_spent: false,
+        }
+    }
+
+    fn budget_spent(&self, what: &str) -> AttemptError {
+        AttemptError {
+            class: Class::Transient,
+            wait: None,
+            status: None,
+            message: format!("{what}: the gate stays closed beyond the retry budget"),
+            correlation_id: None,
+            budget_spent: true,
+        }
+    }
+
+    fn observe_limit(&self, headers: &reqwest::header::HeaderMap) {
+        if self.target != TargetKind::Servicenow {
+            return;
+        }
+        let limit = headers
+            .get(X_RATELIMIT_LIMIT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        if let Some(per_hour) = limit.filter(|n| *n > 0) {
+            self.gate.observe_limit_per_hour(per_hour);
+        }
+    }
+}

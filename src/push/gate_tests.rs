@@ -1,0 +1,186 @@
+//! Unit tests of the gate on paused tokio time: rate, shared pause, concurrency cap, AIMD.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+
+fn gate(per_minute: f64, burst: u32, max_concurrency: usize) -> Arc<Gate> {
+    let config = GateConfig {
+        per_minute,
+        burst,
+        max_concurrency,
+        headroom: 0.9,
+    };
+    Arc::new(Gate::new(
+        "t1",
+        TargetKind::Genesys,
+        config,
+        Arc::new(Metrics::new()),
+    ))
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_bucket_spaces_requests_at_the_rate() {
+    let g = gate(60.0, 1, 10);
+    let start = Instant::now();
+    for _ in 0..4 {
+        drop(g.acquire(far()).await.unwrap());
+    }
+    // 60/min, burst 1: t=0, 1, 2, 3 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_goes_at_once_then_the_rate_holds() {
+    let g = gate(60.0, 3, 10);
+    let start = Instant::now();
+    for _ in 0..3 {
+        drop(g.acquire(far()).await.unwrap());
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_passes_while_paused() {
+    let g = gate(6000.0, 10, 10);
+    let start = Instant::now();
+    g.pause_until(start + Duration::from_secs(5));
+    assert!(g.paused_for().is_some());
+    let permit = g.acquire(far()).await.unwrap();
+    assert!(permit.issued_at() >= start + Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_set_while_waiting_for_a_token_is_honoured() {
+    // Burst used up: the next caller waits ~1 s for a token; meanwhile a 429 pauses 10 s.
+    let g = gate(60.0, 1, 10);
+    let start = Instant::now();
+    drop(g.acquire(far()).await.unwrap());
+    let waiter = tokio::spawn({
+        let g = g.clone();
+        async move { g.acquire(far()).await.unwrap().issued_at() }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    g.pause_until(start + Duration::from_secs(10));
+    let issued = waiter.await.unwrap();
+    assert!(
+        issued >= start + Duration::from_secs(10),
+        "{:?}",
+        issued - start
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pause_is_never_shortened() {
+    let g = gate(6000.0, 10, 10);
+    let start = Instant::now();
+    g.pause_until(start + Duration::from_secs(10));
+    g.pause_until(start + Duration::from_secs(3));
+    assert_eq!(g.paused_for(), Some(Duration::from_secs(10)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_past_the_deadline_fails_now() {
+    let g = gate(6000.0, 10, 10);
+    let start = Instant::now();
+    g.pause_until(start + Duration::from_secs(30));
+    let got = g.acquire(start + Duration::from_secs(20)).await;
+    assert_eq!(got.unwrap_err(), ClosedPastDeadline);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_is_capped_until_permits_drop() {
+    let g = gate(60_000.0, 100, 2);
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (g, running, peak) = (g.clone(), running.clone(), peak.clone());
+            tokio::spawn(async move {
+                let _permit = g.acquire(far()).await.unwrap();
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 2);
+    assert_eq!(g.snapshot().in_flight, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn aimd_halves_once_per_wave_and_recovers_per_clean_minute() {
+    let g = gate(100.0, 10, 4);
+    drop(g.acquire(far()).await.unwrap()); // the first request probes alone; now open
+    let permits: Vec<_> = [
+        g.acquire(far()).await.unwrap(),
+        g.acquire(far()).await.unwrap(),
+    ]
+    .into();
+    // Both requests were in flight when the first 429 came back: one cut only.
+    g.on_rate_limited(permits[0].issued_at());
+    g.on_rate_limited(permits[1].issued_at());
+    assert_eq!(g.snapshot().per_minute, 50.0);
+    drop(permits);
+    // A request sent after the cut that is refused again cuts again.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let p = g.acquire(far()).await.unwrap();
+    g.on_rate_limited(p.issued_at());
+    assert_eq!(g.snapshot().per_minute, 25.0);
+    drop(p);
+    // Two clean minutes give back 2 × 10 % of the ceiling.
+    tokio::time::advance(Duration::from_secs(120)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().per_minute, 45.0);
+    // Never above the ceiling.
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().per_minute, 100.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn aimd_floor_is_one_per_minute() {
+    let g = gate(4.0, 1, 4);
+    for _ in 0..10 {
+        g.on_rate_limited(Instant::now());
+        tokio::time::advance(Duration::from_millis(1)).await;
+    }
+    assert_eq!(g.snapshot().per_minute, MIN_PER_MINUTE);
+}
+
+#[test]
+fn configs_from_settings() {
+    let toml = r#"
+        [[tenants]]
+        id = "t1"
+        [tenants.genesys]
+        region = "mypurecloud.com"
+        client_id = "c"
+        datatable_id = "d"
+        [tenants.servicenow]
+        instance_url = "https://x.service-now.com"
+        auth = "basic"
+        staging_table = "u_t"
+        requests_per_hour = 3600
+    "#;
+    let settings = crate::config::Settings::from_toml_str(toml).unwrap();
+    let tenant = &settings.tenants[0];
+    let g = GateConfig::genesys(tenant.genesys.as_ref().unwrap());
+    assert!((g.per_minute - 270.0).abs() < 1e-9);
+    assert_eq!(g.burst, 30);
+    assert_eq!(g.max_concurrency, 4);
+    let s = GateConfig::servicenow(tenant.servicenow.as_ref().unwrap());
+    assert!((s.per_minute - 54.0).abs() < 1e-9);
+    assert_eq!(s.burst, 100);
+}

@@ -1,0 +1,63 @@
+//! The retry and rate-limit machinery every target request goes through (DESIGN §6).
+//!
+//! - [`classify`]: one answer → [`Class`] (success, rate-limited, transient, auth, permanent).
+//! - [`retry_after`]: how long the server asked us to wait; clamp and jitter.
+//! - [`schedule`]: the backoff schedule and the per-change time [`Budget`] (backon).
+//! - [`gate`]: one [`Gate`] per (tenant, target): rate, shared [`pause`] (and its probe),
+//!   concurrency, AIMD.
+//! - [`auth`] + [`credential`]: the token cache per (tenant, target) and what signs a request.
+//! - [`reply`]: the [`Reply`] a target judges, and short error texts without secrets.
+//! - [`client`]: [`PushClient::send`], which ties them together for one logical request.
+
+pub mod auth;
+pub mod classify;
+pub mod client;
+pub mod credential;
+pub mod gate;
+pub mod oauth_http;
+pub mod pause;
+pub mod reply;
+pub mod retry_after;
+pub mod schedule;
+
+pub use auth::{AuthError, TokenCache};
+pub use classify::{Class, Observed, TransportKind, classify};
+pub use client::{PushClient, Verdict};
+pub use credential::{AuthMethod, Credential};
+pub use gate::{Gate, GateConfig, GatePermit, GateSnapshot};
+pub use reply::Reply;
+pub use schedule::{Budget, Schedule};
+
+use url::Url;
+
+/// `base` with `segments` appended, each percent-encoded as one path segment (script ids
+/// are arbitrary strings). `None` if `base` cannot hold a path (`mailto:` and the like).
+pub fn endpoint(base: &Url, segments: &[&str]) -> Option<Url> {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(segments);
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_encodes_each_segment() {
+        let base = Url::parse("http://127.0.0.1:8080").unwrap();
+        let url = endpoint(&base, &["api", "v2", "rows", "a/b c?d#e%"]).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8080/api/v2/rows/a%2Fb%20c%3Fd%23e%25"
+        );
+        let base = Url::parse("https://x.example/prefix/").unwrap();
+        let url = endpoint(&base, &["oauth", "token"]).unwrap();
+        assert_eq!(url.as_str(), "https://x.example/prefix/oauth/token");
+        assert!(endpoint(&Url::parse("mailto:a@b").unwrap(), &["x"]).is_none());
+    }
+}

@@ -1,0 +1,240 @@
+//! Injectable faults: what tests and integrators set to make the simulator misbehave.
+//!
+//! [`Faults`] is the settable description (also the JSON body of `POST /_sim/faults`);
+//! [`FaultState`] is its live copy per (principal or default, target), which counts down the
+//! one-shot parts (injected responses, truncated bodies, dropped connections).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::SimTarget;
+
+/// Faults for one (principal, target). `Default` is no fault at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added before answering each admitted API request (not to refusals such as 429s).
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+    /// Fraction (0.0–1.0) of API requests answered 500.
+    pub error_rate: f64,
+    /// The next requests get these responses, in order, each `count` times.
+    pub inject: Vec<InjectedResponse>,
+    /// Script ids: ServiceNow answers their import result with status `error`
+    /// (`simulated transform error`); Genesys answers their row writes 400.
+    pub record_errors: BTreeSet<String>,
+    /// Script ids: a ServiceNow batch lists their sub-requests in `unserviced_requests`.
+    pub unserviced: BTreeSet<String>,
+    /// The next N ServiceNow calls answer 200 with a cut-short body holding a top-level
+    /// `error` (a cancelled transaction) and apply nothing.
+    pub truncated_200: u32,
+    /// The next N API requests get their connection closed without a response (counted under
+    /// status 0 in `requests`).
+    pub drop_connections: u32,
+}
+
+/// One scripted response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectedResponse {
+    pub status: u16,
+    /// Raw `Retry-After` value: delta-seconds ("2") or an HTTP-date. Sent as is.
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    /// For a Genesys 429: the N of "Retry the request in [N] seconds" in the body.
+    #[serde(default)]
+    pub genesys_body_seconds: Option<u32>,
+    /// How many consecutive requests get this response.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl InjectedResponse {
+    /// `status` once, without Retry-After.
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            retry_after: None,
+            genesys_body_seconds: None,
+            count: 1,
+        }
+    }
+
+    pub fn with_retry_after(mut self, value: impl Into<String>) -> Self {
+        self.retry_after = Some(value.into());
+        self
+    }
+
+    pub fn with_genesys_body_seconds(mut self, seconds: u32) -> Self {
+        self.genesys_body_seconds = Some(seconds);
+        self
+    }
+
+    pub fn times(mut self, count: u32) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// How long this response tells the caller to wait, if it pauses the caller: a 429 (header
+    /// first, then the Genesys body), or a 503 with `Retry-After`.
+    pub(crate) fn wait(&self, target: SimTarget, now: SystemTime) -> Option<Duration> {
+        let header = self
+            .retry_after
+            .as_deref()
+            .and_then(|raw| parse_retry_after(raw, now));
+        match self.status {
+            429 => header.or_else(|| match target {
+                SimTarget::Genesys => self
+                    .genesys_body_seconds
+                    .map(|s| Duration::from_secs(s.into())),
+                SimTarget::Servicenow => None,
+            }),
+            503 => header,
+            _ => None,
+        }
+        .filter(|wait| !wait.is_zero())
+    }
+}
+
+/// `Retry-After` as delta-seconds or HTTP-date; a date in the past is a zero wait.
+pub(crate) fn parse_retry_after(raw: &str, now: SystemTime) -> Option<Duration> {
+    let raw = raw.trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(raw).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The live copy of a [`Faults`] setting.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FaultState {
+    pub(crate) faults: Faults,
+    queue: VecDeque<InjectedResponse>,
+    truncated_left: u32,
+    drops_left: u32,
+}
+
+impl FaultState {
+    pub(crate) fn new(faults: Faults) -> Self {
+        let queue = faults
+            .inject
+            .iter()
+            .filter(|r| r.count > 0)
+            .cloned()
+            .collect();
+        Self {
+            truncated_left: faults.truncated_200,
+            drops_left: faults.drop_connections,
+            queue,
+            faults,
+        }
+    }
+
+    /// The next scripted response, if any is left.
+    pub(crate) fn next_injected(&mut self) -> Option<InjectedResponse> {
+        let front = self.queue.front_mut()?;
+        front.count -= 1;
+        let response = InjectedResponse {
+            count: 1,
+            ..front.clone()
+        };
+        if front.count == 0 {
+            self.queue.pop_front();
+        }
+        Some(response)
+    }
+
+    /// Whether this call gets a truncated 200 (and uses one up).
+    pub(crate) fn take_truncated(&mut self) -> bool {
+        take_one(&mut self.truncated_left)
+    }
+
+    /// Whether this call gets its connection dropped (and uses one up).
+    pub(crate) fn take_drop(&mut self) -> bool {
+        take_one(&mut self.drops_left)
+    }
+}
+
+fn take_one(left: &mut u32) -> bool {
+    let take = *left > 0;
+    *left = left.saturating_sub(1);
+    take
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injected_responses_come_in_order_each_count_times() {
+        let mut state = FaultState::new(Faults {
+            inject: vec![
+                InjectedResponse::new(503).times(2),
+                InjectedResponse::new(429).times(0),
+                InjectedResponse::new(500),
+            ],
+            ..Faults::default()
+        });
+        let statuses: Vec<u16> = std::iter::from_fn(|| state.next_injected())
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [503, 503, 500]);
+    }
+
+    #[test]
+    fn one_shot_faults_count_down() {
+        let mut state = FaultState::new(Faults {
+            truncated_200: 1,
+            drop_connections: 2,
+            ..Faults::default()
+        });
+        assert!(state.take_truncated());
+        assert!(!state.take_truncated());
+        assert!(state.take_drop() && state.take_drop() && !state.take_drop());
+    }
+
+    #[test]
+    fn waits_come_from_header_date_or_genesys_body() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let wait = |r: InjectedResponse, target| r.wait(target, now).map(|d| d.as_secs());
+        let (genesys, servicenow) = (SimTarget::Genesys, SimTarget::Servicenow);
+        let r429 = || InjectedResponse::new(429);
+        assert_eq!(wait(r429().with_retry_after("7"), genesys), Some(7));
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(wait(r429().with_retry_after(date), servicenow), Some(30));
+        assert_eq!(wait(r429().with_genesys_body_seconds(9), genesys), Some(9));
+        assert_eq!(wait(r429().with_genesys_body_seconds(9), servicenow), None);
+        assert_eq!(wait(r429(), genesys), None, "no wait given, no pause");
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        assert_eq!(wait(r429().with_retry_after(past), genesys), None);
+        assert_eq!(
+            wait(InjectedResponse::new(503).with_retry_after("3"), genesys),
+            Some(3)
+        );
+        assert_eq!(
+            wait(InjectedResponse::new(500).with_retry_after("3"), genesys),
+            None
+        );
+    }
+
+    #[test]
+    fn faults_deserialize_from_admin_json() {
+        let faults: Faults = serde_json::from_str(
+            r#"{"latency":"50ms","inject":[{"status":429,"retry_after":"2"}],"record_errors":["s1"]}"#,
+        )
+        .unwrap();
+        assert_eq!(faults.latency, Duration::from_millis(50));
+        assert_eq!(
+            faults.inject[0],
+            InjectedResponse::new(429).with_retry_after("2")
+        );
+        assert!(faults.record_errors.contains("s1"));
+    }
+}

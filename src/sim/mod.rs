@@ -1,0 +1,188 @@
+//! The simulator: Genesys Cloud and ServiceNow on one loopback port, for tests, the demo, the
+//! benchmark and integrators' rehearsals (DESIGN §12).
+//!
+//! Quotas behave like the real ones (fixed Genesys windows, hourly ServiceNow rules scaled by a
+//! factor), every 429 carries `Retry-After`, tokens expire, faults can be injected, and
+//! `GET /_sim/state` reports per tenant what each target holds and how many requests arrived
+//! during a pause (`violations`, which the worker must keep at 0).
+//!
+//! Layout:
+//! - `config`: [`SimConfig`];
+//! - `state`: the snapshot types ([`SimState`] and below);
+//! - `world`: the locked mutable state shared by handlers;
+//! - `quota`: fixed windows and pauses; `gate`: the admission order of an API request;
+//! - `faults`: [`Faults`] and their live countdowns; `tokens`: tokens and credentials;
+//! - `genesys` + `datatable`: the Genesys endpoints and row store;
+//! - `servicenow` + `oauth` + `batch` + `transform`: the ServiceNow endpoints and the import
+//!   transform; `respond`: shared response builders; `admin`: the `/_sim` endpoints.
+//!
+//! Processing order of an API request: auth (401) → attribute to the principal → violation
+//! check → dropped connection → injected response → error rate → quota → latency → handler;
+//! `requests[status]` counts whatever status is finally answered.
+
+mod admin;
+mod batch;
+mod config;
+mod datatable;
+mod faults;
+mod gate;
+mod genesys;
+mod oauth;
+mod quota;
+mod respond;
+mod servicenow;
+mod state;
+mod tokens;
+mod transform;
+mod world;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use admin::{ExpireTokens, SetFaults};
+pub use config::SimConfig;
+pub use faults::{Faults, InjectedResponse};
+pub use genesys::rate_limit_body as genesys_rate_limit_body;
+pub use state::{HeldRecord, PublishedScript, SimState, SimTarget, TargetState, TenantState};
+
+use world::{Shared, Sim};
+
+/// Largest request body accepted: ServiceNow allows 5 MB per batch sub-request.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Starts simulators.
+#[derive(Debug, Clone, Copy)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds `listen` (port 0 picks a free port) and serves in a background task until
+    /// [`SimHandle::shutdown`].
+    pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimHandle> {
+        let (listener, shared) = bind(config, listen).await?;
+        let addr = listener.local_addr().context("sim: local address")?;
+        let cancel = CancellationToken::new();
+        let stopped = CancellationToken::new();
+        let app = router(shared.clone());
+        let (until, done) = (cancel.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(until.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "simulator stopped with an error");
+            }
+            done.cancel();
+        });
+        Ok(SimHandle {
+            addr,
+            shared,
+            cancel,
+            stopped,
+        })
+    }
+}
+
+/// A running simulator. Clones share it; it stops on [`SimHandle::shutdown`], not on drop.
+#[derive(Clone)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Sim,
+    cancel: CancellationToken,
+    stopped: CancellationToken,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: use it as Genesys `api_base` and `login_base` and as the
+    /// ServiceNow instance URL.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// A snapshot, the same data as `GET /_sim/state`.
+    pub fn state(&self) -> SimState {
+        self.shared.snapshot()
+    }
+
+    /// Sets the faults of `principal` on `target` (`None`: the default for every principal
+    /// without its own setting), restarting their one-shot counts.
+    pub fn set_faults(&self, principal: Option<&str>, target: SimTarget, faults: Faults) {
+        self.shared.lock().set_faults(principal, target, faults);
+    }
+
+    /// Every access token issued so far (to `principal`, or to anyone) becomes invalid: the
+    /// next API call with it gets 401. Refresh tokens and basic auth keep working.
+    pub fn expire_tokens(&self, principal: Option<&str>) {
+        self.shared.lock().tokens.expire(principal);
+    }
+
+    /// Stops accepting connections and lets in-flight requests finish.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Resolves once the server has stopped after [`SimHandle::shutdown`].
+    pub async fn stopped(&self) {
+        self.stopped.cancelled().await;
+    }
+}
+
+/// Runs the simulator on `listen` until `shutdown` is cancelled (the `scriptsync sim` command).
+pub async fn serve(
+    config: SimConfig,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (listener, shared) = bind(config, listen).await?;
+    tracing::info!(address = %shared.base_url, "simulator listening (Genesys + ServiceNow)");
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("sim: server failed")
+}
+
+async fn bind(config: SimConfig, listen: SocketAddr) -> anyhow::Result<(TcpListener, Sim)> {
+    config.validate()?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("sim: cannot bind {listen}"))?;
+    let addr = listener.local_addr().context("sim: local address")?;
+    let shared = Arc::new(Shared::new(config, format!("http://{}", reachable(addr))));
+    Ok((listener, shared))
+}
+
+/// The address clients should use: a wildcard bind is reached through loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+fn router(shared: Sim) -> Router {
+    Router::new()
+        .merge(genesys::routes())
+        .merge(servicenow::routes())
+        .merge(admin::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(shared)
+}

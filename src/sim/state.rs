@@ -1,0 +1,132 @@
+//! What the simulator has seen, as plain data: the snapshot served by `GET /_sim/state` and
+//! returned by [`super::SimHandle::state`].
+//!
+//! Tenants are keyed by *principal* (the Genesys client id; the ServiceNow client id or basic
+//! auth user) for request accounting, and by the record's `u_tenant` for what ServiceNow holds,
+//! because several tenants may share one instance. With a Genesys client id equal to the tenant
+//! id and ServiceNow records carrying that tenant id, both land in the same [`TenantState`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Which simulated service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimTarget {
+    Genesys,
+    Servicenow,
+}
+
+impl SimTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Genesys => "genesys",
+            Self::Servicenow => "servicenow",
+        }
+    }
+}
+
+/// Everything the simulator recorded, per tenant (see the module docs for the key).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimState {
+    pub tenants: BTreeMap<String, TenantState>,
+}
+
+impl SimState {
+    /// The tenant's state, or an empty one if nothing was recorded for it.
+    pub fn tenant(&self, tenant: &str) -> TenantState {
+        self.tenants.get(tenant).cloned().unwrap_or_default()
+    }
+
+    /// Sum of `violations` over every tenant and target: the number the worker must keep at 0.
+    pub fn total_violations(&self) -> u64 {
+        self.tenants
+            .values()
+            .map(|t| t.genesys.violations + t.servicenow.violations)
+            .sum()
+    }
+}
+
+/// One tenant's view of both targets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TenantState {
+    pub genesys: TargetState,
+    pub servicenow: TargetState,
+}
+
+impl TenantState {
+    pub fn target(&self, target: SimTarget) -> &TargetState {
+        match target {
+            SimTarget::Genesys => &self.genesys,
+            SimTarget::Servicenow => &self.servicenow,
+        }
+    }
+
+    pub(crate) fn target_mut(&mut self, target: SimTarget) -> &mut TargetState {
+        match target {
+            SimTarget::Genesys => &mut self.genesys,
+            SimTarget::Servicenow => &mut self.servicenow,
+        }
+    }
+}
+
+/// One (tenant, target): what it holds and how it was called.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TargetState {
+    /// script id → what the target holds now (Genesys: data-table rows of this principal,
+    /// keyed by row key; ServiceNow: records whose `u_tenant` is this tenant).
+    pub held: BTreeMap<String, HeldRecord>,
+    /// API requests by the HTTP status answered; logins are not included.
+    pub requests: BTreeMap<u16, u64>,
+    /// API requests that arrived while this principal+target was told to wait (after a 429 or
+    /// 503 with a wait, until that time). The worker must keep this at 0.
+    pub violations: u64,
+    /// Requests to the login endpoint (`/oauth/token`, `/oauth_token.do`) for this principal.
+    pub token_requests: u64,
+    /// Successful row writes (Genesys) / inserted or updated records (ServiceNow).
+    pub writes: u64,
+    /// Writes whose version was lower than the held one: Genesys overwrites anyway, like the
+    /// real table; ServiceNow counts the records it skipped (or, without
+    /// `servicenow_skip_older`, overwrote).
+    pub older_writes: u64,
+    /// ServiceNow batch and insertMultiple calls.
+    pub batch_calls: u64,
+    /// Bodies of Genesys `POST /api/v2/scripts/published`, in arrival order.
+    pub published: Vec<PublishedScript>,
+    /// Principals whose credentials wrote (or tried to write) this tenant's records on this
+    /// target. For isolation tests: a ServiceNow record for tenant A sent with B's token puts
+    /// "B" into A's set. For Genesys, rows belong to the principal, so it is just that one.
+    pub tokens_seen: BTreeSet<String>,
+}
+
+impl TargetState {
+    /// Requests answered with `status`.
+    pub fn answered(&self, status: u16) -> u64 {
+        self.requests.get(&status).copied().unwrap_or(0)
+    }
+
+    /// All API requests answered, whatever the status.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
+/// The version of one script a target holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRecord {
+    pub version: u64,
+    pub version_hash: String,
+    pub change_id: String,
+    pub disclaimer: Option<String>,
+    /// How many times this record was written (created counts as one).
+    pub writes: u64,
+}
+
+/// One Genesys publish call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedScript {
+    pub script_id: String,
+    pub version_id: String,
+}

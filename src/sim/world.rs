@@ -1,0 +1,165 @@
+//! The simulator's mutable state behind one lock, shared by every handler.
+//!
+//! [`World`] holds the snapshot-shaped accounting ([`TenantState`] per tenant) plus what the
+//! snapshot does not show: tokens, quota gates, live faults, Genesys rows and ServiceNow
+//! sys_ids. The lock is a `std::sync::Mutex` held only for short, non-async sections.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::faults::{FaultState, Faults};
+use super::quota::{FixedWindow, Gate};
+use super::tokens::Tokens;
+use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
+
+/// What handlers hold: `Arc<Shared>`.
+pub(crate) type Sim = Arc<Shared>;
+
+/// (principal, datatable id, row key).
+pub(crate) type RowKey = (String, String, String);
+
+/// Read-only facts plus the locked [`World`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: SimConfig,
+    /// Quota windows are aligned to this instant.
+    pub(crate) origin: Instant,
+    /// Wall-clock time at `origin`, to turn window ends into UNIX seconds.
+    pub(crate) origin_wall: SystemTime,
+    /// "http://127.0.0.1:PORT", used in ServiceNow record links.
+    pub(crate) base_url: String,
+    world: Mutex<World>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
+        Self {
+            config,
+            origin: Instant::now(),
+            origin_wall: SystemTime::now(),
+            base_url,
+            world: Mutex::new(World::default()),
+        }
+    }
+
+    /// Locks the world. A panic while holding the lock cannot leave it half-updated in a way
+    /// that matters to a simulator, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn snapshot(&self) -> SimState {
+        SimState {
+            tenants: self.lock().tenants.clone(),
+        }
+    }
+
+    /// UNIX seconds (rounded up) of a tokio instant.
+    pub(crate) fn unix_secs(&self, at: Instant) -> u64 {
+        let wall = self.origin_wall + at.saturating_duration_since(self.origin);
+        let since = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        since.as_secs() + u64::from(since.subsec_nanos() > 0)
+    }
+
+    /// A fresh quota window for `target`, per the config (`None`: no quota).
+    fn new_window(&self, target: SimTarget) -> Option<FixedWindow> {
+        match target {
+            SimTarget::Genesys => Some(FixedWindow::new(
+                self.config.genesys_requests_per_minute,
+                self.config.genesys_window,
+                self.origin,
+            )),
+            SimTarget::Servicenow => self
+                .config
+                .servicenow_requests_per_hour
+                .map(|n| FixedWindow::new(n, self.config.servicenow_window(), self.origin)),
+        }
+    }
+
+    /// The gate of (principal, target), created on first use.
+    pub(crate) fn gate<'w>(
+        &self,
+        world: &'w mut World,
+        principal: &str,
+        target: SimTarget,
+    ) -> &'w mut Gate {
+        world
+            .gates
+            .entry((principal.to_string(), target))
+            .or_insert_with(|| Gate::new(self.new_window(target)))
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub(crate) tenants: BTreeMap<String, TenantState>,
+    pub(crate) tokens: Tokens,
+    pub(crate) gates: HashMap<(String, SimTarget), Gate>,
+    /// Key `None`: the default for principals without their own setting.
+    pub(crate) faults: HashMap<(Option<String>, SimTarget), FaultState>,
+    /// Genesys data-table rows, as last written.
+    pub(crate) rows: HashMap<RowKey, Map<String, Value>>,
+    /// ServiceNow target-record sys_id per (u_tenant, u_script_id).
+    pub(crate) sys_ids: HashMap<(String, String), String>,
+    /// Counter behind ISET numbers.
+    pub(crate) import_sets: u64,
+}
+
+impl World {
+    /// The accounting of (tenant, target), created on first use.
+    pub(crate) fn target(&mut self, tenant: &str, target: SimTarget) -> &mut TargetState {
+        self.tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .target_mut(target)
+    }
+
+    /// Counts one answered API request.
+    pub(crate) fn count(&mut self, principal: &str, target: SimTarget, status: u16) {
+        *self
+            .target(principal, target)
+            .requests
+            .entry(status)
+            .or_default() += 1;
+    }
+
+    /// The faults that apply to `principal`: its own setting, else the default one.
+    pub(crate) fn faults_for(
+        &mut self,
+        principal: &str,
+        target: SimTarget,
+    ) -> Option<&mut FaultState> {
+        let own = (Some(principal.to_string()), target);
+        let key = if self.faults.contains_key(&own) {
+            own
+        } else {
+            (None, target)
+        };
+        self.faults.get_mut(&key)
+    }
+
+    /// Replaces the faults of `principal` (or the default), restarting their one-shot counts.
+    pub(crate) fn set_faults(
+        &mut self,
+        principal: Option<&str>,
+        target: SimTarget,
+        faults: Faults,
+    ) {
+        let key = (principal.map(str::to_string), target);
+        self.faults.insert(key, FaultState::new(faults));
+    }
+
+    /// The next import-set number, "ISET0010001" style.
+    pub(crate) fn next_import_set(&mut self) -> String {
+        self.import_sets += 1;
+        format!("ISET{:07}", 10_000 + self.import_sets)
+    }
+}
