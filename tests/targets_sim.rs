@@ -382,3 +382,34 @@ async fn a_429_pauses_every_concurrent_push_with_zero_violations() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
+    bounded(async {
+        let sim = sim().await;
+        let mut t = tenant(&sim, "n5", "batch");
+        let sn = t.servicenow.as_mut().unwrap();
+        sn.auth = scriptsync::config::ServiceNowAuth::OauthPassword;
+        sn.username = Some("integration.user".into());
+        sn.password = Some(SecretString::from("pw"));
+        let target = ServiceNowTarget::new("n5", t.servicenow.as_ref().unwrap(), &context(10));
+        assert_all_delivered(&target.push(&items("n5", 3, 1)).await);
+        sim.expire_tokens(None);
+        assert_all_delivered(&target.push(&items("n5", 3, 2)).await);
+        let state = sim.state().tenant("n5").servicenow;
+        assert_eq!(state.token_requests, 2, "password grant, then one refresh");
+        assert!(state.held.values().all(|h| h.version == 2));
+
+        let mut t = tenant(&sim, "n6", "batch");
+        let sn = t.servicenow.as_mut().unwrap();
+        sn.auth = scriptsync::config::ServiceNowAuth::Basic;
+        sn.username = Some("n6".into());
+        sn.password = Some(SecretString::from("pw"));
+        let target = ServiceNowTarget::new("n6", t.servicenow.as_ref().unwrap(), &context(10));
+        assert_all_delivered(&target.push(&items("n6", 3, 1)).await);
+        let state = sim.state().tenant("n6").servicenow;
+        assert_eq!((state.token_requests, state.held.len()), (0, 3));
+        sim.shutdown();
+    })
+    .await;
+}

@@ -13,20 +13,19 @@
 //!   `scriptsync_token_renewals_total`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, ResourceOwnerPassword,
-    ResourceOwnerUsername, TokenResponse, TokenUrl,
+    AuthType, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword, ResourceOwnerUsername,
+    TokenUrl,
 };
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::classify::{Class, Observed, TransportKind, classify};
+use super::classify::Class;
 use super::credential::{AuthMethod, Credential};
-use super::oauth_http::{OAuthHttp, TokenHttpError};
-use super::{reply, retry_after};
+use super::oauth_http::{Grant, OAuthHttp, grant, token_error};
 use crate::change::TargetKind;
 use crate::config::{RetrySettings, SecretString, expose};
 use crate::metrics::Metrics;
@@ -60,12 +59,6 @@ struct State {
     generation: u64,
     failures: u32,
     cooldown: Option<(Instant, AuthError)>,
-}
-
-struct Grant {
-    access: SecretString,
-    refresh: Option<SecretString>,
-    lifetime: Duration,
 }
 
 /// The credential source of one (tenant, target).
@@ -213,7 +206,9 @@ impl TokenCache {
                 .exchange_client_credentials()
                 .request_async(&self.http)
                 .await;
-            return response.map(grant).map_err(|e| self.error(e));
+            return response
+                .map(grant)
+                .map_err(|e| token_error(e, self.target, self.retry.max_retry_after));
         };
         if let Some(refresh) = refresh {
             let token = RefreshToken::new(expose(&refresh).to_owned());
@@ -224,9 +219,12 @@ impl TokenCache {
             {
                 Ok(response) => return Ok(grant(response)),
                 Err(e) => {
-                    let err = self.error(e);
+                    let err = token_error(e, self.target, self.retry.max_retry_after);
                     // A refused refresh token (expired, revoked): log in again with the password.
-                    if err.class != Class::Permanent {
+                    if !err
+                        .status
+                        .is_some_and(|s| (400..500).contains(&s) && s != 429)
+                    {
                         return Err(err);
                     }
                 }
@@ -238,69 +236,9 @@ impl TokenCache {
             .exchange_password(&user, &pass)
             .request_async(&self.http)
             .await;
-        response.map(grant).map_err(|e| self.error(e))
-    }
-
-    fn error<TE: oauth2::ErrorResponse>(
-        &self,
-        e: RequestTokenError<TokenHttpError, TE>,
-    ) -> AuthError {
-        let plain = |class, message: &str| AuthError {
-            class,
-            status: None,
-            message: format!("token: {message}"),
-            wait: None,
-        };
-        match e {
-            RequestTokenError::Request(TokenHttpError::Status {
-                status,
-                headers,
-                body,
-            }) => {
-                let observed = Observed::Response {
-                    status,
-                    headers: &headers,
-                    body: &body,
-                };
-                let (class, wait) = match classify(self.target, observed, SystemTime::now()) {
-                    Class::RateLimited { wait } => (Class::RateLimited { wait }, wait),
-                    // 401 at the token endpoint: the client itself is refused; retry with
-                    // backoff inside the budget (DESIGN: "then as transient").
-                    Class::Auth | Class::Success => (Class::Transient, None),
-                    other => (other, None),
-                };
-                AuthError {
-                    class,
-                    status: Some(status),
-                    message: reply::describe("token", status, &body),
-                    wait: wait.map(|w| retry_after::effective_wait(w, self.retry.max_retry_after)),
-                }
-            }
-            RequestTokenError::Request(TokenHttpError::Transport(TransportKind::Builder)) => {
-                plain(Class::Permanent, "invalid token request")
-            }
-            RequestTokenError::Request(TokenHttpError::Transport(kind)) => {
-                plain(Class::Transient, kind.as_str())
-            }
-            RequestTokenError::ServerResponse(_) => {
-                plain(Class::Permanent, "refused by the server")
-            }
-            RequestTokenError::Parse(_, _) => plain(Class::Transient, "unreadable token response"),
-            RequestTokenError::Other(m) => plain(Class::Transient, &reply::truncate(&m, 200)),
-        }
-    }
-}
-
-fn grant(response: oauth2::basic::BasicTokenResponse) -> Grant {
-    Grant {
-        access: SecretString::from(response.access_token().secret().clone()),
-        refresh: response
-            .refresh_token()
-            .map(|r| SecretString::from(r.secret().clone())),
-        lifetime: response
-            .expires_in()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_LIFETIME),
+        response
+            .map(grant)
+            .map_err(|e| token_error(e, self.target, self.retry.max_retry_after))
     }
 }
 

@@ -8,22 +8,22 @@
 //! response is counted in `scriptsync_http_requests_total`, every retry in
 //! `scriptsync_retries_total`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::RequestBuilder;
 use tokio::time::Instant;
 
-use super::auth::{AuthError, TokenCache};
+use super::attempt::{AttemptError, Progress};
+use super::auth::TokenCache;
 use super::classify::{Class, Observed, TransportKind, classify};
 use super::gate::Gate;
 use super::reply::{self, Reply};
 use super::retry_after::effective_wait;
-use super::schedule::{Budget, RetryHint, Schedule};
+use super::schedule::{Budget, Schedule};
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
-use crate::targets::{FailureReason, PushFailure, TargetContext};
+use crate::targets::{PushFailure, TargetContext};
 
 /// ServiceNow's rule size for our user, in requests per hour.
 const X_RATELIMIT_LIMIT: &str = "x-ratelimit-limit";
@@ -37,39 +37,6 @@ pub enum Verdict<T> {
     Retry(String),
 }
 
-/// Why one attempt did not succeed.
-#[derive(Debug, Clone)]
-struct AttemptError {
-    class: Class,
-    wait: Option<Duration>,
-    status: Option<u16>,
-    message: String,
-    correlation_id: Option<String>,
-    budget_spent: bool,
-}
-
-impl RetryHint for AttemptError {
-    fn retryable(&self) -> bool {
-        !self.budget_spent && self.class != Class::Permanent
-    }
-    fn wait_hint(&self) -> Option<Duration> {
-        self.wait
-    }
-}
-
-impl From<AuthError> for AttemptError {
-    fn from(e: AuthError) -> Self {
-        Self {
-            class: e.class,
-            wait: e.wait,
-            status: e.status,
-            message: e.message,
-            correlation_id: None,
-            budget_spent: false,
-        }
-    }
-}
-
 /// Sends the requests of one (tenant, target).
 pub struct PushClient {
     tenant: String,
@@ -79,14 +46,6 @@ pub struct PushClient {
     auth: Arc<TokenCache>,
     schedule: Schedule,
     metrics: Arc<Metrics>,
-}
-
-/// State shared by the attempts of one logical request.
-#[derive(Default)]
-struct Progress {
-    attempts: AtomicU32,
-    renewed: AtomicBool,
-    last: Mutex<Option<AttemptError>>,
 }
 
 impl PushClient {
@@ -147,7 +106,10 @@ impl PushClient {
                 // A 429 without a hint still closes the gate for everyone, for our backoff.
                 self.gate.pause_until(Instant::now() + wait);
             }
-            tracing::debug!(tenant = %self.tenant, target = %self.target, what, error = %e.message, ?wait, "retrying");
+            tracing::debug!(
+                tenant = %self.tenant, target = %self.target, what, error = %e.message,
+                correlation_id = ?e.correlation_id, ?wait, "retrying"
+            );
         };
         let result = self
             .schedule
@@ -157,34 +119,15 @@ impl PushClient {
                 on_retry,
             )
             .await;
-        let attempts = progress.attempts.load(Ordering::SeqCst);
-        result.map_err(|mut e| {
-            if e.budget_spent
-                && let Some(last) = progress.last.lock().expect("lock").take()
-            {
-                e = AttemptError {
-                    budget_spent: true,
-                    ..last
-                };
-            }
-            let reason = if e.class == Class::Permanent && !e.budget_spent {
-                FailureReason::Permanent
-            } else {
-                FailureReason::Exhausted
-            };
-            let error = match reason {
-                FailureReason::Permanent => e.message,
-                FailureReason::Exhausted => {
-                    format!("{} (gave up after {attempts} attempts)", e.message)
-                }
-            };
-            PushFailure {
-                reason,
-                status: e.status,
-                error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
-                attempts,
-                correlation_id: e.correlation_id,
-            }
+        result.map_err(|e| {
+            let failure = progress.failure(e);
+            // Debug only: a 404 before a row is created is normal; the pipeline logs DLQs.
+            tracing::debug!(
+                tenant = %self.tenant, target = %self.target, reason = failure.reason.as_str(),
+                status = ?failure.status, correlation_id = ?failure.correlation_id,
+                error = %failure.error, "request failed for good"
+            );
+            failure
         })
     }
 
@@ -200,7 +143,7 @@ impl PushClient {
         B: Fn(&reqwest::Client) -> RequestBuilder,
         J: Fn(Reply) -> Verdict<T>,
     {
-        let attempts = progress.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        let attempts = progress.start_attempt();
         let result = loop {
             // The permit lives to the end of this iteration: any pause is set before it goes.
             let credential = match self.auth.get().await {
@@ -208,7 +151,7 @@ impl PushClient {
                 Err(e) => break Err(AttemptError::from(e)),
             };
             let Ok(permit) = self.gate.acquire(budget.deadline()).await else {
-                break Err(self.budget_spent(what));
+                break Err(AttemptError::budget_spent(what));
             };
             let issued_at = permit.issued_at();
             let sent = credential.apply(build(&self.http)).send().await;
@@ -257,7 +200,7 @@ impl PushClient {
                         }),
                     }
                 }
-                Class::Auth if !progress.renewed.swap(true, Ordering::SeqCst) => {
+                Class::Auth if progress.renew_once() => {
                     // Renew once and resend at once; not an attempt of its own.
                     self.auth.invalidate(&credential).await;
                     continue;
@@ -277,10 +220,8 @@ impl PushClient {
                 other => Err(fail(other, None)),
             };
         };
-        if let Err(e) = &result
-            && !e.budget_spent
-        {
-            *progress.last.lock().expect("lock") = Some(e.clone());
+        if let Err(e) = &result {
+            progress.record(e);
         }
         result
     }
@@ -289,25 +230,7 @@ impl PushClient {
         self.metrics.http_request(self.target, "error");
         let kind = TransportKind::of(e);
         let class = classify(self.target, Observed::Transport(kind), SystemTime::now());
-        AttemptError {
-            class,
-            wait: None,
-            status,
-            message: format!("{what}: {}", kind.as_str()),
-            correlation_id: None,
-            budget_spent: false,
-        }
-    }
-
-    fn budget_spent(&self, what: &str) -> AttemptError {
-        AttemptError {
-            class: Class::Transient,
-            wait: None,
-            status: None,
-            message: format!("{what}: the gate stays closed beyond the retry budget"),
-            correlation_id: None,
-            budget_spent: true,
-        }
+        AttemptError::transport(what, kind, class, status)
     }
 
     fn observe_limit(&self, headers: &reqwest::header::HeaderMap) {

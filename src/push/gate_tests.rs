@@ -184,3 +184,30 @@ fn configs_from_settings() {
     assert!((s.per_minute - 54.0).abs() < 1e-9);
     assert_eq!(s.burst, 100);
 }
+
+#[tokio::test(start_paused = true)]
+async fn after_a_pause_one_probe_goes_alone() {
+    let g = gate(60_000.0, 100, 4);
+    let start = Instant::now();
+    let probe = g.acquire(far()).await.unwrap();
+    g.pause_until(start + Duration::from_secs(2)); // the probe was answered 429
+    drop(probe);
+    let next_probe = g.acquire(far()).await.unwrap();
+    assert!(next_probe.issued_at() >= start + Duration::from_secs(2));
+    let follower = tokio::spawn({
+        let g = g.clone();
+        async move { g.acquire(far()).await.unwrap().issued_at() }
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !follower.is_finished(),
+        "nobody goes while the probe is out"
+    );
+    drop(next_probe); // answered without a new pause: open for everyone
+    let issued = follower.await.unwrap();
+    assert!(
+        issued >= start + Duration::from_secs(7),
+        "{:?}",
+        issued - start
+    );
+}

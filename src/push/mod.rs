@@ -1,14 +1,17 @@
 //! The retry and rate-limit machinery every target request goes through (DESIGN §6).
 //!
-//! - [`classify`]: one answer → [`Class`] (success, rate-limited, transient, auth, permanent).
+//! - [`classify`](mod@classify): one answer → [`Class`] (success, rate-limited, transient,
+//!   auth, permanent).
 //! - [`retry_after`]: how long the server asked us to wait; clamp and jitter.
 //! - [`schedule`]: the backoff schedule and the per-change time [`Budget`] (backon).
-//! - [`gate`]: one [`Gate`] per (tenant, target): rate, shared [`pause`] (and its probe),
-//!   concurrency, AIMD.
+//! - [`gate`]: one [`Gate`] per (tenant, target): the AIMD token bucket ([`rate`]), the
+//!   shared [`pause`] (and its probe), the concurrency cap.
 //! - [`auth`] + [`credential`]: the token cache per (tenant, target) and what signs a request.
 //! - [`reply`]: the [`Reply`] a target judges, and short error texts without secrets.
-//! - [`client`]: [`PushClient::send`], which ties them together for one logical request.
+//! - [`client`]: [`PushClient::send`], which ties them together for one logical request
+//!   (`attempt`: one attempt's failure and the final `PushFailure`).
 
+mod attempt;
 pub mod auth;
 pub mod classify;
 pub mod client;
@@ -16,6 +19,7 @@ pub mod credential;
 pub mod gate;
 pub mod oauth_http;
 pub mod pause;
+pub mod rate;
 pub mod reply;
 pub mod retry_after;
 pub mod schedule;

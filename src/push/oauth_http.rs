@@ -2,16 +2,22 @@
 //! 0.13 client (oauth2's own reqwest support pulls in reqwest 0.12 and a second TLS stack).
 //!
 //! Any answer other than 2xx comes back as [`TokenHttpError::Status`] with its status,
-//! headers and body, so the token cache can classify it with the same rules as every other
+//! headers and body, so [`token_error`] can classify it with the same rules as every other
 //! response (429 + `Retry-After`, 5xx, 401, other 4xx) instead of oauth2's generic error.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use std::time::{Duration, SystemTime};
+
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse, RequestTokenError, TokenResponse};
 use reqwest::header::HeaderMap;
 
-use super::classify::TransportKind;
+use super::auth::{AuthError, DEFAULT_LIFETIME};
+use super::classify::{Class, Observed, TransportKind, classify};
+use super::{reply, retry_after};
+use crate::change::TargetKind;
+use crate::config::SecretString;
 
 /// Why a token request got no usable 2xx answer.
 #[derive(Debug, thiserror::Error)]
@@ -67,5 +73,77 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
+    }
+}
+
+/// What a failed token request means for the retry loop: the token endpoint's answer
+/// classified like any other (a 401 there refuses the client itself: transient, so it is
+/// retried with backoff inside the budget), a transport error, or an unreadable answer.
+pub fn token_error<TE: oauth2::ErrorResponse>(
+    e: RequestTokenError<TokenHttpError, TE>,
+    target: TargetKind,
+    max_retry_after: Duration,
+) -> AuthError {
+    let plain = |class, message: &str| AuthError {
+        class,
+        status: None,
+        message: format!("token: {message}"),
+        wait: None,
+    };
+    match e {
+        RequestTokenError::Request(TokenHttpError::Status {
+            status,
+            headers,
+            body,
+        }) => {
+            let observed = Observed::Response {
+                status,
+                headers: &headers,
+                body: &body,
+            };
+            let (class, wait) = match classify(target, observed, SystemTime::now()) {
+                Class::RateLimited { wait } => (Class::RateLimited { wait }, wait),
+                // 401 at the token endpoint: the client itself is refused; retry with
+                // backoff inside the budget (DESIGN: "then as transient").
+                Class::Auth | Class::Success => (Class::Transient, None),
+                other => (other, None),
+            };
+            AuthError {
+                class,
+                status: Some(status),
+                message: reply::describe("token", status, &body),
+                wait: wait.map(|w| retry_after::effective_wait(w, max_retry_after)),
+            }
+        }
+        RequestTokenError::Request(TokenHttpError::Transport(TransportKind::Builder)) => {
+            plain(Class::Permanent, "invalid token request")
+        }
+        RequestTokenError::Request(TokenHttpError::Transport(kind)) => {
+            plain(Class::Transient, kind.as_str())
+        }
+        RequestTokenError::ServerResponse(_) => plain(Class::Permanent, "refused by the server"),
+        RequestTokenError::Parse(_, _) => plain(Class::Transient, "unreadable token response"),
+        RequestTokenError::Other(m) => plain(Class::Transient, &reply::truncate(&m, 200)),
+    }
+}
+
+/// A token the endpoint gave us.
+pub struct Grant {
+    pub access: SecretString,
+    pub refresh: Option<SecretString>,
+    pub lifetime: Duration,
+}
+
+/// The useful part of a token response.
+pub fn grant(response: oauth2::basic::BasicTokenResponse) -> Grant {
+    Grant {
+        access: SecretString::from(response.access_token().secret().clone()),
+        refresh: response
+            .refresh_token()
+            .map(|r| SecretString::from(r.secret().clone())),
+        lifetime: response
+            .expires_in()
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_LIFETIME),
     }
 }

@@ -22,6 +22,7 @@ use crate::push::{AuthMethod, Budget, Gate, GateConfig, PushClient, Reply, Token
 
 /// Pushes one tenant's changes to its Genesys Cloud org.
 pub struct GenesysTarget {
+    tenant: String,
     api_base: Url,
     datatable_id: String,
     publish_scripts: bool,
@@ -47,6 +48,7 @@ impl GenesysTarget {
             ctx.metrics.clone(),
         ));
         Self {
+            tenant: tenant.to_owned(),
             api_base: settings.api_base(),
             datatable_id: settings.datatable_id.clone(),
             publish_scripts: settings.publish_scripts,
@@ -59,26 +61,27 @@ impl GenesysTarget {
         self.client.gate()
     }
 
-    #[tracing::instrument(skip_all, fields(script_id = %item.change.script_id, version = item.change.version, target = "genesys"))]
+    #[tracing::instrument(skip_all, fields(
+        tenant = %self.tenant, script_id = %item.change.script_id,
+        version = item.change.version, target = "genesys"
+    ))]
     async fn push_one(&self, item: &PushItem) -> PushOutcome {
         let change = &item.change;
         let mut tally = Tally::default();
         let budget = self.client.budget();
-        let rows = [
+        let table = [
             "api",
             "v2",
             "flows",
             "datatables",
-            self.datatable_id.as_str(),
+            &self.datatable_id,
             "rows",
         ];
-        let (Some(rows_url), Some(row_url)) = (
-            endpoint(&self.api_base, &rows),
-            endpoint(
-                &self.api_base,
-                &[&rows[..], &[change.script_id.as_str()]].concat(),
-            ),
-        ) else {
+        let rows_url = endpoint(&self.api_base, &table);
+        let row_url = rows_url
+            .as_ref()
+            .and_then(|u| endpoint(u, &[&change.script_id]));
+        let (Some(rows_url), Some(row_url)) = (rows_url, row_url) else {
             return PushOutcome::Failed(bad_base());
         };
         let publish = if self.publish_scripts {
@@ -101,7 +104,8 @@ impl GenesysTarget {
                     if held > change.version || (held == change.version && publish.is_none()) {
                         return PushOutcome::Superseded;
                     }
-                    // Same version held but not yet published: only the publish is owed.
+                    // This version is held and a publish is asked for: publish again
+                    // (idempotent), without rewriting the row.
                     write_row = held < change.version;
                 }
                 Err(f) if f.status == Some(404) => tally.add_failure(&f),

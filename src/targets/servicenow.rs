@@ -35,6 +35,7 @@ pub const MAX_BATCH_ITEMS: usize = 100;
 
 /// Pushes one tenant's changes to its ServiceNow instance.
 pub struct ServiceNowTarget {
+    tenant: String,
     instance_url: Url,
     staging_table: String,
     mode: ServiceNowMode,
@@ -60,6 +61,7 @@ impl ServiceNowTarget {
             ctx.metrics.clone(),
         ));
         Self {
+            tenant: tenant.to_owned(),
             instance_url: settings.instance_url.clone(),
             staging_table: settings.staging_table.clone(),
             mode: settings.mode,
@@ -73,7 +75,10 @@ impl ServiceNowTarget {
     }
 
     /// One batch call (and its retries) for `items`: one outcome per item, in order.
-    #[tracing::instrument(skip_all, fields(items = items.len(), target = "servicenow"))]
+    #[tracing::instrument(
+        skip_all,
+        fields(tenant = %self.tenant, items = items.len(), target = "servicenow")
+    )]
     async fn push_batch(&self, items: &[PushItem]) -> Vec<PushOutcome> {
         let Some(url) = endpoint(&self.instance_url, &["api", "now", "v1", "batch"]) else {
             return vec![bad_url(); items.len()];

@@ -1,0 +1,194 @@
+//! One attempt's failure ([`AttemptError`]), what the attempts of one logical request share
+//! ([`Progress`]: attempt count, the one token renewal, the last real error), and the
+//! [`PushFailure`] they end in: `permanent` for a refusal, `exhausted` when attempts or the
+//! time budget ran out on retryable failures.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::auth::AuthError;
+use super::classify::{Class, TransportKind};
+use super::reply;
+use super::schedule::RetryHint;
+use crate::targets::{FailureReason, PushFailure};
+
+/// Why one attempt did not succeed.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptError {
+    pub(crate) class: Class,
+    /// The server's wait (clamped and jittered), used instead of the backoff step.
+    pub(crate) wait: Option<Duration>,
+    pub(crate) status: Option<u16>,
+    pub(crate) message: String,
+    pub(crate) correlation_id: Option<String>,
+    /// The gate cannot open inside the budget: stop now.
+    pub(crate) budget_spent: bool,
+}
+
+impl AttemptError {
+    pub(crate) fn transport(
+        what: &str,
+        kind: TransportKind,
+        class: Class,
+        status: Option<u16>,
+    ) -> Self {
+        Self {
+            class,
+            wait: None,
+            status,
+            message: format!("{what}: {}", kind.as_str()),
+            correlation_id: None,
+            budget_spent: false,
+        }
+    }
+
+    pub(crate) fn budget_spent(what: &str) -> Self {
+        Self {
+            class: Class::Transient,
+            wait: None,
+            status: None,
+            message: format!("{what}: the gate stays closed beyond the retry budget"),
+            correlation_id: None,
+            budget_spent: true,
+        }
+    }
+}
+
+impl RetryHint for AttemptError {
+    fn retryable(&self) -> bool {
+        !self.budget_spent && self.class != Class::Permanent
+    }
+    fn wait_hint(&self) -> Option<Duration> {
+        self.wait
+    }
+}
+
+impl From<AuthError> for AttemptError {
+    fn from(e: AuthError) -> Self {
+        Self {
+            class: e.class,
+            wait: e.wait,
+            status: e.status,
+            message: e.message,
+            correlation_id: None,
+            budget_spent: false,
+        }
+    }
+}
+
+/// State shared by the attempts of one logical request.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    attempts: AtomicU32,
+    renewed: AtomicBool,
+    last: Mutex<Option<AttemptError>>,
+}
+
+impl Progress {
+    /// Counts an attempt; returns its number (1-based).
+    pub(crate) fn start_attempt(&self) -> u32 {
+        self.attempts.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// True the first time only: a 401 renews the token once per logical request.
+    pub(crate) fn renew_once(&self) -> bool {
+        !self.renewed.swap(true, Ordering::SeqCst)
+    }
+
+    /// Remembers a real failure, so a later "budget spent" can report what went wrong.
+    pub(crate) fn record(&self, e: &AttemptError) {
+        if !e.budget_spent {
+            *self.last.lock().expect("progress lock") = Some(e.clone());
+        }
+    }
+
+    /// The failure the logical request ends with.
+    pub(crate) fn failure(&self, mut e: AttemptError) -> PushFailure {
+        let attempts = self.attempts.load(Ordering::SeqCst);
+        if e.budget_spent
+            && let Some(last) = self.last.lock().expect("progress lock").take()
+        {
+            e = AttemptError {
+                budget_spent: true,
+                ..last
+            };
+        }
+        let reason = if e.class == Class::Permanent && !e.budget_spent {
+            FailureReason::Permanent
+        } else {
+            FailureReason::Exhausted
+        };
+        let error = match reason {
+            FailureReason::Permanent => e.message,
+            FailureReason::Exhausted => {
+                format!("{} (gave up after {attempts} attempts)", e.message)
+            }
+        };
+        PushFailure {
+            reason,
+            status: e.status,
+            error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
+            attempts,
+            correlation_id: e.correlation_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(class: Class, status: u16) -> AttemptError {
+        AttemptError {
+            class,
+            wait: None,
+            status: Some(status),
+            message: format!("PUT row: {status}"),
+            correlation_id: Some("cid".into()),
+            budget_spent: false,
+        }
+    }
+
+    #[test]
+    fn permanent_and_exhausted() {
+        let p = Progress::default();
+        p.start_attempt();
+        let f = p.failure(error(Class::Permanent, 400));
+        assert_eq!(
+            (f.reason, f.status, f.attempts),
+            (FailureReason::Permanent, Some(400), 1)
+        );
+        assert_eq!(f.error, "PUT row: 400");
+        p.start_attempt();
+        let f = p.failure(error(Class::Transient, 503));
+        assert_eq!((f.reason, f.attempts), (FailureReason::Exhausted, 2));
+        assert_eq!(f.error, "PUT row: 503 (gave up after 2 attempts)");
+    }
+
+    #[test]
+    fn budget_spent_reports_the_last_real_error() {
+        let p = Progress::default();
+        p.start_attempt();
+        p.record(&error(Class::RateLimited { wait: None }, 429));
+        p.start_attempt();
+        let spent = AttemptError::budget_spent("PUT row");
+        p.record(&spent);
+        let f = p.failure(spent);
+        assert_eq!((f.reason, f.status), (FailureReason::Exhausted, Some(429)));
+        assert_eq!(f.correlation_id.as_deref(), Some("cid"));
+        // Without an earlier error, the budget itself is the reason.
+        let p = Progress::default();
+        p.start_attempt();
+        let f = p.failure(AttemptError::budget_spent("PUT row"));
+        assert_eq!((f.reason, f.status), (FailureReason::Exhausted, None));
+        assert!(f.error.contains("beyond the retry budget"), "{}", f.error);
+    }
+
+    #[test]
+    fn one_renewal_per_request() {
+        let p = Progress::default();
+        assert!(p.renew_once());
+        assert!(!p.renew_once());
+    }
+}

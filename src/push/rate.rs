@@ -1,0 +1,183 @@
+//! The adaptive token bucket of a gate: governor's GCRA limiter at a rate that AIMD moves.
+//!
+//! It starts at the ceiling (quota × headroom). A 429 halves it (floor 1/min) and drops the
+//! burst to 1; every clean minute (no cut) gives back 10 % of the ceiling until the ceiling
+//! is reached again. In-flight requests that all come back 429 cut once: a 429 only cuts if
+//! its request left after the previous cut. Time is tokio's (governor runs on a tokio clock),
+//! so paused-time tests drive it too.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::time::{Instant, sleep_until};
+
+use super::gate::ClosedPastDeadline;
+
+/// Lowest rate AIMD cuts to (DESIGN §6: floor 1/min).
+pub const MIN_PER_MINUTE: f64 = 1.0;
+/// A minute without a 429 gives back this share of the ceiling.
+pub const RECOVERY_STEP: f64 = 0.10;
+/// How long "clean" must last before a recovery step.
+pub const RECOVERY_PERIOD: Duration = Duration::from_secs(60);
+/// The rate used when there is no known limit (ServiceNow without a rule): the
+/// concurrency cap is what limits.
+pub const UNLIMITED_PER_MINUTE: f64 = 60_000.0;
+/// Largest burst the bucket allows after a quiet spell.
+pub const MAX_BURST: u32 = 100;
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nanos>>;
+
+/// governor's clock on tokio time.
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Nanos;
+    fn now(&self) -> Nanos {
+        Nanos::from(Instant::now().saturating_duration_since(self.origin))
+    }
+}
+
+struct State {
+    per_minute: f64,
+    ceiling: f64,
+    limiter: Arc<Limiter>,
+    last_change: Instant,
+    last_cut: Option<Instant>,
+}
+
+/// Told the new rate (requests per minute) whenever it changes.
+pub type OnChange = Box<dyn Fn(f64) + Send + Sync>;
+
+/// A token bucket whose rate follows AIMD.
+pub struct AdaptiveRate {
+    clock: TokioClock,
+    configured: f64,
+    burst: u32,
+    state: Mutex<State>,
+    on_change: OnChange,
+}
+
+impl AdaptiveRate {
+    /// `per_minute` is the ceiling; `burst` what may go back to back at the ceiling.
+    pub fn new(per_minute: f64, burst: u32, on_change: OnChange) -> Self {
+        let clock = TokioClock {
+            origin: Instant::now(),
+        };
+        let ceiling = sane_rate(per_minute);
+        on_change(ceiling);
+        Self {
+            state: Mutex::new(State {
+                per_minute: ceiling,
+                ceiling,
+                limiter: limiter(ceiling, burst, &clock),
+                last_change: Instant::now(),
+                last_cut: None,
+            }),
+            clock,
+            configured: ceiling,
+            burst,
+            on_change,
+        }
+    }
+
+    /// Waits for a token; fails at once if none comes before `deadline`.
+    pub async fn take(&self, deadline: Instant) -> Result<(), ClosedPastDeadline> {
+        loop {
+            let limiter = self.current_limiter();
+            match limiter.check() {
+                Ok(()) => return Ok(()),
+                Err(not_until) => {
+                    let at = Instant::now() + not_until.wait_time_from(self.clock.now());
+                    if at > deadline {
+                        return Err(ClosedPastDeadline);
+                    }
+                    sleep_until(at).await;
+                }
+            }
+        }
+    }
+
+    /// A 429 for a request let through at `issued_at`: halve, unless already cut since.
+    pub fn cut(&self, issued_at: Instant) {
+        let mut st = self.state.lock().expect("rate lock");
+        if st.last_cut.is_some_and(|cut| issued_at <= cut) {
+            return;
+        }
+        let now = Instant::now();
+        st.last_cut = Some(now);
+        let cut = (st.per_minute * 0.5).max(MIN_PER_MINUTE);
+        self.set(&mut st, cut, 1, now);
+    }
+
+    /// A limit the server reported (per minute, headroom applied): the new ceiling, never
+    /// above the configured one.
+    pub fn limit_ceiling(&self, per_minute: f64) {
+        let ceiling = sane_rate(per_minute).min(self.configured);
+        let mut st = self.state.lock().expect("rate lock");
+        if (ceiling - st.ceiling).abs() > f64::EPSILON {
+            st.ceiling = ceiling;
+            if st.per_minute > ceiling {
+                self.set(&mut st, ceiling, 1, Instant::now());
+            }
+        }
+    }
+
+    /// (current rate, ceiling), requests per minute.
+    pub fn rates(&self) -> (f64, f64) {
+        let st = self.state.lock().expect("rate lock");
+        (st.per_minute, st.ceiling)
+    }
+
+    /// The limiter in force, after giving back what clean minutes earned.
+    fn current_limiter(&self) -> Arc<Limiter> {
+        let mut st = self.state.lock().expect("rate lock");
+        let now = Instant::now();
+        let clean = now.saturating_duration_since(st.last_change);
+        if st.per_minute < st.ceiling && clean >= RECOVERY_PERIOD {
+            let steps = (clean.as_secs_f64() / RECOVERY_PERIOD.as_secs_f64()).floor();
+            let per_minute = st
+                .ceiling
+                .min(st.per_minute + steps * RECOVERY_STEP * st.ceiling);
+            let burst = if per_minute >= st.ceiling {
+                self.burst
+            } else {
+                1
+            };
+            self.set(&mut st, per_minute, burst, now);
+        }
+        st.limiter.clone()
+    }
+
+    fn set(&self, st: &mut State, per_minute: f64, burst: u32, now: Instant) {
+        st.per_minute = per_minute;
+        st.limiter = limiter(per_minute, burst, &self.clock);
+        st.last_change = now;
+        (self.on_change)(per_minute);
+    }
+}
+
+/// A rate governor can represent: finite, between the floor and "unlimited".
+pub fn sane_rate(per_minute: f64) -> f64 {
+    if per_minute.is_finite() {
+        per_minute.clamp(MIN_PER_MINUTE, UNLIMITED_PER_MINUTE)
+    } else {
+        UNLIMITED_PER_MINUTE
+    }
+}
+
+fn limiter(per_minute: f64, burst: u32, clock: &TokioClock) -> Arc<Limiter> {
+    let period = Duration::from_secs_f64(60.0 / sane_rate(per_minute));
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+    Arc::new(RateLimiter::direct_with_clock(quota, clock.clone()))
+}
