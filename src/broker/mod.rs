@@ -22,9 +22,10 @@ pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Co
     let mut url = Url::parse(&settings.url)?;
     if url.username().is_empty() {
         let _ = url.set_username("guest");
-        if settings.password.is_none() {
-            let _ = url.set_password(Some("guest"));
-        }
+    }
+    if settings.password.is_none() && url.username() == "guest" {
+        // RabbitMQ's well-known default account, usable from loopback only.
+        let _ = url.set_password(Some("guest"));
     }
     if let Some(password) = &settings.password {
         let _ = url.set_password(Some(expose(password)));
