@@ -110,6 +110,12 @@ pub fn decode(
         )));
     }
     let text = std::str::from_utf8(body).map_err(|e| invalid(format!("body is not UTF-8: {e}")))?;
+    if !text.trim_start().starts_with('{') {
+        // serde would also build the struct from a positional JSON array; the schema says object.
+        return Err(invalid(
+            "not a valid script change: the body must be a JSON object",
+        ));
+    }
     let change: ScriptChange = serde_json::from_str(text)
         .map_err(|e| invalid(format!("not a valid script change: {e}")))?;
     change.check()?;
