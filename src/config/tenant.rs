@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -112,9 +113,14 @@ pub struct GenesysSettings {
     pub client_secret: Option<SecretString>,
     /// The Architect data table holding one row per script.
     pub datatable_id: String,
-    /// The org's quota for this OAuth client (Genesys documents 300).
+    /// The org's quota for this OAuth client (Genesys documents 300), per `window`.
     #[serde(default = "default_rpm")]
     pub requests_per_minute: u32,
+    /// The window `requests_per_minute` counts in: a minute at Genesys. Only a rehearsal
+    /// against a simulator with scaled windows (`scriptsync sim`, the tests) changes it; the
+    /// gate's rate and its AIMD recovery step both follow it.
+    #[serde(default = "default_genesys_window", with = "humantime_serde")]
+    pub window: Duration,
     /// Fraction of the quota we use, leaving room for clock skew and other callers.
     #[serde(default = "default_headroom")]
     pub headroom: f64,
@@ -170,6 +176,11 @@ impl GenesysSettings {
             self.requests_per_minute > 0,
             id,
             "genesys.requests_per_minute must be > 0",
+        )?;
+        require(
+            self.window >= MIN_GENESYS_WINDOW && self.window <= MAX_GENESYS_WINDOW,
+            id,
+            "genesys.window must be between 1s and 1h",
         )?;
         require(
             self.headroom > 0.0 && self.headroom <= 1.0,
@@ -322,6 +333,15 @@ fn region_url(host: &str, region: Option<&str>) -> Url {
 
 fn default_rpm() -> u32 {
     300
+}
+/// Genesys counts its quota per minute.
+const DEFAULT_GENESYS_WINDOW: Duration = Duration::from_secs(60);
+/// Shorter windows than this make the gate's arithmetic meaningless.
+const MIN_GENESYS_WINDOW: Duration = Duration::from_secs(1);
+/// No real quota window is longer than an hour.
+const MAX_GENESYS_WINDOW: Duration = Duration::from_secs(3600);
+fn default_genesys_window() -> Duration {
+    DEFAULT_GENESYS_WINDOW
 }
 fn default_headroom() -> f64 {
     0.9

@@ -35,6 +35,7 @@ pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {
             client_secret: Some(SecretString::from(SIM_SECRET)),
             datatable_id: SIM_DATATABLE.to_owned(),
             requests_per_minute: 300,
+            window: Duration::from_secs(60),
             headroom: 0.9,
             publish_scripts: false,
             max_concurrency: 4,

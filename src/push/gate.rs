@@ -6,7 +6,8 @@
 //!    then one probe request goes first (`pause`);
 //! 3. a concurrency cap (a semaphore slot per request in flight);
 //! 4. an adaptive rate (AIMD): each 429 halves the rate (floor 1/min), each clean minute
-//!    adds back 10 % of the ceiling.
+//!    (each clean quota window, when a rehearsal scales the window) adds back 10 % of the
+//!    ceiling.
 //!
 //! [`Gate::acquire`] re-checks the pause after it has the slot and the rate token, right
 //! before returning, so nothing is sent while the gate is closed. The bucket and AIMD live
@@ -20,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
 use super::pause::{ProbeGuard, SharedPause};
-use super::rate::{AdaptiveRate, MAX_BURST, UNLIMITED_PER_MINUTE};
+use super::rate::{AdaptiveRate, MAX_BURST, RECOVERY_PERIOD, UNLIMITED_PER_MINUTE};
 use crate::change::TargetKind;
 use crate::config::{GenesysSettings, ServiceNowSettings};
 use crate::metrics::Metrics;
@@ -38,17 +39,23 @@ pub struct GateConfig {
     pub max_concurrency: usize,
     /// Share of a server-reported limit we use (`X-RateLimit-Limit`).
     pub headroom: f64,
+    /// How long a spell without a 429 must last for AIMD to give back one step: the quota
+    /// window (a minute; shorter only against a simulator with scaled windows).
+    pub recovery_period: Duration,
 }
 
 impl GateConfig {
+    /// `requests_per_minute` per `window` (a minute unless scaled for a rehearsal), × headroom.
     pub fn genesys(s: &GenesysSettings) -> Self {
         let quota = f64::from(s.requests_per_minute);
-        let per_minute = quota * s.headroom;
+        let per_window = quota * s.headroom;
+        let window = s.window.max(Duration::from_millis(1));
         Self {
-            per_minute,
-            burst: burst_for(quota - per_minute),
+            per_minute: per_window * 60.0 / window.as_secs_f64(),
+            burst: burst_for(quota - per_window),
             max_concurrency: s.max_concurrency,
             headroom: s.headroom,
+            recovery_period: window,
         }
     }
 
@@ -68,6 +75,7 @@ impl GateConfig {
             burst,
             max_concurrency: s.max_concurrency,
             headroom: s.headroom,
+            recovery_period: RECOVERY_PERIOD,
         }
     }
 }
@@ -133,7 +141,12 @@ impl Gate {
             target,
             slots: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             pause: SharedPause::new(),
-            rate: AdaptiveRate::new(config.per_minute, config.burst, on_change),
+            rate: AdaptiveRate::new(
+                config.per_minute,
+                config.burst,
+                config.recovery_period,
+                on_change,
+            ),
             config,
             metrics,
         }

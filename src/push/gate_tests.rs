@@ -10,6 +10,7 @@ fn gate(per_minute: f64, burst: u32, max_concurrency: usize) -> Arc<Gate> {
         burst,
         max_concurrency,
         headroom: 0.9,
+        recovery_period: super::RECOVERY_PERIOD,
     };
     Arc::new(Gate::new(
         "t1",
@@ -180,9 +181,77 @@ fn configs_from_settings() {
     assert!((g.per_minute - 270.0).abs() < 1e-9);
     assert_eq!(g.burst, 30);
     assert_eq!(g.max_concurrency, 4);
+    assert_eq!(g.recovery_period, Duration::from_secs(60));
     let s = GateConfig::servicenow(tenant.servicenow.as_ref().unwrap());
     assert!((s.per_minute - 54.0).abs() < 1e-9);
     assert_eq!(s.burst, 100);
+    assert_eq!(s.recovery_period, Duration::from_secs(60));
+}
+
+fn scaled_genesys(quota: u32, window: Duration) -> crate::config::GenesysSettings {
+    let mut g = crate::demo::setup::sim_tenant("t1", "http://127.0.0.1:1")
+        .genesys
+        .unwrap();
+    g.requests_per_minute = quota;
+    g.window = window;
+    g
+}
+
+#[test]
+fn a_scaled_window_scales_the_rate_and_the_recovery() {
+    // 40 per 2 s at headroom 0.9: 36 per 2 s = 1080/min, 4 spare for the burst.
+    let g = GateConfig::genesys(&scaled_genesys(40, Duration::from_secs(2)));
+    assert!((g.per_minute - 1080.0).abs() < 1e-9, "{}", g.per_minute);
+    assert_eq!(g.burst, 4);
+    assert_eq!(g.recovery_period, Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_fixed_window_ever_sees_more_than_the_quota() {
+    // The simulator's (and Genesys's) windows are fixed and their alignment is unknown to
+    // us: whatever the offset, a window never holds more than the quota.
+    let (quota, window) = (20, Duration::from_secs(3));
+    let config = GateConfig::genesys(&scaled_genesys(quota, window));
+    let g = Arc::new(Gate::new(
+        "t1",
+        TargetKind::Genesys,
+        config,
+        Arc::new(Metrics::new()),
+    ));
+    let start = Instant::now();
+    let mut issued = Vec::new();
+    for _ in 0..200 {
+        let permit = g.acquire(far()).await.unwrap();
+        issued.push(permit.issued_at() - start);
+    }
+    let span = *issued.last().unwrap();
+    for offset_ms in (0..3000).step_by(50) {
+        let offset = Duration::from_millis(offset_ms);
+        let mut from = Duration::ZERO;
+        while from <= span {
+            let (lo, hi) = (from.saturating_sub(offset), from + window - offset);
+            let n = issued.iter().filter(|t| **t >= lo && **t < hi).count();
+            assert!(n <= quota as usize, "{n} in [{lo:?}, {hi:?})");
+            from += window;
+        }
+    }
+    // And the quota is used: 200 requests at 18 per 3 s take about 33 s.
+    assert!(span <= Duration::from_secs(34), "{span:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn aimd_recovers_one_step_per_clean_scaled_window() {
+    let config = GateConfig::genesys(&scaled_genesys(100, Duration::from_secs(2)));
+    let ceiling = config.per_minute;
+    let g = Gate::new("t1", TargetKind::Genesys, config, Arc::new(Metrics::new()));
+    g.on_rate_limited(Instant::now());
+    assert_eq!(g.snapshot().per_minute, ceiling / 2.0);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert!((g.snapshot().per_minute - ceiling * 0.6).abs() < 1e-6);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().per_minute, ceiling, "never above the ceiling");
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,7 +1,8 @@
 //! The adaptive token bucket of a gate: governor's GCRA limiter at a rate that AIMD moves.
 //!
 //! It starts at the ceiling (quota × headroom). A 429 halves it (floor 1/min) and drops the
-//! burst to 1; every clean minute (no cut) gives back 10 % of the ceiling until the ceiling
+//! burst to 1; every clean recovery period (a minute, or the scaled quota window of a
+//! rehearsal; no cut) gives back 10 % of the ceiling until the ceiling
 //! is reached again. In-flight requests that all come back 429 cut once: a 429 only cuts if
 //! its request left after the previous cut. Time is tokio's (governor runs on a tokio clock),
 //! so paused-time tests drive it too.
@@ -23,7 +24,8 @@ use super::gate::ClosedPastDeadline;
 pub const MIN_PER_MINUTE: f64 = 1.0;
 /// A minute without a 429 gives back this share of the ceiling.
 pub const RECOVERY_STEP: f64 = 0.10;
-/// How long "clean" must last before a recovery step.
+/// How long "clean" must last before a recovery step (the default; a gate may shorten it
+/// along with a scaled quota window).
 pub const RECOVERY_PERIOD: Duration = Duration::from_secs(60);
 /// The rate used when there is no known limit (ServiceNow without a rule): the
 /// concurrency cap is what limits.
@@ -62,13 +64,20 @@ pub struct AdaptiveRate {
     clock: TokioClock,
     configured: f64,
     burst: u32,
+    recovery_period: Duration,
     state: Mutex<State>,
     on_change: OnChange,
 }
 
 impl AdaptiveRate {
-    /// `per_minute` is the ceiling; `burst` what may go back to back at the ceiling.
-    pub fn new(per_minute: f64, burst: u32, on_change: OnChange) -> Self {
+    /// `per_minute` is the ceiling; `burst` what may go back to back at the ceiling; every
+    /// `recovery_period` without a cut gives back one step.
+    pub fn new(
+        per_minute: f64,
+        burst: u32,
+        recovery_period: Duration,
+        on_change: OnChange,
+    ) -> Self {
         let clock = TokioClock {
             origin: Instant::now(),
         };
@@ -85,6 +94,7 @@ impl AdaptiveRate {
             clock,
             configured: ceiling,
             burst,
+            recovery_period: recovery_period.max(Duration::from_millis(1)),
             on_change,
         }
     }
@@ -137,13 +147,13 @@ impl AdaptiveRate {
         (st.per_minute, st.ceiling)
     }
 
-    /// The limiter in force, after giving back what clean minutes earned.
+    /// The limiter in force, after giving back what clean recovery periods earned.
     fn current_limiter(&self) -> Arc<Limiter> {
         let mut st = self.state.lock().expect("rate lock");
         let now = Instant::now();
         let clean = now.saturating_duration_since(st.last_change);
-        if st.per_minute < st.ceiling && clean >= RECOVERY_PERIOD {
-            let steps = (clean.as_secs_f64() / RECOVERY_PERIOD.as_secs_f64()).floor();
+        if st.per_minute < st.ceiling && clean >= self.recovery_period {
+            let steps = (clean.as_secs_f64() / self.recovery_period.as_secs_f64()).floor();
             let per_minute = st
                 .ceiling
                 .min(st.per_minute + steps * RECOVERY_STEP * st.ceiling);
