@@ -18,7 +18,8 @@ use crate::change::{ScriptChange, TargetKind};
 pub struct Pending<T> {
     pub change: Arc<ScriptChange>,
     pub owed: Vec<TargetKind>,
-    /// The message came from a DLQ replay: check what the target holds before writing.
+    /// The message came from a DLQ replay or is a redelivery: check what the target holds
+    /// before writing.
     pub replay: bool,
     pub token: T,
 }
