@@ -2,8 +2,10 @@
 //!
 //! Each sub-request is judged on its own, like the real API: an import path gets the same
 //! transform as a single import and a 201 with its base64 result body; anything else gets a
-//! 4xx sub-response; a record named in the `unserviced` fault is listed in
-//! `unserviced_requests` and not applied (as when the 30 s transaction cap is reached).
+//! 4xx sub-response; a record named in the `unserviced` fault (or, a given number of times, in
+//! `unserviced_calls`) is listed in `unserviced_requests` and not applied (as when the 30 s
+//! transaction cap is reached); one named in `item_rate_limited` is answered 429 and not
+//! applied, a given number of times. Every sub-request received is counted in `sub_requests`.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,6 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::SimTarget;
+use super::faults::ItemFault;
 use super::respond::json_response;
 use super::servicenow::{error, error_body};
 use super::transform::Importer;
@@ -27,6 +31,9 @@ pub(crate) fn run(world: &mut World, importer: &Importer, body: &[u8]) -> Respon
             "expected {\"rest_requests\":[...]}",
         );
     };
+    world
+        .target(importer.principal, SimTarget::Servicenow)
+        .sub_requests += subs.len() as u64;
     let mut serviced = Vec::new();
     let mut unserviced = Vec::new();
     for sub in subs {
@@ -46,7 +53,20 @@ pub(crate) fn run(world: &mut World, importer: &Importer, body: &[u8]) -> Respon
                     unserviced.push(json!(id));
                     continue;
                 }
-                (StatusCode::CREATED, importer.import(world, &table, &record))
+                let one_shot = world
+                    .faults_for(importer.principal, SimTarget::Servicenow)
+                    .and_then(|f| f.take_item_fault(script_id));
+                match one_shot {
+                    Some(ItemFault::Unserviced) => {
+                        unserviced.push(json!(id));
+                        continue;
+                    }
+                    Some(ItemFault::RateLimited) => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        error_body("Rate limit exceeded", "simulated sub-request rate limit"),
+                    ),
+                    None => (StatusCode::CREATED, importer.import(world, &table, &record)),
+                }
             }
         };
         let exclude_headers = sub
@@ -165,5 +185,53 @@ mod tests {
         assert_eq!(result(0)["result"][0]["status"], "inserted");
         assert_eq!(result(1)["result"][0]["status"], "error");
         assert_eq!(world.tenants["t"].servicenow.held.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn one_shot_item_faults_hold_back_only_their_record() {
+        use crate::sim::Faults;
+        use std::collections::BTreeMap;
+        let mut world = World::default();
+        let faults = Faults {
+            item_rate_limited: BTreeMap::from([("s1".to_string(), 1)]),
+            unserviced_calls: BTreeMap::from([("s2".to_string(), 1)]),
+            ..Faults::default()
+        };
+        world.set_faults(Some("p"), SimTarget::Servicenow, faults);
+        let admitted = Admitted::default();
+        let importer = Importer {
+            skip_older: true,
+            principal: "p",
+            admitted: &admitted,
+            base_url: "http://x",
+        };
+        let call = |world: &mut World, scripts: &[&str]| {
+            let subs: Vec<Value> = scripts
+                .iter()
+                .map(|s| sub(s, "/api/now/import/u_stage", s))
+                .collect();
+            let request = json!({"batch_request_id": "b", "rest_requests": subs});
+            run(world, &importer, request.to_string().as_bytes())
+        };
+        let answer = |response: Response| async move {
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        };
+        let first = answer(call(&mut world, &["s0", "s1", "s2"])).await;
+        assert_eq!(first["unserviced_requests"], json!(["s2"]));
+        let statuses: Vec<_> = first["serviced_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].clone(), s["status_code"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(statuses, [(json!("s0"), 201), (json!("s1"), 429)]);
+        assert_eq!(world.tenants["t"].servicenow.held.len(), 1);
+        let second = answer(call(&mut world, &["s1", "s2"])).await;
+        assert_eq!(second["unserviced_requests"], json!([]));
+        assert_eq!(world.tenants["t"].servicenow.held.len(), 3);
+        assert_eq!(world.tenants["p"].servicenow.sub_requests, 5);
     }
 }

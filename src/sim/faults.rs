@@ -4,7 +4,7 @@
 //! [`FaultState`] is its live copy per (principal or default, target), which counts down the
 //! one-shot parts (injected responses, truncated bodies, dropped connections).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,13 @@ pub struct Faults {
     pub record_errors: BTreeSet<String>,
     /// Script ids: a ServiceNow batch lists their sub-requests in `unserviced_requests`.
     pub unserviced: BTreeSet<String>,
+    /// Script id → in how many of the next batch calls carrying it that record is left in
+    /// `unserviced_requests` (and not applied) before it is served.
+    pub unserviced_calls: BTreeMap<String, u32>,
+    /// Script id → in how many of the next batch calls carrying it that record's sub-request
+    /// is answered 429 (and not applied) before it is served. Like a sub-request refused by a
+    /// rate-limit rule inside a batch: it carries no headers and does not pause the caller.
+    pub item_rate_limited: BTreeMap<String, u32>,
     /// The next N ServiceNow calls answer 200 with a cut-short body holding a top-level
     /// `error` (a cancelled transaction) and apply nothing.
     pub truncated_200: u32,
@@ -119,6 +126,15 @@ pub(crate) struct FaultState {
     queue: VecDeque<InjectedResponse>,
     truncated_left: u32,
     drops_left: u32,
+    unserviced_left: BTreeMap<String, u32>,
+    item_429_left: BTreeMap<String, u32>,
+}
+
+/// What a one-shot per-record fault does to one batch sub-request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ItemFault {
+    Unserviced,
+    RateLimited,
 }
 
 impl FaultState {
@@ -132,6 +148,8 @@ impl FaultState {
         Self {
             truncated_left: faults.truncated_200,
             drops_left: faults.drop_connections,
+            unserviced_left: faults.unserviced_calls.clone(),
+            item_429_left: faults.item_rate_limited.clone(),
             queue,
             faults,
         }
@@ -159,6 +177,21 @@ impl FaultState {
     /// Whether this call gets its connection dropped (and uses one up).
     pub(crate) fn take_drop(&mut self) -> bool {
         take_one(&mut self.drops_left)
+    }
+
+    /// The one-shot fault for this record in this batch call, if any is left (and uses it up).
+    pub(crate) fn take_item_fault(&mut self, script_id: &str) -> Option<ItemFault> {
+        if self
+            .unserviced_left
+            .get_mut(script_id)
+            .is_some_and(take_one)
+        {
+            return Some(ItemFault::Unserviced);
+        }
+        if self.item_429_left.get_mut(script_id).is_some_and(take_one) {
+            return Some(ItemFault::RateLimited);
+        }
+        None
     }
 }
 
@@ -198,6 +231,21 @@ mod tests {
         assert!(state.take_truncated());
         assert!(!state.take_truncated());
         assert!(state.take_drop() && state.take_drop() && !state.take_drop());
+    }
+
+    #[test]
+    fn item_faults_count_down_per_record() {
+        let mut state = FaultState::new(Faults {
+            unserviced_calls: BTreeMap::from([("a".to_string(), 1)]),
+            item_rate_limited: BTreeMap::from([("b".to_string(), 2)]),
+            ..Faults::default()
+        });
+        assert_eq!(state.take_item_fault("a"), Some(ItemFault::Unserviced));
+        assert_eq!(state.take_item_fault("a"), None);
+        assert_eq!(state.take_item_fault("b"), Some(ItemFault::RateLimited));
+        assert_eq!(state.take_item_fault("b"), Some(ItemFault::RateLimited));
+        assert_eq!(state.take_item_fault("b"), None);
+        assert_eq!(state.take_item_fault("c"), None);
     }
 
     #[test]

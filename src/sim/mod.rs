@@ -49,7 +49,11 @@ pub use admin::{ExpireTokens, SetFaults};
 pub use config::SimConfig;
 pub use faults::{Faults, InjectedResponse};
 pub use genesys::rate_limit_body as genesys_rate_limit_body;
-pub use state::{HeldRecord, PublishedScript, SimState, SimTarget, TargetState, TenantState};
+pub use state::{
+    AnsweredRequest, HeldRecord, PublishedScript, RECENT_REQUESTS, SimState, SimTarget,
+    TargetState, TenantState,
+};
+pub use tokens::TOKEN_PREFIX;
 
 use world::{Shared, Sim};
 

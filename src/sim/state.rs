@@ -6,7 +6,7 @@
 //! because several tenants may share one instance. With a Genesys client id equal to the tenant
 //! id and ServiceNow records carrying that tenant id, both land in the same [`TenantState`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +93,12 @@ pub struct TargetState {
     pub older_writes: u64,
     /// ServiceNow batch and insertMultiple calls.
     pub batch_calls: u64,
+    /// ServiceNow batch sub-requests received, over all batch calls.
+    pub sub_requests: u64,
+    /// The last [`RECENT_REQUESTS`] API requests, oldest first, each with its place in the
+    /// simulator-wide answer order: lets tests prove what happened *between* two answers
+    /// (e.g. another tenant served while this one was paused) without reading clocks.
+    pub recent: VecDeque<AnsweredRequest>,
     /// Bodies of Genesys `POST /api/v2/scripts/published`, in arrival order.
     pub published: Vec<PublishedScript>,
     /// Principals whose credentials wrote (or tried to write) this tenant's records on this
@@ -111,6 +117,19 @@ impl TargetState {
     pub fn total_requests(&self) -> u64 {
         self.requests.values().sum()
     }
+}
+
+/// How many answered requests each (tenant, target) keeps in [`TargetState::recent`].
+pub const RECENT_REQUESTS: usize = 1024;
+
+/// One answered API request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnsweredRequest {
+    /// Position in the order the simulator answered requests (all tenants and targets),
+    /// starting at 1.
+    pub seq: u64,
+    /// The status answered (0: connection dropped).
+    pub status: u16,
 }
 
 /// The version of one script a target holds.

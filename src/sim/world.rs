@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::faults::{FaultState, Faults};
 use super::quota::{FixedWindow, Gate};
+use super::state::{AnsweredRequest, RECENT_REQUESTS};
 use super::tokens::Tokens;
 use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
 
@@ -111,6 +112,8 @@ pub(crate) struct World {
     pub(crate) sys_ids: HashMap<(String, String), String>,
     /// Counter behind ISET numbers.
     pub(crate) import_sets: u64,
+    /// Requests answered so far, all tenants and targets: the `seq` of the last one.
+    pub(crate) answered: u64,
 }
 
 impl World {
@@ -122,13 +125,16 @@ impl World {
             .target_mut(target)
     }
 
-    /// Counts one answered API request.
+    /// Counts one answered API request and logs it in the answer order.
     pub(crate) fn count(&mut self, principal: &str, target: SimTarget, status: u16) {
-        *self
-            .target(principal, target)
-            .requests
-            .entry(status)
-            .or_default() += 1;
+        self.answered += 1;
+        let seq = self.answered;
+        let state = self.target(principal, target);
+        *state.requests.entry(status).or_default() += 1;
+        if state.recent.len() == RECENT_REQUESTS {
+            state.recent.pop_front();
+        }
+        state.recent.push_back(AnsweredRequest { seq, status });
     }
 
     /// The faults that apply to `principal`: its own setting, else the default one.
@@ -161,5 +167,40 @@ impl World {
     pub(crate) fn next_import_set(&mut self) -> String {
         self.import_sets += 1;
         format!("ISET{:07}", 10_000 + self.import_sets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_numbered_across_tenants_and_the_log_is_bounded() {
+        let mut world = World::default();
+        world.count("a", SimTarget::Genesys, 429);
+        world.count("b", SimTarget::Servicenow, 200);
+        world.count("a", SimTarget::Genesys, 200);
+        let a: Vec<_> = world.tenants["a"].genesys.recent.iter().copied().collect();
+        assert_eq!(
+            a,
+            [
+                AnsweredRequest {
+                    seq: 1,
+                    status: 429
+                },
+                AnsweredRequest {
+                    seq: 3,
+                    status: 200
+                }
+            ]
+        );
+        assert_eq!(world.tenants["b"].servicenow.recent[0].seq, 2);
+        for _ in 0..RECENT_REQUESTS + 10 {
+            world.count("c", SimTarget::Genesys, 200);
+        }
+        let c = &world.tenants["c"].genesys;
+        assert_eq!(c.recent.len(), RECENT_REQUESTS);
+        assert_eq!(c.recent.back().unwrap().seq, world.answered);
+        assert_eq!(c.answered(200), (RECENT_REQUESTS + 10) as u64);
     }
 }
