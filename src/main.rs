@@ -50,5 +50,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
     }
 }
