@@ -134,6 +134,8 @@ mod tests {
 
     const GENESYS_429: &str = r#"{"message":"Rate limit exceeded the maximum. Retry the request in [42] seconds","code":"too.many.requests.retry.after","status":429}"#;
     const TRUNCATED: &str = r#"{"result":[{"status":"inserted"#;
+    /// `now()` + 10 s as an HTTP-date.
+    const IN_TEN_SECONDS: &str = "Tue, 14 Nov 2023 22:13:30 GMT";
     const CANCELLED: &str = r#"{"result":[],"error":{"message":"Transaction cancelled: maximum execution time exceeded"}}"#;
 
     #[test]
@@ -160,6 +162,30 @@ mod tests {
             (G, 503, Some("5"), "", RateLimited { wait: secs(5) }),
             (S, 503, Some("5"), "", RateLimited { wait: secs(5) }),
             (G, 503, None, "", Transient),
+            // Retry-After as an HTTP-date (now + 10 s), and garbage that falls back
+            (
+                G,
+                429,
+                Some(IN_TEN_SECONDS),
+                "",
+                RateLimited { wait: secs(10) },
+            ),
+            (
+                S,
+                503,
+                Some(IN_TEN_SECONDS),
+                "",
+                RateLimited { wait: secs(10) },
+            ),
+            (
+                G,
+                429,
+                Some("soon"),
+                GENESYS_429,
+                RateLimited { wait: secs(42) },
+            ),
+            (S, 429, Some("soon"), "", RateLimited { wait: None }),
+            (G, 503, Some("soon"), "", RateLimited { wait: None }),
             // 408, 500, 502, 504 → transient
             (G, 408, None, "", Transient),
             (S, 500, None, "", Transient),
@@ -175,7 +201,8 @@ mod tests {
             (G, 409, None, "", Permanent),
             (S, 422, None, "", Permanent),
         ];
-        let now = SystemTime::now();
+        // 1_700_000_000 is Tue, 14 Nov 2023 22:13:20 GMT.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         for (i, (target, status, ra, body, want)) in rows.iter().enumerate() {
             let h = headers(*ra);
             let observed = Observed::Response {

@@ -160,9 +160,19 @@ mod tests {
         assert_eq!(parse_retry_after("inf", now()), None);
         assert_eq!(parse_retry_after("NaN", now()), None);
         assert_eq!(parse_retry_after("--5", now()), None);
+        let far_future = "Fri, 31 Dec 9999 23:59:59 GMT";
+        let got = parse_retry_after(far_future, now()).unwrap();
+        assert!(got > Duration::from_secs(86_400 * 365 * 7000), "{got:?}");
+        let max = Duration::from_secs(300);
+        assert_eq!(clamp_and_jitter(got, max, 0.0), max);
+        assert_eq!(
+            parse_retry_after("Mon, 32 Foo 2023 25:61:61 GMT", now()),
+            None
+        );
+        assert_eq!(parse_retry_after("1e9", now()), None);
+        assert_eq!(parse_retry_after("\u{1F600}", now()), None);
         let huge = "9".repeat(400);
         assert_eq!(parse_retry_after(&huge, now()), Some(Duration::MAX));
-        let max = Duration::from_secs(300);
         assert_eq!(clamp_and_jitter(Duration::MAX, max, 0.0), max);
         assert_eq!(
             clamp_and_jitter(Duration::MAX, max, 1.0),

@@ -218,6 +218,29 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn no_mix_of_hints_and_backoff_sleeps_past_the_budget() {
+        // count_attempts asserts that the run ended inside the budget.
+        for max_elapsed in [1, 2, 5, 13, 60] {
+            for hint_ms in [
+                None,
+                Some(0),
+                Some(150),
+                Some(999),
+                Some(4_000),
+                Some(59_999),
+            ] {
+                let mut s = settings(50, max_elapsed);
+                s.initial = Duration::from_millis(300);
+                s.max_delay = Duration::from_secs(7);
+                let hint = hint_ms.map(Duration::from_millis);
+                let (attempts, elapsed) = count_attempts(&s, hint, true).await;
+                assert!(attempts >= 1);
+                assert!(elapsed <= Duration::from_secs(max_elapsed), "{elapsed:?}");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn next_delay_passes_none_through_and_applies_full_jitter() {
         let budget = Budget::starting_now(Duration::from_secs(60));
         let hint = Some(Duration::from_secs(1));
