@@ -34,6 +34,9 @@ pub const REFRESH_AT_DELIVERY_COUNT: i64 = 10;
 /// How long to wait for the next message before deciding that another client took the rest.
 pub const IDLE: Duration = Duration::from_secs(3);
 
+/// How long [`Scan::finish`] waits for the broker to show the kept messages as ready again.
+pub const RETURN_WAIT: Duration = Duration::from_secs(5);
+
 /// One message handed out by the scan, with its decoded headers.
 pub struct Scanned {
     pub inbound: Inbound,
@@ -43,12 +46,16 @@ pub struct Scanned {
 /// One bounded pass over the DLQ (see the module docs).
 pub struct Scan {
     channel: Channel,
+    /// A second channel for passive declares (counts) after `channel` is closed.
+    probe: Channel,
     consumer: Consumer,
     publisher: Publisher,
     names: Names,
     total: u32,
     seen: u32,
     kept: u32,
+    /// Kept messages still unacked on `channel` (kept minus refreshed).
+    held: u32,
 }
 
 impl Scan {
@@ -83,14 +90,17 @@ impl Scan {
                 FieldTable::default(),
             )
             .await?;
+        let probe = conn.create_channel().await?;
         Ok(Self {
             channel,
+            probe,
             consumer,
             publisher,
             names: names.clone(),
             total,
             seen: 0,
             kept: 0,
+            held: 0,
         })
     }
 
@@ -139,6 +149,8 @@ impl Scan {
                 )
                 .await?;
             msg.inbound.ack.ack().await?;
+        } else {
+            self.held += 1;
         }
         // Otherwise dropping the handle leaves the delivery unacked until `finish`.
         Ok(())
@@ -150,8 +162,27 @@ impl Scan {
     }
 
     /// Ends the pass: closing the channel returns every kept (unacked) message to the DLQ.
+    /// The broker does that a moment after the close; waiting (up to [`RETURN_WAIT`]) until
+    /// the DLQ counts them again means the next command sees them.
     pub async fn finish(self) -> anyhow::Result<()> {
         self.channel.close(200, "dlq scan done".into()).await?;
+        let queue = self.names.dlq();
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let deadline = tokio::time::Instant::now() + RETURN_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let q = self
+                .probe
+                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+                .await?;
+            if q.message_count() >= self.held {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = self.probe.close(200, "dlq scan done".into()).await;
         Ok(())
     }
 }
