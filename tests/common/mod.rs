@@ -233,3 +233,183 @@ impl TestApp {
         self.sim.shutdown();
     }
 }
+
+// ---- DLQ tool helpers (tests/dlq_*.rs) -------------------------------------------------
+
+/// One DLQ message as seen by [`TestApp::peek_dlq`]: body and headers, broker-added
+/// `x-delivery-count` left out so two peeks compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PeekedLetter {
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl TestApp {
+    /// Every message now in `queue`, read without removing any: taken unacked with
+    /// `basic.get`, then returned by closing the channel. Sorted, for comparisons.
+    pub async fn peek_queue(&self, queue: &str) -> Vec<PeekedLetter> {
+        let n = self.depth(queue).await;
+        let ch = self.conn.create_channel().await.unwrap();
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let Some(msg) = ch
+                .basic_get(queue.into(), BasicGetOptions::default())
+                .await
+                .unwrap()
+            else {
+                break;
+            };
+            let headers = msg
+                .delivery
+                .properties
+                .headers()
+                .clone()
+                .unwrap_or_default();
+            let headers = headers
+                .inner()
+                .iter()
+                .filter(|(k, _)| k.as_str() != "x-delivery-count")
+                .map(|(k, v)| (k.to_string(), format!("{v:?}")))
+                .collect();
+            out.push(PeekedLetter {
+                body: msg.delivery.data.clone(),
+                headers,
+            });
+        }
+        let _ = ch.close(200, "peek done".into()).await;
+        // The broker returns them a moment after the close.
+        eventually(
+            &format!("{queue} holds its {n} peeked messages again"),
+            || async { self.depth(queue).await >= n },
+        )
+        .await;
+        out.sort();
+        out
+    }
+
+    pub async fn peek_dlq(&self) -> Vec<PeekedLetter> {
+        self.peek_queue(&self.names.dlq()).await
+    }
+
+    /// Publishes `body` straight into the DLQ with `headers` (string values) and a message id.
+    pub async fn put_dead_letter(&self, body: &[u8], headers: &[(&str, String)], message_id: &str) {
+        let mut table = FieldTable::default();
+        for (k, v) in headers {
+            table.insert((*k).into(), AMQPValue::LongString(v.as_str().into()));
+        }
+        let props = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into())
+            .with_headers(table);
+        self.publisher
+            .publish(&self.names.dlx(), "dlq", body, props, true)
+            .await
+            .expect("dead letter confirmed");
+    }
+
+    /// Declares a classic queue bound to the main exchange with `key` and no consumer, so
+    /// replayed messages for `key` stay countable. Deleted by [`TestApp::delete_queue`].
+    pub async fn bind_parking_queue(&self, key: &str) -> String {
+        let name = format!("{}.park.{key}", self.names.exchange());
+        let ch = self.publisher.channel();
+        ch.queue_declare(
+            name.as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        ch.queue_bind(
+            name.as_str().into(),
+            self.names.exchange().into(),
+            key.into(),
+            Default::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        name
+    }
+
+    pub async fn delete_queue(&self, name: &str) {
+        let _ = self
+            .publisher
+            .channel()
+            .queue_delete(name.into(), Default::default())
+            .await;
+    }
+
+    /// Takes (and acks) every message of `queue`; returns their bodies.
+    pub async fn drain_queue(&self, queue: &str) -> Vec<Vec<u8>> {
+        let ch = self.conn.create_channel().await.unwrap();
+        let mut out = Vec::new();
+        while let Some(msg) = ch
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+        {
+            out.push(msg.delivery.data.clone());
+            msg.delivery.ack(BasicAckOptions::default()).await.unwrap();
+        }
+        let _ = ch.close(200, "ok".into()).await;
+        out
+    }
+
+    /// Writes a config file for the `scriptsync` binary: this test's prefix, its tenants on
+    /// the simulator, client secrets in files. Returns the path (in a fresh temp dir).
+    pub fn write_config(&self) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("scriptsync-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("client-secret");
+        std::fs::write(
+            &secret,
+            format!("{}\n", scriptsync::demo::setup::SIM_SECRET),
+        )
+        .unwrap();
+        let base = self.sim.base_url();
+        let mut toml = format!(
+            "[broker]\nurl = \"{BROKER_URL}\"\nprefix = \"{}\"\n",
+            self.settings.broker.prefix
+        );
+        for t in &self.settings.tenants {
+            toml.push_str(&format!(
+                "\n[[tenants]]\nid = \"{id}\"\n\n[tenants.genesys]\napi_base = \"{base}\"\nlogin_base = \"{base}\"\nclient_id = \"{id}\"\nclient_secret_file = \"{secret}\"\ndatatable_id = \"{table}\"\n\n[tenants.servicenow]\ninstance_url = \"{base}\"\nauth = \"oauth_client_credentials\"\nclient_id = \"{id}\"\nclient_secret_file = \"{secret}\"\nstaging_table = \"{staging}\"\n",
+                id = t.id,
+                secret = secret.display(),
+                table = scriptsync::demo::setup::SIM_DATATABLE,
+                staging = scriptsync::demo::setup::SIM_STAGING_TABLE,
+            ));
+        }
+        let path = dir.join("scriptsync.toml");
+        std::fs::write(&path, toml).unwrap();
+        path
+    }
+}
+
+// ---- Observability helpers (tests/observability.rs) ------------------------------------
+
+/// Like [`spawn_app_with_sim`], with the admin endpoints on a free loopback port
+/// ([`TestApp::admin`]).
+pub async fn spawn_app_with_admin(
+    tenants: &[&str],
+    sim_config: SimConfig,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn_app_with_sim(tenants, sim_config, |s| {
+        s.admin.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(s);
+    })
+    .await
+}
+
+impl TestApp {
+    /// Waits until `queue` holds exactly `n` ready messages (messages a closed channel left
+    /// unacked are returned by the broker asynchronously, a moment after the close).
+    pub async fn wait_depth(&self, queue: &str, n: u32) {
+        eventually(&format!("{queue} holds exactly {n}"), || async {
+            self.depth(queue).await == n
+        })
+        .await;
+    }
+}
