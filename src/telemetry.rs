@@ -1,12 +1,65 @@
-//! The only place tracing subscribers are built. JSON lines by default for the worker,
-//! pretty lines for the demo and the simulator; the level comes from `RUST_LOG`, else the
-//! config, else `info`.
+//! The only place tracing subscribers and OpenTelemetry providers are built.
+//!
+//! Logs: JSON lines by default for the worker, pretty lines for the demo and the simulator;
+//! the level comes from `RUST_LOG`, else the config, else `info`. JSON lines carry the fields
+//! of every enclosing span (`spans`), so a push attempt's line also shows the tenant, script
+//! and version of the change it serves.
+//!
+//! Traces: when an OTLP endpoint is configured (`[telemetry] otlp_endpoint` or
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`), spans go to `<endpoint>/v1/traces` over OTLP/HTTP
+//! (protobuf, batched, the exporter's own blocking client on its own thread). Without one no
+//! OpenTelemetry layer is installed: no exporter, no connection attempts, no export errors.
+//! The OpenTelemetry SDK's own error lines are filtered out of the default log filter
+//! (`opentelemetry_sdk=off`): an unreachable collector must not flood the worker's logs.
+//!
+//! Propagation: [`continue_trace`] reads a W3C `traceparent` (and `tracestate`) from message
+//! headers and makes a span a child of the publisher's trace.
 
-use tracing_subscriber::EnvFilter;
+use std::collections::HashMap;
 
-use crate::config::{LogFormat, LogSettings};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Subscriber;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
-/// Installs the global subscriber once; later calls do nothing.
+use crate::config::{LogFormat, LogSettings, TelemetrySettings};
+use crate::metrics::{OtlpMetrics, signal_url};
+
+/// Added to the default filter (not to `RUST_LOG`): the SDK logs every failed export at ERROR.
+const QUIET_SDK: &str = "opentelemetry_sdk=off";
+
+/// The W3C trace-context headers read from AMQP messages.
+pub const TRACE_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
+
+/// Keeps the tracer provider alive; [`Telemetry::shutdown`] exports what is still buffered.
+#[derive(Default)]
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// True when spans are exported.
+    pub fn exports_traces(&self) -> bool {
+        self.tracer.is_some()
+    }
+
+    /// Flushes and stops the span exporter (blocking: call it outside the async runtime's
+    /// worker threads, e.g. at the end of `main` or through `spawn_blocking`).
+    pub fn shutdown(self) {
+        if let Some(tracer) = self.tracer {
+            let _ = tracer.force_flush();
+            let _ = tracer.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber once; later calls do nothing. Logs only, no export.
 pub fn init_logs(settings: &LogSettings, default_format: LogFormat) {
     init_logs_with_level(settings, default_format, "info");
 }
@@ -17,19 +70,138 @@ pub fn init_logs_with_level(
     default_format: LogFormat,
     default_level: &str,
 ) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(
-            settings
-                .level
-                .clone()
-                .unwrap_or_else(|| default_level.to_owned()),
-        )
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match settings.format.unwrap_or(default_format) {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+    let _ = tracing_subscriber::registry()
+        .with(log_layer(settings, default_format, default_level))
+        .try_init();
+}
+
+/// The worker's telemetry: logs, plus OTLP trace export when an endpoint is configured.
+pub fn init(
+    log: &LogSettings,
+    telemetry: &TelemetrySettings,
+    default_format: LogFormat,
+) -> anyhow::Result<Telemetry> {
+    let tracer = match &telemetry.otlp_endpoint {
+        Some(endpoint) => Some(tracer_provider(endpoint, &telemetry.service_name)?),
+        None => None,
     };
+    let otel = tracer.as_ref().map(otel_layer);
+    let _ = tracing_subscriber::registry()
+        .with(log_layer(log, default_format, "info"))
+        .with(otel)
+        .try_init();
+    Ok(Telemetry { tracer })
+}
+
+/// The OTLP metrics settings, when an endpoint is configured.
+pub fn otlp_metrics(telemetry: &TelemetrySettings) -> Option<OtlpMetrics> {
+    telemetry
+        .otlp_endpoint
+        .as_ref()
+        .map(|endpoint| OtlpMetrics {
+            endpoint: endpoint.clone(),
+            interval: telemetry.metrics_interval,
+            service_name: telemetry.service_name.clone(),
+        })
+}
+
+/// A tracer provider batching spans to `<endpoint>/v1/traces` over OTLP/HTTP.
+pub fn tracer_provider(
+    endpoint: &url::Url,
+    service_name: &str,
+) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(signal_url(endpoint, "traces"))
+        .build()?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service_name.to_owned())
+                .build(),
+        )
+        .build())
+}
+
+/// The layer that turns `tracing` spans into OpenTelemetry spans of `provider`.
+pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer().with_tracer(provider.tracer("scriptsync"))
+}
+
+/// The filtered log formatter (JSON or pretty) on stderr.
+fn log_layer<S>(
+    settings: &LogSettings,
+    default_format: LogFormat,
+    default_level: &str,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = settings
+            .level
+            .clone()
+            .unwrap_or_else(|| default_level.to_owned());
+        EnvFilter::new(format!("{level},{QUIET_SDK}"))
+    });
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match settings.format.unwrap_or(default_format) {
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => fmt.compact().with_filter(filter).boxed(),
+    }
+}
+
+/// Makes `span` a child of the trace named by the W3C headers `header` returns (if any).
+/// Call it before the span is entered. Without a trace-context layer this does nothing.
+pub fn continue_trace(span: &tracing::Span, header: impl Fn(&str) -> Option<String>) {
+    let carrier: HashMap<String, String> = TRACE_HEADERS
+        .iter()
+        .filter_map(|k| header(k).map(|v| ((*k).to_owned(), v)))
+        .collect();
+    if carrier.is_empty() {
+        return;
+    }
+    let parent = TraceContextPropagator::new().extract(&carrier);
+    let _ = span.set_parent(parent);
+}
+
+/// Adds a link from `span` to the trace `other` belongs to (batch members beyond the first).
+pub fn link_to(span: &tracing::Span, other: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = other.context();
+    span.add_link(cx.span().span_context().clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_endpoint_no_metrics_export() {
+        assert!(otlp_metrics(&TelemetrySettings::default()).is_none());
+        let settings = TelemetrySettings {
+            otlp_endpoint: Some(url::Url::parse("http://127.0.0.1:4318").unwrap()),
+            ..TelemetrySettings::default()
+        };
+        assert!(otlp_metrics(&settings).is_some());
+    }
+
+    #[test]
+    fn continue_trace_without_headers_is_a_no_op() {
+        let span = tracing::info_span!("x");
+        continue_trace(&span, |_| None);
+        continue_trace(&span, |k| {
+            (k == "traceparent").then(|| "garbage".to_owned())
+        });
+    }
 }

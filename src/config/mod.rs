@@ -13,7 +13,7 @@ mod tenant;
 pub use secret::{SecretRef, SecretString, expose};
 pub use sections::{
     AdminSettings, BatchSettings, BrokerSettings, HttpSettings, LogFormat, LogSettings, QueueType,
-    RetrySettings, ShutdownSettings,
+    RetrySettings, ShutdownSettings, TelemetrySettings,
 };
 pub use tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, TenantSettings,
@@ -58,6 +58,8 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
     /// One entry per Genesys org (tenant); each gets its own queue, consumer and gates.
     #[serde(default)]
     pub tenants: Vec<TenantSettings>,
@@ -85,6 +87,7 @@ impl Settings {
         let file = config::File::from(path).format(config::FileFormat::Toml);
         let mut settings: Settings = Self::build(file, env.clone())?;
         settings.resolve_secrets_with_env(env.as_ref())?;
+        settings.telemetry.resolve_env(env.as_ref())?;
         settings.validate()?;
         Ok(settings)
     }
@@ -140,6 +143,7 @@ impl Settings {
         self.broker.validate()?;
         self.batch.validate()?;
         self.retry.validate()?;
+        self.telemetry.validate()?;
         let mut seen = HashSet::new();
         for tenant in &self.tenants {
             tenant.validate()?;
