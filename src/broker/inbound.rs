@@ -17,6 +17,8 @@ pub struct Inbound {
     pub properties: BasicProperties,
     pub redelivered: bool,
     pub ack: AckHandle,
+    /// The delivery's trace span (set by the pipeline's intake; ends when this is dropped).
+    pub span: tracing::Span,
 }
 
 impl Inbound {
@@ -29,6 +31,7 @@ impl Inbound {
             ack: AckHandle {
                 acker: Some(d.acker),
             },
+            span: tracing::Span::none(),
         }
     }
 

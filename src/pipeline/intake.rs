@@ -6,16 +6,44 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::broker::Inbound;
 use crate::change::{self, TargetKind};
 use crate::dlq::{DeadLetter, Reason, headers};
+use crate::telemetry;
 
 use super::batcher::Pending;
 use super::context::TenantContext;
 use super::settle::dead_letter_and_ack;
 
 /// Decodes `inbound`; returns the pending change, or `None` when it was dead-lettered.
-pub async fn intake(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inbound>> {
+/// Opens the delivery's span (a child of the publisher's trace when the message carries a
+/// W3C `traceparent`); it lives with the delivery until it is settled.
+pub async fn intake(ctx: &TenantContext, mut inbound: Inbound) -> Option<Pending<Inbound>> {
+    let queue = ctx.names.tenant_queue(&ctx.tenant);
+    let span = tracing::info_span!(
+        "delivery",
+        otel.name = format!("{queue} process"),
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = %queue,
+        messaging.rabbitmq.destination.routing_key = %inbound.routing_key,
+        messaging.message.body.size = inbound.body.len(),
+        messaging.message.id = inbound.properties.message_id().as_ref().map(|m| m.as_str()),
+        messaging.message.conversation_id = inbound.correlation_id(),
+        tenant = %ctx.tenant,
+        script_id = tracing::field::Empty,
+        version = tracing::field::Empty,
+        change_id = tracing::field::Empty,
+    );
+    telemetry::continue_trace(&span, |k| inbound.header(k));
+    inbound.span = span.clone();
+    decode(ctx, inbound).instrument(span).await
+}
+
+async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inbound>> {
     ctx.metrics.consumed(&ctx.tenant);
     let change = match change::decode(&inbound.body, &inbound.routing_key, ctx.max_message_bytes) {
         Ok(change) => change,
@@ -26,6 +54,11 @@ pub async fn intake(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inb
             return None;
         }
     };
+    inbound
+        .span
+        .record("script_id", change.script_id.as_str())
+        .record("version", change.version)
+        .record("change_id", change.id.as_str());
     let configured = ctx.configured();
     if let Some(missing) = change
         .targets
@@ -60,7 +93,9 @@ pub async fn intake(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inb
     Some(Pending {
         change: Arc::new(change),
         owed,
-        replay: inbound.replays() > 0,
+        // A replayed or redelivered message may be older than what the target already holds
+        // (this process's ordering state does not survive a crash): read before writing.
+        replay: inbound.replays() > 0 || inbound.redelivered,
         token: inbound,
     })
 }

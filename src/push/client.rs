@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::RequestBuilder;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::attempt::{AttemptError, Progress};
 use super::auth::TokenCache;
@@ -143,18 +144,84 @@ impl PushClient {
         B: Fn(&reqwest::Client) -> RequestBuilder,
         J: Fn(Reply) -> Verdict<T>,
     {
-        let attempts = progress.start_attempt();
-        let result = loop {
+        let attempt = progress.start_attempt();
+        let span = tracing::info_span!(
+            "attempt",
+            otel.name = what,
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            tenant = %self.tenant,
+            target = %self.target,
+            attempt,
+            http.request.resend_count = attempt - 1,
+            http.request.method = tracing::field::Empty,
+            url.full = tracing::field::Empty,
+            server.address = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let result = self
+            .attempt_in_span(attempt, budget, what, (build, judge), progress)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            progress.record(e);
+            span.record("otel.status_code", "ERROR");
+            if !e.budget_spent {
+                self.metrics
+                    .request_failed(&self.tenant, self.target, e.status, &e.message);
+            }
+            span.in_scope(|| {
+                tracing::info!(
+                    tenant = %self.tenant, target = %self.target, attempt, status = e.status,
+                    correlation_id = e.correlation_id.as_deref(), error = %e.message,
+                    "push request failed"
+                )
+            });
+        }
+        result
+    }
+
+    /// One attempt inside its span: token, gate, send, classify, judge.
+    async fn attempt_in_span<T, B, J>(
+        &self,
+        attempts: u32,
+        budget: &Budget,
+        what: &str,
+        (build, judge): (&B, &J),
+        progress: &Progress,
+    ) -> Result<T, AttemptError>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+        J: Fn(Reply) -> Verdict<T>,
+    {
+        loop {
             // The permit lives to the end of this iteration: any pause is set before it goes.
             let credential = match self.auth.get().await {
                 Ok(c) => c,
                 Err(e) => break Err(AttemptError::from(e)),
             };
-            let Ok(permit) = self.gate.acquire(budget.deadline()).await else {
+            let gate_wait = tracing::info_span!(
+                "gate wait", tenant = %self.tenant, target = %self.target
+            );
+            let acquired = self
+                .gate
+                .acquire(budget.deadline())
+                .instrument(gate_wait)
+                .await;
+            let Ok(permit) = acquired else {
                 break Err(AttemptError::budget_spent(what));
             };
             let issued_at = permit.issued_at();
-            let sent = credential.apply(build(&self.http)).send().await;
+            let (client, request) = credential.apply(build(&self.http)).build_split();
+            let request = match request {
+                Ok(request) => request,
+                Err(e) => break Err(self.transport(what, &e, None)),
+            };
+            let span = tracing::Span::current();
+            span.record("http.request.method", request.method().as_str());
+            span.record("url.full", request.url().as_str());
+            span.record("server.address", request.url().host_str());
+            let sent = client.execute(request).await;
             let (status, headers, body) = match sent {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -167,6 +234,7 @@ impl PushClient {
                 Err(e) => break Err(self.transport(what, &e, None)),
             };
             self.metrics.http_request(self.target, &status.to_string());
+            span.record("http.response.status_code", status);
             self.observe_limit(&headers);
             let observed = Observed::Response {
                 status,
@@ -193,7 +261,16 @@ impl PushClient {
                         correlation_id: correlation_id.clone(),
                     };
                     match judge(reply) {
-                        Verdict::Done(value) => Ok(value),
+                        Verdict::Done(value) => {
+                            self.metrics
+                                .request_succeeded(&self.tenant, self.target, status);
+                            tracing::debug!(
+                                tenant = %self.tenant, target = %self.target, attempt = attempts,
+                                status, correlation_id = correlation_id.as_deref(), what,
+                                "push request succeeded"
+                            );
+                            Ok(value)
+                        }
                         Verdict::Retry(message) => Err(AttemptError {
                             message: format!("{what}: {message}"),
                             ..fail(Class::Transient, None)
@@ -219,11 +296,7 @@ impl PushClient {
                 }
                 other => Err(fail(other, None)),
             };
-        };
-        if let Err(e) = &result {
-            progress.record(e);
         }
-        result
     }
 
     fn transport(&self, what: &str, e: &reqwest::Error, status: Option<u16>) -> AttemptError {
