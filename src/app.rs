@@ -1,8 +1,11 @@
 //! Wiring: `Application::build(settings)` makes the long-lived parts (HTTP client, targets
 //! with their gates and token caches, ordering state, metrics); `run_until(shutdown)`
 //! connects to RabbitMQ, declares the topology, runs one consumer loop per tenant plus the
-//! unrouted one, and reconnects with backoff when the broker connection is lost.
+//! unrouted one, and reconnects with backoff when the broker connection is lost. When
+//! [`Application::bind_admin`] was called, `run_until` also serves the admin endpoints
+//! (`/healthz`, `/readyz`, `/metrics`, `/status`) for as long as it runs.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,12 +14,14 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{self, AdminState, TenantView};
 use crate::broker::{self, Names, Publisher, QueueConsumer, Topology};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
 use crate::pipeline::{LoopEnd, LoopSettings, TenantContext, run_tenant, run_unrouted};
 use crate::targets::{self, Target, TargetContext};
+use crate::telemetry;
 
 /// Longest wait between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
@@ -36,12 +41,17 @@ pub struct Application {
     metrics: Arc<Metrics>,
     tenants: Vec<TenantParts>,
     ready: Arc<AtomicBool>,
+    /// The admin listener, bound by [`Application::bind_admin`] and served by `run_until`.
+    admin: Option<(std::net::TcpListener, SocketAddr)>,
 }
 
 impl Application {
     /// Builds every part that does not need the broker. `settings` must be validated.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let metrics = Arc::new(Metrics::new());
+        let otlp = telemetry::otlp_metrics(&settings.telemetry);
+        let metrics = Arc::new(
+            Metrics::with_otlp(otlp.as_ref()).context("cannot set up the OTLP metrics exporter")?,
+        );
         let http = reqwest::Client::builder()
             .timeout(settings.http.timeout)
             .connect_timeout(settings.http.connect_timeout)
@@ -69,7 +79,47 @@ impl Application {
             metrics,
             tenants,
             ready: Arc::default(),
+            admin: None,
         })
+    }
+
+    /// Binds the admin endpoints on `admin.listen` (port 0 picks a free port) and returns the
+    /// bound address; `run_until` serves them. Without this call nothing listens.
+    pub fn bind_admin(&mut self) -> anyhow::Result<SocketAddr> {
+        let listen = self.settings.admin.listen;
+        let listener = admin::bind(listen)
+            .with_context(|| format!("cannot listen on admin.listen = {listen}"))?;
+        let addr = listener.local_addr()?;
+        self.admin = Some((listener, addr));
+        Ok(addr)
+    }
+
+    /// Where the admin endpoints listen, once bound.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// What the admin endpoints read.
+    pub fn admin_state(&self) -> Arc<AdminState> {
+        Arc::new(AdminState {
+            metrics: self.metrics.clone(),
+            ready: self.ready.clone(),
+            tenants: self
+                .tenants
+                .iter()
+                .map(|t| TenantView {
+                    tenant: t.id.clone(),
+                    queue: self.names.tenant_queue(&t.id),
+                    targets: t.targets.iter().map(|x| (x.kind(), x.gate())).collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The AMQP connection name: unique per broker prefix, so an operator (or a test) can
+    /// find this worker's connection among others on the same broker.
+    pub fn connection_name(&self) -> String {
+        format!("scriptsync worker {}", self.settings.broker.prefix)
     }
 
     /// The metrics every component records into.
@@ -93,10 +143,35 @@ impl Application {
     }
 
     /// Runs until `shutdown` is cancelled; reconnects on broker loss.
-    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_until(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let admin_stop = CancellationToken::new();
+        let admin_task = match self.admin.take() {
+            Some((listener, addr)) => {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let state = self.admin_state();
+                tracing::info!(%addr, "admin endpoints listening");
+                Some(tokio::spawn(admin::serve(
+                    listener,
+                    state,
+                    admin_stop.clone(),
+                )))
+            }
+            None => None,
+        };
+        let result = self.reconnect_loop(&shutdown).await;
+        admin_stop.cancel();
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
+        let metrics = self.metrics.clone();
+        let _ = tokio::task::spawn_blocking(move || metrics.flush()).await;
+        result
+    }
+
+    async fn reconnect_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let mut delay = Duration::from_millis(200);
         while !shutdown.is_cancelled() {
-            match self.run_connected(&shutdown).await {
+            match self.run_connected(shutdown).await {
                 Ok(()) => break,
                 Err(e) => {
                     self.ready.store(false, Ordering::SeqCst);
@@ -116,7 +191,7 @@ impl Application {
     /// One connection's life: Ok when shut down, Err when the connection was lost.
     async fn run_connected(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let broker_settings = &self.settings.broker;
-        let conn = broker::connect(broker_settings, "scriptsync worker").await?;
+        let conn = broker::connect(broker_settings, &self.connection_name()).await?;
         let publisher = Publisher::open(&conn, broker_settings.confirm_timeout).await?;
         self.topology()
             .declare(publisher.channel())
@@ -153,13 +228,16 @@ impl Application {
 
         let mut lost = None;
         tokio::select! {
+            biased;
             _ = shutdown.cancelled() => {}
             Some(res) = tasks.join_next() => {
-                lost = Some(match res {
-                    Ok(LoopEnd::StreamLost(e)) => e,
-                    Ok(LoopEnd::Shutdown) => "a consumer loop stopped".into(),
-                    Err(e) => format!("a consumer loop panicked: {e}"),
-                });
+                lost = match res {
+                    Ok(LoopEnd::StreamLost(e)) => Some(e),
+                    // Loops also stop when shutdown was requested: that is not a loss.
+                    Ok(LoopEnd::Shutdown) if shutdown.is_cancelled() => None,
+                    Ok(LoopEnd::Shutdown) => Some("a consumer loop stopped".into()),
+                    Err(e) => Some(format!("a consumer loop panicked: {e}")),
+                };
             }
         }
         self.ready.store(false, Ordering::SeqCst);

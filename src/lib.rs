@@ -12,11 +12,13 @@
 //! - [`broker`]: everything lapin: connection, topology, consumers, confirmed publishing.
 //! - [`pipeline`]: intake, batcher (coalescing), flush, ack tracker; composition only.
 //! - [`dlq`]: the dead-letter envelope.
+//! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
 //! - [`sim`]: the Genesys + ServiceNow simulator.
 //! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
 //! - [`cli`], [`telemetry`], [`shutdown`]: the process edges.
 
+pub mod admin;
 pub mod app;
 pub mod broker;
 pub mod change;

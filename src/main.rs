@@ -23,9 +23,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config } => {
             let settings = Settings::load(&config)?;
-            telemetry::init_logs(&settings.log, LogFormat::Json);
-            let app = Application::build(settings)?;
+            let telemetry = telemetry::init(&settings.log, &settings.telemetry, LogFormat::Json)?;
+            let mut app = Application::build(settings)?;
+            app.bind_admin()?;
             app.run_until(shutdown::on_signal()).await?;
+            tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {

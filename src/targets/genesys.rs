@@ -189,6 +189,9 @@ impl Target for GenesysTarget {
     fn kind(&self) -> TargetKind {
         TargetKind::Genesys
     }
+    fn gate(&self) -> Option<Arc<Gate>> {
+        Some(self.client.gate().clone())
+    }
 
     fn push<'a>(&'a self, items: &'a [PushItem]) -> BoxFuture<'a, Vec<PushOutcome>> {
         Box::pin(join_all(items.iter().map(|item| self.push_one(item))))

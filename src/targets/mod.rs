@@ -70,6 +70,10 @@ pub trait Target: Send + Sync {
     /// Pushes every item; the answer has exactly one outcome per item, in order.
     /// Dropping the future abandons the remaining requests (used at shutdown).
     fn push<'a>(&'a self, items: &'a [PushItem]) -> BoxFuture<'a, Vec<PushOutcome>>;
+    /// The (tenant, target) gate, for `/status`.
+    fn gate(&self) -> Option<Arc<crate::push::Gate>> {
+        None
+    }
 }
 
 /// What every target needs from the application: one HTTP client (connection pool) for the

@@ -163,6 +163,9 @@ impl Target for ServiceNowTarget {
     fn kind(&self) -> TargetKind {
         TargetKind::Servicenow
     }
+    fn gate(&self) -> Option<Arc<Gate>> {
+        Some(self.client.gate().clone())
+    }
 
     fn push<'a>(&'a self, items: &'a [PushItem]) -> BoxFuture<'a, Vec<PushOutcome>> {
         Box::pin(async move {

@@ -1,0 +1,189 @@
+//! The admin HTTP endpoints (DESIGN §9), served by the application on `admin.listen`:
+//!
+//! - `/healthz`: 200 while the process runs (it does not depend on the broker);
+//! - `/readyz`: 200 only while the broker connection is up, the topology declared and every
+//!   tenant consumer running, else 503;
+//! - `/metrics`: the Prometheus text exposition of the §11 instruments;
+//! - `/status`: JSON per tenant and target: gate state (open, or paused until when), current
+//!   rate and ceiling, requests in flight, last success, last error (no secrets), and the
+//!   deliveries the tenant holds unacked.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio_util::sync::CancellationToken;
+
+use crate::change::TargetKind;
+use crate::metrics::Metrics;
+use crate::push::Gate;
+
+/// One tenant as `/status` sees it.
+pub struct TenantView {
+    pub tenant: String,
+    pub queue: String,
+    /// Each configured target and its gate (if the target has one).
+    pub targets: Vec<(TargetKind, Option<Arc<Gate>>)>,
+}
+
+/// What the endpoints read; everything is shared with the running application.
+pub struct AdminState {
+    pub metrics: Arc<Metrics>,
+    pub ready: Arc<AtomicBool>,
+    pub tenants: Vec<TenantView>,
+}
+
+/// The `/status` document.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub ready: bool,
+    pub tenants: Vec<TenantStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantStatus {
+    pub tenant: String,
+    pub queue: String,
+    /// Deliveries taken from the queue and not yet settled.
+    pub unacked: i64,
+    pub targets: Vec<TargetStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetStatus {
+    pub target: &'static str,
+    /// `open` or `paused`.
+    pub gate: &'static str,
+    /// RFC 3339; present while paused.
+    pub paused_until: Option<String>,
+    pub rate_per_minute: Option<f64>,
+    pub ceiling_per_minute: Option<f64>,
+    pub in_flight: Option<usize>,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub last_status: Option<u16>,
+}
+
+/// The router of the four endpoints.
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+/// Serves the endpoints on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AdminState>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// Binds `addr` now (so a bad address fails at start and port 0 resolves at once).
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+async fn readyz(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
+    if state.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn metrics(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+async fn status(State(state): State<Arc<AdminState>>) -> Json<Status> {
+    Json(snapshot(&state))
+}
+
+/// The `/status` document, now.
+pub fn snapshot(state: &AdminState) -> Status {
+    let now = SystemTime::now();
+    let tenants = state
+        .tenants
+        .iter()
+        .map(|t| TenantStatus {
+            tenant: t.tenant.clone(),
+            queue: t.queue.clone(),
+            unacked: state
+                .metrics
+                .counter_sum("scriptsync_inflight", &[("tenant", &t.tenant)])
+                as i64,
+            targets: t
+                .targets
+                .iter()
+                .map(|(kind, gate)| target_status(state, &t.tenant, *kind, gate.as_deref(), now))
+                .collect(),
+        })
+        .collect();
+    Status {
+        ready: state.ready.load(Ordering::SeqCst),
+        tenants,
+    }
+}
+
+fn target_status(
+    state: &AdminState,
+    tenant: &str,
+    kind: TargetKind,
+    gate: Option<&Gate>,
+    now: SystemTime,
+) -> TargetStatus {
+    let snap = gate.map(Gate::snapshot);
+    let paused_for = snap.as_ref().and_then(|s| s.paused_for);
+    let last = state.metrics.last_outcome(tenant, kind);
+    TargetStatus {
+        target: kind.as_str(),
+        gate: if paused_for.is_some() {
+            "paused"
+        } else {
+            "open"
+        },
+        paused_until: paused_for.map(|d| rfc3339(now + d)),
+        rate_per_minute: snap.as_ref().map(|s| round2(s.per_minute)),
+        ceiling_per_minute: snap.as_ref().map(|s| round2(s.ceiling_per_minute)),
+        in_flight: snap.as_ref().map(|s| s.in_flight),
+        last_success: last.last_success.map(rfc3339),
+        last_error: last.last_error,
+        last_error_at: last.last_error_at.map(rfc3339),
+        last_status: last.last_status,
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    OffsetDateTime::from(t)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
