@@ -32,6 +32,10 @@ pub struct TestApp {
     pub publisher: Publisher,
     stop: CancellationToken,
     worker: Option<JoinHandle<anyhow::Result<()>>>,
+    /// The admin endpoints' address, when `admin.listen` asked for port 0.
+    pub admin: Option<std::net::SocketAddr>,
+    /// The worker's AMQP connection name (unique per prefix).
+    pub connection_name: String,
 }
 
 /// Starts the simulator and the worker for `tenants`; `tweak` adjusts the settings.
@@ -54,7 +58,9 @@ pub async fn spawn_app_with_sim(
     settings.retry.max_elapsed = Duration::from_secs(20);
     tweak(&mut settings);
     settings.validate().expect("test settings are valid");
-    let app = Application::build(settings.clone()).expect("app builds");
+    let mut app = Application::build(settings.clone()).expect("app builds");
+    let admin = (settings.admin.listen.port() == 0).then(|| app.bind_admin().expect("admin binds"));
+    let connection_name = app.connection_name();
     let metrics = app.metrics();
     let conn = broker::connect(&settings.broker, "scriptsync test")
         .await
@@ -74,6 +80,8 @@ pub async fn spawn_app_with_sim(
         publisher,
         stop,
         worker: Some(worker),
+        admin,
+        connection_name,
     }
 }
 

@@ -1,0 +1,635 @@
+//! Observability against the real worker (local RabbitMQ, simulator on port 0, admin
+//! endpoints on port 0): exact `/metrics` counts after a known scenario, `/readyz` across a
+//! broker-side connection close, `/status` during a forced pause, OTLP traces and metrics
+//! to a loopback receiver (with the publisher's trace continued), and no export at all when
+//! no endpoint is configured (the real binary, its sockets and its log lines inspected).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::Uri;
+use common::{BROKER_URL, TestApp, change, eventually, spawn_app_with_admin};
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message;
+use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
+use serde_json::Value;
+
+// ---- helpers ------------------------------------------------------------------------
+
+fn admin(app: &TestApp) -> SocketAddr {
+    app.admin.expect("admin endpoints bound")
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let res = reqwest::get(format!("http://{addr}{path}"))
+        .await
+        .expect("admin endpoint answers");
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+/// Parsed Prometheus text: series (name + sorted labels) → value.
+type Scrape = BTreeMap<(String, BTreeSet<(String, String)>), f64>;
+
+fn parse_prometheus(text: &str) -> Scrape {
+    let mut out = Scrape::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect("series value");
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let labels = labels
+            .split(',')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once('=').expect("label");
+                (k.to_owned(), v.trim_matches('"').to_owned())
+            })
+            .collect();
+        out.insert((name.to_owned(), labels), value.parse().unwrap());
+    }
+    out
+}
+
+/// The value of the series with exactly these labels (0 when absent).
+fn series(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let labels = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    scrape
+        .get(&(name.to_owned(), labels))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+async fn scrape(addr: SocketAddr) -> Scrape {
+    let (status, text) = get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    parse_prometheus(&text)
+}
+
+// ---- /metrics -------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_give_exact_counts_after_a_known_scenario() {
+    let app = spawn_app_with_admin(&["obs"], SimConfig::default(), |_| {}).await;
+    let addr = admin(&app);
+    app.sim.set_faults(
+        Some("obs"),
+        SimTarget::Genesys,
+        Faults {
+            inject: vec![InjectedResponse::new(429).with_retry_after("1")],
+            record_errors: BTreeSet::from(["bad".to_string()]),
+            ..Faults::default()
+        },
+    );
+    // Phase 1: three good changes, one Genesys refuses (permanent), one invalid body.
+    for s in ["s1", "s2", "s3", "bad"] {
+        app.publish(&change("obs", s, 1)).await;
+    }
+    app.publish_raw("obs", b"{not json").await;
+    app.wait_settled("obs", 5).await;
+    // Phase 2: an old version again (superseded) and a tenant nobody configured.
+    app.publish(&change("obs", "s1", 1)).await;
+    app.wait_settled("obs", 6).await;
+    app.publish(&change("nobody", "x", 1)).await;
+    app.wait_dlq(3).await;
+    eventually("the unknown tenant's dead letter counted", || async {
+        series(
+            &scrape(addr).await,
+            "scriptsync_dead_lettered_total",
+            &[("tenant", "nobody"), ("reason", "unknown_tenant")],
+        ) == 1.0
+    })
+    .await;
+
+    let m = scrape(addr).await;
+    let c = |name: &str, labels: &[(&str, &str)]| series(&m, name, labels);
+    assert_eq!(
+        c("scriptsync_changes_consumed_total", &[("tenant", "obs")]),
+        6.0
+    );
+    let pushes = "scriptsync_pushes_total";
+    let (g, s) = (("target", "genesys"), ("target", "servicenow"));
+    let t = ("tenant", "obs");
+    assert_eq!(c(pushes, &[t, g, ("outcome", "delivered")]), 3.0);
+    assert_eq!(c(pushes, &[t, g, ("outcome", "permanent")]), 1.0);
+    assert_eq!(c(pushes, &[t, s, ("outcome", "delivered")]), 4.0);
+    assert_eq!(c(pushes, &[t, s, ("outcome", "permanent")]), 0.0);
+    assert_eq!(c("scriptsync_rate_limited_total", &[t, g]), 1.0);
+    assert_eq!(c("scriptsync_rate_limited_total", &[t, s]), 0.0);
+    assert_eq!(
+        c("scriptsync_http_requests_total", &[g, ("status", "429")]),
+        1.0
+    );
+    let dead = "scriptsync_dead_lettered_total";
+    assert_eq!(c(dead, &[t, ("reason", "invalid")]), 1.0);
+    assert_eq!(c(dead, &[t, ("reason", "permanent")]), 1.0);
+    assert_eq!(c(dead, &[t, ("reason", "exhausted")]), 0.0);
+    assert_eq!(
+        c(dead, &[("tenant", "nobody"), ("reason", "unknown_tenant")]),
+        1.0
+    );
+    assert_eq!(c("scriptsync_superseded_total", &[t]), 1.0);
+    assert_eq!(c("scriptsync_inflight", &[t]), 0.0);
+    assert!(c("scriptsync_gate_paused_seconds_total", &[t, g]) >= 1.0);
+    // The demo's live view reads the same instruments.
+    assert_eq!(app.settled("obs"), 6);
+    assert_eq!(
+        app.counter("scriptsync_pushes_total", &[t, g, ("outcome", "delivered")]),
+        3.0
+    );
+    let text = get(addr, "/metrics").await.1;
+    assert!(
+        text.contains("# TYPE scriptsync_end_to_end_seconds histogram"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+// ---- /readyz and /healthz ---------------------------------------------------------------
+
+/// The broker-side pid of the connection named `name` (client property `connection_name`).
+fn broker_connection_pid(name: &str) -> Option<String> {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "pid", "client_properties", "-q"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let wanted = format!("{{\"connection_name\",\"{name}\"}}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.contains(&wanted))
+        .find_map(|line| line.split('\t').next().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_broker_connection_and_healthz_stays_up() {
+    let app = spawn_app_with_admin(&["ready"], SimConfig::default(), |_| {}).await;
+    let addr = admin(&app);
+    eventually("/readyz is 200", || async {
+        get(addr, "/readyz").await.0 == 200
+    })
+    .await;
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+
+    // Watch /readyz and /healthz closely from another task while the broker closes our
+    // worker's connection (and only ours: it is found by its unique connection name).
+    let seen = Arc::new(Mutex::new(Vec::<(u16, u16)>::new()));
+    let watcher = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let ready = get(addr, "/readyz").await.0;
+                let health = get(addr, "/healthz").await.0;
+                seen.lock().unwrap().push((ready, health));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let mut pid = None;
+    eventually("the worker's connection is listed", || {
+        pid = broker_connection_pid(&app.connection_name);
+        let found = pid.is_some();
+        async move { found }
+    })
+    .await;
+    let pid = pid.unwrap();
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args(["close_connection", &pid, "observability test"])
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(closed.status.success(), "{closed:?}");
+    eventually("/readyz went 503 and came back to 200", || {
+        let seen = seen.lock().unwrap().clone();
+        let down = seen.iter().position(|(r, _)| *r == 503);
+        let back = down.is_some_and(|i| seen[i..].iter().any(|(r, _)| *r == 200));
+        async move { back }
+    })
+    .await;
+    watcher.abort();
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|(_, h)| *h == 200), "/healthz stayed 200");
+    // Recovered for real: a new connection under the same name, and changes flow again.
+    assert_ne!(broker_connection_pid(&app.connection_name), Some(pid));
+    app.publish(&change("ready", "after", 1)).await;
+    app.wait_settled("ready", 1).await;
+    app.stop().await;
+}
+
+// ---- /status ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_paused_until_during_a_forced_pause() {
+    let app = spawn_app_with_admin(&["paused", "calm"], SimConfig::default(), |_| {}).await;
+    let addr = admin(&app);
+    app.sim.set_faults(
+        Some("paused"),
+        SimTarget::Genesys,
+        Faults {
+            inject: vec![InjectedResponse::new(429).with_retry_after("120")],
+            ..Faults::default()
+        },
+    );
+    let before = time::OffsetDateTime::now_utc();
+    app.publish(&change("paused", "s", 1)).await;
+    let status_now =
+        || async { serde_json::from_str::<Value>(&get(addr, "/status").await.1).unwrap() };
+    eventually(
+        "/status shows the Genesys gate of 'paused' paused",
+        || async { status_now().await["tenants"][0]["targets"][0]["gate"] == "paused" },
+    )
+    .await;
+    // The pause lasts minutes: it is still on when read again.
+    let status = status_now().await;
+    let tenant = &status["tenants"][0];
+    assert_eq!(tenant["tenant"], "paused");
+    let genesys = &tenant["targets"][0];
+    assert_eq!(genesys["target"], "genesys");
+    let until = genesys["paused_until"].as_str().expect("paused_until");
+    let until =
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(until > before + time::Duration::seconds(60), "{status:#}");
+    assert!(genesys["rate_per_minute"].as_f64().unwrap() > 0.0);
+    assert!(genesys["ceiling_per_minute"].as_f64().unwrap() > 0.0);
+    assert!(genesys["in_flight"].is_u64());
+    assert_eq!(genesys["last_status"], 429);
+    assert!(
+        genesys["last_error"].as_str().unwrap().contains("429"),
+        "{status:#}"
+    );
+    // The other target and the other tenant are open.
+    assert_eq!(tenant["targets"][1]["target"], "servicenow");
+    assert_eq!(tenant["targets"][1]["gate"], "open");
+    assert_eq!(status["tenants"][1]["tenant"], "calm");
+    assert!(
+        status["tenants"][1]["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["gate"] == "open" && t["paused_until"].is_null())
+    );
+    assert_eq!(status["ready"], true);
+    let text = serde_json::to_string(&status).unwrap();
+    assert!(!text.contains(scriptsync::demo::setup::SIM_SECRET));
+    app.stop().await;
+}
+
+// ---- OTLP -------------------------------------------------------------------------------
+
+/// A loopback OTLP/HTTP receiver: records the body of every POST by path.
+#[derive(Clone, Default)]
+struct Receiver {
+    posts: Arc<Mutex<Vec<(String, Bytes)>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, url::Url) {
+        let receiver = Self::default();
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(
+                |State(r): State<Receiver>, uri: Uri, body: Bytes| async move {
+                    r.posts.lock().unwrap().push((uri.path().to_owned(), body));
+                    ""
+                },
+            ))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path == "/v1/traces")
+            .flat_map(|(_, body)| {
+                ExportTraceServiceRequest::decode(body.clone())
+                    .expect("OTLP protobuf")
+                    .resource_spans
+            })
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .collect()
+    }
+
+    fn metric_names(&self) -> HashSet<String> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path == "/v1/metrics")
+            .flat_map(|(_, body)| {
+                ExportMetricsServiceRequest::decode(body.clone())
+                    .expect("OTLP protobuf")
+                    .resource_metrics
+            })
+            .flat_map(|r| r.scope_metrics)
+            .flat_map(|s| s.metrics)
+            .map(|m| m.name)
+            .collect()
+    }
+}
+
+fn attribute(
+    span: &opentelemetry_proto::tonic::trace::v1::Span,
+    key: &str,
+) -> Option<opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    span.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.clone())
+        .and_then(|v| v.value)
+}
+
+/// The test process's trace pipeline: a receiver on its own thread (it outlives every test's
+/// runtime) and the global subscriber exporting to it. Global, because a thread-local
+/// default misses spans when other tests register the same callsites first; spans of the
+/// other tests in this binary arrive too and are told apart by trace id.
+struct TracePipeline {
+    receiver: Receiver,
+    url: url::Url,
+    provider: opentelemetry_sdk::trace::SdkTracerProvider,
+}
+
+fn trace_pipeline() -> &'static TracePipeline {
+    static PIPELINE: std::sync::OnceLock<TracePipeline> = std::sync::OnceLock::new();
+    PIPELINE.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                tx.send(Receiver::start().await).unwrap();
+                std::future::pending::<()>().await
+            })
+        });
+        let (receiver, url) = rx.recv().unwrap();
+        let provider = scriptsync::telemetry::tracer_provider(&url, "scriptsync-test").unwrap();
+        tracing_subscriber::registry()
+            .with(scriptsync::telemetry::otel_layer(&provider))
+            .init();
+        TracePipeline {
+            receiver,
+            url,
+            provider,
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_gets_spans_and_metrics_and_pushes_continue_the_publishers_trace() {
+    let pipeline = trace_pipeline();
+    let receiver = &pipeline.receiver;
+    let url = pipeline.url.clone();
+    let app = spawn_app_with_admin(&["traced"], SimConfig::default(), |s| {
+        s.telemetry.otlp_endpoint = Some(url.clone());
+        s.telemetry.metrics_interval = Duration::from_secs(1);
+    })
+    .await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_id = "00f067aa0ba902b7";
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "traceparent".into(),
+        AMQPValue::LongString(format!("00-{trace_id}-{parent_id}-01").into()),
+    );
+    let props = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_headers(headers);
+    let body = serde_json::to_vec(&change("traced", "s", 1)).unwrap();
+    app.publisher
+        .publish(&app.names.exchange(), "traced", &body, props, false)
+        .await
+        .unwrap();
+    app.wait_settled("traced", 1).await;
+    let p = pipeline.provider.clone();
+    tokio::task::spawn_blocking(move || p.force_flush())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let trace_id = hex(trace_id);
+    let parent_id = hex(parent_id);
+    eventually(
+        "the delivery and both targets' attempts arrived in our trace",
+        || {
+            let spans = receiver.spans();
+            let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+            let delivery = ours
+                .iter()
+                .any(|s| s.kind == SpanKind::Consumer as i32 && s.parent_span_id == parent_id);
+            let clients: Vec<_> = ours
+                .iter()
+                .filter(|s| s.kind == SpanKind::Client as i32)
+                .collect();
+            let put_row = clients.iter().any(|s| {
+                s.name == "PUT row"
+                    && attribute(s, "http.response.status_code").is_some()
+                    && attribute(s, "http.request.method").is_some()
+                    && attribute(s, "http.request.resend_count").is_some()
+            });
+            let batch = clients.iter().any(|s| s.name == "batch");
+            let gate = ours.iter().any(|s| s.name == "gate wait");
+            async move { delivery && put_row && batch && gate }
+        },
+    )
+    .await;
+    eventually("OTLP metrics arrived", || {
+        let names = receiver.metric_names();
+        async move {
+            names.contains("scriptsync_changes_consumed_total")
+                && names.contains("scriptsync_pushes_total")
+        }
+    })
+    .await;
+    app.stop().await;
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+// ---- no endpoint: no export ---------------------------------------------------------------
+
+/// Remote ports of the TCP sockets `pid` holds (from /proc), and the local ports it listens on.
+fn tcp_peers(pid: u32) -> (Vec<u16>, Vec<u16>) {
+    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    l.strip_prefix("socket:[")?
+                        .strip_suffix(']')
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (mut remote, mut listening) = (Vec::new(), Vec::new());
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 10 || !inodes.contains(cols[9]) {
+                continue;
+            }
+            let port =
+                |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap(), 16).unwrap();
+            if cols[3] == "0A" {
+                listening.push(port(cols[1]));
+            } else {
+                remote.push(port(cols[2]));
+            }
+        }
+    }
+    (remote, listening)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_endpoint_nothing_connects_and_nothing_is_logged() {
+    // The simulator and a prefix from the helper; the worker is the real binary.
+    let helper = common::spawn_app(&["quiet"], |_| {}).await;
+    let config = helper.write_config();
+    let stderr_path = config.with_file_name("worker.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scriptsync"));
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .env("SCRIPTSYNC__ADMIN__LISTEN", "127.0.0.1:0")
+        .env(
+            "SCRIPTSYNC__BROKER__PREFIX",
+            format!("{}-bin", helper.settings.broker.prefix),
+        )
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("OTEL_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd.spawn().expect("the scriptsync binary starts");
+    let pid = child.id();
+
+    // The worker consumes from its own prefix: publish there and wait for the simulator.
+    let names = scriptsync::broker::Names::new(&format!("{}-bin", helper.settings.broker.prefix));
+    let sim_port = url::Url::parse(&helper.sim.base_url())
+        .unwrap()
+        .port()
+        .unwrap();
+    let broker_port = url::Url::parse(BROKER_URL).unwrap().port().unwrap();
+    let mut peers = Vec::new();
+    let mut listening = Vec::new();
+    let mut published = false;
+    eventually("the binary delivered the change to both targets", || {
+        let (remote, listen) = tcp_peers(pid);
+        peers.extend(remote);
+        listening.extend(listen);
+        let held = helper.sim_state();
+        let done = held.tenants.get("quiet").is_some_and(|t| {
+            t.genesys.held.contains_key("s") && t.servicenow.held.contains_key("s")
+        });
+        let publish = !published;
+        published = true;
+        let names = &names;
+        let helper = &helper;
+        async move {
+            if publish {
+                // Wait for the worker's topology before publishing into it.
+                eventually("the binary declared its queues", || async {
+                    let ch = helper.conn.create_channel().await.unwrap();
+                    let opts = lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    };
+                    let ok = ch
+                        .queue_declare(
+                            names.tenant_queue("quiet").as_str().into(),
+                            opts,
+                            FieldTable::default(),
+                        )
+                        .await
+                        .is_ok();
+                    let _ = ch.close(200, "ok".into()).await;
+                    ok
+                })
+                .await;
+                let body = serde_json::to_vec(&change("quiet", "s", 1)).unwrap();
+                let props = BasicProperties::default().with_content_type("application/json".into());
+                helper
+                    .publisher
+                    .publish(&names.exchange(), "quiet", &body, props, false)
+                    .await
+                    .unwrap();
+            }
+            done
+        }
+    })
+    .await;
+    let (remote, listen) = tcp_peers(pid);
+    peers.extend(remote);
+    listening.extend(listen);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let log = std::fs::read_to_string(&stderr_path).unwrap();
+    let admin_port: Vec<u16> = listening.clone();
+    let strangers: Vec<u16> = peers
+        .iter()
+        .copied()
+        .filter(|p| *p != broker_port && *p != sim_port && *p != 0 && !admin_port.contains(p))
+        .collect();
+    assert!(!peers.is_empty(), "the worker's sockets were seen");
+    assert!(
+        strangers.is_empty(),
+        "unexpected peers {strangers:?}; log:\n{log}"
+    );
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+        assert_ne!(v["level"], "ERROR", "{line}");
+        let lower = line.to_lowercase();
+        assert!(
+            !lower.contains("opentelemetry") && !lower.contains("otlp"),
+            "{line}"
+        );
+    }
+    assert!(log.contains("admin endpoints listening"), "{log}");
+    // Clean up the binary's own queues too.
+    let topology = scriptsync::broker::Topology {
+        names: &names,
+        queue_type: helper.settings.broker.queue_type,
+        dlq_queue_type: helper.settings.broker.dlq_queue_type,
+        tenants: vec!["quiet".into()],
+    };
+    let _ = topology.delete(helper.publisher.channel()).await;
+    helper.stop().await;
+}
