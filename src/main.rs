@@ -25,7 +25,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(&config)?;
             let telemetry = telemetry::init(&settings.log, &settings.telemetry, LogFormat::Json)?;
             let mut app = Application::build(settings)?;
-            app.bind_admin()?;
+            let admin = app.bind_admin()?;
+            tracing::info!(admin = %admin, "admin endpoints listening");
             app.run_until(shutdown::on_signal()).await?;
             tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
             Ok(ExitCode::SUCCESS)

@@ -99,12 +99,17 @@ impl Tokens {
     }
 }
 
+/// Every token the simulator issues starts with this, so tests can grep any output
+/// channel for leaked tokens.
+pub const TOKEN_PREFIX: &str = "simtok-";
+
 fn random_token() -> String {
-    rand::rng()
+    let random: String = rand::rng()
         .sample_iter(&Alphanumeric)
         .take(TOKEN_LEN)
         .map(char::from)
-        .collect()
+        .collect();
+    format!("{TOKEN_PREFIX}{random}")
 }
 
 /// `Authorization: Basic base64(id:secret)` → (id, secret).

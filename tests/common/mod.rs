@@ -421,3 +421,16 @@ impl TestApp {
         .await;
     }
 }
+
+/// A child process that is killed if the test ends (or panics) before it is reaped, so a
+/// failed test never leaves a worker running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Secrets never leak: a whole scenario runs with known secret values (Genesys and
+//! ServiceNow client secrets, a ServiceNow password, a broker password, and the access
+//! tokens the simulator issues) and every output channel is searched for them: the worker's
+//! logs at trace level, its stdout, the DLQ headers and bodies, the admin endpoints
+//! (`/status`, `/metrics`, ...) and `check-config`.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{BROKER_URL, change, eventually};
+use lapin::BasicProperties;
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::types::AMQPValue;
+use scriptsync::broker::{self, Names, Publisher, Topology};
+use scriptsync::config::{BrokerSettings, QueueType};
+use scriptsync::demo::setup;
+use scriptsync::sim::{Faults, SimConfig, SimTarget, Simulator, TOKEN_PREFIX};
+
+const GENESYS_SECRET: &str = "GENESYS-SECRET-4f1d9c";
+const SN_SECRET: &str = "SN-CLIENT-SECRET-77ab";
+const SN_PASSWORD: &str = "SN-PASSWORD-9e0c3b";
+const WRONG_SECRET: &str = "WRONG-SECRET-b2c8e1";
+const BROKER_PASSWORD: &str = "BROKER-PASSWORD-5d2a7f";
+
+fn rabbitmqctl(args: &[&str]) {
+    let status = Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("rabbitmqctl runs");
+    assert!(status.success(), "rabbitmqctl {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_any_output_channel() {
+    let clients = HashMap::from([
+        ("leaky".to_string(), GENESYS_SECRET.to_string()),
+        ("sn-client".to_string(), SN_SECRET.to_string()),
+        ("sn-user".to_string(), SN_PASSWORD.to_string()),
+        ("wrong".to_string(), "the-right-one".to_string()),
+    ]);
+    let sim = Simulator::start(
+        SimConfig {
+            clients: Some(clients),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    sim.set_faults(
+        Some("sn-client"),
+        SimTarget::Servicenow,
+        Faults {
+            record_errors: BTreeSet::from(["fails".to_string()]),
+            ..Faults::default()
+        },
+    );
+    let base = sim.base_url();
+    let prefix = setup::random_prefix("secrets");
+    let user = prefix.clone();
+    rabbitmqctl(&["add_user", &user, BROKER_PASSWORD]);
+    rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);
+
+    let dir = std::env::temp_dir().join(&prefix);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, value) in [
+        ("g", GENESYS_SECRET),
+        ("sc", SN_SECRET),
+        ("sp", SN_PASSWORD),
+        ("w", WRONG_SECRET),
+        ("b", BROKER_PASSWORD),
+    ] {
+        std::fs::write(dir.join(name), format!("{value}\n")).unwrap();
+    }
+    let d = dir.display();
+    let config = format!(
+        r#"[broker]
+url = "amqp://{user}@127.0.0.1:5672/%2f"
+password_file = "{d}/b"
+prefix = "{prefix}"
+[batch]
+linger = "50ms"
+[retry]
+max_elapsed = "3s"
+max_attempts = 3
+[admin]
+listen = "127.0.0.1:0"
+[[tenants]]
+id = "leaky"
+[tenants.genesys]
+api_base = "{base}"
+login_base = "{base}"
+client_id = "leaky"
+client_secret_file = "{d}/g"
+datatable_id = "t"
+[tenants.servicenow]
+instance_url = "{base}"
+auth = "oauth_password"
+client_id = "sn-client"
+client_secret_file = "{d}/sc"
+username = "sn-user"
+password_file = "{d}/sp"
+staging_table = "u_scriptsync_import"
+[[tenants]]
+id = "wrong"
+[tenants.genesys]
+api_base = "{base}"
+login_base = "{base}"
+client_id = "wrong"
+client_secret_file = "{d}/w"
+datatable_id = "t"
+"#
+    );
+    let config_path = dir.join("scriptsync.toml");
+    std::fs::write(&config_path, config).unwrap();
+
+    let check = Command::new(env!("CARGO_BIN_EXE_scriptsync"))
+        .args(["check-config", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut outputs = vec![
+        ("check-config stdout", check.stdout),
+        ("check-config stderr", check.stderr),
+    ];
+
+    let names = Names::new(&prefix);
+    let broker_settings = BrokerSettings {
+        url: BROKER_URL.into(),
+        prefix: prefix.clone(),
+        ..BrokerSettings::default()
+    };
+    let conn = broker::connect(&broker_settings, "secrets test")
+        .await
+        .unwrap();
+    let publisher = Publisher::open(&conn, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let topology = Topology {
+        names: &names,
+        queue_type: QueueType::Quorum,
+        dlq_queue_type: QueueType::Quorum,
+        tenants: vec!["leaky".into(), "wrong".into()],
+    };
+    topology.declare(publisher.channel()).await.unwrap();
+
+    // Logs go to files: a pipe nobody reads would fill up and stall the worker.
+    let log_path = dir.join("worker.log");
+    let out_path = dir.join("worker.out");
+    let mut worker = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_scriptsync"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "trace")
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let publish = |tenant: &str, script: &str, version: u64| {
+        let body = serde_json::to_vec(&change(tenant, script, version)).unwrap();
+        let (publisher, exchange, tenant) =
+            (publisher.clone(), names.exchange(), tenant.to_string());
+        async move {
+            let props = BasicProperties::default().with_content_type("application/json".into());
+            publisher
+                .publish(&exchange, &tenant, &body, props, false)
+                .await
+                .unwrap();
+        }
+    };
+    for s in ["a", "b", "fails"] {
+        publish("leaky", s, 1).await;
+    }
+    publish("wrong", "x", 1).await;
+    publisher
+        .publish(
+            &names.exchange(),
+            "leaky",
+            b"{not json",
+            BasicProperties::default(),
+            false,
+        )
+        .await
+        .unwrap();
+    eventually("leaky's good changes delivered", || async {
+        let s = sim.state();
+        ["a", "b"]
+            .iter()
+            .all(|k| s.tenant("leaky").servicenow.held.contains_key(*k))
+    })
+    .await;
+    sim.expire_tokens(None);
+    publish("leaky", "a", 2).await;
+    eventually("renewed tokens used", || async {
+        sim.state()
+            .tenant("leaky")
+            .genesys
+            .held
+            .get("a")
+            .is_some_and(|h| h.version == 2)
+    })
+    .await;
+
+    let ch = conn.create_channel().await.unwrap();
+    let mut dlq_text = String::new();
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    while dlq_text.matches("x-scriptsync-reason=").count() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for 3 dead letters:\n{dlq_text}"
+        );
+        match ch
+            .basic_get(names.dlq().into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+        {
+            Some(msg) => {
+                dlq_text.push_str(&String::from_utf8_lossy(&msg.delivery.data));
+                for (k, v) in msg
+                    .delivery
+                    .properties
+                    .headers()
+                    .clone()
+                    .unwrap_or_default()
+                    .inner()
+                {
+                    let v = match v {
+                        AMQPValue::LongString(s) => {
+                            String::from_utf8_lossy(s.as_bytes()).into_owned()
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    dlq_text.push_str(&format!("\n{k}={v}"));
+                }
+                dlq_text.push('\n');
+                msg.delivery.ack(BasicAckOptions::default()).await.unwrap();
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    println!("DLQ headers seen:\n{dlq_text}");
+    outputs.push(("DLQ", dlq_text.into_bytes()));
+
+    // The admin endpoints answer with no secret either.
+    let log_text = std::fs::read_to_string(&log_path).unwrap();
+    let marker = "\"admin\":\"";
+    let start = log_text
+        .find(marker)
+        .expect("the worker logs its admin address")
+        + marker.len();
+    let admin = &log_text[start..start + log_text[start..].find('"').unwrap()];
+    for path in ["/status", "/metrics", "/healthz", "/readyz"] {
+        let body = reqwest::get(format!("http://{admin}{path}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        outputs.push((path, body.into_bytes()));
+    }
+    assert!(
+        String::from_utf8_lossy(&outputs.iter().find(|(c, _)| *c == "/status").unwrap().1)
+            .contains("leaky")
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.0.id().to_string()])
+        .status();
+    let status = worker.0.wait().unwrap();
+    assert!(status.success(), "worker exits 0 after SIGTERM");
+    let logs = std::fs::read(&log_path).unwrap();
+    assert!(
+        logs.len() > 10_000,
+        "trace logs were captured ({} bytes)",
+        logs.len()
+    );
+    outputs.push(("worker stdout", std::fs::read(&out_path).unwrap()));
+    outputs.push(("worker stderr (trace)", logs));
+
+    for (channel, bytes) in &outputs {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in [
+            GENESYS_SECRET,
+            SN_SECRET,
+            SN_PASSWORD,
+            WRONG_SECRET,
+            BROKER_PASSWORD,
+            TOKEN_PREFIX,
+        ] {
+            assert!(!text.contains(secret), "{secret:?} leaked into {channel}");
+        }
+    }
+
+    let _ = topology.delete(publisher.channel()).await;
+    let _ = conn.close(200, "done".into()).await;
+    rabbitmqctl(&["delete_user", &user]);
+    sim.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
