@@ -10,7 +10,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -77,6 +77,15 @@ async fn expire_tokens(State(sim): State<Sim>, body: Bytes) -> Response {
         }
         Err(e) => bad_request(&e),
     }
+}
+
+/// The router's fallback: a request no simulated endpoint matches is noted and answered 404.
+pub(crate) async fn unrouted(State(sim): State<Sim>, method: Method, uri: Uri) -> Response {
+    sim.lock().note_unrouted(format!("{method} {uri}"));
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({"error": "no such endpoint in the simulator"}),
+    )
 }
 
 fn bad_request(e: &serde_json::Error) -> Response {

@@ -2,12 +2,14 @@
 //!
 //! [`Faults`] is the settable description (also the JSON body of `POST /_sim/faults`);
 //! [`FaultState`] is its live copy per (principal or default, target), which counts down the
-//! one-shot parts (injected responses, truncated bodies, dropped connections).
+//! one-shot parts (injected responses, truncated bodies, dropped connections) and times the
+//! outages ([`Outage`]: every API or login request fails for a while after the faults are set).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use super::SimTarget;
 
@@ -40,6 +42,49 @@ pub struct Faults {
     /// The next N API requests get their connection closed without a response (counted under
     /// status 0 in `requests`).
     pub drop_connections: u32,
+    /// Every API request fails this way until the outage's duration has passed since the
+    /// faults were set (before the one-shot faults and the quota; a pause still comes first).
+    pub outage: Option<Outage>,
+    /// Every login (`/oauth/token`, `/oauth_token.do`) of the principal fails this way until
+    /// the outage's duration has passed since the faults were set. Still counted in
+    /// `token_requests`, and in `token_refusals`.
+    pub login_outage: Option<Outage>,
+}
+
+/// A time-based outage: for `duration` after the faults are set, every request it covers
+/// fails with `mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub mode: OutageMode,
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+}
+
+impl Outage {
+    pub fn new(mode: OutageMode, duration: Duration) -> Self {
+        Self { mode, duration }
+    }
+}
+
+/// How a request fails during an [`Outage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageMode {
+    /// Answered 503 without `Retry-After` (so it pauses nobody).
+    Unavailable,
+    /// The connection is closed without a response (counted under status 0).
+    Drop,
+    /// No answer until the outage ends, then the connection is closed (counted under status
+    /// 0 when it arrives): a client with a shorter request timeout sees a timeout.
+    Hang,
+}
+
+/// An outage in force: its mode and when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ActiveOutage {
+    pub(crate) mode: OutageMode,
+    pub(crate) until: Instant,
 }
 
 /// One scripted response.
@@ -120,7 +165,7 @@ pub(crate) fn parse_retry_after(raw: &str, now: SystemTime) -> Option<Duration> 
 }
 
 /// The live copy of a [`Faults`] setting.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct FaultState {
     pub(crate) faults: Faults,
     queue: VecDeque<InjectedResponse>,
@@ -128,6 +173,8 @@ pub(crate) struct FaultState {
     drops_left: u32,
     unserviced_left: BTreeMap<String, u32>,
     item_429_left: BTreeMap<String, u32>,
+    /// When the faults were set: outages run from here.
+    set_at: Instant,
 }
 
 /// What a one-shot per-record fault does to one batch sub-request.
@@ -139,6 +186,11 @@ pub(crate) enum ItemFault {
 
 impl FaultState {
     pub(crate) fn new(faults: Faults) -> Self {
+        Self::new_at(faults, Instant::now())
+    }
+
+    /// Set at `now` (outages run from `now`).
+    pub(crate) fn new_at(faults: Faults, now: Instant) -> Self {
         let queue = faults
             .inject
             .iter()
@@ -152,7 +204,27 @@ impl FaultState {
             item_429_left: faults.item_rate_limited.clone(),
             queue,
             faults,
+            set_at: now,
         }
+    }
+
+    /// The API outage in force at `now`, if any.
+    pub(crate) fn api_outage(&self, now: Instant) -> Option<ActiveOutage> {
+        self.active(self.faults.outage, now)
+    }
+
+    /// The login outage in force at `now`, if any.
+    pub(crate) fn login_outage(&self, now: Instant) -> Option<ActiveOutage> {
+        self.active(self.faults.login_outage, now)
+    }
+
+    fn active(&self, outage: Option<Outage>, now: Instant) -> Option<ActiveOutage> {
+        let outage = outage?;
+        let until = self.set_at + outage.duration;
+        (now < until).then_some(ActiveOutage {
+            mode: outage.mode,
+            until,
+        })
     }
 
     /// The next scripted response, if any is left.
@@ -269,6 +341,60 @@ mod tests {
         assert_eq!(
             wait(InjectedResponse::new(500).with_retry_after("3"), genesys),
             None
+        );
+    }
+
+    #[test]
+    fn outages_last_their_duration_from_when_the_faults_were_set() {
+        let set = Instant::now();
+        let secs = Duration::from_secs;
+        let state = FaultState::new_at(
+            Faults {
+                outage: Some(Outage::new(OutageMode::Unavailable, secs(30))),
+                login_outage: Some(Outage::new(OutageMode::Hang, secs(5))),
+                ..Faults::default()
+            },
+            set,
+        );
+        let api = state.api_outage(set + secs(29)).expect("in force");
+        assert_eq!(
+            (api.mode, api.until),
+            (OutageMode::Unavailable, set + secs(30))
+        );
+        assert_eq!(
+            state.api_outage(set + secs(30)),
+            None,
+            "over at the deadline"
+        );
+        let login = state.login_outage(set).expect("in force");
+        assert_eq!((login.mode, login.until), (OutageMode::Hang, set + secs(5)));
+        assert_eq!(state.login_outage(set + secs(5)), None);
+        let none = FaultState::new_at(Faults::default(), set);
+        assert_eq!((none.api_outage(set), none.login_outage(set)), (None, None));
+    }
+
+    #[test]
+    fn outages_deserialize_with_human_durations() {
+        let faults: Faults = serde_json::from_str(
+            r#"{"outage":{"mode":"drop","duration":"30s"},"login_outage":{"mode":"unavailable","duration":"1m"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            faults.outage,
+            Some(Outage::new(OutageMode::Drop, Duration::from_secs(30)))
+        );
+        assert_eq!(
+            faults.login_outage,
+            Some(Outage::new(
+                OutageMode::Unavailable,
+                Duration::from_secs(60)
+            ))
+        );
+        let hang: Faults =
+            serde_json::from_str(r#"{"outage":{"mode":"hang","duration":"2s"}}"#).unwrap();
+        assert_eq!(hang.outage.map(|o| o.mode), Some(OutageMode::Hang));
+        assert!(
+            serde_json::from_str::<Faults>(r#"{"outage":{"mode":"x","duration":"1s"}}"#).is_err()
         );
     }
 

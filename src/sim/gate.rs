@@ -1,5 +1,6 @@
 //! Admission of an authenticated API request, in the order the real services apply it:
-//! violation check → dropped connection → injected response → error rate → quota → latency.
+//! violation check → outage → dropped connection → injected response → error rate → quota →
+//! latency.
 //!
 //! Every 429 (and 503 with a wait) that this step decides records a pause for the
 //! (principal, target); a request arriving inside a pause is a violation, answered 429 with the
@@ -12,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::SimTarget;
-use super::faults::InjectedResponse;
+use super::faults::{InjectedResponse, OutageMode};
 use super::quota::ceil_secs;
 use super::world::Shared;
 
@@ -34,6 +35,12 @@ pub(crate) enum Refusal {
     },
     /// Close the connection without a response.
     Drop,
+    /// Held without an answer until `until` (an outage in `hang` mode), then closed like
+    /// [`Refusal::Drop`]. Already counted (status 0) when decided, because the client usually
+    /// gives up first and the handler is dropped with its connection.
+    Hang {
+        until: Instant,
+    },
     Injected(InjectedResponse),
     /// Chosen by `error_rate`: 500.
     ServerError,
@@ -61,8 +68,10 @@ pub(crate) struct Decision {
 /// Decides the request's fate and, if admitted, waits the configured latency.
 pub(crate) async fn admit(sim: &Shared, principal: &str, target: SimTarget) -> Decision {
     let (decision, latency) = decide(sim, principal, target, Instant::now(), SystemTime::now());
-    if decision.verdict.is_ok() && !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+    match decision.verdict {
+        Ok(_) if !latency.is_zero() => tokio::time::sleep(latency).await,
+        Err(Refusal::Hang { until }) => tokio::time::sleep_until(until).await,
+        _ => {}
     }
     decision
 }
@@ -114,6 +123,19 @@ fn decide(
     let mut latency = Duration::ZERO;
     let mut error_rate = 0.0;
     if let Some(faults) = world.faults_for(principal, target) {
+        if let Some(outage) = faults.api_outage(now) {
+            let refusal = match outage.mode {
+                OutageMode::Unavailable => Refusal::Injected(InjectedResponse::new(503)),
+                OutageMode::Drop => Refusal::Drop,
+                OutageMode::Hang => {
+                    world.count(principal, target, 0);
+                    Refusal::Hang {
+                        until: outage.until,
+                    }
+                }
+            };
+            return refuse(refusal, None);
+        }
         if faults.take_drop() {
             return refuse(Refusal::Drop, None);
         }
@@ -221,6 +243,52 @@ mod tests {
         assert!(at(&sim, 0).is_err() && at(&sim, 0).is_err());
         assert!(at(&sim, 0).is_ok());
         assert_eq!(violations(&sim), 0);
+    }
+
+    #[test]
+    fn an_outage_refuses_every_request_until_it_ends_then_one_shots_apply() {
+        use crate::sim::{Outage, OutageMode};
+        let sim = sim(300);
+        let set = sim.origin;
+        let faults = |mode| Faults {
+            outage: Some(Outage::new(mode, Duration::from_secs(30))),
+            drop_connections: 1,
+            ..Faults::default()
+        };
+        let at_set = |sim: &Shared, mode| {
+            let state = crate::sim::faults::FaultState::new_at(faults(mode), set);
+            sim.lock().faults.insert((None, SimTarget::Genesys), state);
+        };
+        at_set(&sim, OutageMode::Unavailable);
+        for secs in [0, 10, 29] {
+            assert!(
+                matches!(at(&sim, secs), Err(Refusal::Injected(r)) if r.status == 503 && r.retry_after.is_none())
+            );
+        }
+        assert_eq!(
+            at(&sim, 30).unwrap_err(),
+            Refusal::Drop,
+            "then the one-shot drop"
+        );
+        assert!(at(&sim, 30).is_ok());
+        assert_eq!(violations(&sim), 0, "an outage pauses nobody");
+
+        at_set(&sim, OutageMode::Drop);
+        assert_eq!(at(&sim, 5).unwrap_err(), Refusal::Drop);
+
+        at_set(&sim, OutageMode::Hang);
+        assert_eq!(
+            at(&sim, 5).unwrap_err(),
+            Refusal::Hang {
+                until: set + Duration::from_secs(30)
+            }
+        );
+        let g = sim.snapshot().tenant("p").genesys;
+        assert_eq!(
+            g.answered(0),
+            1,
+            "a hung request is counted when it arrives"
+        );
     }
 
     #[test]

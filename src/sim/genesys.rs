@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{post, put};
 use serde_json::{Value, json};
@@ -41,80 +41,116 @@ type RowPath = Path<(String, String)>;
 async fn update_row(
     State(sim): State<Sim>,
     Path((table, key)): RowPath,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    api(&sim, &headers, move |world, principal, admitted| {
-        datatable::write_row(
-            world,
-            principal,
-            &table,
-            Some(&key),
-            &body,
-            &admitted.record_errors,
-        )
-    })
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        move |world, principal, admitted| {
+            datatable::write_row(
+                world,
+                principal,
+                &table,
+                Some(&key),
+                &body,
+                &admitted.record_errors,
+            )
+        },
+    )
     .await
 }
 
 async fn create_row(
     State(sim): State<Sim>,
     Path(table): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    api(&sim, &headers, move |world, principal, admitted| {
-        datatable::write_row(
-            world,
-            principal,
-            &table,
-            None,
-            &body,
-            &admitted.record_errors,
-        )
-    })
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        move |world, principal, admitted| {
+            datatable::write_row(
+                world,
+                principal,
+                &table,
+                None,
+                &body,
+                &admitted.record_errors,
+            )
+        },
+    )
     .await
 }
 
 async fn get_row(
     State(sim): State<Sim>,
     Path((table, key)): RowPath,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    api(&sim, &headers, move |world, principal, _| {
-        datatable::read_row(world, principal, &table, &key)
-    })
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        move |world, principal, _| datatable::read_row(world, principal, &table, &key),
+    )
     .await
 }
 
-async fn publish(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
-    api(&sim, &headers, move |world, principal, _| {
-        let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-        let field = |name| {
-            request
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let (Some(script_id), Some(version_id)) = (field("scriptId"), field("versionId")) else {
-            return Err(RowError::new(
-                400,
-                "bad.request",
-                "scriptId and versionId are required",
-            ));
-        };
-        let published = PublishedScript {
-            script_id: script_id.into(),
-            version_id: version_id.into(),
-        };
-        world.target(principal, TARGET).published.push(published);
-        Ok(json!({"id": script_id, "versionId": version_id, "publishedDate": rfc3339_now()}))
-    })
+async fn publish(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        move |world, principal, _| {
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let field = |name| {
+                request
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            };
+            let (Some(script_id), Some(version_id)) = (field("scriptId"), field("versionId"))
+            else {
+                return Err(RowError::new(
+                    400,
+                    "bad.request",
+                    "scriptId and versionId are required",
+                ));
+            };
+            let published = PublishedScript {
+                script_id: script_id.into(),
+                version_id: version_id.into(),
+            };
+            world.target(principal, TARGET).published.push(published);
+            Ok(json!({"id": script_id, "versionId": version_id, "publishedDate": rfc3339_now()}))
+        },
+    )
     .await
 }
 
 /// The common path of an API call: auth → admission → `handle` → accounting → correlation id.
-async fn api<F>(sim: &Sim, headers: &HeaderMap, handle: F) -> Response
+async fn api<F>(
+    sim: &Sim,
+    (method, uri): (&Method, &Uri),
+    headers: &HeaderMap,
+    handle: F,
+) -> Response
 where
     F: FnOnce(&mut World, &str, &Admitted) -> Result<Value, RowError>,
 {
@@ -135,6 +171,8 @@ where
             return dialect.error_with_code(401, "authentication.required", message);
         }
     };
+    sim.lock()
+        .note_path(&principal, TARGET, method.as_str(), uri.path());
     let decision = gate::admit(sim, &principal, TARGET).await;
     let mut world = sim.lock();
     let response = match decision.verdict {
@@ -142,6 +180,8 @@ where
             Ok(body) => dialect.correlate(json_response(StatusCode::OK, body)),
             Err(e) => dialect.error_with_code(e.status, e.code, &e.message),
         },
+        // Counted when the outage held it.
+        Err(Refusal::Hang { .. }) => return dropped(),
         Err(Refusal::Drop) => {
             world.count(&principal, TARGET, 0);
             return dropped();

@@ -16,9 +16,10 @@
 //! - `servicenow` + `oauth` + `batch` + `transform`: the ServiceNow endpoints and the import
 //!   transform; `respond`: shared response builders; `admin`: the `/_sim` endpoints.
 //!
-//! Processing order of an API request: auth (401) → attribute to the principal → violation
-//! check → dropped connection → injected response → error rate → quota → latency → handler;
-//! `requests[status]` counts whatever status is finally answered.
+//! Processing order of an API request: auth (401) → attribute to the principal (and note its
+//! path) → violation check → outage → dropped connection → injected response → error rate →
+//! quota → latency → handler; `requests[status]` counts whatever status is finally answered.
+//! A request that matches no endpoint is answered 404 and listed in `unrouted`.
 
 mod admin;
 mod batch;
@@ -47,7 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use admin::{ExpireTokens, SetFaults};
 pub use config::SimConfig;
-pub use faults::{Faults, InjectedResponse};
+pub use faults::{Faults, InjectedResponse, Outage, OutageMode};
 pub use genesys::rate_limit_body as genesys_rate_limit_body;
 pub use state::{
     AnsweredRequest, HeldRecord, PublishedScript, RECENT_REQUESTS, SimState, SimTarget,
@@ -187,6 +188,7 @@ fn router(shared: Sim) -> Router {
         .merge(genesys::routes())
         .merge(servicenow::routes())
         .merge(admin::routes())
+        .fallback(admin::unrouted)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared)
 }

@@ -6,7 +6,9 @@
 //!   form-encoded only (a JSON body is refused, like the real endpoint).
 //!
 //! The principal is the OAuth client id; every login naming one counts in that principal's
-//! `token_requests`. Logins are never rate-limited and never counted in `requests`.
+//! `token_requests`. Logins are never rate-limited and never counted in `requests`. A login
+//! outage (`Faults::login_outage`) answers them 503, drops or holds them, and counts them in
+//! `token_refusals` too.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,8 +18,9 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::SimTarget;
+use super::faults::OutageMode;
 use super::genesys::with_correlation;
-use super::respond::json_response;
+use super::respond::{dropped, json_response};
 use super::tokens;
 use super::world::Sim;
 
@@ -36,8 +39,10 @@ pub(crate) async fn genesys_login(
         );
         return with_correlation(response, &cid);
     };
+    if let Err(refused) = admit_login(&sim, &id, SimTarget::Genesys).await {
+        return with_correlation(refused, &cid);
+    }
     let mut world = sim.lock();
-    world.target(&id, SimTarget::Genesys).token_requests += 1;
     let grant = tokens::form_fields(&body).remove("grant_type");
     let response = if !sim.config.accepts(&id, &secret) {
         oauth_error(
@@ -87,10 +92,10 @@ pub(crate) async fn servicenow_login(
         return denied("client_id is required");
     }
 
+    if let Err(refused) = admit_login(&sim, client_id, SimTarget::Servicenow).await {
+        return refused;
+    }
     let mut world = sim.lock();
-    world
-        .target(client_id, SimTarget::Servicenow)
-        .token_requests += 1;
     if !sim.config.accepts(client_id, field("client_secret")) {
         return denied("invalid client credentials");
     }
@@ -134,6 +139,37 @@ pub(crate) async fn servicenow_login(
     json_response(StatusCode::OK, body)
 }
 
+/// Counts a login of `principal` and applies its login outage, if one is in force: `Err` is
+/// the outage's answer (a 503, or a connection closed at once or when the outage ends).
+async fn admit_login(sim: &Sim, principal: &str, target: SimTarget) -> Result<(), Response> {
+    let outage = {
+        let mut world = sim.lock();
+        world.target(principal, target).token_requests += 1;
+        let outage = world
+            .faults_for(principal, target)
+            .and_then(|f| f.login_outage(Instant::now()));
+        if outage.is_some() {
+            world.target(principal, target).token_refusals += 1;
+        }
+        outage
+    };
+    let Some(outage) = outage else {
+        return Ok(());
+    };
+    Err(match outage.mode {
+        OutageMode::Unavailable => oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the login service is unavailable (simulated outage)",
+        ),
+        OutageMode::Drop => dropped(),
+        OutageMode::Hang => {
+            tokio::time::sleep_until(outage.until).await;
+            dropped()
+        }
+    })
+}
+
 fn denied(description: &str) -> Response {
     oauth_error(StatusCode::UNAUTHORIZED, "access_denied", description)
 }
@@ -143,4 +179,57 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         status,
         json!({"error": error, "error_description": description}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sim::world::Shared;
+    use crate::sim::{Faults, Outage, SimConfig};
+
+    fn login_outage(mode: OutageMode) -> Faults {
+        Faults {
+            login_outage: Some(Outage::new(mode, Duration::from_secs(60))),
+            ..Faults::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_login_outage_refuses_the_principals_logins_until_it_ends() {
+        let sim: Sim = Arc::new(Shared::new(
+            SimConfig::default(),
+            "http://127.0.0.1:1".into(),
+        ));
+        let (genesys, servicenow) = (SimTarget::Genesys, SimTarget::Servicenow);
+        let faults = login_outage(OutageMode::Unavailable);
+        sim.lock().set_faults(Some("p"), genesys, faults);
+        let refused = admit_login(&sim, "p", genesys).await.unwrap_err();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            admit_login(&sim, "q", genesys).await.is_ok(),
+            "other principal"
+        );
+        assert!(
+            admit_login(&sim, "p", servicenow).await.is_ok(),
+            "other target"
+        );
+
+        // Hang: held until the outage ends, then closed; the next login goes through.
+        sim.lock()
+            .set_faults(Some("p"), genesys, login_outage(OutageMode::Hang));
+        let started = Instant::now();
+        assert!(admit_login(&sim, "p", genesys).await.is_err());
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        assert!(admit_login(&sim, "p", genesys).await.is_ok(), "outage over");
+
+        let p = sim.snapshot().tenant("p");
+        assert_eq!((p.genesys.token_requests, p.genesys.token_refusals), (3, 2));
+        assert_eq!(
+            (p.servicenow.token_requests, p.servicenow.token_refusals),
+            (1, 0)
+        );
+    }
 }

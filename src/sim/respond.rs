@@ -48,7 +48,7 @@ pub(crate) fn refusal(refusal: Refusal, dialect: &impl Dialect) -> Response {
             ),
             None,
         ),
-        Refusal::Drop => (dropped(), None),
+        Refusal::Drop | Refusal::Hang { .. } => (dropped(), None),
     };
     if let Some(value) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, value);

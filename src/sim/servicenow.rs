@@ -10,7 +10,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -58,11 +58,14 @@ enum Endpoint {
 async fn import_one(
     State(sim): State<Sim>,
     Path(table): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     api(
         &sim,
+        (&method, &uri),
         &headers,
         Endpoint::Import,
         move |world, importer| match serde_json::from_slice::<Value>(&body) {
@@ -79,9 +82,16 @@ async fn import_one(
     .await
 }
 
-async fn insert_multiple(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+async fn insert_multiple(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     api(
         &sim,
+        (&method, &uri),
         &headers,
         Endpoint::InsertMultiple,
         move |world, importer| {
@@ -106,16 +116,32 @@ async fn insert_multiple(State(sim): State<Sim>, headers: HeaderMap, body: Bytes
     .await
 }
 
-async fn batch_call(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
-    api(&sim, &headers, Endpoint::Batch, move |world, importer| {
-        batch::run(world, importer, &body)
-    })
+async fn batch_call(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        Endpoint::Batch,
+        move |world, importer| batch::run(world, importer, &body),
+    )
     .await
 }
 
 /// The common path of an API call: auth → admission → `handle` (or a truncated 200) →
 /// accounting → rate-limit headers.
-async fn api<F>(sim: &Sim, headers: &HeaderMap, endpoint: Endpoint, handle: F) -> Response
+async fn api<F>(
+    sim: &Sim,
+    (method, uri): (&Method, &Uri),
+    headers: &HeaderMap,
+    endpoint: Endpoint,
+    handle: F,
+) -> Response
 where
     F: FnOnce(&mut World, &Importer) -> Response,
 {
@@ -129,6 +155,8 @@ where
             return error(StatusCode::UNAUTHORIZED, "User Not Authenticated", detail);
         }
     };
+    sim.lock()
+        .note_path(&principal, TARGET, method.as_str(), uri.path());
     let decision = gate::admit(sim, &principal, TARGET).await;
     let mut world = sim.lock();
     let mut response = match decision.verdict {
@@ -148,6 +176,8 @@ where
                 handle(&mut world, &importer)
             }
         }
+        // Counted when the outage held it.
+        Err(Refusal::Hang { .. }) => return dropped(),
         Err(Refusal::Drop) => {
             world.count(&principal, TARGET, 0);
             return dropped();

@@ -29,8 +29,12 @@ impl SimTarget {
 
 /// Everything the simulator recorded, per tenant (see the module docs for the key).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SimState {
     pub tenants: BTreeMap<String, TenantState>,
+    /// Requests that matched no simulated endpoint ("METHOD /path?query"), oldest first, at
+    /// most [`RECENT_REQUESTS`]: answered 404 and attributed to nobody.
+    pub unrouted: VecDeque<String>,
 }
 
 impl SimState {
@@ -85,6 +89,12 @@ pub struct TargetState {
     pub violations: u64,
     /// Requests to the login endpoint (`/oauth/token`, `/oauth_token.do`) for this principal.
     pub token_requests: u64,
+    /// Of `token_requests`, those a login outage answered (503, dropped or held).
+    pub token_refusals: u64,
+    /// Authenticated API requests of this principal, by method and path as sent
+    /// (percent-encoded, without the query): "PUT /api/v2/flows/datatables/t/rows/s1" → count.
+    /// For isolation tests: which endpoints a tenant's credentials reached.
+    pub paths: BTreeMap<String, u64>,
     /// Successful row writes (Genesys) / inserted or updated records (ServiceNow).
     pub writes: u64,
     /// Writes whose version was lower than the held one: Genesys overwrites anyway, like the

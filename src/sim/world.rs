@@ -4,7 +4,7 @@
 //! snapshot does not show: tokens, quota gates, live faults, Genesys rows and ServiceNow
 //! sys_ids. The lock is a `std::sync::Mutex` held only for short, non-async sections.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -56,8 +56,10 @@ impl Shared {
     }
 
     pub(crate) fn snapshot(&self) -> SimState {
+        let world = self.lock();
         SimState {
-            tenants: self.lock().tenants.clone(),
+            tenants: world.tenants.clone(),
+            unrouted: world.unrouted.clone(),
         }
     }
 
@@ -114,6 +116,8 @@ pub(crate) struct World {
     pub(crate) import_sets: u64,
     /// Requests answered so far, all tenants and targets: the `seq` of the last one.
     pub(crate) answered: u64,
+    /// Requests no route matched (see [`SimState::unrouted`]).
+    pub(crate) unrouted: VecDeque<String>,
 }
 
 impl World {
@@ -135,6 +139,26 @@ impl World {
             state.recent.pop_front();
         }
         state.recent.push_back(AnsweredRequest { seq, status });
+    }
+
+    /// Notes an authenticated API request of `principal` to `method path`.
+    pub(crate) fn note_path(
+        &mut self,
+        principal: &str,
+        target: SimTarget,
+        method: &str,
+        path: &str,
+    ) {
+        let key = format!("{method} {path}");
+        *self.target(principal, target).paths.entry(key).or_default() += 1;
+    }
+
+    /// Notes a request no route matched.
+    pub(crate) fn note_unrouted(&mut self, request: String) {
+        if self.unrouted.len() == RECENT_REQUESTS {
+            self.unrouted.pop_front();
+        }
+        self.unrouted.push_back(request);
     }
 
     /// The faults that apply to `principal`: its own setting, else the default one.
