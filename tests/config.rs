@@ -476,3 +476,29 @@ fn missing_config_file_is_an_error() {
     .to_string();
     assert!(err.contains("/nonexistent/scriptsync.toml"), "{err}");
 }
+
+#[test]
+fn ca_files_from_the_example_are_checked_at_load() {
+    // The example shows both keys commented out; set, they must name a readable PEM file.
+    for (line, key) in [
+        (
+            "# ca_file = \"/etc/scriptsync/broker-ca.pem\"",
+            "broker.ca_file",
+        ),
+        (
+            "# ca_file = \"/etc/scriptsync/http-ca.pem\"",
+            "http.ca_file",
+        ),
+    ] {
+        let dir = temp_dir(&format!("ca-{key}"));
+        let text = example_text();
+        assert!(text.contains(line), "example shows {key}");
+        let path = dir.join("config.toml");
+        fs::write(&path, text.replacen(line, &line[2..], 1)).unwrap();
+        let err = Settings::load_with_env(&path, Some(secrets_env()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{err}");
+        assert!(err.contains("/etc/scriptsync/"), "the path helps: {err}");
+    }
+}

@@ -9,6 +9,7 @@
 mod secret;
 mod sections;
 mod tenant;
+mod tls;
 
 pub use secret::{SecretRef, SecretString, expose};
 pub use sections::{
@@ -19,6 +20,7 @@ pub use tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, TenantSettings,
     is_valid_tenant_id,
 };
+pub use tls::{CaBundle, is_plaintext_to_remote, plaintext_endpoints, read_ca_file};
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -143,6 +145,7 @@ impl Settings {
         self.broker.validate()?;
         self.batch.validate()?;
         self.retry.validate()?;
+        self.http.validate()?;
         self.telemetry.validate()?;
         let mut seen = HashSet::new();
         for tenant in &self.tenants {

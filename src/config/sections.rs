@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::secret::{SecretString, resolve_into};
+use super::tls::read_ca_file;
 use super::{ConfigError, invalid};
 
 /// RabbitMQ connection and topology.
@@ -35,6 +36,9 @@ pub struct BrokerSettings {
     pub password_file: Option<PathBuf>,
     #[serde(skip)]
     pub password: Option<SecretString>,
+    /// PEM file of CA certificates trusted for `amqps://`, in addition to the system roots
+    /// (a private CA signing the broker's certificate).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for BrokerSettings {
@@ -50,6 +54,7 @@ impl Default for BrokerSettings {
             password_env: None,
             password_file: None,
             password: None,
+            ca_file: None,
         }
     }
 }
@@ -86,6 +91,9 @@ impl BrokerSettings {
         }
         if self.prefetch == 0 {
             return Err(invalid("broker.prefetch must be at least 1"));
+        }
+        if let Some(path) = &self.ca_file {
+            read_ca_file(path, "broker.ca_file")?;
         }
         Ok(())
     }
@@ -179,6 +187,9 @@ pub struct HttpSettings {
     pub timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// PEM file of CA certificates trusted for `https://` targets and token endpoints, in
+    /// addition to the system roots (a private CA, or a TLS-inspecting proxy's).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -186,7 +197,17 @@ impl Default for HttpSettings {
         Self {
             timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
+            ca_file: None,
         }
+    }
+}
+
+impl HttpSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.ca_file {
+            read_ca_file(path, "http.ca_file")?;
+        }
+        Ok(())
     }
 }
 
