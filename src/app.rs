@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState, TenantView};
 use crate::broker::{self, Names, Publisher, QueueConsumer, Topology};
-use crate::config::Settings;
+use crate::config::{HttpSettings, Settings, plaintext_endpoints, read_ca_file};
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
 use crate::pipeline::{LoopEnd, LoopSettings, TenantContext, run_tenant, run_unrouted};
@@ -45,19 +45,48 @@ pub struct Application {
     admin: Option<(std::net::TcpListener, SocketAddr)>,
 }
 
+/// The one HTTP client shared by every target and token fetch: timeouts, user agent, and
+/// the roots of `http.ca_file` on top of the system ones.
+fn http_client(settings: &HttpSettings) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.connect_timeout)
+        .user_agent(concat!("scriptsync/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &settings.ca_file {
+        let bundle = read_ca_file(path, "http.ca_file")?;
+        let certs = bundle
+            .certs
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .context("http.ca_file")?;
+        tracing::info!(ca_file = %path.display(), certificates = certs.len(), "trusting extra CA certificates for HTTPS");
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().context("cannot build the HTTP client")
+}
+
+/// Warns once per endpoint that sends data unencrypted to a host other than this machine.
+fn warn_plaintext(settings: &Settings) {
+    for (setting, url) in plaintext_endpoints(settings) {
+        tracing::warn!(
+            setting = %setting,
+            url = %url,
+            "plaintext connection to a non-loopback host: credentials and data cross the network unencrypted; use https:// or amqps://"
+        );
+    }
+}
+
 impl Application {
     /// Builds every part that does not need the broker. `settings` must be validated.
+    /// Logs a warning for each plaintext endpoint on a non-loopback host.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let otlp = telemetry::otlp_metrics(&settings.telemetry);
         let metrics = Arc::new(
             Metrics::with_otlp(otlp.as_ref()).context("cannot set up the OTLP metrics exporter")?,
         );
-        let http = reqwest::Client::builder()
-            .timeout(settings.http.timeout)
-            .connect_timeout(settings.http.connect_timeout)
-            .user_agent(concat!("scriptsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot build the HTTP client")?;
+        warn_plaintext(&settings);
+        let http = http_client(&settings.http)?;
         let target_ctx = TargetContext {
             http,
             retry: settings.retry.clone(),

@@ -11,10 +11,11 @@ pub use inbound::{AckHandle, Inbound};
 pub use publisher::{PublishError, Publisher};
 pub use topology::{Names, Topology};
 
+use lapin::tcp::OwnedTLSConfig;
 use lapin::{Connection, ConnectionProperties};
 use url::Url;
 
-use crate::config::{BrokerSettings, expose};
+use crate::config::{BrokerSettings, expose, read_ca_file};
 
 /// Connects with the configured URL and the password from its secret reference.
 /// The URI with the password is built here and never logged.
@@ -31,11 +32,27 @@ pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Co
         let _ = url.set_password(Some(expose(password)));
     }
     let props = ConnectionProperties::default().with_connection_name(name.into());
-    Connection::connect(url.as_str(), props).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot connect to RabbitMQ at {}: {e}",
-            redacted_url(&settings.url)
-        )
+    let runtime = lapin::runtime::default_runtime()?;
+    Connection::connect_with_config(url.as_str(), props, tls_config(settings)?, runtime)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to RabbitMQ at {}: {e}",
+                redacted_url(&settings.url)
+            )
+        })
+}
+
+/// The TLS settings of an `amqps://` connection: the system roots plus the certificates of
+/// `broker.ca_file`, when set. Unused for `amqp://`.
+pub fn tls_config(settings: &BrokerSettings) -> anyhow::Result<OwnedTLSConfig> {
+    let cert_chain = match &settings.ca_file {
+        Some(path) => Some(read_ca_file(path, "broker.ca_file")?.pem),
+        None => None,
+    };
+    Ok(OwnedTLSConfig {
+        identity: None,
+        cert_chain,
     })
 }
 

@@ -31,6 +31,10 @@ pub enum Class {
 pub enum TransportKind {
     Timeout,
     Connect,
+    /// The TLS handshake failed on the server's certificate (untrusted issuer, wrong name,
+    /// expired): named apart so an operator sees it is `http.ca_file` or the server's
+    /// certificate to fix, not the network.
+    Tls,
     /// The request could not be built (bad URL, bad header): our fault, never retried.
     Builder,
     /// Anything else on the wire: reset connection, truncated body, protocol error.
@@ -44,6 +48,8 @@ impl TransportKind {
             TransportKind::Builder
         } else if err.is_timeout() {
             TransportKind::Timeout
+        } else if err.is_connect() && is_certificate_error(err) {
+            TransportKind::Tls
         } else if err.is_connect() {
             TransportKind::Connect
         } else {
@@ -55,10 +61,25 @@ impl TransportKind {
         match self {
             TransportKind::Timeout => "timeout",
             TransportKind::Connect => "connection error",
+            TransportKind::Tls => "TLS error: server certificate not trusted (see http.ca_file)",
             TransportKind::Builder => "invalid request",
             TransportKind::Other => "transport error",
         }
     }
+}
+
+/// True when a cause of `err` is a rejected server certificate. reqwest does not expose the
+/// rustls error, so the causes' text is read (not the error's own, which holds the URL);
+/// rustls says "invalid peer certificate: …".
+fn is_certificate_error(err: &reqwest::Error) -> bool {
+    let mut cause = std::error::Error::source(err);
+    while let Some(e) = cause {
+        if e.to_string().to_ascii_lowercase().contains("certificate") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// One observed answer.
@@ -224,6 +245,7 @@ mod tests {
         for (kind, want) in [
             (TransportKind::Timeout, Class::Transient),
             (TransportKind::Connect, Class::Transient),
+            (TransportKind::Tls, Class::Transient),
             (TransportKind::Other, Class::Transient),
             (TransportKind::Builder, Class::Permanent),
         ] {
