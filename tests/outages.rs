@@ -1,0 +1,369 @@
+//! Target and login outages end to end (issue 5, faults 4 and 5): real RabbitMQ, the whole
+//! worker, the simulator with time-based outages (`Faults::outage`, `Faults::login_outage`).
+//!
+//! - A 30 s API outage (503s; dropped connections; requests hung past `http.timeout`) on both
+//!   targets: everything published before and during it is delivered after it ends.
+//! - A 30 s outage longer than `retry.max_elapsed`: every change is dead-lettered as
+//!   `exhausted`, none lost, and the worker delivers again once the outage is over.
+//! - A login outage: token fetches back off (counted, no storm), pushes resume after it.
+//!
+//! Each test ends with the same check ([`assert_nothing_lost`]): every script's newest
+//! published version is held by both targets or sits in the DLQ with a reason, no older version
+//! overwrote a newer one, the tenant queue is empty. Waits poll with a deadline; measured
+//! figures are printed (`cargo test --test outages -- --nocapture`), never asserted on time.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use common::{DeadLetterCopy, TestApp, change, spawn_app};
+use scriptsync::change::ScriptChange;
+use scriptsync::config::Settings;
+use scriptsync::sim::{Faults, Outage, OutageMode, SimTarget};
+
+/// The outage the issue names.
+const OUTAGE: Duration = Duration::from_secs(30);
+const TARGETS: [SimTarget; 2] = [SimTarget::Genesys, SimTarget::Servicenow];
+
+/// Polls `cond` every 50 ms until it holds or `limit` passes (then panics with `what`): the
+/// common `eventually` with a deadline that fits a 30 s outage plus recovery.
+async fn within<F, Fut>(what: &str, limit: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Retries that outlast a 30 s outage and notice its end within a few seconds.
+fn outlast_outage(s: &mut Settings) {
+    s.retry.max_elapsed = Duration::from_secs(50);
+    s.retry.max_attempts = 200;
+    s.retry.initial = Duration::from_millis(200);
+    s.retry.max_delay = Duration::from_secs(4);
+    s.http.timeout = Duration::from_secs(2);
+}
+
+/// What a test published: script id → newest version, and how many messages.
+#[derive(Default)]
+struct Published {
+    newest: BTreeMap<String, u64>,
+    messages: u64,
+}
+
+impl Published {
+    async fn publish(&mut self, app: &TestApp, c: &ScriptChange) {
+        app.publish(c).await;
+        let newest = self.newest.entry(c.script_id.clone()).or_default();
+        *newest = (*newest).max(c.version);
+        self.messages += 1;
+    }
+
+    /// `versions` of each of `scripts`, interleaved (s0 v1, s1 v1, …, s0 v2, …).
+    async fn versions(
+        &mut self,
+        app: &TestApp,
+        tenant: &str,
+        scripts: std::ops::Range<usize>,
+        versions: std::ops::RangeInclusive<u64>,
+    ) {
+        for v in versions {
+            for i in scripts.clone() {
+                self.publish(app, &change(tenant, &format!("s{i}"), v))
+                    .await;
+            }
+        }
+    }
+}
+
+/// Sets `outage` on both targets of `tenant` (API requests, or logins).
+fn set_outage(app: &TestApp, tenant: &str, api: Option<Outage>, login: [Option<Outage>; 2]) {
+    for (target, login) in TARGETS.into_iter().zip(login) {
+        let faults = Faults {
+            outage: api,
+            login_outage: login,
+            ..Faults::default()
+        };
+        app.sim.set_faults(Some(tenant), target, faults);
+    }
+}
+
+/// Every published change is delivered with its newest version, or sits in the DLQ (`dead`)
+/// with a reason; nothing lost; no older version overwrote a newer one; the tenant queue is
+/// empty. Returns how many scripts were dead-lettered.
+async fn assert_nothing_lost(
+    app: &TestApp,
+    tenant: &str,
+    published: &Published,
+    dead: &[DeadLetterCopy],
+) -> usize {
+    let mut dead_newest: BTreeMap<String, u64> = BTreeMap::new();
+    for d in dead {
+        let c: ScriptChange = serde_json::from_slice(&d.body).expect("a dead letter is a change");
+        assert_eq!(c.tenant, tenant);
+        let reason = d.header("x-scriptsync-reason").unwrap_or_default();
+        assert!(
+            !reason.is_empty(),
+            "dead letter of {} without a reason",
+            c.script_id
+        );
+        let v = dead_newest.entry(c.script_id).or_default();
+        *v = (*v).max(c.version);
+    }
+    let state = app.sim_state().tenant(tenant);
+    for target in TARGETS {
+        let t = state.target(target);
+        assert_eq!(
+            t.older_writes, 0,
+            "{target:?}: an older version overwrote a newer one"
+        );
+        assert_eq!(t.violations, 0, "{target:?}: requests sent into a pause");
+        for (script, newest) in &published.newest {
+            let held = t.held.get(script).map(|h| h.version);
+            let in_dlq = dead_newest.get(script) == Some(newest);
+            assert!(
+                held == Some(*newest) || in_dlq,
+                "{target:?} {script}: newest v{newest}, held {held:?}, dead-lettered \
+                 {:?}",
+                dead_newest.get(script)
+            );
+            assert!(
+                held.is_none_or(|h| h <= *newest),
+                "{target:?} {script}: holds v{held:?}, never published"
+            );
+        }
+    }
+    assert_eq!(app.depth(&app.names.tenant_queue(tenant)).await, 0);
+    dead_newest.len()
+}
+
+/// API requests answered with `status` on both targets.
+fn answered(app: &TestApp, tenant: &str, status: u16) -> u64 {
+    let t = app.sim_state().tenant(tenant);
+    t.genesys.answered(status) + t.servicenow.answered(status)
+}
+
+/// Fault 4: a 30 s outage in `mode` on both targets; changes published before and during it
+/// are delivered after it ends.
+async fn outage_then_recovery(tenant: &str, mode: OutageMode, outage_status: u16) {
+    let app = spawn_app(&[tenant], outlast_outage).await;
+    let mut published = Published::default();
+    // Before the outage: v1 of five scripts, delivered.
+    published.versions(&app, tenant, 0..5, 1..=1).await;
+    app.wait_settled(tenant, published.messages).await;
+    let before = answered(&app, tenant, outage_status);
+
+    set_outage(&app, tenant, Some(Outage::new(mode, OUTAGE)), [None, None]);
+    let started = Instant::now();
+    // During it: two newer versions of those five and three new scripts.
+    published.versions(&app, tenant, 0..5, 2..=3).await;
+    published.versions(&app, tenant, 5..8, 1..=1).await;
+    within(
+        &format!("{} changes of {tenant} settled", published.messages),
+        OUTAGE + Duration::from_secs(25),
+        || async { app.settled(tenant) >= published.messages },
+    )
+    .await;
+    let took = started.elapsed();
+
+    let during = answered(&app, tenant, outage_status) - before;
+    assert!(during > 0, "the outage was felt");
+    let dead = app.drain_dlq().await;
+    assert!(dead.is_empty(), "nothing dead-lettered: {}", dead.len());
+    assert_nothing_lost(&app, tenant, &published, &dead).await;
+    let state = app.sim_state().tenant(tenant);
+    println!(
+        "outage {mode:?} {OUTAGE:?}: {during} requests answered {} during it (genesys {}, \
+         servicenow {}); {} changes on {} scripts all delivered {:?} after it began, {:?} \
+         after it ended; token requests {}+{}; 0 violations, 0 older writes, DLQ empty",
+        if outage_status == 0 {
+            "with no response".to_string()
+        } else {
+            outage_status.to_string()
+        },
+        state.genesys.answered(outage_status),
+        state.servicenow.answered(outage_status),
+        published.messages,
+        published.newest.len(),
+        took,
+        took.saturating_sub(OUTAGE),
+        state.genesys.token_requests,
+        state.servicenow.token_requests,
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30s_outage_answering_503_is_delivered_after_recovery() {
+    outage_then_recovery("out-503", OutageMode::Unavailable, 503).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30s_outage_dropping_connections_is_delivered_after_recovery() {
+    outage_then_recovery("out-drop", OutageMode::Drop, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30s_outage_hanging_past_the_request_timeout_is_delivered_after_recovery() {
+    outage_then_recovery("out-hang", OutageMode::Hang, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_the_budget_dead_letters_as_exhausted_and_loses_nothing() {
+    const TENANT: &str = "out-long";
+    const BUDGET: Duration = Duration::from_secs(8);
+    let app = spawn_app(&[TENANT], |s| {
+        s.retry.max_elapsed = BUDGET;
+        s.retry.max_attempts = 1000;
+        s.retry.max_delay = Duration::from_secs(2);
+    })
+    .await;
+    set_outage(
+        &app,
+        TENANT,
+        Some(Outage::new(OutageMode::Unavailable, OUTAGE)),
+        [None, None],
+    );
+    let outage_ends = tokio::time::Instant::now() + OUTAGE;
+    let started = Instant::now();
+    let mut published = Published::default();
+    published.versions(&app, TENANT, 0..6, 1..=2).await;
+    within("every change settled (dead-lettered)", OUTAGE, || async {
+        app.settled(TENANT) >= published.messages
+    })
+    .await;
+    let settled_after = started.elapsed();
+    let dead = app.drain_dlq().await;
+    for d in &dead {
+        assert_eq!(
+            d.header("x-scriptsync-reason").as_deref(),
+            Some("exhausted")
+        );
+        assert_eq!(d.header("x-scriptsync-status").as_deref(), Some("503"));
+    }
+    let scripts_dead = assert_nothing_lost(&app, TENANT, &published, &dead).await;
+    assert_eq!(
+        scripts_dead,
+        published.newest.len(),
+        "every script's newest version"
+    );
+    let during = answered(&app, TENANT, 503);
+    let attempts: Vec<String> = dead
+        .iter()
+        .filter_map(|d| d.header("x-scriptsync-attempts"))
+        .collect();
+
+    // The outage is scheduled to end at a known time; then the worker delivers again.
+    tokio::time::sleep_until(outage_ends).await;
+    let mut after = Published::default();
+    after.versions(&app, TENANT, 0..6, 3..=3).await;
+    let resumed = Instant::now();
+    app.wait_settled(TENANT, published.messages + after.messages)
+        .await;
+    assert_nothing_lost(&app, TENANT, &after, &[]).await;
+    println!(
+        "outage {OUTAGE:?} > retry.max_elapsed {BUDGET:?}: {} messages on {} scripts settled \
+         {settled_after:?} after publishing; {} dead letters, all exhausted/503 (attempts \
+         {attempts:?}); {during} requests answered 503; after the outage the next versions \
+         were delivered in {:?}",
+        published.messages,
+        published.newest.len(),
+        dead.len(),
+        resumed.elapsed(),
+    );
+    app.stop().await;
+}
+
+/// Token fetches the cache makes during a login outage of `outage` that starts with the first
+/// one: one now, then one each time its backoff (the retry schedule without jitter) ends.
+fn expected_fetches(s: &Settings, outage: Duration) -> u64 {
+    let (mut at, mut fetches, mut failures) = (Duration::ZERO, 0u64, 0i32);
+    while at < outage {
+        fetches += 1;
+        failures += 1;
+        let step = s
+            .retry
+            .initial
+            .mul_f64(f64::from(s.retry.factor).powi(failures - 1))
+            .min(s.retry.max_delay);
+        at += step;
+    }
+    fetches
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_outage_backs_off_without_a_token_storm_and_pushes_resume() {
+    const TENANT: &str = "login-out";
+    const LOGIN_OUTAGE: Duration = Duration::from_secs(15);
+    let app = spawn_app(&[TENANT], |s| {
+        s.retry.max_elapsed = Duration::from_secs(50);
+        // Every refused token fetch costs the waiting changes an attempt.
+        s.retry.max_attempts = 30;
+        s.retry.max_delay = Duration::from_secs(4);
+    })
+    .await;
+    // Genesys's login answers 503, ServiceNow's drops the connection.
+    let login = |mode| Some(Outage::new(mode, LOGIN_OUTAGE));
+    set_outage(
+        &app,
+        TENANT,
+        None,
+        [login(OutageMode::Unavailable), login(OutageMode::Drop)],
+    );
+    let started = Instant::now();
+    let mut published = Published::default();
+    // 20 scripts × 2 versions: 40 changes, all wanting a token at once.
+    published.versions(&app, TENANT, 0..20, 1..=2).await;
+    within(
+        "every change delivered after the login outage",
+        LOGIN_OUTAGE + Duration::from_secs(30),
+        || async { app.settled(TENANT) >= published.messages },
+    )
+    .await;
+    let took = started.elapsed();
+
+    let dead = app.drain_dlq().await;
+    assert!(dead.is_empty(), "nothing dead-lettered: {}", dead.len());
+    assert_nothing_lost(&app, TENANT, &published, &dead).await;
+    let state = app.sim_state().tenant(TENANT);
+    let bound = expected_fetches(&app.settings, LOGIN_OUTAGE) + 1;
+    for target in TARGETS {
+        let t = state.target(target);
+        assert!(t.token_refusals >= 2, "{target:?}: retried the login");
+        assert!(
+            t.token_refusals <= bound,
+            "{target:?}: {} token requests during the outage, at most {bound} expected",
+            t.token_refusals
+        );
+        assert_eq!(
+            t.token_requests - t.token_refusals,
+            1,
+            "{target:?}: one token once the login works again"
+        );
+        assert_eq!(t.answered(401), 0, "{target:?}: no push without a token");
+    }
+    println!(
+        "login outage {LOGIN_OUTAGE:?} (genesys 503, servicenow dropped): token requests during \
+         it genesys {} servicenow {} (schedule allows {bound} each; {} changes waiting), then \
+         one each; all {} changes delivered {took:?} after publishing, {:?} after the outage \
+         ended",
+        state.genesys.token_refusals,
+        state.servicenow.token_refusals,
+        published.messages,
+        published.messages,
+        took.saturating_sub(LOGIN_OUTAGE),
+    );
+    app.stop().await;
+}
