@@ -2,6 +2,8 @@
 //! simulator (port 0), publishes changes, waits by polling with a deadline, and cleans up.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
