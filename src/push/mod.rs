@@ -35,8 +35,13 @@ pub use schedule::{Budget, Schedule};
 use url::Url;
 
 /// `base` with `segments` appended, each percent-encoded as one path segment (script ids
-/// are arbitrary strings). `None` if `base` cannot hold a path (`mailto:` and the like).
+/// are arbitrary strings). `None` if `base` cannot hold a path (`mailto:` and the like) or a
+/// segment is `.` or `..`: no URL path can hold those literally (they, and their encoded
+/// forms, are dot-segments that address another path), so the caller must refuse them.
 pub fn endpoint(base: &Url, segments: &[&str]) -> Option<Url> {
+    if segments.iter().any(|s| matches!(*s, "." | "..")) {
+        return None;
+    }
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
@@ -63,5 +68,15 @@ mod tests {
         let url = endpoint(&base, &["oauth", "token"]).unwrap();
         assert_eq!(url.as_str(), "https://x.example/prefix/oauth/token");
         assert!(endpoint(&Url::parse("mailto:a@b").unwrap(), &["x"]).is_none());
+        // Dot-segments would address the parent path, not a row: refused, not dropped.
+        for dots in [".", ".."] {
+            assert!(endpoint(&base, &["rows", dots]).is_none(), "{dots}");
+        }
+        let url = endpoint(&base, &["rows", "...", "%2e%2e", "../x"]).unwrap();
+        assert_eq!(
+            url.path(),
+            "/prefix/rows/.../%252e%252e/..%2Fx",
+            "other dots stay literal"
+        );
     }
 }

@@ -77,12 +77,11 @@ impl GenesysTarget {
             &self.datatable_id,
             "rows",
         ];
-        let rows_url = endpoint(&self.api_base, &table);
-        let row_url = rows_url
-            .as_ref()
-            .and_then(|u| endpoint(u, &[&change.script_id]));
-        let (Some(rows_url), Some(row_url)) = (rows_url, row_url) else {
+        let Some(rows_url) = endpoint(&self.api_base, &table) else {
             return PushOutcome::Failed(bad_base());
+        };
+        let Some(row_url) = endpoint(&rows_url, &[&change.script_id]) else {
+            return PushOutcome::Failed(no_row_path(&change.script_id));
         };
         let publish = if self.publish_scripts {
             change.genesys_version_id.as_deref()
@@ -229,6 +228,18 @@ fn bad_base() -> PushFailure {
         reason: super::FailureReason::Permanent,
         status: None,
         error: "genesys api_base cannot hold a path".into(),
+        attempts: 0,
+        correlation_id: None,
+    }
+}
+
+/// A script id that cannot be a row key in a URL path ("." or ".."): refused without a request,
+/// because sending it would address the rows collection instead of a row.
+fn no_row_path(script_id: &str) -> PushFailure {
+    PushFailure {
+        reason: super::FailureReason::Permanent,
+        status: None,
+        error: format!("script_id {script_id:?} cannot be a Genesys row key in a URL path"),
         attempts: 0,
         correlation_id: None,
     }
