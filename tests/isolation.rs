@@ -1,0 +1,203 @@
+//! Tenant isolation end to end (issue 5, item 10): two tenants with different credentials on
+//! one simulator, the real worker and RabbitMQ.
+//!
+//! A change of tenant A is only ever sent with A's token to A's configured endpoints, and
+//! nothing in a message chooses a URL or host: hostile script ids become literal row keys in
+//! A's own data table (one percent-encoded path segment) and literal `u_script_id`s in A's
+//! ServiceNow records. Asserted on the simulator's records: which principal wrote each tenant's
+//! rows and records (`tokens_seen`), every path each principal's token reached (`paths`), the
+//! requests no endpoint matched (`unrouted`) and the logins (`token_requests`).
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use common::{change, spawn_app_with_sim};
+use scriptsync::config::SecretString;
+use scriptsync::sim::{SimConfig, SimTarget};
+
+const A: &str = "iso-a";
+const B: &str = "iso-b";
+
+/// Script ids that would reach another path, host or tenant if they were spliced into a URL.
+const HOSTILE: &[&str] = &[
+    "../../oauth/token",
+    "../../../../oauth_token.do",
+    "http://evil.example/x",
+    "//evil.example/x",
+    "%2e%2e/x",
+    "%2F..%2Frows",
+    "a/b?c#d",
+    "?grant_type=client_credentials",
+    "#frag",
+    "/api/v2/flows/datatables/table-iso-b/rows/stolen",
+    "...",
+    "..;/x",
+    "x\\..\\y",
+    "s p a c e",
+    "ünïcødé/→",
+];
+
+/// Dot-segments: no URL path can hold them as a row key (even encoded, they address the
+/// parent path), so the Genesys push refuses them without a request; ServiceNow, where the id
+/// travels in the body, takes them literally.
+const DOTS: &[&str] = &[".", ".."];
+
+fn table(tenant: &str) -> String {
+    format!("table-{tenant}")
+}
+
+fn secret(tenant: &str) -> String {
+    format!("secret-of-{tenant}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_is_sent_with_its_own_token_to_its_own_endpoints_and_ids_stay_literal() {
+    let sim = SimConfig {
+        clients: Some(HashMap::from([
+            (A.into(), secret(A)),
+            (B.into(), secret(B)),
+        ])),
+        ..SimConfig::default()
+    };
+    let app = spawn_app_with_sim(&[A, B], sim, |s| {
+        for t in &mut s.tenants {
+            let g = t.genesys.as_mut().unwrap();
+            g.client_secret = Some(SecretString::from(secret(&t.id).as_str()));
+            g.datatable_id = table(&t.id);
+            let sn = t.servicenow.as_mut().unwrap();
+            sn.client_secret = Some(SecretString::from(secret(&t.id).as_str()));
+        }
+    })
+    .await;
+
+    // A: every hostile id, plus one script B also has; B: its own ids and the shared one.
+    let mut a_ids: BTreeSet<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
+    a_ids.insert("shared".into());
+    let dots: BTreeSet<String> = DOTS.iter().map(|s| s.to_string()).collect();
+    let b_ids: BTreeSet<String> = ["shared", "b-only", "stolen"].map(String::from).into();
+    for id in a_ids.iter().chain(&dots) {
+        app.publish(&change(A, id, 7)).await;
+    }
+    for id in &b_ids {
+        app.publish(&change(B, id, 1)).await;
+    }
+    // A message on A's routing key naming B as its tenant: refused, never sent as either.
+    let forged = serde_json::to_vec(&change(B, "forged", 9)).unwrap();
+    app.publish_raw(A, &forged).await;
+
+    app.wait_settled(A, (a_ids.len() + dots.len()) as u64 + 1)
+        .await;
+    app.wait_settled(B, b_ids.len() as u64).await;
+
+    app.wait_dlq(1 + dots.len() as u32).await;
+    let mut dead: Vec<_> = app
+        .drain_dlq()
+        .await
+        .iter()
+        .map(|d| {
+            let c: serde_json::Value = serde_json::from_slice(&d.body).unwrap();
+            let header = |h| d.header(h).unwrap_or_default();
+            (
+                c["script_id"].as_str().unwrap_or_default().to_string(),
+                header("x-scriptsync-reason"),
+                header("x-scriptsync-targets"),
+            )
+        })
+        .collect();
+    dead.sort();
+    let g = "genesys".to_string();
+    let expected = [
+        (".".into(), "permanent".into(), g.clone()),
+        ("..".into(), "permanent".into(), g),
+        ("forged".into(), "invalid".into(), String::new()),
+    ];
+    assert_eq!(
+        dead.iter()
+            .map(|(id, reason, targets)| (id.clone(), reason.clone(), {
+                if reason == "invalid" {
+                    String::new()
+                } else {
+                    targets.clone()
+                }
+            }))
+            .collect::<Vec<(String, String, String)>>(),
+        expected,
+        "the forged tenant is invalid; dot ids are refused for Genesys only"
+    );
+    assert_eq!(app.depth(&app.names.tenant_queue(A)).await, 0);
+    assert_eq!(app.depth(&app.names.tenant_queue(B)).await, 0);
+
+    let state = app.sim_state();
+    assert!(
+        state.unrouted.is_empty(),
+        "requests reached no endpoint: {:?}",
+        state.unrouted
+    );
+    assert_eq!(
+        state.tenants.keys().collect::<Vec<_>>(),
+        [A, B],
+        "no other principal or tenant was recorded"
+    );
+    for (tenant, ids, version) in [(A, &a_ids, 7), (B, &b_ids, 1)] {
+        let t = state.tenant(tenant);
+        for target in [SimTarget::Genesys, SimTarget::Servicenow] {
+            let s = t.target(target);
+            let held: BTreeSet<String> = s.held.keys().cloned().collect();
+            let mut expected = ids.clone();
+            if tenant == A && target == SimTarget::Servicenow {
+                expected.extend(dots.iter().cloned());
+            }
+            assert_eq!(
+                held, expected,
+                "{tenant} {target:?}: exactly its ids, literally"
+            );
+            assert!(s.held.values().all(|h| h.version == version));
+            assert_eq!(
+                s.tokens_seen,
+                BTreeSet::from([tenant.to_string()]),
+                "{tenant} {target:?}: written with its own token only"
+            );
+            assert_eq!(s.token_requests, 1, "{tenant} {target:?}: one login");
+            assert_eq!(s.answered(401), 0);
+        }
+        // Every path the tenant's Genesys token reached is in its own data table; each row
+        // key is one path segment (the simulator refuses a PUT whose path key differs from
+        // the body's key, so a held key proves the path decoded to the literal id).
+        let rows = format!("/api/v2/flows/datatables/{}/rows", table(tenant));
+        for path in t.genesys.paths.keys() {
+            let ok = path == &format!("POST {rows}")
+                || path
+                    .strip_prefix(&format!("PUT {rows}/"))
+                    .is_some_and(|key| !key.is_empty() && !key.contains(['/', '?', '#']));
+            assert!(ok, "{tenant}: Genesys request outside its table: {path}");
+        }
+        let puts = t
+            .genesys
+            .paths
+            .keys()
+            .filter(|p| p.starts_with("PUT "))
+            .count();
+        assert_eq!(puts, ids.len(), "{tenant}: one row path per script id");
+        let sn_paths: Vec<_> = t.servicenow.paths.keys().collect();
+        assert_eq!(
+            sn_paths,
+            ["POST /api/now/v1/batch"],
+            "{tenant}: ServiceNow paths"
+        );
+    }
+    println!(
+        "isolation: {} hostile ids of {A} held literally (\".\" and \"..\" refused for Genesys \
+         without a request, held literally by ServiceNow) in its own table and records; {A} \
+         wrote with {:?}/{:?}, {B} with {:?}/{:?}; Genesys paths {A}: {}, {B}: {}; 0 unrouted; \
+         forged tenant dead-lettered as invalid",
+        HOSTILE.len(),
+        state.tenant(A).genesys.tokens_seen,
+        state.tenant(A).servicenow.tokens_seen,
+        state.tenant(B).genesys.tokens_seen,
+        state.tenant(B).servicenow.tokens_seen,
+        state.tenant(A).genesys.paths.len(),
+        state.tenant(B).genesys.paths.len(),
+    );
+    app.stop().await;
+}
