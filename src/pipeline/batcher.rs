@@ -96,7 +96,7 @@ impl<T> Batcher<T> {
         self.groups.is_empty()
     }
 
-    /// True when `max_changes` distinct scripts are pending.
+    /// True when at least `max_changes` distinct scripts are pending.
     pub fn is_full(&self) -> bool {
         self.groups.len() >= self.max_changes
     }
@@ -117,6 +117,25 @@ impl<T> Batcher<T> {
         self.first_at = None;
         self.deliveries = 0;
         std::mem::take(&mut self.groups)
+    }
+
+    /// Takes the `max_changes` oldest groups (one batch). Groups left behind keep their
+    /// place and their linger clock, so they are due at once and go in the next batch;
+    /// meanwhile they keep absorbing newer versions of their scripts.
+    pub fn take_batch(&mut self) -> Vec<Group<T>> {
+        if self.groups.len() <= self.max_changes {
+            return self.take();
+        }
+        let rest = self.groups.split_off(self.max_changes);
+        let batch = std::mem::replace(&mut self.groups, rest);
+        self.index = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.script_id.clone(), i))
+            .collect();
+        self.deliveries = self.groups.iter().map(|g| g.members.len()).sum();
+        batch
     }
 }
 
@@ -184,6 +203,24 @@ mod tests {
             g.newest_for(TargetKind::Servicenow).unwrap().change.version,
             5
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_takes_the_oldest_scripts_and_the_rest_stays_due() {
+        let mut b = Batcher::new(2, Duration::from_millis(100));
+        for s in ["a", "b", "c", "a", "c"] {
+            b.add(pending(s, 1, BOTH));
+        }
+        let batch = b.take_batch();
+        let names: Vec<&str> = batch.iter().map(|g| g.script_id.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(batch[0].members.len(), 2);
+        assert_eq!((b.scripts(), b.deliveries()), (1, 2));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(b.is_due(Instant::now()), "the rest keeps its linger clock");
+        b.add(pending("c", 2, BOTH));
+        assert_eq!(b.take_batch()[0].members.len(), 3, "c kept coalescing");
+        assert!(b.is_empty());
     }
 
     #[tokio::test(start_paused = true)]

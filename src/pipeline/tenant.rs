@@ -1,6 +1,7 @@
 //! One tenant's consumer loop: deliveries → intake → batcher → flush, with at most one flush
-//! in flight. While a flush runs, new deliveries keep coalescing into the next batch (up to
-//! `max_changes` scripts; the prefetch bounds the rest).
+//! in flight. A batch is the `max_changes` oldest pending scripts. While a flush runs, new
+//! deliveries keep coalescing into the pending scripts (the prefetch bounds how many are
+//! held), so a backlog or a paused quota turns many versions into one push per script.
 //!
 //! On shutdown: stop taking deliveries, flush what is pending, let the flush finish within
 //! `drain_timeout`; whatever is still unsettled is requeued when the channel closes.
@@ -59,7 +60,9 @@ where
         let deadline = batcher.deadline();
         tokio::select! {
             _ = shutdown.cancelled() => break LoopEnd::Shutdown,
-            next = deliveries.next(), if !batcher.is_full() => match next {
+            // Keep reading while a flush is in flight, past max_changes: pending versions
+            // coalesce instead of queueing up behind the quota. The prefetch bounds memory.
+            next = deliveries.next(), if inflight.is_some() || !batcher.is_full() => match next {
                 Some(Ok(inbound)) => {
                     if let Some(pending) = intake(&ctx, inbound).await {
                         batcher.add(pending);
@@ -79,7 +82,7 @@ where
 }
 
 fn spawn_flush(ctx: &Arc<TenantContext>, batcher: &mut Batcher<Inbound>) -> JoinHandle<()> {
-    let groups = batcher.take();
+    let groups = batcher.take_batch();
     let ctx = ctx.clone();
     tokio::spawn(async move { flush(&ctx, groups).await })
 }
@@ -97,8 +100,8 @@ async fn drain(
         if let Some(handle) = inflight {
             let _ = handle.await;
         }
-        if *end == LoopEnd::Shutdown && !batcher.is_empty() {
-            flush(&ctx, batcher.take()).await;
+        while *end == LoopEnd::Shutdown && !batcher.is_empty() {
+            flush(&ctx, batcher.take_batch()).await;
         }
     };
     if tokio::time::timeout(timeout, work).await.is_err() {
