@@ -68,6 +68,26 @@ impl PushClient {
         }
     }
 
+    /// A client with its own gate and token cache: what each target of a tenant needs.
+    pub fn for_tenant(
+        tenant: &str,
+        target: TargetKind,
+        ctx: &TargetContext,
+        gate: super::gate::GateConfig,
+        auth: super::credential::AuthMethod,
+    ) -> Self {
+        let gate = Arc::new(Gate::new(tenant, target, gate, ctx.metrics.clone()));
+        let auth = Arc::new(TokenCache::new(
+            tenant,
+            target,
+            auth,
+            ctx.http.clone(),
+            &ctx.retry,
+            ctx.metrics.clone(),
+        ));
+        Self::new(tenant, target, ctx, gate, auth)
+    }
+
     pub fn gate(&self) -> &Arc<Gate> {
         &self.gate
     }

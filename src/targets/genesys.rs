@@ -18,7 +18,7 @@ use url::Url;
 use super::{PushFailure, PushItem, PushOutcome, Target, TargetContext};
 use crate::change::{ScriptChange, TargetKind};
 use crate::config::GenesysSettings;
-use crate::push::{AuthMethod, Budget, Gate, GateConfig, PushClient, Reply, TokenCache, endpoint};
+use crate::push::{AuthMethod, Budget, Gate, GateConfig, PushClient, Reply, endpoint};
 
 /// Pushes one tenant's changes to its Genesys Cloud org.
 pub struct GenesysTarget {
@@ -32,27 +32,18 @@ pub struct GenesysTarget {
 impl GenesysTarget {
     pub fn new(tenant: &str, settings: &GenesysSettings, ctx: &TargetContext) -> Self {
         let kind = TargetKind::Genesys;
-        let gate = Arc::new(Gate::new(
-            tenant,
-            kind,
-            GateConfig::genesys(settings),
-            ctx.metrics.clone(),
-        ));
-        let method = AuthMethod::genesys(settings);
-        let auth = Arc::new(TokenCache::new(
-            tenant,
-            kind,
-            method,
-            ctx.http.clone(),
-            &ctx.retry,
-            ctx.metrics.clone(),
-        ));
         Self {
             tenant: tenant.to_owned(),
             api_base: settings.api_base(),
             datatable_id: settings.datatable_id.clone(),
             publish_scripts: settings.publish_scripts,
-            client: PushClient::new(tenant, kind, ctx, gate, auth),
+            client: PushClient::for_tenant(
+                tenant,
+                kind,
+                ctx,
+                GateConfig::genesys(settings),
+                AuthMethod::genesys(settings),
+            ),
         }
     }
 

@@ -27,7 +27,7 @@ use url::Url;
 use super::{FailureReason, PushFailure, PushItem, PushOutcome, Target, TargetContext};
 use crate::change::TargetKind;
 use crate::config::{ServiceNowMode, ServiceNowSettings};
-use crate::push::{AuthMethod, Gate, GateConfig, PushClient, TokenCache, Verdict, endpoint};
+use crate::push::{AuthMethod, Gate, GateConfig, PushClient, Verdict, endpoint};
 
 use batch::BatchState;
 pub use judge::{ItemVerdict, judge_batch};
@@ -49,27 +49,18 @@ pub struct ServiceNowTarget {
 impl ServiceNowTarget {
     pub fn new(tenant: &str, settings: &ServiceNowSettings, ctx: &TargetContext) -> Self {
         let kind = TargetKind::Servicenow;
-        let gate = Arc::new(Gate::new(
-            tenant,
-            kind,
-            GateConfig::servicenow(settings),
-            ctx.metrics.clone(),
-        ));
-        let method = AuthMethod::servicenow(settings);
-        let auth = Arc::new(TokenCache::new(
-            tenant,
-            kind,
-            method,
-            ctx.http.clone(),
-            &ctx.retry,
-            ctx.metrics.clone(),
-        ));
         Self {
             tenant: tenant.to_owned(),
             instance_url: settings.instance_url.clone(),
             staging_table: settings.staging_table.clone(),
             mode: settings.mode,
-            client: PushClient::new(tenant, kind, ctx, gate, auth),
+            client: PushClient::for_tenant(
+                tenant,
+                kind,
+                ctx,
+                GateConfig::servicenow(settings),
+                AuthMethod::servicenow(settings),
+            ),
         }
     }
 
