@@ -11,7 +11,7 @@
 //! - [`targets`]: Genesys Cloud and ServiceNow behind one trait.
 //! - [`broker`]: everything lapin: connection, topology, consumers, confirmed publishing.
 //! - [`pipeline`]: intake, batcher (coalescing), flush, ack tracker; composition only.
-//! - [`dlq`]: the dead-letter envelope.
+//! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
 //! - [`sim`]: the Genesys + ServiceNow simulator.
