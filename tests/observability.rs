@@ -556,25 +556,16 @@ async fn without_an_endpoint_nothing_connects_and_nothing_is_logged() {
         published = true;
         let names = &names;
         let helper = &helper;
+        let stderr_path = &stderr_path;
         async move {
             if publish {
-                // Wait for the worker's topology before publishing into it.
-                eventually("the binary declared its queues", || async {
-                    let ch = helper.conn.create_channel().await.unwrap();
-                    let opts = lapin::options::QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    };
-                    let ok = ch
-                        .queue_declare(
-                            names.tenant_queue("quiet").as_str().into(),
-                            opts,
-                            FieldTable::default(),
-                        )
-                        .await
-                        .is_ok();
-                    let _ = ch.close(200, "ok".into()).await;
-                    ok
+                // Wait until the worker has declared its whole topology (queue AND binding)
+                // and consumes: it logs "consuming" then. A queue that merely exists may
+                // not be bound yet, and a message published then goes to the unrouted queue.
+                eventually("the binary is consuming", || async {
+                    std::fs::read_to_string(stderr_path)
+                        .unwrap_or_default()
+                        .contains("\"message\":\"consuming\"")
                 })
                 .await;
                 let body = serde_json::to_vec(&change("quiet", "s", 1)).unwrap();
