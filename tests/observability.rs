@@ -533,6 +533,8 @@ async fn without_an_endpoint_nothing_connects_and_nothing_is_logged() {
     }
     let mut child = cmd.spawn().expect("the scriptsync binary starts");
     let pid = child.id();
+    // If the test fails before reaping the worker, do not leave it running.
+    let _reaper = KillPidOnDrop(pid);
 
     // The worker consumes from its own prefix: publish there and wait for the simulator.
     let names = scriptsync::broker::Names::new(&format!("{}-bin", helper.settings.broker.prefix));
@@ -623,4 +625,17 @@ async fn without_an_endpoint_nothing_connects_and_nothing_is_logged() {
     };
     let _ = topology.delete(helper.publisher.channel()).await;
     helper.stop().await;
+}
+
+/// Sends SIGKILL to `pid` when dropped (a no-op once the worker has exited and been reaped).
+struct KillPidOnDrop(u32);
+
+impl Drop for KillPidOnDrop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
 }
