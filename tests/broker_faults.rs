@@ -97,15 +97,10 @@ async fn wait_not_ready_then_ready(admin: &str) -> u32 {
 async fn connections_closed_by_the_broker_mid_run() {
     let _serial = SERIAL.lock().await;
     let h = slow_harness("brk-close").await;
-    let worker = h.spawn_worker();
+    let worker = h.spawn_mid_flight(SCRIPTS, VERSIONS).await;
     let admin = h.admin_addr().await;
     eventually("worker ready", || async {
         readyz(&admin).await == Some(200)
-    })
-    .await;
-    h.publish_all(SCRIPTS, VERSIONS).await;
-    eventually("some pushes in flight", || async {
-        h.genesys_writes() >= 5
     })
     .await;
 
@@ -127,15 +122,10 @@ async fn connections_closed_by_the_broker_mid_run() {
 async fn broker_app_stopped_and_started_mid_run() {
     let _serial = SERIAL.lock().await;
     let h = slow_harness("brk-restart").await;
-    let worker = h.spawn_worker();
+    let worker = h.spawn_mid_flight(SCRIPTS, VERSIONS).await;
     let admin = h.admin_addr().await;
     eventually("worker ready", || async {
         readyz(&admin).await == Some(200)
-    })
-    .await;
-    h.publish_all(SCRIPTS, VERSIONS).await;
-    eventually("some pushes in flight", || async {
-        h.genesys_writes() >= 5
     })
     .await;
 

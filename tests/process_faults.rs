@@ -6,7 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use common::eventually;
 use common::process::{Harness, Options, signal, wait_exit};
 use scriptsync::sim::{Faults, SimConfig, SimTarget};
 
@@ -31,12 +30,7 @@ async fn slow_harness() -> Harness {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_flight_drains_exits_zero_and_a_restart_delivers_the_rest() {
     let h = slow_harness().await;
-    let mut worker = h.spawn_worker();
-    h.publish_all(SCRIPTS, VERSIONS).await;
-    eventually("some pushes in flight", || async {
-        h.genesys_writes() >= 5
-    })
-    .await;
+    let mut worker = h.spawn_mid_flight(SCRIPTS, VERSIONS).await;
     signal(&worker.0, "TERM");
     let status = wait_exit(&mut worker.0).await;
     assert!(status.success(), "exit after SIGTERM: {status:?}");
@@ -52,12 +46,7 @@ async fn sigterm_mid_flight_drains_exits_zero_and_a_restart_delivers_the_rest() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flight_loses_nothing() {
     let h = slow_harness().await;
-    let mut worker = h.spawn_worker();
-    h.publish_all(SCRIPTS, VERSIONS).await;
-    eventually("some pushes in flight", || async {
-        h.genesys_writes() >= 5
-    })
-    .await;
+    let mut worker = h.spawn_mid_flight(SCRIPTS, VERSIONS).await;
     signal(&worker.0, "KILL");
     let _ = wait_exit(&mut worker.0).await;
     println!("after SIGKILL: {} Genesys writes", h.genesys_writes());

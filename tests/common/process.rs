@@ -205,6 +205,18 @@ impl Harness {
         let _ = conn.close(200, "ok".into()).await;
     }
 
+    /// Starts the worker, publishes `scripts` × `versions` changes and returns once pushes
+    /// are in flight (a few Genesys writes done): the moment the fault tests strike.
+    pub async fn spawn_mid_flight(&self, scripts: u64, versions: u64) -> KillOnDrop {
+        let worker = self.spawn_worker();
+        self.publish_all(scripts, versions).await;
+        eventually("some pushes in flight", || async {
+            self.genesys_writes() >= 5
+        })
+        .await;
+        worker
+    }
+
     pub fn genesys_writes(&self) -> u64 {
         self.sim.state().tenant(&self.tenant).genesys.writes
     }
