@@ -812,3 +812,56 @@ async fn waiting_out_retry_after_opens_the_next_window_without_violations() {
     assert_eq!(sim.state().total_violations(), 0);
     stop(sim).await;
 }
+
+#[tokio::test]
+async fn watchers_see_every_applied_write_and_nothing_else() {
+    let (sim, client) = start(SimConfig::default()).await;
+    let mut applied = sim.watch_applied();
+    let token = genesys_login(&sim, &client, "acme").await;
+    let create = format!("{}/api/v2/flows/datatables/{TABLE}/rows", sim.base_url());
+    send(client.post(&create).bearer_auth(&token).json(&row("s1", 1))).await;
+    // Refused writes (a PUT to a missing row, a duplicate POST) are not applied.
+    send(
+        client
+            .put(row_url(&sim, "nope"))
+            .bearer_auth(&token)
+            .json(&row("nope", 1)),
+    )
+    .await;
+    send(client.post(&create).bearer_auth(&token).json(&row("s1", 1))).await;
+    send(
+        client
+            .put(row_url(&sim, "s1"))
+            .bearer_auth(&token)
+            .json(&row("s1", 2)),
+    )
+    .await;
+    let sn = sn_token(&sim, &client, "snc").await;
+    for version in [3, 3, 1] {
+        import(&sim, &client, &sn, &record("acme", "s1", version)).await;
+    }
+    let mut seen = Vec::new();
+    while let Ok(event) = applied.try_recv() {
+        seen.push((event.tenant, event.target, event.script_id, event.version));
+    }
+    let s = |t: &str| t.to_string();
+    assert_eq!(
+        seen,
+        [
+            (s("acme"), SimTarget::Genesys, s("s1"), 1),
+            (s("acme"), SimTarget::Genesys, s("s1"), 2),
+            // "ignored" (same version) and "skipped" (older) change nothing.
+            (s("acme"), SimTarget::Servicenow, s("s1"), 3),
+        ]
+    );
+    drop(applied);
+    send(
+        client
+            .put(row_url(&sim, "s1"))
+            .bearer_auth(&token)
+            .json(&row("s1", 4)),
+    )
+    .await;
+    assert_eq!(sim.state().tenant("acme").genesys.held["s1"].version, 4);
+    stop(sim).await;
+}

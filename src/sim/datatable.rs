@@ -90,7 +90,7 @@ pub(crate) fn write_row(
     let state = world.target(principal, SimTarget::Genesys);
     state.writes += 1;
     state.tokens_seen.insert(principal.to_string());
-    let held = state.held.entry(key).or_default();
+    let held = state.held.entry(key.clone()).or_default();
     if held.writes > 0 && version < held.version {
         state.older_writes += 1;
     }
@@ -104,6 +104,7 @@ pub(crate) fn write_row(
             .map(str::to_string),
         writes: held.writes + 1,
     };
+    world.applied(principal, SimTarget::Genesys, &key, version);
     Ok(Value::Object(row))
 }
 

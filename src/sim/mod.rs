@@ -51,7 +51,7 @@ pub use config::SimConfig;
 pub use faults::{Faults, InjectedResponse, Outage, OutageMode};
 pub use genesys::rate_limit_body as genesys_rate_limit_body;
 pub use state::{
-    AnsweredRequest, HeldRecord, PublishedScript, RECENT_REQUESTS, SimState, SimTarget,
+    AnsweredRequest, Applied, HeldRecord, PublishedScript, RECENT_REQUESTS, SimState, SimTarget,
     TargetState, TenantState,
 };
 pub use tokens::TOKEN_PREFIX;
@@ -136,6 +136,13 @@ impl SimHandle {
     /// next API call with it gets 401. Refresh tokens and basic auth keep working.
     pub fn expire_tokens(&self, principal: Option<&str>) {
         self.shared.lock().tokens.expire(principal);
+    }
+
+    /// Every write applied from now on, as it happens (unbounded: read it steadily).
+    pub fn watch_applied(&self) -> tokio::sync::mpsc::UnboundedReceiver<Applied> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared.lock().watchers.push(tx);
+        rx
     }
 
     /// Stops accepting connections and lets in-flight requests finish.

@@ -159,3 +159,17 @@ pub struct PublishedScript {
     pub script_id: String,
     pub version_id: String,
 }
+
+/// One write the simulator applied: a Genesys row written, a ServiceNow record inserted or
+/// updated. Streamed to [`super::SimHandle::watch_applied`] subscribers as it happens, so the
+/// demo and the bench can time each change from its publication to its arrival.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The Genesys principal (client id) or the record's `u_tenant`.
+    pub tenant: String,
+    pub target: SimTarget,
+    pub script_id: String,
+    pub version: u64,
+    /// When the write was applied (tokio's clock).
+    pub at: tokio::time::Instant,
+}

@@ -161,6 +161,7 @@ fn apply(
             writes: previous_writes + 1,
         },
     );
+    world.applied(&tenant, TARGET, &script_id, version);
     done(
         if held_version.is_some() {
             "updated"

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use super::faults::{FaultState, Faults};
 use super::quota::{FixedWindow, Gate};
-use super::state::{AnsweredRequest, RECENT_REQUESTS};
+use super::state::{AnsweredRequest, Applied, RECENT_REQUESTS};
 use super::tokens::Tokens;
 use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
 
@@ -118,6 +119,8 @@ pub(crate) struct World {
     pub(crate) answered: u64,
     /// Requests no route matched (see [`SimState::unrouted`]).
     pub(crate) unrouted: VecDeque<String>,
+    /// Subscribers to every applied write ([`super::SimHandle::watch_applied`]).
+    pub(crate) watchers: Vec<UnboundedSender<Applied>>,
 }
 
 impl World {
@@ -139,6 +142,28 @@ impl World {
             state.recent.pop_front();
         }
         state.recent.push_back(AnsweredRequest { seq, status });
+    }
+
+    /// Tells every watcher that `target` of `tenant` now holds `version` of `script_id`;
+    /// forgets watchers that hung up.
+    pub(crate) fn applied(
+        &mut self,
+        tenant: &str,
+        target: SimTarget,
+        script_id: &str,
+        version: u64,
+    ) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let event = Applied {
+            tenant: tenant.to_string(),
+            target,
+            script_id: script_id.to_string(),
+            version,
+            at: Instant::now(),
+        };
+        self.watchers.retain(|w| w.send(event.clone()).is_ok());
     }
 
     /// Notes an authenticated API request of `principal` to `method path`.
