@@ -51,6 +51,18 @@ impl fmt::Display for TargetKind {
     }
 }
 
+/// How urgent a change is when the quota is the limit (DESIGN §3): a lane sends
+/// `compliance` changes before `normal` ones. Ordered so that `Compliance > Normal`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Normal,
+    Compliance,
+}
+
 /// One script change, valid by construction when it comes out of [`decode`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +90,9 @@ pub struct ScriptChange {
     #[serde(default, deserialize_with = "present")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<TargetKind>>,
+    #[serde(default, deserialize_with = "present")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
 }
 
 /// Why a message body is not a valid change; the text is one line, without the body.
@@ -89,6 +104,11 @@ impl ScriptChange {
     /// `published_at` as a timestamp (always parses for a decoded change).
     pub fn published_at_time(&self) -> Option<OffsetDateTime> {
         parse_timestamp(&self.published_at)
+    }
+
+    /// The change's priority (`normal` when absent).
+    pub fn priority(&self) -> Priority {
+        self.priority.unwrap_or_default()
     }
 
     /// True if the change asks for `target` (no `targets` field = every target).

@@ -65,7 +65,7 @@ proptest! {
         let change = ScriptChange {
             schema: "script-change/v1".into(), id: "id-1".into(), tenant: tenant.clone(), script_id: script,
             version, version_hash: hash, published_at: "2026-11-27T10:00:00Z".into(), disclaimer,
-            campaign_id: None, genesys_version_id: None, attributes: None, targets: None,
+            campaign_id: None, genesys_version_id: None, attributes: None, targets: None, priority: None,
         };
         let body = serde_json::to_vec(&change).unwrap();
         let decoded = decode(&body, &tenant, LIMIT).expect("a valid change decodes");

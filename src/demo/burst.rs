@@ -37,6 +37,7 @@ pub fn generate(tenants: &[String], changes: usize, scripts: usize) -> Vec<Scrip
                 genesys_version_id: None,
                 attributes: None,
                 targets: None,
+                priority: None,
             });
         }
     }

@@ -157,6 +157,7 @@ mod tests {
             genesys_version_id: None,
             attributes: None,
             targets: None,
+            priority: None,
         })
     }
 
