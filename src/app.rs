@@ -89,6 +89,7 @@ impl Application {
         let http = http_client(&settings.http)?;
         let target_ctx = TargetContext {
             http,
+            max_changes: settings.batch.max_changes,
             retry: settings.retry.clone(),
             metrics: metrics.clone(),
         };
@@ -139,7 +140,11 @@ impl Application {
                 .map(|t| TenantView {
                     tenant: t.id.clone(),
                     queue: self.names.tenant_queue(&t.id),
-                    targets: t.targets.iter().map(|x| (x.kind(), x.gate())).collect(),
+                    targets: t
+                        .targets
+                        .iter()
+                        .map(|x| (x.kind(), Some(x.gate().clone())))
+                        .collect(),
                 })
                 .collect(),
         })
@@ -291,6 +296,7 @@ impl Application {
             metrics: self.metrics.clone(),
             high_water: t.high_water.clone(),
             max_message_bytes: self.settings.broker.max_message_bytes,
+            retry: self.settings.retry.clone(),
         }
     }
 
@@ -303,6 +309,7 @@ impl Application {
             metrics: self.metrics.clone(),
             high_water: Arc::default(),
             max_message_bytes: self.settings.broker.max_message_bytes,
+            retry: self.settings.retry.clone(),
         }
     }
 }

@@ -446,7 +446,7 @@ async fn otlp_gets_spans_and_metrics_and_pushes_continue_the_publishers_trace() 
                 .filter(|s| s.kind == SpanKind::Client as i32)
                 .collect();
             let put_row = clients.iter().any(|s| {
-                s.name == "PUT row"
+                s.name == "POST row"
                     && attribute(s, "http.response.status_code").is_some()
                     && attribute(s, "http.request.method").is_some()
                     && attribute(s, "http.request.resend_count").is_some()

@@ -865,3 +865,31 @@ async fn watchers_see_every_applied_write_and_nothing_else() {
     assert_eq!(sim.state().tenant("acme").genesys.held["s1"].version, 4);
     stop(sim).await;
 }
+
+#[tokio::test]
+async fn genesys_rows_are_listed_in_pages_per_principal() {
+    let (sim, client) = start(SimConfig::default()).await;
+    let token = genesys_login(&sim, &client, "acme").await;
+    let other = genesys_login(&sim, &client, "globex").await;
+    let create = format!("{}/api/v2/flows/datatables/{TABLE}/rows", sim.base_url());
+    for key in ["c", "a", "b"] {
+        send(client.post(&create).bearer_auth(&token).json(&row(key, 1))).await;
+    }
+    send(client.post(&create).bearer_auth(&other).json(&row("z", 1))).await;
+    let list = |query: &str| client.get(format!("{create}?{query}")).bearer_auth(&token);
+    let (status, _, body) = send(list("pageSize=2")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["entities"], json!([{"key": "a"}, {"key": "b"}]));
+    assert_eq!(
+        (body["total"].clone(), body["pageCount"].clone()),
+        (json!(3), json!(2))
+    );
+    let (_, _, body) = send(list("pageSize=2&pageNumber=2&showbrief=false")).await;
+    assert_eq!(body["entities"][0]["key"], "c");
+    assert_eq!(body["entities"][0]["version"], 1);
+    let (_, _, body) = send(list("pageNumber=9")).await;
+    assert_eq!(body["entities"], json!([]));
+    let (status, _, _) = send(list("pageSize=501")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    stop(sim).await;
+}

@@ -1,20 +1,24 @@
-//! GenesysTarget and ServiceNowTarget against the built-in simulator on loopback: request
-//! shapes, token handling, per-item judgement and the shared pause (zero violations).
+//! GenesysTarget and ServiceNowTarget, each driven by a real lane (no broker), against the
+//! built-in simulator on loopback: request shapes, one request per row, token handling,
+//! per-item judgement and retries, and the shared pause (zero violations).
 //! Every test is bounded by a timeout; none sleeps or asserts on timing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scriptsync::change::ScriptChange;
 use scriptsync::config::{RetrySettings, SecretString, Settings, TenantSettings};
 use scriptsync::metrics::Metrics;
+use scriptsync::pipeline::lane::{LaneContext, Offer, Report, Reporter, run_lane};
+use scriptsync::push::Schedule;
 use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimHandle, SimTarget, Simulator};
 use scriptsync::targets::genesys::GenesysTarget;
 use scriptsync::targets::servicenow::ServiceNowTarget;
-use scriptsync::targets::{FailureReason, PushItem, PushOutcome, Target, TargetContext};
+use scriptsync::targets::{FailureReason, PushFailure, Target, TargetContext};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 /// Upper bound of any one test.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
@@ -66,6 +70,7 @@ fn tenant(sim: &SimHandle, id: &str, sn_mode: &str) -> TenantSettings {
 
 fn context(max_attempts: usize) -> TargetContext {
     TargetContext {
+        max_changes: 100,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -81,58 +86,132 @@ fn context(max_attempts: usize) -> TargetContext {
     }
 }
 
-fn item(tenant: &str, script: &str, version: u64, replay: bool) -> PushItem {
+fn change(tenant: &str, script: &str, version: u64) -> Arc<ScriptChange> {
     let change: ScriptChange = serde_json::from_value(json!({
         "schema": "script-change/v1", "id": format!("{script}-v{version}"), "tenant": tenant,
         "script_id": script, "version": version, "version_hash": format!("h{version}"),
         "published_at": "2026-01-01T00:00:00Z", "disclaimer": "Calls are recorded",
     }))
     .unwrap();
-    PushItem {
-        change: Arc::new(change),
-        replay,
-    }
+    Arc::new(change)
 }
 
-fn items(tenant: &str, n: usize, version: u64) -> Vec<PushItem> {
+fn changes(tenant: &str, n: usize, version: u64) -> Vec<Arc<ScriptChange>> {
     (0..n)
-        .map(|i| item(tenant, &format!("s{i}"), version, false))
+        .map(|i| change(tenant, &format!("s{i}"), version))
         .collect()
 }
 
-fn assert_all_delivered(outcomes: &[PushOutcome]) {
-    for (i, o) in outcomes.iter().enumerate() {
-        assert!(
-            matches!(o, PushOutcome::Delivered { .. }),
-            "item {i}: {o:?}"
-        );
+/// What a lane ended with for one script.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Delivered(u64),
+    AlreadyHeld(u64),
+    Failed(PushFailure),
+}
+
+/// Runs `target` through a real lane: offers `changes` (`replay` marks them all as replays),
+/// closes the offers and waits until the lane is idle. The last report per script.
+async fn drive(
+    target: Arc<dyn Target>,
+    ctx: &TargetContext,
+    changes: Vec<Arc<ScriptChange>>,
+    replay: bool,
+) -> BTreeMap<String, Outcome> {
+    let lane = Arc::new(LaneContext {
+        tenant: changes
+            .first()
+            .map(|c| c.tenant.clone())
+            .unwrap_or_default(),
+        target,
+        high_water: Arc::default(),
+        schedule: Schedule::new(&ctx.retry),
+        metrics: ctx.metrics.clone(),
+        linger: Duration::ZERO,
+    });
+    let outcomes = Arc::new(Mutex::new(BTreeMap::new()));
+    let reporter: Reporter = {
+        let outcomes = outcomes.clone();
+        Arc::new(move |report| {
+            let (script, outcome) = match report {
+                Report::Reached {
+                    script,
+                    version,
+                    pushed: true,
+                } => (script, Outcome::Delivered(version)),
+                Report::Reached {
+                    script, version, ..
+                } => (script, Outcome::AlreadyHeld(version)),
+                Report::Failed {
+                    script, failure, ..
+                } => (script, Outcome::Failed(failure)),
+            };
+            outcomes.lock().unwrap().insert(script, outcome);
+        })
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    for change in changes {
+        let span = tracing::Span::none();
+        tx.send(Offer {
+            change,
+            replay,
+            span,
+        })
+        .unwrap();
+    }
+    drop(tx);
+    run_lane(lane, rx, reporter, CancellationToken::new()).await;
+    outcomes.lock().unwrap().clone()
+}
+
+fn assert_all_delivered(outcomes: &BTreeMap<String, Outcome>, n: usize) {
+    assert_eq!(outcomes.len(), n, "{outcomes:?}");
+    for (script, o) in outcomes {
+        assert!(matches!(o, Outcome::Delivered(_)), "{script}: {o:?}");
     }
 }
 
+fn genesys(sim: &SimHandle, id: &str, ctx: &TargetContext) -> Arc<dyn Target> {
+    let t = tenant(sim, id, "batch");
+    Arc::new(GenesysTarget::new(id, t.genesys.as_ref().unwrap(), ctx))
+}
+
+fn servicenow(sim: &SimHandle, id: &str, mode: &str, ctx: &TargetContext) -> Arc<dyn Target> {
+    let t = tenant(sim, id, mode);
+    Arc::new(ServiceNowTarget::new(
+        id,
+        t.servicenow.as_ref().unwrap(),
+        ctx,
+        100,
+    ))
+}
+
 #[tokio::test]
-async fn genesys_creates_missing_rows_then_updates_and_publishes() {
+async fn genesys_creates_new_rows_with_one_request_then_updates_and_publishes() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "g1", "batch");
-        let target = GenesysTarget::new("g1", t.genesys.as_ref().unwrap(), &context(10));
-        // New rows: PUT → 404 → POST.
-        let out = target.push(&items("g1", 3, 1)).await;
-        assert_all_delivered(&out);
-        let PushOutcome::Delivered {
-            attempts,
-            correlation_id,
-        } = &out[0]
-        else {
-            unreachable!()
-        };
-        assert_eq!(*attempts, 2, "PUT (404) + POST");
-        assert!(correlation_id.is_some());
+        let ctx = context(10);
+        let target = genesys(&sim, "g1", &ctx);
+        // The lane lists the (empty) table first, so new rows cost one POST each.
+        assert_all_delivered(
+            &drive(target.clone(), &ctx, changes("g1", 3, 1), false).await,
+            3,
+        );
+        let state = sim.state().tenant("g1").genesys;
+        assert_eq!(
+            state.answered(404),
+            0,
+            "no PUT before the POST: {:?}",
+            state.paths
+        );
+        let posts = "POST /api/v2/flows/datatables/dt-1/rows";
+        assert_eq!(state.paths.get(posts), Some(&3));
         // Existing rows: PUT only; a version id makes it publish too.
-        let mut second = items("g1", 3, 2);
-        let mut with_publish = (*second[0].change).clone();
+        let mut second = changes("g1", 3, 2);
+        let mut with_publish = (*second[0]).clone();
         with_publish.genesys_version_id = Some("0b5e0f2a-8d7c-4f4e-9a1b-2c3d4e5f6a7b".into());
-        second[0].change = Arc::new(with_publish);
-        assert_all_delivered(&target.push(&second).await);
+        second[0] = Arc::new(with_publish);
+        assert_all_delivered(&drive(target, &ctx, second, false).await, 3);
 
         let state = sim.state().tenant("g1").genesys;
         assert_eq!(state.held.len(), 3);
@@ -142,7 +221,8 @@ async fn genesys_creates_missing_rows_then_updates_and_publishes() {
                 .values()
                 .all(|h| h.version == 2 && h.disclaimer.as_deref() == Some("Calls are recorded"))
         );
-        assert_eq!(state.answered(404), 3);
+        assert_eq!(state.answered(404), 0);
+        assert_eq!(state.paths.get(posts), Some(&3), "updates are PUTs");
         assert_eq!(state.published.len(), 1);
         assert_eq!(state.published[0].script_id, "s0");
         assert_eq!(state.violations, 0);
@@ -152,25 +232,48 @@ async fn genesys_creates_missing_rows_then_updates_and_publishes() {
 }
 
 #[tokio::test]
+async fn genesys_stale_knowledge_falls_back_to_post_and_to_put() {
+    bounded(async {
+        let sim = sim().await;
+        let ctx = context(10);
+        // Learns an empty table, then another writer creates "s0" behind its back.
+        let target = genesys(&sim, "g5", &ctx);
+        assert_all_delivered(
+            &drive(target.clone(), &ctx, changes("g5", 1, 1), false).await,
+            1,
+        );
+        let other = genesys(&sim, "g5", &ctx);
+        assert_all_delivered(
+            &drive(other.clone(), &ctx, vec![change("g5", "s1", 1)], false).await,
+            1,
+        );
+        // `target` believes s1 is new: POST → 409 → PUT.
+        let out = drive(target, &ctx, vec![change("g5", "s1", 2)], false).await;
+        assert_eq!(out["s1"], Outcome::Delivered(2));
+        let state = sim.state().tenant("g5").genesys;
+        assert_eq!(state.answered(409), 1);
+        assert_eq!(state.held["s1"].version, 2);
+        sim.shutdown();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn genesys_replays_skip_older_versions() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "g2", "batch");
-        let target = GenesysTarget::new("g2", t.genesys.as_ref().unwrap(), &context(10));
-        assert_all_delivered(&target.push(&[item("g2", "s/with space", 5, false)]).await);
-        let replays = [
-            item("g2", "s/with space", 3, true),
-            item("g2", "s/with space", 6, true),
-        ];
-        let out = target.push(&replays).await;
-        assert_eq!(out[0], PushOutcome::Superseded);
-        assert!(
-            matches!(out[1], PushOutcome::Delivered { .. }),
-            "{:?}",
-            out[1]
-        );
+        let ctx = context(10);
+        let target = genesys(&sim, "g2", &ctx);
+        let script = "s/with space";
+        let first = vec![change("g2", script, 5)];
+        assert_all_delivered(&drive(target.clone(), &ctx, first, false).await, 1);
+        let out = drive(target.clone(), &ctx, vec![change("g2", script, 3)], true).await;
+        assert_eq!(out[script], Outcome::AlreadyHeld(5));
+        let out = drive(target, &ctx, vec![change("g2", script, 6)], true).await;
+        assert_eq!(out[script], Outcome::Delivered(6));
         let held = sim.state().tenant("g2").genesys.held;
-        assert_eq!(held["s/with space"].version, 6, "{held:?}");
+        assert_eq!(held[script].version, 6, "{held:?}");
+        assert_eq!(held[script].writes, 2, "v3 was never written");
         sim.shutdown();
     })
     .await;
@@ -180,16 +283,15 @@ async fn genesys_replays_skip_older_versions() {
 async fn genesys_record_error_is_permanent_for_that_item_only() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "g3", "batch");
         let faults = Faults {
             record_errors: BTreeSet::from(["s1".to_string()]),
             ..Faults::default()
         };
         sim.set_faults(Some("g3"), SimTarget::Genesys, faults);
-        let target = GenesysTarget::new("g3", t.genesys.as_ref().unwrap(), &context(10));
-        let out = target.push(&items("g3", 3, 1)).await;
-        let PushOutcome::Failed(f) = &out[1] else {
-            panic!("{:?}", out[1])
+        let ctx = context(10);
+        let out = drive(genesys(&sim, "g3", &ctx), &ctx, changes("g3", 3, 1), false).await;
+        let Outcome::Failed(f) = &out["s1"] else {
+            panic!("{:?}", out["s1"])
         };
         assert_eq!((f.reason, f.status), (FailureReason::Permanent, Some(400)));
         assert!(
@@ -197,10 +299,8 @@ async fn genesys_record_error_is_permanent_for_that_item_only() {
             "{}",
             f.error
         );
-        assert!(
-            matches!(out[0], PushOutcome::Delivered { .. })
-                && matches!(out[2], PushOutcome::Delivered { .. })
-        );
+        assert_eq!(out["s0"], Outcome::Delivered(1));
+        assert_eq!(out["s2"], Outcome::Delivered(1));
         sim.shutdown();
     })
     .await;
@@ -210,21 +310,26 @@ async fn genesys_record_error_is_permanent_for_that_item_only() {
 async fn one_token_for_many_pushes_and_one_renewal_after_expiry() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "g4", "batch");
         let ctx = context(10);
-        let genesys = GenesysTarget::new("g4", t.genesys.as_ref().unwrap(), &ctx);
-        let servicenow = ServiceNowTarget::new("g4", t.servicenow.as_ref().unwrap(), &ctx);
+        let g = genesys(&sim, "g4", &ctx);
+        let sn = servicenow(&sim, "g4", "batch", &ctx);
         for version in 1..=3 {
-            assert_all_delivered(&genesys.push(&items("g4", 10, version)).await);
-            assert_all_delivered(&servicenow.push(&items("g4", 10, version)).await);
+            assert_all_delivered(
+                &drive(g.clone(), &ctx, changes("g4", 10, version), false).await,
+                10,
+            );
+            assert_all_delivered(
+                &drive(sn.clone(), &ctx, changes("g4", 10, version), false).await,
+                10,
+            );
         }
         let state = sim.state().tenant("g4");
         assert_eq!(state.genesys.token_requests, 1);
         assert_eq!(state.servicenow.token_requests, 1);
 
         sim.expire_tokens(None);
-        assert_all_delivered(&genesys.push(&items("g4", 10, 4)).await);
-        assert_all_delivered(&servicenow.push(&items("g4", 10, 4)).await);
+        assert_all_delivered(&drive(g, &ctx, changes("g4", 10, 4), false).await, 10);
+        assert_all_delivered(&drive(sn, &ctx, changes("g4", 10, 4), false).await, 10);
         let state = sim.state().tenant("g4");
         assert_eq!(
             state.genesys.token_requests, 2,
@@ -243,21 +348,26 @@ async fn one_token_for_many_pushes_and_one_renewal_after_expiry() {
 async fn servicenow_batch_judges_each_record() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "n1", "batch");
         let faults = Faults {
             record_errors: BTreeSet::from(["s2".to_string()]),
             ..Faults::default()
         };
         sim.set_faults(Some("n1"), SimTarget::Servicenow, faults);
-        let target = ServiceNowTarget::new("n1", t.servicenow.as_ref().unwrap(), &context(10));
-        let out = target.push(&items("n1", 5, 1)).await;
-        for (i, o) in out.iter().enumerate() {
-            match (i, o) {
-                (2, PushOutcome::Failed(f)) => {
+        let ctx = context(10);
+        let out = drive(
+            servicenow(&sim, "n1", "batch", &ctx),
+            &ctx,
+            changes("n1", 5, 1),
+            false,
+        )
+        .await;
+        for (script, o) in &out {
+            match (script.as_str(), o) {
+                ("s2", Outcome::Failed(f)) => {
                     assert_eq!(f.reason, FailureReason::Permanent);
                     assert!(f.error.contains("error"), "{}", f.error);
                 }
-                (_, PushOutcome::Delivered { attempts: 1, .. }) if i != 2 => {}
+                (s, Outcome::Delivered(1)) if s != "s2" => {}
                 other => panic!("{other:?}"),
             }
         }
@@ -273,30 +383,31 @@ async fn servicenow_batch_judges_each_record() {
 async fn servicenow_retries_only_unserviced_items() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "n2", "batch");
         let faults = Faults {
             unserviced: BTreeSet::from(["s1".to_string()]),
             ..Faults::default()
         };
         sim.set_faults(Some("n2"), SimTarget::Servicenow, faults);
-        let target = ServiceNowTarget::new("n2", t.servicenow.as_ref().unwrap(), &context(3));
-        let out = target.push(&items("n2", 3, 1)).await;
-        assert!(
-            matches!(out[0], PushOutcome::Delivered { attempts: 1, .. }),
-            "{:?}",
-            out[0]
-        );
-        assert!(
-            matches!(out[2], PushOutcome::Delivered { attempts: 1, .. }),
-            "{:?}",
-            out[2]
-        );
-        let PushOutcome::Failed(f) = &out[1] else {
-            panic!("{:?}", out[1])
+        let ctx = context(3);
+        let out = drive(
+            servicenow(&sim, "n2", "batch", &ctx),
+            &ctx,
+            changes("n2", 3, 1),
+            false,
+        )
+        .await;
+        assert_eq!(out["s0"], Outcome::Delivered(1));
+        assert_eq!(out["s2"], Outcome::Delivered(1));
+        let Outcome::Failed(f) = &out["s1"] else {
+            panic!("{:?}", out["s1"])
         };
         assert_eq!((f.reason, f.attempts), (FailureReason::Exhausted, 3));
         let state = sim.state().tenant("n2").servicenow;
         assert_eq!(state.batch_calls, 3);
+        assert_eq!(
+            state.sub_requests, 5,
+            "3 in the first call, then s1 alone twice"
+        );
         assert!(
             state.held.values().all(|h| h.writes == 1),
             "delivered items were not resent"
@@ -310,7 +421,6 @@ async fn servicenow_retries_only_unserviced_items() {
 async fn servicenow_truncated_200_is_retried_and_insert_multiple_delivers_all() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "n3", "batch");
         sim.set_faults(
             Some("n3"),
             SimTarget::Servicenow,
@@ -319,17 +429,19 @@ async fn servicenow_truncated_200_is_retried_and_insert_multiple_delivers_all() 
                 ..Faults::default()
             },
         );
-        let target = ServiceNowTarget::new("n3", t.servicenow.as_ref().unwrap(), &context(10));
-        let out = target.push(&items("n3", 2, 1)).await;
-        assert!(
-            out.iter()
-                .all(|o| matches!(o, PushOutcome::Delivered { attempts: 2, .. })),
-            "{out:?}"
-        );
+        let ctx = context(10);
+        let out = drive(
+            servicenow(&sim, "n3", "batch", &ctx),
+            &ctx,
+            changes("n3", 2, 1),
+            false,
+        )
+        .await;
+        assert_all_delivered(&out, 2);
+        assert_eq!(sim.state().tenant("n3").servicenow.batch_calls, 2);
 
-        let t = tenant(&sim, "n4", "insert_multiple");
-        let target = ServiceNowTarget::new("n4", t.servicenow.as_ref().unwrap(), &context(10));
-        assert_all_delivered(&target.push(&items("n4", 5, 1)).await);
+        let target = servicenow(&sim, "n4", "insert_multiple", &ctx);
+        assert_all_delivered(&drive(target, &ctx, changes("n4", 5, 1), false).await, 5);
         let state = sim.state().tenant("n4").servicenow;
         assert_eq!((state.batch_calls, state.held.len()), (1, 5));
         sim.shutdown();
@@ -341,7 +453,6 @@ async fn servicenow_truncated_200_is_retried_and_insert_multiple_delivers_all() 
 async fn a_429_pauses_every_concurrent_push_with_zero_violations() {
     bounded(async {
         let sim = sim().await;
-        let t = tenant(&sim, "p1", "batch");
         let inject = vec![InjectedResponse::new(429).with_retry_after("2")];
         sim.set_faults(
             Some("p1"),
@@ -352,9 +463,8 @@ async fn a_429_pauses_every_concurrent_push_with_zero_violations() {
             },
         );
         let ctx = context(10);
-        let target = GenesysTarget::new("p1", t.genesys.as_ref().unwrap(), &ctx);
-        let out = target.push(&items("p1", 20, 1)).await;
-        assert_all_delivered(&out);
+        let out = drive(genesys(&sim, "p1", &ctx), &ctx, changes("p1", 20, 1), false).await;
+        assert_all_delivered(&out, 20);
         let state = sim.state().tenant("p1").genesys;
         assert_eq!(state.violations, 0, "{state:?}");
         assert_eq!(state.answered(429), 1);
@@ -374,10 +484,14 @@ async fn a_429_pauses_every_concurrent_push_with_zero_violations() {
                 ..Faults::default()
             },
         );
-        let sn = ServiceNowTarget::new("p1", t.servicenow.as_ref().unwrap(), &ctx);
-        assert_all_delivered(&sn.push(&items("p1", 20, 1)).await);
+        let sn = servicenow(&sim, "p1", "batch", &ctx);
+        assert_all_delivered(&drive(sn, &ctx, changes("p1", 20, 1), false).await, 20);
         let state = sim.state().tenant("p1").servicenow;
-        assert_eq!((state.violations, state.batch_calls), (0, 1));
+        assert_eq!(
+            (state.violations, state.batch_calls),
+            (0, 1),
+            "the 429 is no call"
+        );
         sim.shutdown();
     })
     .await;
@@ -387,15 +501,24 @@ async fn a_429_pauses_every_concurrent_push_with_zero_violations() {
 async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
     bounded(async {
         let sim = sim().await;
+        let ctx = context(10);
         let mut t = tenant(&sim, "n5", "batch");
         let sn = t.servicenow.as_mut().unwrap();
         sn.auth = scriptsync::config::ServiceNowAuth::OauthPassword;
         sn.username = Some("integration.user".into());
         sn.password = Some(SecretString::from("pw"));
-        let target = ServiceNowTarget::new("n5", t.servicenow.as_ref().unwrap(), &context(10));
-        assert_all_delivered(&target.push(&items("n5", 3, 1)).await);
+        let target: Arc<dyn Target> = Arc::new(ServiceNowTarget::new(
+            "n5",
+            t.servicenow.as_ref().unwrap(),
+            &ctx,
+            100,
+        ));
+        assert_all_delivered(
+            &drive(target.clone(), &ctx, changes("n5", 3, 1), false).await,
+            3,
+        );
         sim.expire_tokens(None);
-        assert_all_delivered(&target.push(&items("n5", 3, 2)).await);
+        assert_all_delivered(&drive(target, &ctx, changes("n5", 3, 2), false).await, 3);
         let state = sim.state().tenant("n5").servicenow;
         assert_eq!(state.token_requests, 2, "password grant, then one refresh");
         assert!(state.held.values().all(|h| h.version == 2));
@@ -405,8 +528,13 @@ async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
         sn.auth = scriptsync::config::ServiceNowAuth::Basic;
         sn.username = Some("n6".into());
         sn.password = Some(SecretString::from("pw"));
-        let target = ServiceNowTarget::new("n6", t.servicenow.as_ref().unwrap(), &context(10));
-        assert_all_delivered(&target.push(&items("n6", 3, 1)).await);
+        let target: Arc<dyn Target> = Arc::new(ServiceNowTarget::new(
+            "n6",
+            t.servicenow.as_ref().unwrap(),
+            &ctx,
+            100,
+        ));
+        assert_all_delivered(&drive(target, &ctx, changes("n6", 3, 1), false).await, 3);
         let state = sim.state().tenant("n6").servicenow;
         assert_eq!((state.token_requests, state.held.len()), (0, 3));
         sim.shutdown();

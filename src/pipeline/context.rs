@@ -1,16 +1,18 @@
 //! What one tenant's pipeline holds: its targets, the shared publisher, the names, the
-//! ordering state and the metrics. Built once per tenant by the application.
+//! ordering state, the retry settings and the metrics. Built by the application per
+//! connection, from parts that outlive it (targets with their gates and tokens, ordering).
 
 use std::sync::{Arc, Mutex};
 
 use crate::broker::{Names, Publisher};
 use crate::change::TargetKind;
+use crate::config::RetrySettings;
 use crate::metrics::Metrics;
 use crate::targets::Target;
 
 use super::order::HighWater;
 
-/// One tenant's pipeline state, shared by its consumer loop and its flushes.
+/// One tenant's pipeline state, shared by its consumer loop, its lanes and its settling.
 pub struct TenantContext {
     pub tenant: String,
     pub targets: Vec<Arc<dyn Target>>,
@@ -19,6 +21,8 @@ pub struct TenantContext {
     pub metrics: Arc<Metrics>,
     pub high_water: Arc<Mutex<HighWater>>,
     pub max_message_bytes: usize,
+    /// The retry schedule every lane of the tenant follows.
+    pub retry: RetrySettings,
 }
 
 impl TenantContext {

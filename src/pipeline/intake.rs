@@ -13,14 +13,24 @@ use crate::change::{self, TargetKind};
 use crate::dlq::{DeadLetter, Reason, headers};
 use crate::telemetry;
 
-use super::batcher::Pending;
 use super::context::TenantContext;
 use super::settle::dead_letter_and_ack;
 
-/// Decodes `inbound`; returns the pending change, or `None` when it was dead-lettered.
+/// A decoded delivery, ready for the ack tracker and the lanes.
+pub struct Admitted {
+    pub change: Arc<change::ScriptChange>,
+    /// The targets this delivery owes (configured, asked for, and still owed on a replay).
+    pub owed: Vec<TargetKind>,
+    /// The message came from a DLQ replay or is a redelivery: check what the target holds
+    /// before writing.
+    pub replay: bool,
+    pub token: Inbound,
+}
+
+/// Decodes `inbound`; returns the admitted change, or `None` when it was dead-lettered.
 /// Opens the delivery's span (a child of the publisher's trace when the message carries a
 /// W3C `traceparent`); it lives with the delivery until it is settled.
-pub async fn intake(ctx: &TenantContext, mut inbound: Inbound) -> Option<Pending<Inbound>> {
+pub async fn intake(ctx: &TenantContext, mut inbound: Inbound) -> Option<Admitted> {
     let queue = ctx.names.tenant_queue(&ctx.tenant);
     let span = tracing::info_span!(
         "delivery",
@@ -43,7 +53,7 @@ pub async fn intake(ctx: &TenantContext, mut inbound: Inbound) -> Option<Pending
     decode(ctx, inbound).instrument(span).await
 }
 
-async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inbound>> {
+async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Admitted> {
     ctx.metrics.consumed(&ctx.tenant);
     let change = match change::decode(&inbound.body, &inbound.routing_key, ctx.max_message_bytes) {
         Ok(change) => change,
@@ -90,7 +100,7 @@ async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Pending<Inbound
         .filter(|t| still_owed.as_ref().is_none_or(|s| s.contains(t)))
         .collect();
     ctx.metrics.inflight_add(&ctx.tenant, 1);
-    Some(Pending {
+    Some(Admitted {
         change: Arc::new(change),
         owed,
         // A replayed or redelivered message may be older than what the target already holds

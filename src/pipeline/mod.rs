@@ -1,18 +1,19 @@
 //! The pipeline, composed as in the DESIGN §2 diagram:
-//! consumer → [`intake`] (decode + validate) → [`batcher`] (coalesce per script) →
-//! [`flush`] (push to every target through its gate) → [`verdict`] + [`settle`] (the ack
-//! tracker: ack, or DLQ-then-ack). [`order`] keeps the no-older-over-newer rule.
-//! No protocol details live here: the broker and the targets are behind their own modules.
+//! consumer → [`intake`] (decode + validate) → [`tracker`] (the ack tracker: which targets
+//! each delivery still owes) → one [`lane`] per (tenant, target) (pending newest version per
+//! script, late binding at the gate, retries) → back to the tracker → [`settle`] (ack, or
+//! DLQ-then-ack). [`tenant`] composes them per tenant; [`order`] keeps the
+//! no-older-over-newer rule. No protocol details live here: the broker and the targets are
+//! behind their own modules.
 
-pub mod batcher;
 pub mod context;
-pub mod flush;
 pub mod intake;
+pub mod lane;
 pub mod order;
 pub mod settle;
 pub mod tenant;
+pub mod tracker;
 pub mod unrouted;
-pub mod verdict;
 
 pub use context::TenantContext;
 pub use tenant::{LoopEnd, LoopSettings, run_tenant};

@@ -8,9 +8,8 @@ use crate::broker::Inbound;
 use crate::dlq::{DeadLetter, Reason};
 use crate::targets::FailureReason;
 
-use super::batcher::Pending;
 use super::context::TenantContext;
-use super::verdict::Verdict;
+use super::tracker::{Settled, Verdict};
 
 /// Publishes `dl` for `inbound` (confirm awaited) and then acks it.
 pub async fn dead_letter_and_ack(ctx: &TenantContext, inbound: Inbound, dl: DeadLetter) {
@@ -31,16 +30,20 @@ pub async fn dead_letter_and_ack(ctx: &TenantContext, inbound: Inbound, dl: Dead
     }
 }
 
-/// Carries out `verdict` for one pending delivery and records its metrics.
-pub async fn settle(ctx: &TenantContext, pending: Pending<Inbound>, verdict: Verdict) {
+/// Carries out the verdict for one settled delivery and records its metrics.
+pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
     ctx.metrics.inflight_add(&ctx.tenant, -1);
-    let change = &pending.change;
+    let Settled {
+        token,
+        change,
+        verdict,
+    } = settled;
     match verdict {
         Verdict::Delivered | Verdict::Superseded => {
             if verdict == Verdict::Superseded {
                 ctx.metrics.superseded(&ctx.tenant);
             }
-            match pending.token.ack.ack().await {
+            match token.ack.ack().await {
                 Ok(()) => {
                     if let Some(published) = change.published_at_time() {
                         let age = OffsetDateTime::now_utc() - published;
@@ -82,7 +85,7 @@ pub async fn settle(ctx: &TenantContext, pending: Pending<Inbound>, verdict: Ver
                 tenant: Some(ctx.tenant.clone()),
                 first_failed_at: None,
             };
-            dead_letter_and_ack(ctx, pending.token, dl).await;
+            dead_letter_and_ack(ctx, token, dl).await;
         }
     }
 }

@@ -1,29 +1,37 @@
-//! One tenant's consumer loop: deliveries → intake → batcher → flush, with at most one flush
-//! in flight. A batch is the `max_changes` oldest pending scripts. While a flush runs, new
-//! deliveries keep coalescing into the pending scripts (the prefetch bounds how many are
-//! held), so a backlog or a paused quota turns many versions into one push per script.
+//! One tenant's pipeline: deliveries → intake → the ack tracker → one lane per target
+//! (DESIGN §2). The consumer loop only decodes and hands out: each delivery is tracked with
+//! the targets it owes and offered to each of those lanes, which push on their own and report
+//! back; the tracker settles a delivery (ack, or DLQ-then-ack) once it owes nothing more. The
+//! prefetch bounds how many deliveries are held, and so the tracker and the lanes.
 //!
-//! On shutdown: stop taking deliveries, flush what is pending, let the flush finish within
-//! `drain_timeout`; whatever is still unsettled is requeued when the channel closes.
+//! On shutdown: stop taking deliveries, let the lanes send what is pending and finish their
+//! requests within `drain_timeout`; whatever is still unsettled then is requeued when the
+//! channel closes. On a lost stream the lanes stop at once (the broker redelivers).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::broker::Inbound;
+use crate::change::TargetKind;
+use crate::push::Schedule;
 
-use super::batcher::Batcher;
 use super::context::TenantContext;
-use super::flush::flush;
-use super::intake::intake;
+use super::intake::{Admitted, intake};
+use super::lane::{LaneContext, Offer, Report, Reporter, run_lane};
+use super::settle::settle;
+use super::tracker::{AckTracker, Settled};
 
-/// Batching parameters of the loop.
+/// Batching parameters of the tenant's lanes.
 #[derive(Debug, Clone, Copy)]
 pub struct LoopSettings {
+    /// Most changes one ServiceNow call carries (and how many make it go without lingering).
     pub max_changes: usize,
     pub linger: Duration,
     pub drain_timeout: Duration,
@@ -38,6 +46,49 @@ pub enum LoopEnd {
     StreamLost(String),
 }
 
+/// The ack tracker of one tenant and the settling of what it releases.
+struct Settler {
+    ctx: Arc<TenantContext>,
+    tracker: Mutex<AckTracker<Inbound>>,
+    tasks: TaskTracker,
+}
+
+impl Settler {
+    fn tracker(&self) -> std::sync::MutexGuard<'_, AckTracker<Inbound>> {
+        // Plain data updated in short sections: a panic elsewhere cannot corrupt it.
+        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn settle_all(&self, settled: Vec<Settled<Inbound>>) {
+        for s in settled {
+            let ctx = self.ctx.clone();
+            let span = s.token.span.clone();
+            self.tasks
+                .spawn(async move { settle(&ctx, s).await }.instrument(span));
+        }
+    }
+
+    /// What a lane of target `kind` reports.
+    fn report(&self, kind: TargetKind, report: Report) {
+        let settled = {
+            let mut tracker = self.tracker();
+            match report {
+                Report::Reached {
+                    script,
+                    version,
+                    pushed,
+                } => tracker.reached(kind, &script, version, pushed),
+                Report::Failed {
+                    script,
+                    version,
+                    failure,
+                } => tracker.failed(kind, &script, version, &failure),
+            }
+        };
+        self.settle_all(settled);
+    }
+}
+
 /// Runs until `shutdown` is cancelled or the stream ends.
 pub async fn run_tenant<S>(
     ctx: Arc<TenantContext>,
@@ -48,69 +99,86 @@ pub async fn run_tenant<S>(
 where
     S: Stream<Item = lapin::Result<Inbound>> + Unpin,
 {
-    let mut batcher: Batcher<Inbound> = Batcher::new(settings.max_changes, settings.linger);
-    let mut inflight: Option<JoinHandle<()>> = None;
+    let settler = Arc::new(Settler {
+        ctx: ctx.clone(),
+        tracker: Mutex::default(),
+        tasks: TaskTracker::new(),
+    });
+    let abort = CancellationToken::new();
+    let mut lanes = JoinSet::new();
+    let mut offers: Vec<(TargetKind, UnboundedSender<Offer>)> = Vec::new();
+    for target in &ctx.targets {
+        let kind = target.kind();
+        let lane = Arc::new(LaneContext {
+            tenant: ctx.tenant.clone(),
+            target: target.clone(),
+            high_water: ctx.high_water.clone(),
+            schedule: Schedule::new(&ctx.retry),
+            metrics: ctx.metrics.clone(),
+            linger: settings.linger,
+        });
+        let (tx, rx) = unbounded_channel();
+        offers.push((kind, tx));
+        let reporter: Reporter = {
+            let settler = settler.clone();
+            Arc::new(move |report| settler.report(kind, report))
+        };
+        lanes.spawn(run_lane(lane, rx, reporter, abort.clone()));
+    }
     let end = loop {
-        if inflight.as_ref().is_some_and(|h| h.is_finished()) {
-            inflight = None;
-        }
-        if inflight.is_none() && batcher.is_due(Instant::now()) {
-            inflight = Some(spawn_flush(&ctx, &mut batcher));
-        }
-        let deadline = batcher.deadline();
         tokio::select! {
             _ = shutdown.cancelled() => break LoopEnd::Shutdown,
-            // Keep reading while a flush is in flight, past max_changes: pending versions
-            // coalesce instead of queueing up behind the quota. The prefetch bounds memory.
-            next = deliveries.next(), if inflight.is_some() || !batcher.is_full() => match next {
+            next = deliveries.next() => match next {
                 Some(Ok(inbound)) => {
-                    if let Some(pending) = intake(&ctx, inbound).await {
-                        batcher.add(pending);
+                    if let Some(admitted) = intake(&ctx, inbound).await {
+                        admit(&settler, &offers, admitted);
                     }
                 }
                 Some(Err(e)) => break LoopEnd::StreamLost(e.to_string()),
                 None => break LoopEnd::StreamLost("consumer stream ended".into()),
             },
-            _ = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
-                inflight = None;
-            }
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() && inflight.is_none() => {}
         }
     };
-    drain(&ctx, batcher, inflight, &end, settings.drain_timeout).await;
+    drop(offers);
+    if end == LoopEnd::Shutdown {
+        let drained = async { while lanes.join_next().await.is_some() {} };
+        if tokio::time::timeout(settings.drain_timeout, drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                tenant = %ctx.tenant, timeout = ?settings.drain_timeout,
+                "drain timed out; unsettled deliveries will be requeued"
+            );
+        }
+    }
+    abort.cancel();
+    while lanes.join_next().await.is_some() {}
+    settler.tasks.close();
+    settler.tasks.wait().await;
     end
 }
 
-fn spawn_flush(ctx: &Arc<TenantContext>, batcher: &mut Batcher<Inbound>) -> JoinHandle<()> {
-    let groups = batcher.take_batch();
-    let ctx = ctx.clone();
-    tokio::spawn(async move { flush(&ctx, groups).await })
-}
-
-async fn drain(
-    ctx: &Arc<TenantContext>,
-    mut batcher: Batcher<Inbound>,
-    inflight: Option<JoinHandle<()>>,
-    end: &LoopEnd,
-    timeout: Duration,
-) {
-    let ctx = ctx.clone();
-    let abort = inflight.as_ref().map(|h| h.abort_handle());
-    let work = async move {
-        if let Some(handle) = inflight {
-            let _ = handle.await;
-        }
-        while *end == LoopEnd::Shutdown && !batcher.is_empty() {
-            flush(&ctx, batcher.take_batch()).await;
-        }
-    };
-    if tokio::time::timeout(timeout, work).await.is_err() {
-        tracing::warn!(
-            ?timeout,
-            "drain timed out; unsettled deliveries will be requeued"
-        );
-        if let Some(abort) = abort {
-            abort.abort();
+/// Tracks a delivery, then offers its change to every lane it owes.
+fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: Admitted) {
+    let Admitted {
+        change,
+        owed,
+        replay,
+        token,
+    } = a;
+    let span = token.span.clone();
+    let settled = settler.tracker().admit(token, change.clone(), owed.clone());
+    settler.settle_all(settled.into_iter().collect());
+    for (kind, tx) in offers {
+        if owed.contains(kind) {
+            let offer = Offer {
+                change: change.clone(),
+                replay,
+                span: span.clone(),
+            };
+            // A lane ends only after its offers close: the send cannot fail while we run.
+            let _ = tx.send(offer);
         }
     }
 }

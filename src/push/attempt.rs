@@ -1,7 +1,7 @@
 //! One attempt's failure ([`AttemptError`]), what the attempts of one logical request share
 //! ([`Progress`]: attempt count, the one token renewal, the last real error), and the
 //! [`PushFailure`] they end in: `permanent` for a refusal, `exhausted` when attempts or the
-//! time budget ran out on retryable failures.
+//! time budget ran out on retryable failures ([`give_up`]).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -15,24 +15,19 @@ use crate::targets::{FailureReason, PushFailure};
 
 /// Why one attempt did not succeed.
 #[derive(Debug, Clone)]
-pub(crate) struct AttemptError {
-    pub(crate) class: Class,
+pub struct AttemptError {
+    pub class: Class,
     /// The server's wait (clamped and jittered), used instead of the backoff step.
-    pub(crate) wait: Option<Duration>,
-    pub(crate) status: Option<u16>,
-    pub(crate) message: String,
-    pub(crate) correlation_id: Option<String>,
+    pub wait: Option<Duration>,
+    pub status: Option<u16>,
+    pub message: String,
+    pub correlation_id: Option<String>,
     /// The gate cannot open inside the budget: stop now.
-    pub(crate) budget_spent: bool,
+    pub budget_spent: bool,
 }
 
 impl AttemptError {
-    pub(crate) fn transport(
-        what: &str,
-        kind: TransportKind,
-        class: Class,
-        status: Option<u16>,
-    ) -> Self {
+    pub fn transport(what: &str, kind: TransportKind, class: Class, status: Option<u16>) -> Self {
         Self {
             class,
             wait: None,
@@ -43,7 +38,7 @@ impl AttemptError {
         }
     }
 
-    pub(crate) fn budget_spent(what: &str) -> Self {
+    pub fn budget_spent(what: &str) -> Self {
         Self {
             class: Class::Transient,
             wait: None,
@@ -86,6 +81,15 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// Progress whose next attempt is number `first` (a lane counts the attempts of a change
+    /// across requests).
+    pub(crate) fn starting_at(first: u32) -> Self {
+        Self {
+            attempts: AtomicU32::new(first.saturating_sub(1)),
+            ..Self::default()
+        }
+    }
+
     /// Counts an attempt; returns its number (1-based).
     pub(crate) fn start_attempt(&self) -> u32 {
         self.attempts.fetch_add(1, Ordering::SeqCst) + 1
@@ -104,34 +108,42 @@ impl Progress {
     }
 
     /// The failure the logical request ends with.
-    pub(crate) fn failure(&self, mut e: AttemptError) -> PushFailure {
+    pub(crate) fn failure(&self, e: AttemptError) -> PushFailure {
         let attempts = self.attempts.load(Ordering::SeqCst);
-        if e.budget_spent
-            && let Some(last) = self.last.lock().expect("progress lock").take()
-        {
-            e = AttemptError {
-                budget_spent: true,
-                ..last
-            };
-        }
-        let reason = if e.class == Class::Permanent && !e.budget_spent {
-            FailureReason::Permanent
-        } else {
-            FailureReason::Exhausted
+        let last = self.last.lock().expect("progress lock").take();
+        give_up(e, last, attempts)
+    }
+}
+
+/// The [`PushFailure`] a change ends with after `attempts` attempts, the last one failing
+/// with `e`: `permanent` for a refusal, else `exhausted`. When `e` only says the budget ran
+/// out, the last real error (`last`) is reported instead, so the DLQ says what went wrong.
+pub fn give_up(mut e: AttemptError, last: Option<AttemptError>, attempts: u32) -> PushFailure {
+    if e.budget_spent
+        && let Some(last) = last
+    {
+        e = AttemptError {
+            budget_spent: true,
+            ..last
         };
-        let error = match reason {
-            FailureReason::Permanent => e.message,
-            FailureReason::Exhausted => {
-                format!("{} (gave up after {attempts} attempts)", e.message)
-            }
-        };
-        PushFailure {
-            reason,
-            status: e.status,
-            error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
-            attempts,
-            correlation_id: e.correlation_id,
+    }
+    let reason = if e.class == Class::Permanent && !e.budget_spent {
+        FailureReason::Permanent
+    } else {
+        FailureReason::Exhausted
+    };
+    let error = match reason {
+        FailureReason::Permanent => e.message,
+        FailureReason::Exhausted => {
+            format!("{} (gave up after {attempts} attempts)", e.message)
         }
+    };
+    PushFailure {
+        reason,
+        status: e.status,
+        error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
+        attempts,
+        correlation_id: e.correlation_id,
     }
 }
 

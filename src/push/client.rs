@@ -16,9 +16,10 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::attempt::{AttemptError, Progress};
+
 use super::auth::TokenCache;
 use super::classify::{Class, Observed, TransportKind, classify};
-use super::gate::Gate;
+use super::gate::{Gate, GatePermit};
 use super::reply::{self, Reply};
 use super::retry_after::effective_wait;
 use super::schedule::{Budget, Schedule};
@@ -136,7 +137,7 @@ impl PushClient {
             .schedule
             .run(
                 budget,
-                || self.attempt(budget, what, &build, &judge, &progress),
+                || self.attempt(budget.deadline(), None, what, &build, &judge, &progress),
                 on_retry,
             )
             .await;
@@ -152,9 +153,41 @@ impl PushClient {
         })
     }
 
+    /// Waits until the gate admits one request, or fails when it cannot before `deadline`.
+    pub async fn admit(&self, deadline: Instant) -> Result<GatePermit, AttemptError> {
+        self.gate
+            .acquire(deadline)
+            .await
+            .map_err(|_| AttemptError::budget_spent("gate"))
+    }
+
+    /// ONE attempt of a request the gate already admitted (`permit`): the caller chose what
+    /// to send at admission (a lane's late binding) and keeps the retry schedule itself.
+    /// `attempt` is the attempt's number for this change (spans and logs). A 401 renews the
+    /// token once and resends at once, through the gate again (before `deadline`), without
+    /// counting an attempt. The answer is the judged 2xx, or the attempt's failure.
+    pub async fn attempt_admitted<T, B, J>(
+        &self,
+        permit: GatePermit,
+        attempt: u32,
+        deadline: Instant,
+        what: &str,
+        build: B,
+        judge: J,
+    ) -> Result<T, AttemptError>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+        J: Fn(Reply) -> Verdict<T>,
+    {
+        let progress = Progress::starting_at(attempt);
+        self.attempt(deadline, Some(permit), what, &build, &judge, &progress)
+            .await
+    }
+
     async fn attempt<T, B, J>(
         &self,
-        budget: &Budget,
+        deadline: Instant,
+        admitted: Option<GatePermit>,
         what: &str,
         build: &B,
         judge: &J,
@@ -180,7 +213,13 @@ impl PushClient {
             http.response.status_code = tracing::field::Empty,
         );
         let result = self
-            .attempt_in_span(attempt, budget, what, (build, judge), progress)
+            .attempt_in_span(
+                attempt,
+                (deadline, admitted),
+                what,
+                (build, judge),
+                progress,
+            )
             .instrument(span.clone())
             .await;
         if let Err(e) = &result {
@@ -205,7 +244,7 @@ impl PushClient {
     async fn attempt_in_span<T, B, J>(
         &self,
         attempts: u32,
-        budget: &Budget,
+        (deadline, mut admitted): (Instant, Option<GatePermit>),
         what: &str,
         (build, judge): (&B, &J),
         progress: &Progress,
@@ -220,16 +259,18 @@ impl PushClient {
                 Ok(c) => c,
                 Err(e) => break Err(AttemptError::from(e)),
             };
-            let gate_wait = tracing::info_span!(
-                "gate wait", tenant = %self.tenant, target = %self.target
-            );
-            let acquired = self
-                .gate
-                .acquire(budget.deadline())
-                .instrument(gate_wait)
-                .await;
-            let Ok(permit) = acquired else {
-                break Err(AttemptError::budget_spent(what));
+            let permit = match admitted.take() {
+                Some(permit) => permit,
+                None => {
+                    let gate_wait = tracing::info_span!(
+                        "gate wait", tenant = %self.tenant, target = %self.target
+                    );
+                    let acquired = self.gate.acquire(deadline).instrument(gate_wait).await;
+                    let Ok(permit) = acquired else {
+                        break Err(AttemptError::budget_spent(what));
+                    };
+                    permit
+                }
             };
             let issued_at = permit.issued_at();
             let (client, request) = credential.apply(build(&self.http)).build_split();

@@ -8,10 +8,13 @@
 //!   shared [`pause`] (and its probe), the concurrency cap.
 //! - [`auth`] + [`credential`]: the token cache per (tenant, target) and what signs a request.
 //! - [`reply`]: the [`Reply`] a target judges, and short error texts without secrets.
-//! - [`client`]: [`PushClient::send`], which ties them together for one logical request
-//!   (`attempt`: one attempt's failure and the final `PushFailure`).
+//! - [`client`]: [`PushClient::send`], which ties them together for one logical request, and
+//!   [`PushClient::attempt_admitted`], one attempt of a request a lane already had admitted
+//!   ([`attempt`]: one attempt's failure and the final `PushFailure`).
+//! - [`retries`]: [`Retries`], the attempts and time budget of one change at one target, for
+//!   lanes that re-admit failed changes through the gate.
 
-mod attempt;
+pub mod attempt;
 pub mod auth;
 pub mod classify;
 pub mod client;
@@ -21,15 +24,18 @@ pub mod oauth_http;
 pub mod pause;
 pub mod rate;
 pub mod reply;
+pub mod retries;
 pub mod retry_after;
 pub mod schedule;
 
+pub use attempt::AttemptError;
 pub use auth::{AuthError, TokenCache};
 pub use classify::{Class, Observed, TransportKind, classify};
 pub use client::{PushClient, Verdict};
 pub use credential::{AuthMethod, Credential};
 pub use gate::{Gate, GateConfig, GatePermit, GateSnapshot};
 pub use reply::Reply;
+pub use retries::Retries;
 pub use schedule::{Budget, Schedule};
 
 use url::Url;

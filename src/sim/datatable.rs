@@ -2,7 +2,8 @@
 //!
 //! Rows are keyed by (principal, datatable id, key), so two Genesys orgs never see each other's
 //! rows. Writes are applied like the real table: last write wins, whatever its `version` (a
-//! lower version is counted in `older_writes`). The snapshot's `held` shows rows by key.
+//! lower version is counted in `older_writes`). The snapshot's `held` shows rows by key. The
+//! listing pages through one table's rows, keys ascending.
 
 use std::collections::BTreeSet;
 
@@ -122,6 +123,55 @@ pub(crate) fn read_row(
         .cloned()
         .map(Value::Object)
         .ok_or_else(|| not_found(table, key))
+}
+
+/// Largest `pageSize` the row listing accepts.
+pub(crate) const MAX_PAGE_SIZE: usize = 500;
+
+/// One page of the table's rows, keys ascending, in Genesys's entity-listing shape:
+/// `{"entities", "pageNumber", "pageSize", "total", "pageCount"}`. With `brief` each entity
+/// is `{"key"}` only (Genesys's `showbrief=true`, its default).
+pub(crate) fn list_rows(
+    world: &World,
+    principal: &str,
+    table: &str,
+    (page_number, page_size): (usize, usize),
+    brief: bool,
+) -> Result<Value, RowError> {
+    if page_number == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
+        return Err(RowError::new(
+            400,
+            "bad.request",
+            format!("pageNumber must be ≥ 1 and pageSize 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let mut rows: Vec<(&String, &Map<String, Value>)> = world
+        .rows
+        .iter()
+        .filter(|((p, t, _), _)| p == principal && t == table)
+        .map(|((_, _, key), row)| (key, row))
+        .collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let total = rows.len();
+    let entities: Vec<Value> = rows
+        .into_iter()
+        .skip((page_number - 1).saturating_mul(page_size))
+        .take(page_size)
+        .map(|(key, row)| {
+            if brief {
+                serde_json::json!({ "key": key })
+            } else {
+                Value::Object(row.clone())
+            }
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "entities": entities,
+        "pageNumber": page_number,
+        "pageSize": page_size,
+        "total": total,
+        "pageCount": total.div_ceil(page_size),
+    }))
 }
 
 fn not_found(table: &str, key: &str) -> RowError {

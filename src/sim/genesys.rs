@@ -1,4 +1,4 @@
-//! Genesys Cloud on loopback: the data-table row endpoints and `POST /api/v2/scripts/published`
+//! Genesys Cloud on loopback: the data-table row endpoints (create, list, read, update) and `POST /api/v2/scripts/published`
 //! (the login, `POST /oauth/token`, is in [`super::oauth`]; the row store in
 //! [`super::datatable`]).
 //!
@@ -28,7 +28,10 @@ const CORRELATION_HEADER: &str = "inin-correlation-id";
 pub(crate) fn routes() -> Router<Sim> {
     Router::new()
         .route("/oauth/token", post(genesys_login))
-        .route("/api/v2/flows/datatables/{table}/rows", post(create_row))
+        .route(
+            "/api/v2/flows/datatables/{table}/rows",
+            post(create_row).get(list_rows),
+        )
         .route(
             "/api/v2/flows/datatables/{table}/rows/{row}",
             put(update_row).get(get_row),
@@ -86,6 +89,33 @@ async fn create_row(
                 &admitted.record_errors,
             )
         },
+    )
+    .await
+}
+
+/// `GET …/rows?pageNumber=&pageSize=&showbrief=`: defaults 1, 25 and `true`, like Genesys.
+async fn list_rows(
+    State(sim): State<Sim>,
+    Path(table): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let query: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let number = |name: &str, default: usize| match query.get(name) {
+        Some(v) => v.parse::<usize>().unwrap_or(0),
+        None => default,
+    };
+    let page = (number("pageNumber", 1), number("pageSize", 25));
+    let brief = query.get("showbrief").is_none_or(|v| v != "false");
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        move |world, principal, _| datatable::list_rows(world, principal, &table, page, brief),
     )
     .await
 }

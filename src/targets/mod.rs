@@ -1,9 +1,11 @@
-//! The targets scriptsync pushes to, behind one trait: [`Target::push`] takes the coalesced
-//! changes of one flush and answers one [`PushOutcome`] per change, in the same order.
+//! The targets scriptsync pushes to, behind one trait: a lane (the pipeline's `lane` module) chooses
+//! what to send when the target's gate admits a request, and [`Target::attempt`] sends it:
+//! one attempt for one [`Job`] (Genesys: a row) or several (ServiceNow: a batch call),
+//! answering one [`Attempted`] per job. Whether and when to try again is the lane's call.
 //!
-//! A target owns its HTTP details (auth, request shapes, per-item judgement) and drives every
-//! request through its tenant's gate and retry policy (`crate::push`). It never sees the
-//! broker: acking and dead-lettering belong to the pipeline.
+//! A target owns its HTTP details (auth, request shapes, per-item judgement) and passes every
+//! request through its tenant's gate (`crate::push`). It never sees the broker: acking and
+//! dead-lettering belong to the pipeline.
 
 pub mod genesys;
 pub mod servicenow;
@@ -13,14 +15,54 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::change::{ScriptChange, TargetKind};
+use crate::push::{AttemptError, Gate, GatePermit, Retries};
 
-/// One change to push, as the pipeline hands it over.
-#[derive(Debug, Clone)]
-pub struct PushItem {
+/// One change a lane hands to its target for one attempt, with what earlier attempts of the
+/// same version already did. Built when the lane first admits the change; a newer version of
+/// the script starts a new job.
+#[derive(Debug)]
+pub struct Job {
     pub change: Arc<ScriptChange>,
-    /// True when the message came from `scriptsync dlq replay`: check what the target holds
-    /// first and skip (as superseded) if it already has this version or a newer one.
+    /// The message is a DLQ replay or a redelivery: check what the target holds first and
+    /// skip (as already held) if it has this version or a newer one.
     pub replay: bool,
+    /// Requests made and budget left for this change here (every request counts).
+    pub retries: Retries,
+    /// Steps an earlier attempt of this job completed (a retry does not repeat them).
+    pub steps: Steps,
+    /// The last `ININ-Correlation-Id` (or ServiceNow transaction id) seen for this job.
+    pub correlation_id: Option<String>,
+}
+
+impl Job {
+    pub fn new(change: Arc<ScriptChange>, replay: bool, retries: Retries) -> Self {
+        Self {
+            change,
+            replay,
+            retries,
+            steps: Steps::default(),
+            correlation_id: None,
+        }
+    }
+}
+
+/// The steps of a job already done (Genesys: the replay check, the row, the publish).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Steps {
+    pub checked: bool,
+    pub row_written: bool,
+    pub published: bool,
+}
+
+/// What one attempt did for one job.
+#[derive(Debug)]
+pub enum Attempted {
+    /// The target holds the job's version now.
+    Delivered,
+    /// The target already held this version (or the newer one given): nothing was written.
+    AlreadyHeld(u64),
+    /// The attempt failed; the lane decides whether and when to try again.
+    Failed(AttemptError),
 }
 
 /// Why a change could not be delivered to a target.
@@ -52,28 +94,27 @@ pub struct PushFailure {
     pub correlation_id: Option<String>,
 }
 
-/// What happened to one change at one target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushOutcome {
-    Delivered {
-        attempts: u32,
-        correlation_id: Option<String>,
-    },
-    /// The target already held this version or a newer one (replays only).
-    Superseded,
-    Failed(PushFailure),
-}
-
-/// A push destination for one tenant.
+/// A push destination for one tenant, driven by that tenant's lane for the target.
 pub trait Target: Send + Sync {
     fn kind(&self) -> TargetKind;
-    /// Pushes every item; the answer has exactly one outcome per item, in order.
-    /// Dropping the future abandons the remaining requests (used at shutdown).
-    fn push<'a>(&'a self, items: &'a [PushItem]) -> BoxFuture<'a, Vec<PushOutcome>>;
-    /// The (tenant, target) gate, for `/status`.
-    fn gate(&self) -> Option<Arc<crate::push::Gate>> {
-        None
+    /// The (tenant, target) gate every request of this target passes.
+    fn gate(&self) -> &Arc<Gate>;
+    /// Most jobs one request carries (Genesys: one row; ServiceNow: a Batch API call).
+    fn capacity(&self) -> usize;
+    /// Learns what it needs before the lane's first request (Genesys lists the table's row
+    /// keys once per process). Failures are logged and lived with, never fatal.
+    fn prepare(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
+    /// One attempt for `jobs` (at most [`capacity`](Self::capacity)), whose first request
+    /// goes under `permit`, already admitted by the gate; further requests of a job (a
+    /// fallback, a publish) pass the gate themselves. One answer per job, in order; each job's
+    /// `retries` count every request made and its `steps` say what is done.
+    fn attempt<'a>(
+        &'a self,
+        permit: GatePermit,
+        jobs: &'a mut [Job],
+    ) -> BoxFuture<'a, Vec<Attempted>>;
 }
 
 /// What every target needs from the application: one HTTP client (connection pool) for the
@@ -81,6 +122,8 @@ pub trait Target: Send + Sync {
 #[derive(Clone)]
 pub struct TargetContext {
     pub http: reqwest::Client,
+    /// `batch.max_changes`: most changes one ServiceNow call carries.
+    pub max_changes: usize,
     pub retry: crate::config::RetrySettings,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -96,7 +139,10 @@ pub fn build_targets(
     }
     if let Some(s) = &tenant.servicenow {
         out.push(Arc::new(servicenow::ServiceNowTarget::new(
-            &tenant.id, s, ctx,
+            &tenant.id,
+            s,
+            ctx,
+            ctx.max_changes,
         )));
     }
     out

@@ -2,39 +2,38 @@
 //! staging table; the integrator's transform map coalesces on (`u_tenant`, `u_script_id`) and
 //! skips records whose `u_version` is older than what it holds (so replays need nothing more).
 //!
-//! Mode `batch` (default): one `POST /api/now/v1/batch` per flush (per [`MAX_BATCH_ITEMS`]),
-//! one import sub-request per change, each judged on its own ([`judge_batch`]); items
-//! answered 429/5xx or left unserviced go again, alone, in the next batch call, through the
-//! gate and inside the retry budget (`batch`). Mode `insert_multiple`: one
-//! `POST /api/now/import/{table}/insertMultiple`, a 2xx delivers every record.
+//! Mode `batch` (default): one `POST /api/now/v1/batch` per attempt, carrying up to
+//! `batch.max_changes` jobs (at most [`MAX_BATCH_ITEMS`]), one import sub-request each, each
+//! judged on its own ([`judge_batch`]): the lane retries only the items answered 429/5xx or
+//! left unserviced, each on its own budget. Mode `insert_multiple`: one
+//! `POST /api/now/import/{table}/insertMultiple`; a 2xx delivers every record.
 //!
 //! Layout: this file holds the target and its two request shapes; `record` builds the import
-//! record and the sub-request ids, `judge` judges a batch answer per item, `batch` tracks
-//! each item across the calls of one push.
+//! record and the sub-request ids, `judge` judges a batch answer per item.
 
-mod batch;
 mod judge;
 mod record;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use futures::future::{BoxFuture, join_all};
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{FailureReason, PushFailure, PushItem, PushOutcome, Target, TargetContext};
+use super::{Attempted, Job, Target, TargetContext};
 use crate::change::TargetKind;
 use crate::config::{ServiceNowMode, ServiceNowSettings};
-use crate::push::{AuthMethod, Gate, GateConfig, PushClient, Verdict, endpoint};
+use crate::push::{
+    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Verdict, endpoint,
+};
 
-use batch::BatchState;
 pub use judge::{ItemVerdict, judge_batch};
 pub use record::record;
 use record::sub_request_ids;
 
-/// Most sub-requests (or records) per call; a larger flush is split into several calls.
+/// Most sub-requests (or records) per call, whatever `batch.max_changes` says.
 pub const MAX_BATCH_ITEMS: usize = 100;
 
 /// Pushes one tenant's changes to its ServiceNow instance.
@@ -43,17 +42,25 @@ pub struct ServiceNowTarget {
     instance_url: Url,
     staging_table: String,
     mode: ServiceNowMode,
+    capacity: usize,
     client: PushClient,
 }
 
 impl ServiceNowTarget {
-    pub fn new(tenant: &str, settings: &ServiceNowSettings, ctx: &TargetContext) -> Self {
+    /// `max_changes` is `batch.max_changes`: how many records one call carries.
+    pub fn new(
+        tenant: &str,
+        settings: &ServiceNowSettings,
+        ctx: &TargetContext,
+        max_changes: usize,
+    ) -> Self {
         let kind = TargetKind::Servicenow;
         Self {
             tenant: tenant.to_owned(),
             instance_url: settings.instance_url.clone(),
             staging_table: settings.staging_table.clone(),
             mode: settings.mode,
+            capacity: max_changes.clamp(1, MAX_BATCH_ITEMS),
             client: PushClient::for_tenant(
                 tenant,
                 kind,
@@ -64,62 +71,89 @@ impl ServiceNowTarget {
         }
     }
 
-    /// The tenant's gate (for `/status`).
-    pub fn gate(&self) -> &Arc<Gate> {
-        self.client.gate()
+    /// One call for `jobs` under `permit`, with `body` (JSON) sent to `url`; `Ok` with the
+    /// 2xx body. The call counts as one attempt of every job in it.
+    async fn call(
+        &self,
+        permit: GatePermit,
+        jobs: &mut [Job],
+        what: &str,
+        (url, body): (Url, Vec<u8>),
+    ) -> Result<Vec<u8>, AttemptError> {
+        let attempt = jobs
+            .iter_mut()
+            .map(|j| j.retries.count())
+            .max()
+            .unwrap_or(1);
+        let deadline = jobs.iter().map(|j| j.retries.deadline()).min();
+        let deadline = deadline.unwrap_or_else(tokio::time::Instant::now);
+        let build = |http: &reqwest::Client| {
+            http.post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        };
+        self.client
+            .attempt_admitted(permit, attempt, deadline, what, build, |reply| {
+                Verdict::Done(reply.body)
+            })
+            .await
     }
 
-    /// One batch call (and its retries) for `items`: one outcome per item, in order.
+    /// One Batch API call: each item judged on its own.
     #[tracing::instrument(
         skip_all,
-        fields(tenant = %self.tenant, items = items.len(), target = "servicenow")
+        fields(tenant = %self.tenant, items = jobs.len(), target = "servicenow")
     )]
-    async fn push_batch(&self, items: &[PushItem]) -> Vec<PushOutcome> {
+    async fn attempt_batch(&self, permit: GatePermit, jobs: &mut [Job]) -> Vec<Attempted> {
         let Some(url) = endpoint(&self.instance_url, &["api", "now", "v1", "batch"]) else {
-            return vec![bad_url(); items.len()];
+            return bad_url(jobs.len());
         };
         let sub_url = format!("/api/now/import/{}", self.staging_table);
-        let ids = sub_request_ids(items);
-        let bodies: Vec<String> = items
+        let ids = sub_request_ids(jobs);
+        let requests: Vec<Value> = jobs
             .iter()
-            .map(|i| STANDARD.encode(record(&i.change).to_string()))
-            .collect();
-        let state = Mutex::new(BatchState::new(items.len()));
-        let build = |http: &reqwest::Client| {
-            let pending = state.lock().expect("batch lock").start_call();
-            let requests: Vec<Value> = pending
-                .iter()
-                .map(|&i| {
-                    json!({
-                        "id": ids[i], "method": "POST", "url": sub_url,
-                        "headers": [{"name": "Content-Type", "value": "application/json"},
-                                    {"name": "Accept", "value": "application/json"}],
-                        "body": bodies[i], "exclude_response_headers": true,
-                    })
+            .zip(&ids)
+            .map(|(job, id)| {
+                json!({
+                    "id": id, "method": "POST", "url": sub_url,
+                    "headers": [{"name": "Content-Type", "value": "application/json"},
+                                {"name": "Accept", "value": "application/json"}],
+                    "body": STANDARD.encode(record(&job.change).to_string()),
+                    "exclude_response_headers": true,
                 })
-                .collect();
-            let body = json!({"batch_request_id": uuid::Uuid::new_v4().to_string(), "rest_requests": requests});
-            http.post(url.clone()).json(&body)
-        };
-        let judge = |reply: crate::push::Reply| {
-            let mut st = state.lock().expect("batch lock");
-            st.judge(&ids, &reply.body);
-            match st.pending_count() {
-                0 => Verdict::Done(()),
-                n => Verdict::Retry(format!("{n} of {} items still owed", items.len())),
+            })
+            .collect();
+        let body = json!({
+            "batch_request_id": uuid::Uuid::new_v4().to_string(),
+            "rest_requests": requests,
+        });
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        match self.call(permit, jobs, "batch", (url, body)).await {
+            Ok(answer) => {
+                let sent: Vec<&str> = ids.iter().map(String::as_str).collect();
+                judge_batch(&answer, &sent)
+                    .into_iter()
+                    .map(|verdict| match verdict {
+                        ItemVerdict::Delivered => Attempted::Delivered,
+                        ItemVerdict::Permanent { status, message } => {
+                            Attempted::Failed(item_failure(Class::Permanent, Some(status), message))
+                        }
+                        ItemVerdict::Retry { status, message } => {
+                            Attempted::Failed(item_failure(Class::Transient, status, message))
+                        }
+                    })
+                    .collect()
             }
-        };
-        let budget = self.client.budget();
-        let result = self
-            .client
-            .send_judged(&budget, "batch", build, judge)
-            .await;
-        let st = state.into_inner().expect("batch lock");
-        st.finish(result.err())
+            Err(e) => jobs.iter().map(|_| Attempted::Failed(e.clone())).collect(),
+        }
     }
 
-    /// One insertMultiple call for `items`: all delivered or all failed.
-    async fn push_insert_multiple(&self, items: &[PushItem]) -> Vec<PushOutcome> {
+    /// One insertMultiple call: all delivered or all failed.
+    async fn attempt_insert_multiple(
+        &self,
+        permit: GatePermit,
+        jobs: &mut [Job],
+    ) -> Vec<Attempted> {
         let path = [
             "api",
             "now",
@@ -128,25 +162,14 @@ impl ServiceNowTarget {
             "insertMultiple",
         ];
         let Some(url) = endpoint(&self.instance_url, &path) else {
-            return vec![bad_url(); items.len()];
+            return bad_url(jobs.len());
         };
-        let records: Vec<Value> = items.iter().map(|i| record(&i.change)).collect();
-        let body = json!({ "records": records });
-        let budget = self.client.budget();
-        let sent = self
-            .client
-            .send(&budget, "insertMultiple", |http| {
-                http.post(url.clone()).json(&body)
-            })
-            .await;
-        let outcome = match sent {
-            Ok(reply) => PushOutcome::Delivered {
-                attempts: reply.attempts,
-                correlation_id: reply.correlation_id,
-            },
-            Err(f) => PushOutcome::Failed(f),
-        };
-        vec![outcome; items.len()]
+        let records: Vec<Value> = jobs.iter().map(|j| record(&j.change)).collect();
+        let body = serde_json::to_vec(&json!({ "records": records })).unwrap_or_default();
+        match self.call(permit, jobs, "insertMultiple", (url, body)).await {
+            Ok(_) => jobs.iter().map(|_| Attempted::Delivered).collect(),
+            Err(e) => jobs.iter().map(|_| Attempted::Failed(e.clone())).collect(),
+        }
     }
 }
 
@@ -154,29 +177,46 @@ impl Target for ServiceNowTarget {
     fn kind(&self) -> TargetKind {
         TargetKind::Servicenow
     }
-    fn gate(&self) -> Option<Arc<Gate>> {
-        Some(self.client.gate().clone())
+
+    fn gate(&self) -> &Arc<Gate> {
+        self.client.gate()
     }
 
-    fn push<'a>(&'a self, items: &'a [PushItem]) -> BoxFuture<'a, Vec<PushOutcome>> {
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        permit: GatePermit,
+        jobs: &'a mut [Job],
+    ) -> BoxFuture<'a, Vec<Attempted>> {
         Box::pin(async move {
-            let calls = items.chunks(MAX_BATCH_ITEMS).map(|chunk| async move {
-                match self.mode {
-                    ServiceNowMode::Batch => self.push_batch(chunk).await,
-                    ServiceNowMode::InsertMultiple => self.push_insert_multiple(chunk).await,
-                }
-            });
-            join_all(calls).await.into_iter().flatten().collect()
+            match self.mode {
+                ServiceNowMode::Batch => self.attempt_batch(permit, jobs).await,
+                ServiceNowMode::InsertMultiple => self.attempt_insert_multiple(permit, jobs).await,
+            }
         })
     }
 }
 
-fn bad_url() -> PushOutcome {
-    PushOutcome::Failed(PushFailure {
-        reason: FailureReason::Permanent,
-        status: None,
-        error: "servicenow instance_url cannot hold a path".into(),
-        attempts: 0,
+/// One item's failure inside a 2xx batch answer (no pause: such items carry no headers).
+fn item_failure(class: Class, status: Option<u16>, message: String) -> AttemptError {
+    AttemptError {
+        class,
+        wait: None,
+        status,
+        message,
         correlation_id: None,
-    })
+        budget_spent: false,
+    }
+}
+
+fn bad_url(n: usize) -> Vec<Attempted> {
+    let e = item_failure(
+        Class::Permanent,
+        None,
+        "servicenow instance_url cannot hold a path".into(),
+    );
+    (0..n).map(|_| Attempted::Failed(e.clone())).collect()
 }

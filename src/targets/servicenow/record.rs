@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use crate::change::ScriptChange;
-use crate::targets::PushItem;
+use crate::targets::Job;
 
 /// The import record of a change: every value a string, absent optionals empty.
 pub fn record(change: &ScriptChange) -> Value {
@@ -26,7 +26,7 @@ pub fn record(change: &ScriptChange) -> Value {
 }
 
 /// Sub-request ids: the change id, made unique within the call if two items share one.
-pub(super) fn sub_request_ids(items: &[PushItem]) -> Vec<String> {
+pub(super) fn sub_request_ids(items: &[Job]) -> Vec<String> {
     let mut seen = HashSet::new();
     items
         .iter()

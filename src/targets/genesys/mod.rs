@@ -1,0 +1,397 @@
+//! Genesys Cloud (DESIGN §5.1): each change upserts one row of the tenant's Architect data
+//! table, keyed by script id, and optionally publishes the script version.
+//!
+//! One job (one change) per attempt: (replays only) `GET …/rows/{script_id}?showbrief=false`,
+//! already held if the row has this version or a newer one → the row write, one request:
+//! `PUT …/rows/{script_id}` for a row known to exist, `POST …/rows` for a new one ([`rows`]
+//! knows which; on a stale guess PUT→404→POST and POST→409→PUT) → with `publish_scripts`
+//! and a `genesys_version_id`, `POST /api/v2/scripts/published`. The first request goes
+//! under the permit the lane was admitted with; the others pass the gate themselves. Every
+//! request counts as an attempt of the job, and a retry skips the steps already done.
+
+pub mod rows;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use reqwest::RequestBuilder;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::{Attempted, Job, Target, TargetContext};
+use crate::change::{ScriptChange, TargetKind};
+use crate::config::GenesysSettings;
+use crate::push::{
+    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
+    endpoint,
+};
+
+use rows::{RowKnowledge, Write};
+
+/// Pushes one tenant's changes to its Genesys Cloud org.
+pub struct GenesysTarget {
+    tenant: String,
+    api_base: Url,
+    datatable_id: String,
+    publish_scripts: bool,
+    client: PushClient,
+    rows: RowKnowledge,
+}
+
+impl GenesysTarget {
+    pub fn new(tenant: &str, settings: &GenesysSettings, ctx: &TargetContext) -> Self {
+        let kind = TargetKind::Genesys;
+        Self {
+            tenant: tenant.to_owned(),
+            api_base: settings.api_base(),
+            datatable_id: settings.datatable_id.clone(),
+            publish_scripts: settings.publish_scripts,
+            client: PushClient::for_tenant(
+                tenant,
+                kind,
+                ctx,
+                GateConfig::genesys(settings),
+                AuthMethod::genesys(settings),
+            ),
+            rows: RowKnowledge::default(),
+        }
+    }
+
+    fn rows_url(&self) -> Option<Url> {
+        let table = [
+            "api",
+            "v2",
+            "flows",
+            "datatables",
+            &self.datatable_id,
+            "rows",
+        ];
+        endpoint(&self.api_base, &table)
+    }
+
+    /// Lists the table's row keys, page by page (each page one logical request with its
+    /// own retries). Errors leave the knowledge unlisted: writes then start with PUT.
+    async fn list_rows(&self) -> Result<usize, String> {
+        let rows_url = self.rows_url().ok_or_else(bad_base)?;
+        let mut keys = Vec::new();
+        let mut page = 1;
+        loop {
+            let mut url = rows_url.clone();
+            url.query_pairs_mut()
+                .append_pair("pageNumber", &page.to_string())
+                .append_pair("pageSize", &rows::PAGE_SIZE.to_string())
+                .append_pair("showbrief", "true");
+            let budget = self.client.budget();
+            let reply = self
+                .client
+                .send(&budget, "GET rows", |http| http.get(url.clone()))
+                .await
+                .map_err(|f| f.error)?;
+            let body = reply.json().unwrap_or_default();
+            let (found, more) = rows::parse_page(&body, page)
+                .ok_or_else(|| format!("GET rows: page {page} is not a row listing"))?;
+            keys.extend(found);
+            if !more {
+                break;
+            }
+            page += 1;
+        }
+        let n = keys.len();
+        self.rows.set_listing(keys);
+        Ok(n)
+    }
+
+    #[tracing::instrument(skip_all, fields(
+        tenant = %self.tenant, script_id = %job.change.script_id,
+        version = job.change.version, target = "genesys"
+    ))]
+    async fn attempt_job(&self, permit: GatePermit, job: &mut Job) -> Attempted {
+        let change = job.change.clone();
+        let mut permit = Some(permit);
+        let Some(rows_url) = self.rows_url() else {
+            return Attempted::Failed(refused(bad_base()));
+        };
+        let Some(row_url) = endpoint(&rows_url, &[&change.script_id]) else {
+            return Attempted::Failed(refused(no_row_path(&change.script_id)));
+        };
+        let publish = if self.publish_scripts {
+            change.genesys_version_id.as_deref()
+        } else {
+            None
+        };
+        if job.replay && !job.steps.checked {
+            let mut get_url = row_url.clone();
+            get_url.query_pairs_mut().append_pair("showbrief", "false");
+            let got = self
+                .request(&mut permit, job, "GET row", |http| {
+                    http.get(get_url.clone())
+                })
+                .await;
+            match got {
+                Ok(reply) => {
+                    job.steps.checked = true;
+                    self.rows.exists(&change.script_id);
+                    let held = row_version(&reply).unwrap_or(0);
+                    if held > change.version || (held == change.version && publish.is_none()) {
+                        return Attempted::AlreadyHeld(held);
+                    }
+                    // This version is held and a publish is asked for: publish again
+                    // (idempotent), without rewriting the row.
+                    job.steps.row_written = held == change.version;
+                }
+                Err(e) if e.status == Some(404) => {
+                    job.steps.checked = true;
+                    self.rows.absent(&change.script_id);
+                }
+                Err(e) => return Attempted::Failed(e),
+            }
+        }
+        if !job.steps.row_written {
+            if let Err(e) = self.upsert(&mut permit, job, &rows_url, &row_url).await {
+                return Attempted::Failed(e);
+            }
+            job.steps.row_written = true;
+        }
+        if let Some(version_id) = publish.filter(|_| !job.steps.published) {
+            let Some(url) = endpoint(&self.api_base, &["api", "v2", "scripts", "published"]) else {
+                return Attempted::Failed(refused(bad_base()));
+            };
+            let body = json!({"scriptId": change.script_id, "versionId": version_id});
+            let sent = self
+                .request(&mut permit, job, "POST publish", |http| {
+                    http.post(url.clone()).json(&body)
+                })
+                .await;
+            if let Err(e) = sent {
+                return Attempted::Failed(e);
+            }
+            job.steps.published = true;
+        }
+        Attempted::Delivered
+    }
+
+    /// Writes the row with one request when the knowledge is right: PUT a known row, POST a
+    /// new one; PUT→404 falls back to POST, POST→409 to PUT.
+    async fn upsert(
+        &self,
+        permit: &mut Option<GatePermit>,
+        job: &mut Job,
+        rows_url: &Url,
+        row_url: &Url,
+    ) -> Result<(), AttemptError> {
+        let key = job.change.script_id.clone();
+        let body = row_body(&job.change);
+        let put = |http: &reqwest::Client| http.put(row_url.clone()).json(&body);
+        let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
+        if self.rows.write_for(&key) == Write::Update {
+            match self.request(permit, job, "PUT row", put).await {
+                Ok(_) => {
+                    self.rows.exists(&key);
+                    return Ok(());
+                }
+                Err(e) if e.status == Some(404) => self.rows.absent(&key),
+                Err(e) => return Err(e),
+            }
+        }
+        match self.request(permit, job, "POST row", post).await {
+            Ok(_) => {
+                self.rows.exists(&key);
+                Ok(())
+            }
+            Err(e) if e.status == Some(409) => {
+                self.rows.exists(&key);
+                self.request(permit, job, "PUT row", put).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One request of `job`: under the lane's permit if it is still unused, else through the
+    /// gate within the job's budget. Counts the attempt and keeps the correlation id.
+    async fn request<B>(
+        &self,
+        permit: &mut Option<GatePermit>,
+        job: &mut Job,
+        what: &str,
+        build: B,
+    ) -> Result<Reply, AttemptError>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+    {
+        let permit = match permit.take() {
+            Some(permit) => permit,
+            None if !job.retries.may_send() => return Err(no_attempts_left(what)),
+            None => self.client.admit(job.retries.deadline()).await?,
+        };
+        let attempt = job.retries.count();
+        let deadline = job.retries.deadline();
+        let result = self
+            .client
+            .attempt_admitted(permit, attempt, deadline, what, build, Verdict::Done)
+            .await;
+        let correlation_id = match &result {
+            Ok(reply) => reply.correlation_id.clone(),
+            Err(e) => e.correlation_id.clone(),
+        };
+        if correlation_id.is_some() {
+            job.correlation_id = correlation_id;
+        }
+        result
+    }
+}
+
+impl Target for GenesysTarget {
+    fn kind(&self) -> TargetKind {
+        TargetKind::Genesys
+    }
+
+    fn gate(&self) -> &Arc<Gate> {
+        self.client.gate()
+    }
+
+    fn capacity(&self) -> usize {
+        1
+    }
+
+    fn prepare(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.rows.listed() {
+                return;
+            }
+            match self.list_rows().await {
+                Ok(n) => tracing::info!(tenant = %self.tenant, rows = n, "data-table rows listed"),
+                Err(error) => tracing::warn!(
+                    tenant = %self.tenant, %error,
+                    "cannot list the data-table rows; writes start with PUT"
+                ),
+            }
+        })
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        permit: GatePermit,
+        jobs: &'a mut [Job],
+    ) -> BoxFuture<'a, Vec<Attempted>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(jobs.len());
+            let mut permit = Some(permit);
+            for job in jobs.iter_mut() {
+                let permit = match permit.take() {
+                    Some(p) => p,
+                    None => match self.client.admit(job.retries.deadline()).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            out.push(Attempted::Failed(e));
+                            continue;
+                        }
+                    },
+                };
+                out.push(self.attempt_job(permit, job).await);
+            }
+            out
+        })
+    }
+}
+
+/// The row: `{"key", "version", "versionHash", "disclaimer"?, "campaignId"?, "changeId",
+/// "publishedAt"}`; absent optional fields are left out.
+pub fn row_body(change: &ScriptChange) -> Value {
+    let mut row = Map::new();
+    row.insert("key".into(), json!(change.script_id));
+    row.insert("version".into(), json!(change.version));
+    row.insert("versionHash".into(), json!(change.version_hash));
+    if let Some(d) = &change.disclaimer {
+        row.insert("disclaimer".into(), json!(d));
+    }
+    if let Some(c) = &change.campaign_id {
+        row.insert("campaignId".into(), json!(c));
+    }
+    row.insert("changeId".into(), json!(change.id));
+    row.insert("publishedAt".into(), json!(change.published_at));
+    Value::Object(row)
+}
+
+/// The `version` of a row as returned by GET (a number, or a numeric string).
+fn row_version(reply: &Reply) -> Option<u64> {
+    let v = reply.json()?.get("version")?.clone();
+    v.as_u64()
+        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+        .or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+fn bad_base() -> String {
+    "genesys api_base cannot hold a path".into()
+}
+
+/// A script id that cannot be a row key in a URL path ("." or ".."): refused without a request,
+/// because sending it would address the rows collection instead of a row.
+fn no_row_path(script_id: &str) -> String {
+    format!("script_id {script_id:?} cannot be a Genesys row key in a URL path")
+}
+
+/// A refusal decided here, without a request.
+fn refused(message: String) -> AttemptError {
+    AttemptError {
+        class: Class::Permanent,
+        wait: None,
+        status: None,
+        message,
+        correlation_id: None,
+        budget_spent: false,
+    }
+}
+
+/// A job's next request would exceed `retry.max_attempts`.
+fn no_attempts_left(what: &str) -> AttemptError {
+    AttemptError {
+        budget_spent: true,
+        ..refused(format!(
+            "{what}: no attempts left within retry.max_attempts"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(disclaimer: Option<&str>) -> ScriptChange {
+        let mut v = json!({
+            "schema": "script-change/v1", "id": "c-1", "tenant": "t1", "script_id": "s/1",
+            "version": 7, "version_hash": "h7", "published_at": "2026-01-01T00:00:00Z",
+        });
+        if let Some(d) = disclaimer {
+            v["disclaimer"] = json!(d);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn row_body_has_the_design_fields_and_omits_absent_ones() {
+        let row = row_body(&change(Some("Calls are recorded")));
+        assert_eq!(
+            row,
+            json!({"key": "s/1", "version": 7, "versionHash": "h7", "disclaimer": "Calls are recorded",
+                   "changeId": "c-1", "publishedAt": "2026-01-01T00:00:00Z"})
+        );
+        let row = row_body(&change(None));
+        assert!(row.get("disclaimer").is_none() && row.get("campaignId").is_none());
+    }
+
+    #[test]
+    fn row_version_accepts_numbers_and_strings() {
+        let reply = |body: &str| Reply {
+            status: 200,
+            headers: Default::default(),
+            body: body.as_bytes().to_vec(),
+            attempts: 1,
+            correlation_id: None,
+        };
+        assert_eq!(row_version(&reply(r#"{"key":"s","version":5}"#)), Some(5));
+        assert_eq!(row_version(&reply(r#"{"key":"s","version":"6"}"#)), Some(6));
+        assert_eq!(row_version(&reply(r#"{"key":"s","version":7.0}"#)), Some(7));
+        assert_eq!(row_version(&reply(r#"{"key":"s"}"#)), None);
+        assert_eq!(row_version(&reply("nope")), None);
+    }
+}
