@@ -107,13 +107,14 @@ pub enum QueueType {
     Classic,
 }
 
-/// Per-tenant coalescing and batching.
+/// Coalescing and batching in each lane.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchSettings {
-    /// Flush when this many distinct scripts are pending.
+    /// Most records per ServiceNow call; that many pending scripts go without lingering.
     pub max_changes: usize,
-    /// Flush this long after the first pending change arrived (≤ 100 ms keeps the 5 s window).
+    /// How long a script's first pending change waits for newer versions before its lane may
+    /// send it (≤ 100 ms keeps the 5 s window).
     #[serde(with = "humantime_serde")]
     pub linger: Duration,
 }
