@@ -107,18 +107,15 @@ impl Arrivals {
         out
     }
 
-    /// Changes of the tenants `include` accepts that some target in `targets` lacks.
-    pub fn missing(&self, targets: &[SimTarget], include: impl Fn(&str) -> bool) -> usize {
-        self.latencies(targets, include).missing
-    }
-
-    /// Changes published so far.
-    pub fn len(&self) -> usize {
-        self.published.values().map(Vec::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.published.is_empty()
+    /// Every change published: (tenant, script, version, published at), in no fixed order.
+    pub fn publications(&self) -> impl Iterator<Item = (&str, &str, u64, Instant)> + '_ {
+        self.published
+            .iter()
+            .flat_map(|((tenant, script), changes)| {
+                changes
+                    .iter()
+                    .map(move |&(v, at)| (tenant.as_str(), script.as_str(), v, at))
+            })
     }
 }
 
@@ -222,8 +219,7 @@ mod tests {
         let mut both_reached = both.reached.clone();
         both_reached.sort();
         assert_eq!(both_reached, [ms(500), ms(700), ms(800)]);
-        assert_eq!(a.missing(&[SimTarget::Genesys], |t| t != "a"), 0);
-        assert_eq!(a.len(), 4);
+        assert_eq!(a.publications().count(), 4);
     }
 
     #[test]
