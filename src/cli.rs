@@ -32,6 +32,62 @@ pub enum Command {
     Demo(DemoArgs),
     /// Inspect, replay or purge dead letters (`dlq --config FILE stats|list|replay|purge`).
     Dlq(DlqArgs),
+    /// Measure throughput, quota use, latency and memory against the local RabbitMQ and the
+    /// built-in simulator (scenarios A–H); prints a table, `--json FILE` writes it.
+    #[command(after_long_help = BOUND_FORMULA)]
+    Bench(BenchArgs),
+}
+
+/// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).
+pub const BOUND_FORMULA: &str = "\
+Quota-optimal lower bound (scenario H): per tenant, an ideal sender with zero network time \
+may send N = floor(requests × headroom) requests in each fixed window of length W, the \
+windows starting at the tenant's first publish (H: 10 requests per 5 s, headroom 0.9, so \
+N = 9). Writing a script costs r requests (r = 1: a PUT for a known row, a POST for a new \
+one). Whenever the current window has r requests left and a change is unserved, it sends at \
+once, for the script whose oldest unserved change was published first, the newest version \
+published so far (late binding, oldest first); that write serves every unserved change of \
+the script. A change's bound latency is that send time minus its publish time, computed \
+from the run's actual publish times; the row reports measured Genesys p99 ÷ bound p99 \
+(≥ 1; 1 is optimal).";
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Run only these scenarios: letters A–H, comma-separated (F, the naive baseline, runs
+    /// beside D, E and H).
+    #[arg(long, value_delimiter = ',', value_parser = parse_scenario)]
+    pub only: Vec<char>,
+    /// A smaller version of every scenario (the whole bench in under 2 minutes, release).
+    #[arg(long)]
+    pub quick: bool,
+    /// Also write the table as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// RabbitMQ to use (guest/guest unless the URL says otherwise).
+    #[arg(
+        long,
+        default_value = "amqp://127.0.0.1:5672/%2f",
+        env = "SCRIPTSYNC_BENCH_BROKER"
+    )]
+    pub broker_url: String,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+    /// The worker binary to time (default: this executable), e.g. an older build to compare
+    /// before and after in one run.
+    #[arg(long, value_name = "PATH")]
+    pub worker_bin: Option<PathBuf>,
+}
+
+/// One scenario letter, A to H (case-insensitive).
+pub fn parse_scenario(text: &str) -> Result<char, String> {
+    let mut chars = text.trim().chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if ('A'..='H').contains(&c.to_ascii_uppercase()) => {
+            Ok(c.to_ascii_uppercase())
+        }
+        _ => Err(format!("'{text}' is not a scenario letter A–H")),
+    }
 }
 
 #[derive(Debug, Args)]

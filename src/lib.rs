@@ -16,10 +16,13 @@
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
 //! - [`sim`]: the Genesys + ServiceNow simulator.
 //! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
+//! - [`bench`]: `scriptsync bench` (scenarios A–H against the local RabbitMQ and the
+//!   simulator, the worker as a child process; a table and `--json`). Nothing imports it.
 //! - [`cli`], [`telemetry`], [`shutdown`]: the process edges.
 
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod broker;
 pub mod change;
 pub mod cli;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use scriptsync::cli::{Cli, Command};
 use scriptsync::config::{LogFormat, Settings};
-use scriptsync::{app::Application, demo, shutdown, sim, telemetry};
+use scriptsync::{app::Application, bench, demo, shutdown, sim, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -54,5 +54,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Layout:
 //! - `config`: [`SimConfig`];
+//! - `arrivals`: [`Arrivals`], time from a change's publication to each target holding it;
 //! - `state`: the snapshot types ([`SimState`] and below);
 //! - `world`: the locked mutable state shared by handlers;
 //! - `quota`: fixed windows and pauses; `gate`: the admission order of an API request;
@@ -22,6 +23,7 @@
 //! A request that matches no endpoint is answered 404 and listed in `unrouted`.
 
 mod admin;
+mod arrivals;
 mod batch;
 mod config;
 mod datatable;
@@ -47,6 +49,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use admin::{ExpireTokens, SetFaults};
+pub use arrivals::{Arrivals, Latencies, LatencySummary, percentile};
 pub use config::SimConfig;
 pub use faults::{Faults, InjectedResponse, Outage, OutageMode};
 pub use genesys::rate_limit_body as genesys_rate_limit_body;

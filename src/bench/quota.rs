@@ -1,0 +1,155 @@
+//! Scenario D, quota use: 20 tenants at the Genesys quota (a scaled window: the same rate,
+//! shorter windows, so the run sees several), each offered twice its quota for a sustained
+//! period, changes cycling over 100 scripts. Measured from the simulator over the period:
+//! Genesys requests sent ÷ requests the quota × headroom allows, 429s per 1,000 requests,
+//! violations (requests sent into a pause). Run for scriptsync and for the naive baseline.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::context::Ctx;
+use super::paced::{Paced, Who};
+use super::progress::Progress;
+use super::report::{Row, Verdict};
+use super::rig::{self, Timed, change};
+use super::worker::Quota;
+use crate::sim::SimState;
+
+const TENANTS: usize = 20;
+const SCRIPTS: usize = 100;
+/// Offered load as a multiple of the quota.
+const OFFERED: f64 = 2.0;
+
+/// The rows of D: scriptsync (when `ours`) and the naive baseline (when `naive`).
+pub async fn rows(ctx: &Ctx, ours: bool, naive: bool) -> Vec<Row> {
+    let quota = ctx.size(
+        Quota {
+            requests: 300,
+            window: Duration::from_secs(10),
+        },
+        Quota {
+            requests: 90,
+            window: Duration::from_secs(3),
+        },
+    );
+    let period = ctx.size(Duration::from_secs(60), Duration::from_secs(6));
+    let what = format!(
+        "quota use: 20 tenants offered 2× a Genesys quota of {} per {} s (the real 300/min rate, scaled window) for {} s",
+        quota.requests,
+        quota.window.as_secs(),
+        period.as_secs()
+    );
+    let mut rows = Vec::new();
+    for who in [Who::Scriptsync, Who::Naive] {
+        if (who == Who::Scriptsync && !ours) || (who == Who::Naive && !naive) {
+            continue;
+        }
+        let id = format!("D {}", who.as_str());
+        match run(ctx, who, quota, period).await {
+            Ok(use_) => rows.push(row(&id, &what, who, ctx.settings.headroom, &use_)),
+            Err(e) => rows.push(Row::failed(&id, &what, &e)),
+        }
+    }
+    rows
+}
+
+/// What the simulator counted over the period.
+struct QuotaUse {
+    sent: u64,
+    allowed: f64,
+    rate_limited: u64,
+    violations: u64,
+}
+
+async fn run(ctx: &Ctx, who: Who, quota: Quota, period: Duration) -> anyhow::Result<QuotaUse> {
+    let tenants = rig::tenants(TENANTS);
+    let mut paced = Paced::start(ctx, who, "bench-d", tenants.clone(), quota).await?;
+    let result = measure(ctx, &mut paced, who, quota, period).await;
+    paced.finish().await?;
+    result
+}
+
+async fn measure(
+    ctx: &Ctx,
+    paced: &mut Paced,
+    who: Who,
+    quota: Quota,
+    period: Duration,
+) -> anyhow::Result<QuotaUse> {
+    let per_second = OFFERED * f64::from(quota.requests) / quota.window.as_secs_f64();
+    let per_tenant = (per_second * period.as_secs_f64()) as usize;
+    let step = Duration::from_secs_f64(1.0 / per_second);
+    let t0 = Instant::now() + Duration::from_millis(200);
+    let mut schedule = Vec::new();
+    for k in 0..per_tenant {
+        for (i, tenant) in paced.rig.tenants.iter().enumerate() {
+            let at = t0 + step * k as u32 + step.mul_f64(i as f64 / TENANTS as f64);
+            let script = format!("s{}", k % SCRIPTS);
+            let version = (k / SCRIPTS) as u64 + 1;
+            schedule.push(Timed {
+                at: Some(at),
+                change: change(tenant, &script, version),
+            });
+        }
+    }
+    let label = format!("D {}", who.as_str());
+    let mut progress = Progress::new(&label, period.as_secs(), ctx.plain);
+    let before = paced.sim.state();
+    let ticker = async {
+        loop {
+            progress.update(t0.elapsed().as_secs(), "s offered");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let published = tokio::select! {
+        r = paced.publish(schedule) => r?,
+        _ = ticker => unreachable!("the ticker never ends"),
+    };
+    let after = paced.sim.state();
+    let elapsed = t0.elapsed();
+    let genesys = |s: &SimState, status: Option<u16>| -> u64 {
+        s.tenants
+            .values()
+            .map(|t| status.map_or(t.genesys.total_requests(), |st| t.genesys.answered(st)))
+            .sum()
+    };
+    let slots = (f64::from(quota.requests) * ctx.settings.headroom + 1e-9).floor();
+    let use_ = QuotaUse {
+        sent: genesys(&after, None) - genesys(&before, None),
+        allowed: slots * TENANTS as f64 * elapsed.as_secs_f64() / quota.window.as_secs_f64(),
+        rate_limited: genesys(&after, Some(429)) - genesys(&before, Some(429)),
+        violations: after.total_violations(),
+    };
+    progress.finish(&format!(
+        "{published} offered, {} requests sent of {:.0} allowed",
+        use_.sent, use_.allowed
+    ));
+    Ok(use_)
+}
+
+fn row(id: &str, what: &str, who: Who, headroom: f64, u: &QuotaUse) -> Row {
+    let used = u.sent as f64 / u.allowed;
+    let per_1000 = if u.sent == 0 {
+        0.0
+    } else {
+        u.rate_limited as f64 * 1000.0 / u.sent as f64
+    };
+    let mut row = Row::new(id, what);
+    row.figure = format!(
+        "{} requests sent of {:.0} allowed; {per_1000:.1} 429s per 1,000; {} violations",
+        u.sent, u.allowed, u.violations
+    );
+    row.ratio = format!("{:.1} % of quota × {headroom}", used * 100.0);
+    row.target = "≥ 95 %, ≤ 10 429s per 1,000, 0 violations".into();
+    row.verdict = match who {
+        Who::Scriptsync => Verdict::all(&[used >= 0.95, per_1000 <= 10.0, u.violations == 0]),
+        Who::Naive => Verdict::Info,
+    };
+    row.value("requests_sent", u.sent as f64)
+        .value("requests_allowed", u.allowed)
+        .value("quota_use", used)
+        .value("rate_limited_per_1000", per_1000)
+        .value("violations", u.violations as f64);
+    row
+}

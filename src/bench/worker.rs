@@ -1,0 +1,224 @@
+//! The worker under test, as a child process: `<worker-bin> run --config <tmp>/worker.toml`.
+//!
+//! The config uses only keys that exist today (so an older build accepts it) and a secret
+//! file; the admin port is picked here so no log needs reading. Its peak RSS (`VmHWM`) and
+//! CPU time (utime + stime) come from `/proc/<pid>`, so they are the worker's own. The child
+//! is killed when the [`WorkerProcess`] is dropped, on every exit path.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use url::Url;
+
+use super::scrape::Scrape;
+use crate::sim::SimHandle;
+
+/// How long a started worker may take to report ready.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// The knobs a production operator would set, printed in the report header.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct WorkerSettings {
+    pub prefetch: u16,
+    pub max_changes: usize,
+    pub linger: Duration,
+    pub max_concurrency: usize,
+    pub headroom: f64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            prefetch: 500,
+            max_changes: 100,
+            linger: Duration::from_millis(100),
+            max_concurrency: 4,
+            headroom: 0.9,
+        }
+    }
+}
+
+/// The Genesys quota one run gives every tenant (the simulator gets the same).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    pub requests: u32,
+    pub window: Duration,
+}
+
+/// Everything the worker's config is made of.
+pub struct WorkerSpec<'a> {
+    pub bin: &'a Path,
+    pub broker_url: &'a str,
+    pub prefix: &'a str,
+    pub sim: &'a SimHandle,
+    pub tenants: &'a [String],
+    pub settings: WorkerSettings,
+    pub quota: Quota,
+}
+
+/// A running worker; killed on drop.
+pub struct WorkerProcess {
+    child: Child,
+    dir: PathBuf,
+    admin: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl WorkerProcess {
+    /// Writes the config, starts the worker and waits until `/readyz` says it consumes.
+    pub async fn start(spec: &WorkerSpec<'_>) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(spec.prefix);
+        std::fs::create_dir_all(&dir).with_context(|| format!("bench: {}", dir.display()))?;
+        let admin = free_port()?;
+        let config = write_config(&dir, spec, admin)?;
+        let log = std::fs::File::create(dir.join("worker.log")).context("bench: worker log")?;
+        let child = Command::new(spec.bin)
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("bench: cannot start {}", spec.bin.display()))?;
+        let mut worker = Self {
+            child,
+            dir,
+            admin,
+            http: reqwest::Client::new(),
+        };
+        let deadline = tokio::time::Instant::now() + READY_WITHIN;
+        loop {
+            if let Some(status) = worker.child.try_wait()? {
+                anyhow::bail!(
+                    "the worker exited at start ({status}); its log: {}",
+                    worker.log_tail()
+                );
+            }
+            let url = format!("http://{}/readyz", worker.admin);
+            if let Ok(r) = worker.http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return Ok(worker);
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the worker was not ready within {READY_WITHIN:?}; its log: {}",
+                worker.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The worker's `/metrics`, parsed.
+    pub async fn metrics(&self) -> anyhow::Result<Scrape> {
+        let url = format!("http://{}/metrics", self.admin);
+        let text = self.http.get(&url).send().await?.text().await?;
+        Ok(Scrape::parse(&text))
+    }
+
+    /// Peak resident memory so far, in MiB (`VmHWM`).
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+
+    /// CPU seconds used so far (user + system).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name "(…)": state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / clock_ticks())
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("worker.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(5).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t: &f64| *t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
+/// A loopback port free right now, for the worker's admin endpoints.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bench: no free port")?;
+    Ok(listener.local_addr()?)
+}
+
+fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow::Result<PathBuf> {
+    let secret = dir.join("client-secret");
+    std::fs::write(&secret, "bench-secret\n")?;
+    // The worker refuses a password in broker.url: move one into a file.
+    let mut url = Url::parse(spec.broker_url).context("bench: --broker-url")?;
+    let mut password_line = String::new();
+    if let Some(password) = url.password().map(str::to_owned) {
+        let file = dir.join("broker-password");
+        std::fs::write(&file, format!("{password}\n"))?;
+        let _ = url.set_password(None);
+        password_line = format!("password_file = {:?}\n", file.display().to_string());
+    }
+    let s = spec.settings;
+    let sim = spec.sim.base_url();
+    let mut text = format!(
+        "[broker]\nurl = {url:?}\n{password_line}prefix = {prefix:?}\nprefetch = {prefetch}\nqueue_type = \"quorum\"\n\
+         [batch]\nmax_changes = {max_changes}\nlinger = \"{linger}ms\"\n\
+         [shutdown]\ndrain_timeout = \"5s\"\n[admin]\nlisten = \"{admin}\"\n[log]\nlevel = \"warn\"\n",
+        url = url.as_str(),
+        prefix = spec.prefix,
+        prefetch = s.prefetch,
+        max_changes = s.max_changes,
+        linger = s.linger.as_millis(),
+    );
+    let secret = secret.display().to_string();
+    for tenant in spec.tenants {
+        let _ = write!(
+            text,
+            "[[tenants]]\nid = {tenant:?}\n\
+             [tenants.genesys]\napi_base = {sim:?}\nlogin_base = {sim:?}\nclient_id = {tenant:?}\n\
+             client_secret_file = {secret:?}\ndatatable_id = {table:?}\nrequests_per_minute = {rpm}\n\
+             window = \"{window}ms\"\nheadroom = {headroom}\nmax_concurrency = {conc}\n\
+             [tenants.servicenow]\ninstance_url = {sim:?}\nauth = \"oauth_client_credentials\"\n\
+             client_id = {tenant:?}\nclient_secret_file = {secret:?}\nstaging_table = {staging:?}\n\
+             max_concurrency = {conc}\n",
+            table = crate::demo::setup::SIM_DATATABLE,
+            staging = crate::demo::setup::SIM_STAGING_TABLE,
+            rpm = spec.quota.requests,
+            window = spec.quota.window.as_millis(),
+            headroom = s.headroom,
+            conc = s.max_concurrency,
+        );
+    }
+    let path = dir.join("worker.toml");
+    std::fs::write(&path, text).context("bench: writing the worker config")?;
+    Ok(path)
+}
