@@ -161,6 +161,7 @@ pub fn change(tenant: &str, script: &str, version: u64) -> ScriptChange {
         genesys_version_id: None,
         attributes: None,
         targets: None,
+        priority: None,
     }
 }
 
