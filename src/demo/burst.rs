@@ -1,6 +1,7 @@
 //! The demo's generated burst: `changes` per tenant spread round-robin over `scripts`
 //! scripts, versions rising per script, published with confirms. Remembers the newest
-//! version of every script so the demo can check what the targets hold at the end.
+//! version of every script so the demo can check what the targets hold at the end, and when
+//! each change was published so it can time it to each target.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::broker::{Names, Publisher};
 use crate::change::{SCHEMA_V1, ScriptChange};
+use crate::sim::Arrivals;
 
 /// Newest version per (tenant, script) in the burst.
 pub type Expected = BTreeMap<(String, String), u64>;
@@ -56,16 +58,20 @@ pub fn expected(changes: &[ScriptChange]) -> Expected {
     map
 }
 
-/// Publishes every change to the main exchange (routing key = tenant), `published_at` = now.
+/// Publishes every change to the main exchange (routing key = tenant), `published_at` = now,
+/// and notes each publication in `arrivals` (to time it until each target holds it).
 pub async fn publish(
     publisher: &Publisher,
     names: &Names,
     changes: Vec<ScriptChange>,
+    arrivals: &mut Arrivals,
 ) -> anyhow::Result<()> {
     let exchange = names.exchange();
     let mut tasks = Vec::new();
     for mut change in changes {
         change.published_at = OffsetDateTime::now_utc().format(&Rfc3339)?;
+        let now = tokio::time::Instant::now();
+        arrivals.published(&change.tenant, &change.script_id, change.version, now);
         let body = serde_json::to_vec(&change)?;
         let props = BasicProperties::default()
             .with_content_type("application/json".into())

@@ -16,7 +16,7 @@ use crate::app::Application;
 use crate::broker::{self, Publisher};
 use crate::cli::DemoArgs;
 use crate::config::LogFormat;
-use crate::sim::{SimConfig, Simulator};
+use crate::sim::{Arrivals, SimConfig, Simulator};
 
 /// Runs the demo; the exit code says whether the final check passed.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -58,7 +58,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let changes = burst::generate(&tenants, args.changes, args.scripts);
     let expected = burst::expected(&changes);
     let published = changes.len() as u64;
-    burst::publish(&publisher, &topology_names, changes).await?;
+    let mut applied = sim.watch_applied();
+    let mut arrivals = Arrivals::new();
+    burst::publish(&publisher, &topology_names, changes, &mut arrivals).await?;
 
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let settled = view::watch(
@@ -73,7 +75,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     stop.cancel();
     let _ = worker.await;
-    let summary = summary::Summary::collect(&metrics, &sim.state(), &expected, published, elapsed);
+    arrivals.drain(&mut applied);
+    let run = summary::Run {
+        sim: &sim.state(),
+        expected: &expected,
+        arrivals: &arrivals,
+        published,
+        elapsed_secs: elapsed,
+    };
+    let summary = summary::Summary::collect(&metrics, &run);
     print!("{}", summary.render());
     if !settled {
         println!("  not every change settled within {} s", args.timeout_secs);
