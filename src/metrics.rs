@@ -4,7 +4,7 @@
 //! records through the typed methods below, so label names and values are spelled in one
 //! place. Two readers collect the same instruments: the OpenTelemetry Prometheus exporter,
 //! which fills a `prometheus::Registry` that `/metrics` and the demo's live view read
-//! ([`Metrics::render`], [`Metrics::counter_sum`], [`Metrics::end_to_end_quantile`]); and,
+//! ([`Metrics::render`], [`Metrics::counter_sum`]); and,
 //! when an OTLP endpoint is configured, a periodic OTLP/HTTP exporter. Without an endpoint
 //! no exporter exists and nothing connects anywhere.
 //!
@@ -323,25 +323,6 @@ impl Metrics {
             .fold(0.0, |acc, v| acc + v)
     }
 
-    /// The `q` quantile (0–1) of end-to-end latency, estimated from the histogram buckets.
-    pub fn end_to_end_quantile(&self, q: f64) -> Option<f64> {
-        let families = self.registry.gather();
-        let family = families
-            .iter()
-            .find(|f| f.name() == "scriptsync_end_to_end_seconds")?;
-        let histogram = family.get_metric().first()?.get_histogram();
-        let total = histogram.get_sample_count();
-        if total == 0 {
-            return None;
-        }
-        let target = (q * total as f64).ceil().max(1.0) as u64;
-        histogram
-            .get_bucket()
-            .iter()
-            .find(|b| b.cumulative_count() >= target)
-            .map(|b| b.upper_bound())
-    }
-
     /// Exports what is pending over OTLP (blocking; a no-op without OTLP). The readers keep
     /// working: `/metrics` and the demo can still read afterwards.
     pub fn flush(&self) {
@@ -397,7 +378,6 @@ mod tests {
             m.counter_sum("scriptsync_inflight", &[("tenant", "acme")]),
             2.0
         );
-        assert_eq!(m.end_to_end_quantile(0.5), Some(0.35));
     }
 
     #[test]

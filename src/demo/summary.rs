@@ -131,7 +131,8 @@ impl Summary {
 
 /// "p50 0.12 s · p99 3.40 s · max 3.52 s · 97.5 % within 5 s" (and what never arrived).
 fn latency_line(l: &LatencySummary) -> String {
-    let secs = |d: Option<Duration>| d.map_or("n/a".into(), |d| format!("{:.2} s", d.as_secs_f64()));
+    let secs =
+        |d: Option<Duration>| d.map_or("n/a".into(), |d| format!("{:.2} s", d.as_secs_f64()));
     let mut text = format!(
         "p50 {} · p99 {} · max {} · {:.1} % within {} s",
         secs(l.p50),
