@@ -103,6 +103,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         quick: args.quick,
         settings: ctx.settings,
+        overrides: std::env::vars()
+            .filter(|(k, _)| k.starts_with("SCRIPTSYNC__"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         elapsed_secs: started.elapsed().as_secs_f64(),
         rows,
     };

@@ -1,8 +1,9 @@
-//! Scenario D, quota use: 20 tenants at the Genesys quota (a scaled window: the same rate,
-//! shorter windows, so the run sees several), each offered twice its quota for a sustained
-//! period, changes cycling over 100 scripts. Measured from the simulator over the period:
-//! Genesys requests sent ÷ requests the quota × headroom allows, 429s per 1,000 requests,
-//! violations (requests sent into a pause). Run for scriptsync and for the naive baseline.
+//! Scenario D, quota use: 20 tenants at the Genesys quota with a scaled window (full: the
+//! real 300 requests per window, but 10 s windows instead of 60 s, so the run sees several),
+//! each offered twice its quota for a sustained period, changes cycling over 100 scripts.
+//! Measured from the simulator over the period: Genesys requests sent ÷ requests the quota ×
+//! headroom allows, 429s per 1,000 requests, violations (requests sent into a pause). Run for
+//! scriptsync and for the naive baseline.
 
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub async fn rows(ctx: &Ctx, ours: bool, naive: bool) -> Vec<Row> {
     );
     let period = ctx.size(Duration::from_secs(60), Duration::from_secs(6));
     let what = format!(
-        "quota use: 20 tenants offered 2× a Genesys quota of {} per {} s (the real 300/min rate, scaled window) for {} s",
+        "quota use: 20 tenants offered 2× a Genesys quota of {} per {} s (real: 300 per 60 s) for {} s",
         quota.requests,
         quota.window.as_secs(),
         period.as_secs()

@@ -90,6 +90,8 @@ pub struct Report {
     pub command: String,
     pub quick: bool,
     pub settings: WorkerSettings,
+    /// `SCRIPTSYNC__*` variables the worker inherits: they override its settings.
+    pub overrides: Vec<String>,
     pub elapsed_secs: f64,
     pub rows: Vec<Row>,
 }
@@ -113,7 +115,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "worker settings: prefetch {}, batch.max_changes {}, batch.linger {} ms, max_concurrency {} per gate, headroom {}, log level warn, quorum queues; {:.0} s in all\n",
+            "worker settings: prefetch {}, batch.max_changes {}, batch.linger {} ms, max_concurrency {} per gate, headroom {}, log level warn, quorum queues; {:.0} s in all",
             s.prefetch,
             s.max_changes,
             s.linger.as_millis(),
@@ -121,6 +123,14 @@ impl Report {
             s.headroom,
             self.elapsed_secs
         );
+        if !self.overrides.is_empty() {
+            let _ = writeln!(
+                out,
+                "worker settings overridden by the environment: {}",
+                self.overrides.join(" ")
+            );
+        }
+        out.push('\n');
         let header = ["row", "what", "figure", "ratio", "target", "verdict"];
         let cells: Vec<[String; 6]> = self
             .rows

@@ -14,7 +14,7 @@ use super::context::{Ctx, UNLIMITED, simulator, wait_settled};
 use super::progress::Progress;
 use super::rig::{self, Rig, Timed, change};
 use crate::change::ScriptChange;
-use crate::sim::SimState;
+use crate::sim::{SimHandle, SimState};
 
 const TENANTS: usize = 20;
 
@@ -50,7 +50,21 @@ async fn pass(
     versions: u64,
 ) -> anyhow::Result<Throughput> {
     let sim = simulator(UNLIMITED).await?;
-    let worker = ctx.worker(rig, &sim, UNLIMITED).await?;
+    let result = drive(ctx, rig, &sim, label, changes, versions).await;
+    sim.shutdown();
+    result
+}
+
+/// Starts the worker, publishes while it consumes, stops the clock once it has settled.
+async fn drive(
+    ctx: &Ctx,
+    rig: &Rig,
+    sim: &SimHandle,
+    label: &str,
+    changes: usize,
+    versions: u64,
+) -> anyhow::Result<Throughput> {
+    let worker = ctx.worker(rig, sim, UNLIMITED).await?;
     let all = generate(&rig.tenants, changes, versions);
     let mut progress = Progress::new(label, all.len() as u64, ctx.plain);
     let total = AtomicU64::new(0);
@@ -80,7 +94,6 @@ async fn pass(
     let peak = worker.peak_rss_mib().unwrap_or(0.0);
     drop(worker);
     let state = sim.state();
-    sim.shutdown();
     check_newest(&state, &all)?;
     let writes: u64 = state
         .tenants
