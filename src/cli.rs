@@ -40,15 +40,15 @@ pub enum Command {
 
 /// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).
 pub const BOUND_FORMULA: &str = "\
-Quota-optimal lower bound (scenario H): per tenant, an ideal sender with zero network time \
-may send N = floor(requests × headroom) requests in each fixed window of length W, the \
-windows starting at the tenant's first publish (H: 10 requests per 5 s, headroom 0.9, so \
-N = 9). Writing a script costs r requests (r = 1: a PUT for a known row, a POST for a new \
-one). Whenever the current window has r requests left and a change is unserved, it sends at \
-once, for the script whose oldest unserved change was published first, the newest version \
-published so far (late binding, oldest first); that write serves every unserved change of \
-the script. A change's bound latency is that send time minus its publish time, computed \
-from the run's actual publish times; the row reports measured Genesys p99 ÷ bound p99 \
+Quota-optimal lower bound (scenario H): what no sender within the quota can beat, whatever \
+it knows. A change whose version stays its script's newest can only be served by a write \
+sent after its publication; every other change might have been served at once and counts 0. \
+Per tenant, at most N = floor(requests × headroom) requests go in any window of length W \
+(sliding, so the bound holds whatever the server's window alignment; H: 10 per 5 s, headroom \
+0.9, N = 9), a write costing r requests (r = 1: a PUT for a known row, a POST for a new \
+one). The newest changes, served in publication order each as early as that allows, give \
+their bound latencies (H: 9 at once, 9 after 5 s, 2 after 10 s per tenant), computed from \
+the run's actual publish times; the row reports measured Genesys p99 ÷ bound p99 \
 (≥ 1; 1 is optimal).";
 
 #[derive(Debug, Args)]

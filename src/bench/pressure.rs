@@ -13,7 +13,7 @@ use super::bound::{IdealSender, Publication};
 use super::context::Ctx;
 use super::paced::{Paced, Who};
 use super::progress::Progress;
-use super::report::Row;
+use super::report::{Row, Verdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
 use crate::sim::{Arrivals, LatencySummary, SimTarget};
@@ -172,7 +172,14 @@ fn row(id: &str, what: &str, p: &Pressure) -> Row {
         "Genesys p99 = {ratio:.2} × bound (bound {})",
         triple(&p.bound)
     );
-    row.target = "report (the lanes issue moves it)".into();
+    row.target = "Genesys p99 ≤ 1.2 × bound, ServiceNow p99 ≤ 1 s, ≤ 1.1 requests per script".into();
+    if id.ends_with("scriptsync") {
+        row.verdict = Verdict::all(&[
+            ratio <= 1.2,
+            p99(&p.servicenow) <= 1.0,
+            p.requests_per_script <= 1.1,
+        ]);
+    }
     let mut values = |prefix: &str, s: &LatencySummary| {
         row.value(
             &format!("{prefix}_p50_seconds"),
