@@ -172,7 +172,8 @@ fn row(id: &str, what: &str, p: &Pressure) -> Row {
         "Genesys p99 = {ratio:.2} × bound (bound {})",
         triple(&p.bound)
     );
-    row.target = "Genesys p99 ≤ 1.2 × bound, ServiceNow p99 ≤ 1 s, ≤ 1.1 requests per script".into();
+    row.target =
+        "Genesys p99 ≤ 1.2 × bound, ServiceNow p99 ≤ 1 s, ≤ 1.1 requests per script".into();
     if id.ends_with("scriptsync") {
         row.verdict = Verdict::all(&[
             ratio <= 1.2,
