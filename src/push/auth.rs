@@ -36,6 +36,10 @@ pub const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 pub const RENEW_AT_FRACTION: f64 = 0.8;
 /// Lifetime assumed when the token response has no `expires_in` (ServiceNow's default).
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(1800);
+/// Shortest lifetime believed: a token said to last 1 s would be renewed in a loop.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(10);
+/// Longest lifetime believed: `expires_in` of `u64::MAX` must not overflow a deadline.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// Why no credential could be had; `wait` says when asking again makes sense.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,8 +211,8 @@ impl TokenCache {
                 .request_async(&self.http)
                 .await;
             return response
-                .map(grant)
-                .map_err(|e| token_error(e, self.target, self.retry.max_retry_after));
+                .map_err(|e| token_error(e, self.target, self.retry.max_retry_after))
+                .and_then(grant);
         };
         if let Some(refresh) = refresh {
             let token = RefreshToken::new(expose(&refresh).to_owned());
@@ -217,7 +221,7 @@ impl TokenCache {
                 .request_async(&self.http)
                 .await
             {
-                Ok(response) => return Ok(grant(response)),
+                Ok(response) => return grant(response),
                 Err(e) => {
                     let err = token_error(e, self.target, self.retry.max_retry_after);
                     // A refused refresh token (expired, revoked): log in again with the password.
@@ -237,8 +241,8 @@ impl TokenCache {
             .request_async(&self.http)
             .await;
         response
-            .map(grant)
             .map_err(|e| token_error(e, self.target, self.retry.max_retry_after))
+            .and_then(grant)
     }
 }
 

@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::attempt::{AttemptError, Progress};
 
 use super::auth::TokenCache;
+use super::body::{self, BodyError};
 use super::classify::{Class, Observed, TransportKind, classify};
 use super::gate::{Gate, GatePermit};
 use super::reply::{self, Reply};
@@ -287,9 +288,22 @@ impl PushClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) => (status, headers, Vec::from(body)),
-                        Err(e) => break Err(self.transport(what, &e, Some(status))),
+                    match body::read_limited(response, body::MAX_TARGET_BODY).await {
+                        Ok(body) => (status, headers, body),
+                        Err(BodyError::Transport(e)) => {
+                            break Err(self.transport(what, &e, Some(status)));
+                        }
+                        Err(too_large @ BodyError::TooLarge { .. }) => {
+                            self.metrics.http_request(self.target, &status.to_string());
+                            break Err(AttemptError {
+                                class: Class::Transient,
+                                wait: None,
+                                status: Some(status),
+                                message: format!("{what}: {status}, {too_large}"),
+                                correlation_id: reply::correlation_id(&headers),
+                                budget_spent: false,
+                            });
+                        }
                     }
                 }
                 Err(e) => break Err(self.transport(what, &e, None)),
@@ -380,3 +394,7 @@ impl PushClient {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

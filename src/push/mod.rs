@@ -7,6 +7,7 @@
 //! - [`gate`]: one [`Gate`] per (tenant, target): the AIMD token bucket ([`rate`]), the
 //!   shared [`pause`] (and its probe), the concurrency cap.
 //! - [`auth`] + [`credential`]: the token cache per (tenant, target) and what signs a request.
+//! - [`body`]: response bodies read with a size limit.
 //! - [`reply`]: the [`Reply`] a target judges, and short error texts without secrets.
 //! - [`client`]: [`PushClient::send`], which ties them together for one logical request, and
 //!   [`PushClient::attempt_admitted`], one attempt of a request a lane already had admitted
@@ -16,6 +17,7 @@
 
 pub mod attempt;
 pub mod auth;
+pub mod body;
 pub mod classify;
 pub mod client;
 pub mod credential;

@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse, RequestTokenError, TokenResponse};
 use reqwest::header::HeaderMap;
 
-use super::auth::{AuthError, DEFAULT_LIFETIME};
+use super::auth::{AuthError, DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME};
+use super::body::{BodyError, MAX_TOKEN_BODY, read_limited};
 use super::classify::{Class, Observed, TransportKind, classify};
 use super::{reply, retry_after};
 use crate::change::TargetKind;
@@ -24,6 +25,8 @@ use crate::config::SecretString;
 pub enum TokenHttpError {
     #[error("token request failed: {}", .0.as_str())]
     Transport(TransportKind),
+    #[error("token answer body over {limit} bytes")]
+    TooLarge { limit: usize },
     #[error("token endpoint answered {status}")]
     Status {
         status: u16,
@@ -49,7 +52,11 @@ impl OAuthHttp {
         let response = self.client.execute(request).await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body: Vec<u8> = response.bytes().await.map_err(transport)?.into();
+        let body = match read_limited(response, MAX_TOKEN_BODY).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(BodyError::TooLarge { limit }) => return Err(TokenHttpError::TooLarge { limit }),
+        };
         if !status.is_success() {
             return Err(TokenHttpError::Status {
                 status: status.as_u16(),
@@ -118,6 +125,9 @@ pub fn token_error<TE: oauth2::ErrorResponse>(
         RequestTokenError::Request(TokenHttpError::Transport(TransportKind::Builder)) => {
             plain(Class::Permanent, "invalid token request")
         }
+        RequestTokenError::Request(TokenHttpError::TooLarge { limit }) => {
+            plain(Class::Transient, &format!("answer body over {limit} bytes"))
+        }
         RequestTokenError::Request(TokenHttpError::Transport(kind)) => {
             plain(Class::Transient, kind.as_str())
         }
@@ -134,16 +144,41 @@ pub struct Grant {
     pub lifetime: Duration,
 }
 
-/// The useful part of a token response.
-pub fn grant(response: oauth2::basic::BasicTokenResponse) -> Grant {
-    Grant {
+/// The useful part of a token response, checked: a bearer token that is not empty, its
+/// lifetime clamped to [`MIN_LIFETIME`, `MAX_LIFETIME`] (absent or 0: [`DEFAULT_LIFETIME`]), so
+/// an absurd `expires_in` can neither overflow a deadline nor cause a renewal storm. A token
+/// the worker cannot use is a transient error: the cache backs off and asks again later.
+pub fn grant(response: oauth2::basic::BasicTokenResponse) -> Result<Grant, AuthError> {
+    let unusable = |why: &str| AuthError {
+        class: Class::Transient,
+        status: None,
+        message: format!("token: {why}"),
+        wait: None,
+    };
+    if *response.token_type() != oauth2::basic::BasicTokenType::Bearer {
+        let kind = response.token_type().as_ref().to_owned();
+        return Err(unusable(&format!(
+            "token type {:?} is not bearer",
+            reply::truncate(&kind, 40)
+        )));
+    }
+    if response.access_token().secret().trim().is_empty() {
+        return Err(unusable("the endpoint issued an empty access token"));
+    }
+    let lifetime = response
+        .expires_in()
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_LIFETIME)
+        .clamp(MIN_LIFETIME, MAX_LIFETIME);
+    Ok(Grant {
         access: SecretString::from(response.access_token().secret().clone()),
         refresh: response
             .refresh_token()
             .map(|r| SecretString::from(r.secret().clone())),
-        lifetime: response
-            .expires_in()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_LIFETIME),
-    }
+        lifetime,
+    })
 }
+
+#[cfg(test)]
+#[path = "oauth_http_tests.rs"]
+mod tests;
