@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState, TenantView};
 use crate::broker::{self, Names, Publisher, QueueConsumer, Topology};
+use crate::change::TargetKind;
 use crate::config::{HttpSettings, Settings, plaintext_endpoints, read_ca_file};
+use crate::dlq::Reason;
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
 use crate::pipeline::{LoopEnd, LoopSettings, TenantContext, run_tenant, run_unrouted};
@@ -102,7 +104,12 @@ impl Application {
                 targets: targets::build_targets(t, &target_ctx),
                 high_water: Arc::default(),
             })
-            .collect();
+            .collect::<Vec<TenantParts>>();
+        let reasons = [Reason::Invalid, Reason::Permanent, Reason::Exhausted].map(Reason::as_str);
+        for t in &tenants {
+            let kinds: Vec<TargetKind> = t.targets.iter().map(|target| target.kind()).collect();
+            metrics.start_at_zero(&t.id, &kinds, &reasons);
+        }
         Ok(Self {
             names: Names::new(&settings.broker.prefix),
             settings,

@@ -199,6 +199,38 @@ impl Metrics {
         }
     }
 
+    /// Exports every counter series whose labels are known at start at 0 (Prometheus's
+    /// advice), so `rate()` and alerts work from the first scrape: per tenant, its targets,
+    /// every push outcome and the dead-letter `reasons` a configured tenant can have. Series
+    /// whose labels only events reveal (an HTTP status, an unknown tenant) appear with them.
+    pub fn start_at_zero(&self, tenant: &str, targets: &[TargetKind], reasons: &[&str]) {
+        let t = kv("tenant", tenant);
+        self.consumed.add(0, std::slice::from_ref(&t));
+        self.superseded.add(0, std::slice::from_ref(&t));
+        self.inflight.add(0, std::slice::from_ref(&t));
+        for reason in reasons {
+            self.dead_lettered
+                .add(0, &[t.clone(), kv("reason", reason)]);
+        }
+        for target in targets {
+            let pair = [t.clone(), kv("target", target.as_str())];
+            for counter in [&self.rate_limited, &self.retries, &self.token_renewals] {
+                counter.add(0, &pair);
+            }
+            self.gate_paused_seconds.add(0.0, &pair);
+            for outcome in [
+                PushOutcomeLabel::Delivered,
+                PushOutcomeLabel::Superseded,
+                PushOutcomeLabel::Permanent,
+                PushOutcomeLabel::Exhausted,
+            ] {
+                let mut labels = pair.to_vec();
+                labels.push(kv("outcome", outcome.as_str()));
+                self.pushes.add(0, &labels);
+            }
+        }
+    }
+
     pub fn consumed(&self, tenant: &str) {
         self.consumed.add(1, &[kv("tenant", tenant)]);
     }

@@ -162,6 +162,56 @@ async fn metrics_give_exact_counts_after_a_known_scenario() {
     app.stop().await;
 }
 
+/// Prometheus advises exporting every series whose labels are known at start at 0: before
+/// any traffic, `/metrics` already lists each counter of DESIGN §11 for the tenant's targets,
+/// outcomes and dead-letter reasons (the line itself, not an absent series read as 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_series_are_exported_at_zero_before_any_traffic() {
+    let app = spawn_app_with_admin(&["zero"], SimConfig::default(), |_| {}).await;
+    let text = get(admin(&app), "/metrics").await.1;
+    let has_zero = |name: &str, labels: &[(&str, &str)]| {
+        text.lines().any(|line| {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                return false;
+            };
+            series.starts_with(&format!("{name}{{"))
+                && labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+                && value.parse::<f64>() == Ok(0.0)
+        })
+    };
+    let t = ("tenant", "zero");
+    let mut missing = Vec::new();
+    let mut expect = |name: &str, labels: &[(&str, &str)]| {
+        if !has_zero(name, labels) {
+            missing.push(format!("{name} {labels:?}"));
+        }
+    };
+    expect("scriptsync_changes_consumed_total", &[t]);
+    expect("scriptsync_superseded_total", &[t]);
+    expect("scriptsync_inflight", &[t]);
+    for reason in ["invalid", "permanent", "exhausted"] {
+        expect("scriptsync_dead_lettered_total", &[t, ("reason", reason)]);
+    }
+    for target in ["genesys", "servicenow"] {
+        let g = ("target", target);
+        expect("scriptsync_rate_limited_total", &[t, g]);
+        expect("scriptsync_gate_paused_seconds_total", &[t, g]);
+        expect("scriptsync_token_renewals_total", &[t, g]);
+        expect("scriptsync_retries_total", &[t, g]);
+        for outcome in ["delivered", "superseded", "permanent", "exhausted"] {
+            expect("scriptsync_pushes_total", &[t, g, ("outcome", outcome)]);
+        }
+    }
+    assert!(missing.is_empty(), "absent at start: {missing:#?}\n{text}");
+    assert!(
+        text.contains("scriptsync_gate_rate{"),
+        "gate rates from the start:\n{text}"
+    );
+    app.stop().await;
+}
+
 // ---- /readyz and /healthz ---------------------------------------------------------------
 
 /// The broker-side pid of the connection named `name` (client property `connection_name`).
