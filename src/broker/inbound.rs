@@ -10,6 +10,10 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 
+/// The header counting how many times `scriptsync dlq replay` sent a message back (DESIGN §7):
+/// read here, on every delivery, and written by the DLQ tool.
+pub const REPLAYS: &str = "x-scriptsync-replays";
+
 /// A delivery as the pipeline sees it: bytes, routing key, properties and the ack handle.
 pub struct Inbound {
     pub body: Vec<u8>,
@@ -61,7 +65,7 @@ impl Inbound {
 
     /// How many times `scriptsync dlq replay` has sent this message back.
     pub fn replays(&self) -> u32 {
-        self.header(crate::dlq::headers::REPLAYS)
+        self.header(REPLAYS)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }

@@ -7,7 +7,7 @@ pub const TARGETS: &str = "x-scriptsync-targets";
 pub const ATTEMPTS: &str = "x-scriptsync-attempts";
 pub const FIRST_FAILED_AT: &str = "x-scriptsync-first-failed-at";
 pub const DEAD_LETTERED_AT: &str = "x-scriptsync-dead-lettered-at";
-pub const REPLAYS: &str = "x-scriptsync-replays";
+pub use crate::broker::inbound::REPLAYS;
 pub const TENANT: &str = "x-scriptsync-tenant";
 pub const CORRELATION_ID: &str = "x-scriptsync-correlation-id";
 pub const ROUTING_KEY: &str = "x-scriptsync-routing-key";

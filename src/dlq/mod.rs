@@ -4,8 +4,9 @@
 //! - [`headers`], [`envelope`]: what a dead letter carries and how it is published.
 //! - [`record`]: a DLQ message decoded for the tool; [`filter`]: the filters of every command.
 //! - [`scan`]: one bounded, lossless pass over the DLQ; the commands are built on it:
-//!   [`stats`], [`list`], [`replay`], [`purge`]; [`run`] is the CLI glue.
+//!   [`stats`], [`list`], [`replay`], [`purge`]; [`run`] is the CLI glue for [`args`].
 
+pub mod args;
 pub mod envelope;
 pub mod filter;
 pub mod headers;

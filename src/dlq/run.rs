@@ -4,13 +4,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use super::args::{DlqArgs, DlqCommand, DlqFilterArgs};
 use super::filter::Filter;
 use super::list::{header, inspect, json_line, line};
 use super::purge::purge;
 use super::replay::{ReplayOptions, replay};
 use super::stats::Stats;
 use crate::broker::{self, Names, Publisher};
-use crate::cli::{DlqArgs, DlqCommand, DlqFilterArgs};
 use crate::config::Settings;
 
 impl From<DlqFilterArgs> for Filter {

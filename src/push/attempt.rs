@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use super::auth::AuthError;
 use super::classify::{Class, TransportKind};
+use super::outcome::{FailureReason, PushFailure};
 use super::reply;
 use super::schedule::RetryHint;
-use crate::targets::{FailureReason, PushFailure};
 
 /// Why one attempt did not succeed.
 #[derive(Debug, Clone)]

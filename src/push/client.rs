@@ -21,12 +21,12 @@ use super::auth::TokenCache;
 use super::body::{self, BodyError};
 use super::classify::{Class, Observed, TransportKind, classify};
 use super::gate::{Gate, GatePermit};
+use super::outcome::{PushFailure, TargetContext};
 use super::reply::{self, Reply};
 use super::retry_after::effective_wait;
 use super::schedule::{Budget, Schedule};
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
-use crate::targets::{PushFailure, TargetContext};
 
 /// ServiceNow's rule size for our user, in requests per hour.
 const X_RATELIMIT_LIMIT: &str = "x-ratelimit-limit";

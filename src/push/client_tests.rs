@@ -15,8 +15,8 @@ use futures::stream;
 
 use super::*;
 use crate::config::{RetrySettings, SecretString};
+use crate::push::FailureReason;
 use crate::push::{AuthMethod, GateConfig};
-use crate::targets::FailureReason;
 
 const HUGE: u64 = 100 << 20;
 const CHUNK: usize = 64 << 10;

@@ -12,6 +12,8 @@
 //! - [`client`]: [`PushClient::send`], which ties them together for one logical request, and
 //!   [`PushClient::attempt_admitted`], one attempt of a request a lane already had admitted
 //!   ([`attempt`]: one attempt's failure and the final `PushFailure`).
+//! - [`outcome`]: [`PushFailure`] (a change's final failure at a target) and the
+//!   [`TargetContext`] every target's client is built from.
 //! - [`retries`]: [`Retries`], the attempts and time budget of one change at one target, for
 //!   lanes that re-admit failed changes through the gate.
 
@@ -23,6 +25,7 @@ pub mod client;
 pub mod credential;
 pub mod gate;
 pub mod oauth_http;
+pub mod outcome;
 pub mod pause;
 pub mod rate;
 pub mod reply;
@@ -36,6 +39,7 @@ pub use classify::{Class, Observed, TransportKind, classify};
 pub use client::{PushClient, Verdict};
 pub use credential::{AuthMethod, Credential};
 pub use gate::{Gate, GateConfig, GatePermit, GateSnapshot};
+pub use outcome::{FailureReason, PushFailure, TargetContext};
 pub use reply::Reply;
 pub use retries::Retries;
 pub use schedule::{Budget, Schedule};

@@ -76,7 +76,7 @@ impl Retries {
     }
 
     /// The failure to report when giving up after `e`.
-    pub fn give_up(&mut self, e: AttemptError) -> crate::targets::PushFailure {
+    pub fn give_up(&mut self, e: AttemptError) -> super::outcome::PushFailure {
         super::attempt::give_up(e, self.last.take(), self.attempts)
     }
 }

@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 
 use crate::change::{ScriptChange, TargetKind};
 use crate::push::{AttemptError, Gate, GatePermit, Retries};
+pub use crate::push::{FailureReason, PushFailure, TargetContext};
 
 /// One change a lane hands to its target for one attempt, with what earlier attempts of the
 /// same version already did. Built when the lane first admits the change; a newer version of
@@ -65,35 +66,6 @@ pub enum Attempted {
     Failed(AttemptError),
 }
 
-/// Why a change could not be delivered to a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureReason {
-    /// The target refused the change itself (4xx, ServiceNow item `status = error`).
-    Permanent,
-    /// The retry budget ran out on retryable failures.
-    Exhausted,
-}
-
-impl FailureReason {
-    /// The DLQ `x-scriptsync-reason` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureReason::Permanent => "permanent",
-            FailureReason::Exhausted => "exhausted",
-        }
-    }
-}
-
-/// The details of a failed push, as they go into the DLQ headers. `error` holds no secrets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushFailure {
-    pub reason: FailureReason,
-    pub status: Option<u16>,
-    pub error: String,
-    pub attempts: u32,
-    pub correlation_id: Option<String>,
-}
-
 /// A push destination for one tenant, driven by that tenant's lane for the target.
 pub trait Target: Send + Sync {
     fn kind(&self) -> TargetKind;
@@ -115,17 +87,6 @@ pub trait Target: Send + Sync {
         permit: GatePermit,
         jobs: &'a mut [Job],
     ) -> BoxFuture<'a, Vec<Attempted>>;
-}
-
-/// What every target needs from the application: one HTTP client (connection pool) for the
-/// process, the retry settings and the metrics.
-#[derive(Clone)]
-pub struct TargetContext {
-    pub http: reqwest::Client,
-    /// `batch.max_changes`: most changes one ServiceNow call carries.
-    pub max_changes: usize,
-    pub retry: crate::config::RetrySettings,
-    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The targets configured for one tenant, Genesys first.
