@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
+use crate::pipeline::PanicLog;
 use crate::push::Gate;
 
 /// One tenant as `/status` sees it.
@@ -39,7 +40,16 @@ pub struct TenantView {
 pub struct AdminState {
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
+    /// Recent task panics: too many make the worker not ready.
+    pub panics: Arc<PanicLog>,
     pub tenants: Vec<TenantView>,
+}
+
+impl AdminState {
+    /// Connected and consuming, and not panicking repeatedly.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.panics.too_many(tokio::time::Instant::now())
+    }
 }
 
 /// The `/status` document.
@@ -103,7 +113,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 }
 
 async fn readyz(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
-    if state.ready.load(Ordering::SeqCst) {
+    if state.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
@@ -145,7 +155,7 @@ pub fn snapshot(state: &AdminState) -> Status {
         })
         .collect();
     Status {
-        ready: state.ready.load(Ordering::SeqCst),
+        ready: state.is_ready(),
         tenants,
     }
 }

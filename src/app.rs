@@ -5,6 +5,7 @@
 //! [`Application::bind_admin`] was called, `run_until` also serves the admin endpoints
 //! (`/healthz`, `/readyz`, `/metrics`, `/status`) for as long as it runs.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,8 @@ use crate::config::{HttpSettings, Settings, plaintext_endpoints, read_ca_file};
 use crate::dlq::Reason;
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
-use crate::pipeline::{LoopEnd, LoopSettings, TenantContext, run_tenant, run_unrouted};
+use crate::pipeline::tenant::task_panicked;
+use crate::pipeline::{LoopEnd, LoopSettings, PanicLog, TenantContext, run_tenant, run_unrouted};
 use crate::targets::{self, Target, TargetContext};
 use crate::telemetry;
 
@@ -41,6 +43,8 @@ pub struct Application {
     settings: Settings,
     names: Names,
     metrics: Arc<Metrics>,
+    /// Recent task panics (readiness reads them).
+    panics: Arc<PanicLog>,
     tenants: Vec<TenantParts>,
     ready: Arc<AtomicBool>,
     /// The admin listener, bound by [`Application::bind_admin`] and served by `run_until`.
@@ -114,6 +118,7 @@ impl Application {
             names: Names::new(&settings.broker.prefix),
             settings,
             metrics,
+            panics: Arc::default(),
             tenants,
             ready: Arc::default(),
             admin: None,
@@ -141,6 +146,7 @@ impl Application {
         Arc::new(AdminState {
             metrics: self.metrics.clone(),
             ready: self.ready.clone(),
+            panics: self.panics.clone(),
             tenants: self
                 .tenants
                 .iter()
@@ -245,13 +251,17 @@ impl Application {
             drain_timeout: self.settings.shutdown.drain_timeout,
         };
         let mut tasks = JoinSet::new();
+        let mut loops = HashMap::new();
         let mut consumers = Vec::new();
         for t in &self.tenants {
             let queue = self.names.tenant_queue(&t.id);
             let (consumer, stream) = QueueConsumer::start(&conn, &queue, t.prefetch, "").await?;
             consumers.push(consumer);
             let ctx = Arc::new(self.tenant_context(t, &publisher));
-            tasks.spawn(run_tenant(ctx, stream, loop_settings, stop.clone()));
+            let id = tasks
+                .spawn(run_tenant(ctx.clone(), stream, loop_settings, stop.clone()))
+                .id();
+            loops.insert(id, ctx);
         }
         let (unrouted, stream) =
             QueueConsumer::start(&conn, &self.names.unrouted(), 50, "").await?;
@@ -271,13 +281,16 @@ impl Application {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => {}
-            Some(res) = tasks.join_next() => {
+            Some(res) = tasks.join_next_with_id() => {
                 lost = match res {
-                    Ok(LoopEnd::StreamLost(e)) => Some(e),
+                    Ok((_, LoopEnd::StreamLost(e) | LoopEnd::TaskPanicked(e))) => Some(e),
                     // Loops also stop when shutdown was requested: that is not a loss.
-                    Ok(LoopEnd::Shutdown) if shutdown.is_cancelled() => None,
-                    Ok(LoopEnd::Shutdown) => Some("a consumer loop stopped".into()),
-                    Err(e) => Some(format!("a consumer loop panicked: {e}")),
+                    Ok((_, LoopEnd::Shutdown)) if shutdown.is_cancelled() => None,
+                    Ok((_, LoopEnd::Shutdown)) => Some("a consumer loop stopped".into()),
+                    Err(e) => Some(match loops.get(&e.id()) {
+                        Some(ctx) => task_panicked(ctx, "tenant", &e.to_string()),
+                        None => format!("the unrouted loop panicked: {e}"),
+                    }),
                 };
             }
         }
@@ -304,6 +317,7 @@ impl Application {
             high_water: t.high_water.clone(),
             max_message_bytes: self.settings.broker.max_message_bytes,
             retry: self.settings.retry.clone(),
+            panics: self.panics.clone(),
         }
     }
 
@@ -317,6 +331,7 @@ impl Application {
             high_water: Arc::default(),
             max_message_bytes: self.settings.broker.max_message_bytes,
             retry: self.settings.retry.clone(),
+            panics: self.panics.clone(),
         }
     }
 }

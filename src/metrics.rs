@@ -92,6 +92,7 @@ pub struct Metrics {
     end_to_end: Histogram<f64>,
     inflight: UpDownCounter<i64>,
     token_renewals: Counter<u64>,
+    task_panics: Counter<u64>,
     last: Mutex<HashMap<(String, TargetKind), LastOutcome>>,
 }
 
@@ -173,6 +174,10 @@ impl Metrics {
                 "Deliveries acked because a newer version won",
             ),
             token_renewals: counter("scriptsync_token_renewals_total", "Access tokens obtained"),
+            task_panics: counter(
+                "scriptsync_task_panics_total",
+                "Pipeline tasks that panicked (and were restarted)",
+            ),
             gate_paused_seconds: meter
                 .f64_counter("scriptsync_gate_paused_seconds_total")
                 .with_description("Seconds a gate was closed by a server-requested pause")
@@ -206,6 +211,7 @@ impl Metrics {
     pub fn start_at_zero(&self, tenant: &str, targets: &[TargetKind], reasons: &[&str]) {
         let t = kv("tenant", tenant);
         self.consumed.add(0, std::slice::from_ref(&t));
+        self.task_panics.add(0, &[t.clone(), kv("task", "tenant")]);
         self.superseded.add(0, std::slice::from_ref(&t));
         self.inflight.add(0, std::slice::from_ref(&t));
         for reason in reasons {
@@ -218,6 +224,8 @@ impl Metrics {
                 counter.add(0, &pair);
             }
             self.gate_paused_seconds.add(0.0, &pair);
+            self.task_panics
+                .add(0, &[t.clone(), kv("task", target.as_str())]);
             for outcome in [
                 PushOutcomeLabel::Delivered,
                 PushOutcomeLabel::Superseded,
@@ -231,6 +239,11 @@ impl Metrics {
         }
     }
 
+    /// A pipeline task of `tenant` panicked: `task` is its target's lane or `tenant` (the loop).
+    pub fn task_panic(&self, tenant: &str, task: &str) {
+        self.task_panics
+            .add(1, &[kv("tenant", tenant), kv("task", task)]);
+    }
     pub fn consumed(&self, tenant: &str) {
         self.consumed.add(1, &[kv("tenant", tenant)]);
     }
@@ -289,7 +302,7 @@ impl Metrics {
 
     /// A request of (tenant, target) got a final 2xx.
     pub fn request_succeeded(&self, tenant: &str, target: TargetKind, status: u16) {
-        let mut last = self.last.lock().expect("last-outcome lock");
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let entry = last.entry((tenant.to_owned(), target)).or_default();
         entry.last_success = Some(SystemTime::now());
         entry.last_status = Some(status);
@@ -304,7 +317,7 @@ impl Metrics {
         status: Option<u16>,
         error: &str,
     ) {
-        let mut last = self.last.lock().expect("last-outcome lock");
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let entry = last.entry((tenant.to_owned(), target)).or_default();
         let mut error = error.to_owned();
         if error.len() > MAX_STATUS_ERROR {
@@ -323,7 +336,7 @@ impl Metrics {
     pub fn last_outcome(&self, tenant: &str, target: TargetKind) -> LastOutcome {
         self.last
             .lock()
-            .expect("last-outcome lock")
+            .unwrap_or_else(|p| p.into_inner())
             .get(&(tenant.to_owned(), target))
             .cloned()
             .unwrap_or_default()

@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::targets::Target;
 
 use super::order::HighWater;
+use super::panics::PanicLog;
 
 /// One tenant's pipeline state, shared by its consumer loop, its lanes and its settling.
 pub struct TenantContext {
@@ -23,6 +24,8 @@ pub struct TenantContext {
     pub max_message_bytes: usize,
     /// The retry schedule every lane of the tenant follows.
     pub retry: RetrySettings,
+    /// Where a panicking task of the tenant is recorded (the worker's readiness reads it).
+    pub panics: Arc<PanicLog>,
 }
 
 impl TenantContext {

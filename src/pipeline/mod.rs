@@ -3,18 +3,21 @@
 //! each delivery still owes) → one [`lane`] per (tenant, target) (pending newest version per
 //! script, late binding at the gate, retries) → back to the tracker → [`settle`] (ack, or
 //! DLQ-then-ack). [`tenant`] composes them per tenant; [`order`] keeps the
-//! no-older-over-newer rule. No protocol details live here: the broker and the targets are
+//! no-older-over-newer rule; [`panics`] supervises the tasks. No protocol details live here:
+//! the broker and the targets are
 //! behind their own modules.
 
 pub mod context;
 pub mod intake;
 pub mod lane;
 pub mod order;
+pub mod panics;
 pub mod settle;
 pub mod tenant;
 pub mod tracker;
 pub mod unrouted;
 
 pub use context::TenantContext;
+pub use panics::PanicLog;
 pub use tenant::{LoopEnd, LoopSettings, run_tenant};
 pub use unrouted::run_unrouted;

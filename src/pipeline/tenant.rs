@@ -8,6 +8,7 @@
 //! requests within `drain_timeout`; whatever is still unsettled then is requeued when the
 //! channel closes. On a lost stream the lanes stop at once (the broker redelivers).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,9 @@ pub enum LoopEnd {
     Shutdown,
     /// The delivery stream failed or ended (connection or channel lost).
     StreamLost(String),
+    /// A task of the tenant panicked (logged and counted): start again on a new connection,
+    /// so that the broker requeues what it held.
+    TaskPanicked(String),
 }
 
 /// The ack tracker of one tenant and the settling of what it releases.
@@ -106,6 +110,7 @@ where
     });
     let abort = CancellationToken::new();
     let mut lanes = JoinSet::new();
+    let mut lane_targets = HashMap::new();
     let mut offers: Vec<(TargetKind, UnboundedSender<Offer>)> = Vec::new();
     for target in &ctx.targets {
         let kind = target.kind();
@@ -123,7 +128,10 @@ where
             let settler = settler.clone();
             Arc::new(move |report| settler.report(kind, report))
         };
-        lanes.spawn(run_lane(lane, rx, reporter, abort.clone()));
+        let id = lanes
+            .spawn(run_lane(lane, rx, reporter, abort.clone()))
+            .id();
+        lane_targets.insert(id, kind);
     }
     let end = loop {
         tokio::select! {
@@ -137,6 +145,15 @@ where
                 Some(Err(e)) => break LoopEnd::StreamLost(e.to_string()),
                 None => break LoopEnd::StreamLost("consumer stream ended".into()),
             },
+            // While offers are open a lane only ends by panicking.
+            Some(ended) = lanes.join_next_with_id() => {
+                let (id, why) = match ended {
+                    Ok((id, ())) => (id, "stopped".to_owned()),
+                    Err(e) => (e.id(), e.to_string()),
+                };
+                let target = lane_targets.get(&id).map_or("lane", |k| k.as_str());
+                break LoopEnd::TaskPanicked(task_panicked(&ctx, target, &why));
+            }
         }
     };
     drop(offers);
@@ -157,6 +174,14 @@ where
     settler.tasks.close();
     settler.tasks.wait().await;
     end
+}
+
+/// Logs, counts and remembers a panicked task of the tenant; what to say when restarting.
+pub fn task_panicked(ctx: &TenantContext, task: &str, why: &str) -> String {
+    tracing::error!(tenant = %ctx.tenant, task, error = %why, "a pipeline task panicked; restarting the tenant's consumers (the broker requeues what they held)");
+    ctx.metrics.task_panic(&ctx.tenant, task);
+    ctx.panics.record(tokio::time::Instant::now());
+    format!("tenant {}: {task} task panicked: {why}", ctx.tenant)
 }
 
 /// Tracks a delivery, then offers its change to every lane it owes.

@@ -103,14 +103,14 @@ impl Progress {
     /// Remembers a real failure, so a later "budget spent" can report what went wrong.
     pub(crate) fn record(&self, e: &AttemptError) {
         if !e.budget_spent {
-            *self.last.lock().expect("progress lock") = Some(e.clone());
+            *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
         }
     }
 
     /// The failure the logical request ends with.
     pub(crate) fn failure(&self, e: AttemptError) -> PushFailure {
         let attempts = self.attempts.load(Ordering::SeqCst);
-        let last = self.last.lock().expect("progress lock").take();
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).take();
         give_up(e, last, attempts)
     }
 }

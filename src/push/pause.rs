@@ -38,7 +38,7 @@ impl Drop for ProbeGuard {
     fn drop(&mut self) {
         let paused = self.0.remaining().is_some();
         {
-            let mut probe = self.0.probe.lock().expect("pause lock");
+            let mut probe = self.0.probe.lock().unwrap_or_else(|p| p.into_inner());
             probe.in_flight = false;
             if !paused {
                 probe.probing = false;
@@ -64,7 +64,7 @@ impl SharedPause {
     pub fn pause_until(&self, until: Instant) -> Duration {
         let now = Instant::now();
         let added = {
-            let mut current = self.until.lock().expect("pause lock");
+            let mut current = self.until.lock().unwrap_or_else(|p| p.into_inner());
             let end = current.filter(|t| *t > now).unwrap_or(now);
             if until <= end {
                 return Duration::ZERO;
@@ -72,14 +72,14 @@ impl SharedPause {
             *current = Some(until);
             until - end
         };
-        self.probe.lock().expect("pause lock").probing = true;
+        self.probe.lock().unwrap_or_else(|p| p.into_inner()).probing = true;
         added
     }
 
     /// Time left in the pause, if closed.
     pub fn remaining(&self) -> Option<Duration> {
         let now = Instant::now();
-        let until = self.until.lock().expect("pause lock");
+        let until = self.until.lock().unwrap_or_else(|p| p.into_inner());
         until.filter(|t| *t > now).map(|t| t - now)
     }
 
@@ -102,7 +102,7 @@ impl SharedPause {
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let probe = self.probe.lock().expect("pause lock");
+                let probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
                 if !probe.probing || !probe.in_flight {
                     return Ok(());
                 }
@@ -119,7 +119,7 @@ impl SharedPause {
         if self.remaining().is_some() {
             return None;
         }
-        let mut probe = self.probe.lock().expect("pause lock");
+        let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
         match (probe.probing, probe.in_flight) {
             (false, _) => Some(None),
             (true, true) => None,

@@ -118,7 +118,7 @@ impl AdaptiveRate {
 
     /// A 429 for a request let through at `issued_at`: halve, unless already cut since.
     pub fn cut(&self, issued_at: Instant) {
-        let mut st = self.state.lock().expect("rate lock");
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.last_cut.is_some_and(|cut| issued_at <= cut) {
             return;
         }
@@ -132,7 +132,7 @@ impl AdaptiveRate {
     /// above the configured one.
     pub fn limit_ceiling(&self, per_minute: f64) {
         let ceiling = sane_rate(per_minute).min(self.configured);
-        let mut st = self.state.lock().expect("rate lock");
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if (ceiling - st.ceiling).abs() > f64::EPSILON {
             st.ceiling = ceiling;
             if st.per_minute > ceiling {
@@ -143,13 +143,13 @@ impl AdaptiveRate {
 
     /// (current rate, ceiling), requests per minute.
     pub fn rates(&self) -> (f64, f64) {
-        let st = self.state.lock().expect("rate lock");
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         (st.per_minute, st.ceiling)
     }
 
     /// The limiter in force, after giving back what clean recovery periods earned.
     fn current_limiter(&self) -> Arc<Limiter> {
-        let mut st = self.state.lock().expect("rate lock");
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let clean = now.saturating_duration_since(st.last_change);
         if st.per_minute < st.ceiling && clean >= self.recovery_period {

@@ -168,6 +168,7 @@ pub async fn run_lane(
             admitted = async { admission.as_mut().expect("guarded").await }, if admission.is_some() => {
                 admission = None;
                 if let Ok(permit) = admitted {
+                    super::panics::fault::lane_request(&lane.tenant);
                     request::dispatch(&lane, &mut pending, permit, &mut inflight, &report);
                 }
             }
