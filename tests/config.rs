@@ -502,3 +502,10 @@ fn ca_files_from_the_example_are_checked_at_load() {
         assert!(err.contains("/etc/scriptsync/"), "the path helps: {err}");
     }
 }
+
+#[test]
+fn an_unknown_key_is_named_once_in_the_error_chain() {
+    let err = Settings::from_toml_str("[broker]\nprefx = \"x\"").unwrap_err();
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    assert_eq!(shown.matches("unknown field `prefx`").count(), 1, "{shown}");
+}

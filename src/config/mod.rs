@@ -36,10 +36,17 @@ const REDACTED: &str = "REDACTED";
 /// A configuration that cannot be used, with a message that says which key is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// Not a `source`: the text already holds it, and `{:#}` would print it twice.
     #[error("cannot load configuration: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(config::ConfigError),
     #[error("invalid configuration: {0}")]
     Invalid(String),
+}
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        Self::Load(e)
+    }
 }
 
 /// The whole configuration tree.
