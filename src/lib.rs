@@ -18,7 +18,8 @@
 //! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
 //! - [`bench`]: `scriptsync bench` (scenarios A–H against the local RabbitMQ and the
 //!   simulator, the worker as a child process; a table and `--json`). Nothing imports it.
-//! - [`cli`], [`telemetry`], [`shutdown`]: the process edges.
+//! - [`cli`], [`telemetry`], [`shutdown`]: the process edges; [`text`]: cutting texts to a
+//!   byte budget.
 
 pub mod admin;
 pub mod app;
@@ -36,3 +37,4 @@ pub mod shutdown;
 pub mod sim;
 pub mod targets;
 pub mod telemetry;
+pub mod text;

@@ -319,15 +319,7 @@ impl Metrics {
     ) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let entry = last.entry((tenant.to_owned(), target)).or_default();
-        let mut error = error.to_owned();
-        if error.len() > MAX_STATUS_ERROR {
-            let mut cut = MAX_STATUS_ERROR;
-            while !error.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            error.truncate(cut);
-        }
-        entry.last_error = Some(error);
+        entry.last_error = Some(crate::text::prefix_within(error, MAX_STATUS_ERROR).to_owned());
         entry.last_error_at = Some(SystemTime::now());
         entry.last_status = status;
     }

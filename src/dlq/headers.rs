@@ -1,5 +1,7 @@
 //! The DLQ header names of DESIGN §7, spelled once.
 
+use crate::text::prefix_within;
+
 pub const REASON: &str = "x-scriptsync-reason";
 pub const ERROR: &str = "x-scriptsync-error";
 pub const STATUS: &str = "x-scriptsync-status";
@@ -44,11 +46,7 @@ pub fn short_error(text: &str) -> String {
     if one_line.len() <= MAX_ERROR_BYTES {
         return one_line;
     }
-    let mut end = MAX_ERROR_BYTES - 3;
-    while !one_line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &one_line[..end])
+    format!("{}...", prefix_within(&one_line, MAX_ERROR_BYTES - 3))
 }
 
 #[cfg(test)]

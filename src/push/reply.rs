@@ -87,14 +87,7 @@ fn one_line(s: &str) -> String {
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
 pub fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
+    crate::text::prefix_within(s, max).to_owned()
 }
 
 #[cfg(test)]
