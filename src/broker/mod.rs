@@ -33,15 +33,27 @@ pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Co
     }
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let runtime = lapin::runtime::default_runtime()?;
-    Connection::connect_with_config(url.as_str(), props, tls_config(settings)?, runtime)
-        .await
-        .map_err(|e| {
+    let attempt =
+        Connection::connect_with_config(url.as_str(), props, tls_config(settings)?, runtime);
+    // A broker that accepts the socket but never answers the handshake (a node stopping or
+    // starting) must not hold the reconnect loop for ever.
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(connected) => connected.map_err(|e| {
             anyhow::anyhow!(
                 "cannot connect to RabbitMQ at {}: {e}",
                 redacted_url(&settings.url)
             )
-        })
+        }),
+        Err(_) => Err(anyhow::anyhow!(
+            "cannot connect to RabbitMQ at {}: no answer within {:?}",
+            redacted_url(&settings.url),
+            CONNECT_TIMEOUT
+        )),
+    }
 }
+
+/// How long one connection attempt (TCP, TLS, AMQP handshake) may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The TLS settings of an `amqps://` connection: the system roots plus the certificates of
 /// `broker.ca_file`, when set. Unused for `amqp://`.
