@@ -17,6 +17,7 @@ use scriptsync::dlq::purge::purge;
 use scriptsync::dlq::replay::{ReplayOptions, replay};
 use scriptsync::dlq::{Filter, Reason};
 use scriptsync::sim::{Faults, SimTarget};
+use time::format_description::well_known::Rfc3339;
 
 fn record_errors(scripts: &[&str]) -> Faults {
     Faults {
@@ -100,9 +101,11 @@ async fn servicenow_permanent_errors_replayed_per_tenant_after_the_fix() {
             "x-scriptsync-tenant",
             "x-scriptsync-correlation-id",
             "x-scriptsync-routing-key",
+            "x-scriptsync-servicenow-transaction-id",
         ] {
             assert!(names.contains(h), "{h} missing in {:?}", p.headers);
         }
+        assert!(!names.contains("x-scriptsync-genesys-correlation-id"));
     }
     let publisher = tool_publisher(&app).await;
     let found = inspect(&app.conn, &app.names, &publisher, &Filter::default(), None)
@@ -119,6 +122,16 @@ async fn servicenow_permanent_errors_replayed_per_tenant_after_the_fix() {
         assert_eq!(r.routing_key.as_deref(), Some(t.as_str()));
         let s = r.script_id.clone().unwrap();
         assert_eq!(r.correlation_id, Some(format!("corr-{t}-{s}")));
+        // The batch call's X-Transaction-ID (the simulator sends 12 hex digits, as ServiceNow).
+        let transaction = r.servicenow_transaction_id.clone().unwrap_or_default();
+        assert!(
+            transaction.len() == 12 && transaction.chars().all(|c| c.is_ascii_hexdigit()),
+            "{r:?}"
+        );
+        assert_eq!(r.genesys_correlation_id, None);
+        let first = r.first_failed_at.as_deref().unwrap_or_default();
+        let first = time::OffsetDateTime::parse(first, &Rfc3339).expect("first-failed-at");
+        assert!(Some(first) <= r.dead_lettered, "{r:?}");
     }
     app.wait_depth(&app.names.dlq(), 4).await;
     assert_eq!(app.peek_dlq().await, peeked, "inspecting moved nothing");

@@ -233,6 +233,21 @@ async fn max_attempts_counts_every_request_of_a_change_not_each_request() {
         Some(MAX_ATTEMPTS.to_string().as_str())
     );
     assert_eq!(d.header("x-scriptsync-status").as_deref(), Some("503"));
+    // The last failed request's ININ-Correlation-Id (the simulator sends a UUID), and the
+    // first failure (the first PUT) strictly before the dead-lettering (after four more).
+    let cid = d.header("x-scriptsync-genesys-correlation-id");
+    assert!(
+        cid.as_deref()
+            .is_some_and(|c| uuid::Uuid::parse_str(c).is_ok()),
+        "{cid:?}"
+    );
+    assert_eq!(d.header("x-scriptsync-servicenow-transaction-id"), None);
+    let at = |h: &str| {
+        let text = d.header(h).unwrap_or_default();
+        time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("{h} = {text:?}: {e}"))
+    };
+    assert!(at("x-scriptsync-first-failed-at") < at("x-scriptsync-dead-lettered-at"));
     let g = app.sim_state().tenant("budget").genesys;
     assert_eq!(g.total_requests() - before, MAX_ATTEMPTS as u64);
     let kinds: Vec<&String> = g.paths.keys().collect();

@@ -22,7 +22,10 @@ pub struct DeadLetter {
     pub targets: Vec<TargetKind>,
     pub attempts: u32,
     pub tenant: Option<String>,
+    /// When the first attempt failed (an earlier dead-lettering's value wins on a replay).
     pub first_failed_at: Option<OffsetDateTime>,
+    /// Each failed target's id of its last failed request (correlation / transaction id).
+    pub request_ids: Vec<(TargetKind, String)>,
 }
 
 impl DeadLetter {
@@ -36,13 +39,24 @@ impl DeadLetter {
             attempts: 0,
             tenant,
             first_failed_at: None,
+            request_ids: Vec::new(),
         }
     }
 
     /// The properties of the DLQ copy: the original ones plus our headers.
     pub fn properties(&self, original: &Inbound) -> BasicProperties {
         let now = OffsetDateTime::now_utc();
-        let mut headers = original.properties.headers().clone().unwrap_or_default();
+        // A replayed letter's request ids belong to its earlier failure: drop them.
+        let mut inherited = original
+            .properties
+            .headers()
+            .as_ref()
+            .map(|t| t.inner().clone())
+            .unwrap_or_default();
+        for target in TargetKind::ALL {
+            inherited.remove(h::target_request_id(target));
+        }
+        let mut headers = FieldTable::from(inherited);
         let mut put = |k: &str, v: String| {
             headers.insert(k.into(), AMQPValue::LongString(LongString::from(v)));
         };
@@ -67,6 +81,9 @@ impl DeadLetter {
         }
         if let Some(cid) = original.correlation_id() {
             put(h::CORRELATION_ID, cid);
+        }
+        for (target, id) in &self.request_ids {
+            put(h::target_request_id(*target), id.clone());
         }
         put(h::ROUTING_KEY, original.routing_key.clone());
         let mut table: FieldTable = headers;

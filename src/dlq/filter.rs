@@ -103,6 +103,8 @@ mod tests {
             replays: 0,
             routing_key: None,
             correlation_id: None,
+            genesys_correlation_id: None,
+            servicenow_transaction_id: None,
             first_failed_at: None,
             dead_lettered_at: None,
             age_seconds: None,

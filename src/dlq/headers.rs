@@ -1,5 +1,6 @@
 //! The DLQ header names of DESIGN §7, spelled once.
 
+use crate::change::TargetKind;
 use crate::text::prefix_within;
 
 pub const REASON: &str = "x-scriptsync-reason";
@@ -13,6 +14,18 @@ pub use crate::broker::inbound::REPLAYS;
 pub const TENANT: &str = "x-scriptsync-tenant";
 pub const CORRELATION_ID: &str = "x-scriptsync-correlation-id";
 pub const ROUTING_KEY: &str = "x-scriptsync-routing-key";
+/// Genesys `ININ-Correlation-Id` of the last failed request.
+pub const GENESYS_CORRELATION_ID: &str = "x-scriptsync-genesys-correlation-id";
+/// ServiceNow `X-Transaction-ID` of the last failed request.
+pub const SERVICENOW_TRANSACTION_ID: &str = "x-scriptsync-servicenow-transaction-id";
+
+/// The header carrying `target`'s id of the last failed request.
+pub fn target_request_id(target: TargetKind) -> &'static str {
+    match target {
+        TargetKind::Genesys => GENESYS_CORRELATION_ID,
+        TargetKind::Servicenow => SERVICENOW_TRANSACTION_ID,
+    }
+}
 
 /// Longest `x-scriptsync-error` text (bytes), cut at a character boundary.
 pub const MAX_ERROR_BYTES: usize = 1024;

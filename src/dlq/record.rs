@@ -31,6 +31,10 @@ pub struct DeadLetterRecord {
     pub replays: u32,
     pub routing_key: Option<String>,
     pub correlation_id: Option<String>,
+    /// Genesys `ININ-Correlation-Id` of the last failed request, if Genesys failed.
+    pub genesys_correlation_id: Option<String>,
+    /// ServiceNow `X-Transaction-ID` of the last failed request, if ServiceNow failed.
+    pub servicenow_transaction_id: Option<String>,
     pub first_failed_at: Option<String>,
     pub dead_lettered_at: Option<String>,
     /// Seconds since `dead_lettered_at` when the record was read.
@@ -88,6 +92,8 @@ impl DeadLetterRecord {
             replays: msg.replays(),
             routing_key: msg.header(h::ROUTING_KEY),
             correlation_id: msg.header(h::CORRELATION_ID),
+            genesys_correlation_id: msg.header(h::GENESYS_CORRELATION_ID),
+            servicenow_transaction_id: msg.header(h::SERVICENOW_TRANSACTION_ID),
             first_failed_at: msg.header(h::FIRST_FAILED_AT),
             dead_lettered_at,
             age_seconds,

@@ -83,7 +83,15 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
                 targets: failures.iter().map(|(t, _)| *t).collect(),
                 attempts: failures.iter().map(|(_, f)| f.attempts).max().unwrap_or(0),
                 tenant: Some(ctx.tenant.clone()),
-                first_failed_at: None,
+                first_failed_at: failures
+                    .iter()
+                    .filter_map(|(_, f)| f.first_failed_at)
+                    .min()
+                    .map(OffsetDateTime::from),
+                request_ids: failures
+                    .iter()
+                    .filter_map(|(t, f)| Some((*t, f.correlation_id.clone()?)))
+                    .collect(),
             };
             dead_letter_and_ack(ctx, token, dl).await;
         }

@@ -20,6 +20,7 @@ fn failure() -> PushFailure {
         error: "bad".into(),
         attempts: 1,
         correlation_id: None,
+        first_failed_at: None,
     }
 }
 

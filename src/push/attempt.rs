@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::auth::AuthError;
 use super::classify::{Class, TransportKind};
@@ -78,6 +78,7 @@ pub(crate) struct Progress {
     attempts: AtomicU32,
     renewed: AtomicBool,
     last: Mutex<Option<AttemptError>>,
+    first_failed_at: Mutex<Option<SystemTime>>,
 }
 
 impl Progress {
@@ -100,8 +101,13 @@ impl Progress {
         !self.renewed.swap(true, Ordering::SeqCst)
     }
 
-    /// Remembers a real failure, so a later "budget spent" can report what went wrong.
+    /// Remembers a real failure, so a later "budget spent" can report what went wrong, and
+    /// when the first one happened.
     pub(crate) fn record(&self, e: &AttemptError) {
+        self.first_failed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(SystemTime::now);
         if !e.budget_spent {
             *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
         }
@@ -111,14 +117,24 @@ impl Progress {
     pub(crate) fn failure(&self, e: AttemptError) -> PushFailure {
         let attempts = self.attempts.load(Ordering::SeqCst);
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).take();
-        give_up(e, last, attempts)
+        let first_failed_at = *self
+            .first_failed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        give_up(e, last, attempts, first_failed_at)
     }
 }
 
 /// The [`PushFailure`] a change ends with after `attempts` attempts, the last one failing
 /// with `e`: `permanent` for a refusal, else `exhausted`. When `e` only says the budget ran
 /// out, the last real error (`last`) is reported instead, so the DLQ says what went wrong.
-pub fn give_up(mut e: AttemptError, last: Option<AttemptError>, attempts: u32) -> PushFailure {
+/// `first_failed_at` is when the first failure happened (now, if `e` is the first).
+pub fn give_up(
+    mut e: AttemptError,
+    last: Option<AttemptError>,
+    attempts: u32,
+    first_failed_at: Option<SystemTime>,
+) -> PushFailure {
     if e.budget_spent
         && let Some(last) = last
     {
@@ -144,6 +160,7 @@ pub fn give_up(mut e: AttemptError, last: Option<AttemptError>, attempts: u32) -
         error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
         attempts,
         correlation_id: e.correlation_id,
+        first_failed_at: Some(first_failed_at.unwrap_or_else(SystemTime::now)),
     }
 }
 

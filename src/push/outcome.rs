@@ -3,6 +3,7 @@
 //! parts every target's client is built from ([`TargetContext`]).
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// Why a change could not be delivered to a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,11 @@ pub struct PushFailure {
     pub status: Option<u16>,
     pub error: String,
     pub attempts: u32,
+    /// The target's id of the last failed response: Genesys `ININ-Correlation-Id`,
+    /// ServiceNow `X-Transaction-ID`.
     pub correlation_id: Option<String>,
+    /// When the change's first attempt at this target failed.
+    pub first_failed_at: Option<SystemTime>,
 }
 
 /// What every target needs from the application: one HTTP client (connection pool) for the

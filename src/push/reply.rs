@@ -7,6 +7,11 @@ use reqwest::header::HeaderMap;
 
 /// The header Genesys returns on every response (equals `contextId` in error bodies).
 pub const CORRELATION_HEADER: &str = "inin-correlation-id";
+/// The header ServiceNow returns on every REST response: the instance's transaction id,
+/// which its logs (`syslog_transaction`) are searched by.
+pub const TRANSACTION_HEADER: &str = "x-transaction-id";
+/// Longest request id kept (a real one is a UUID or 12 hex digits).
+const MAX_REQUEST_ID: usize = 128;
 /// Longest error text kept (DESIGN §7: ≤ 1 KiB).
 pub const MAX_ERROR_BYTES: usize = 1024;
 /// Longest slice of a non-JSON body quoted in an error text.
@@ -20,7 +25,7 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Attempts spent on this request (a token renewal after a 401 is not one).
     pub attempts: u32,
-    /// `ININ-Correlation-Id` of this response, if any.
+    /// The target's id of this response ([`correlation_id`]), if any.
     pub correlation_id: Option<String>,
 }
 
@@ -31,12 +36,21 @@ impl Reply {
     }
 }
 
-/// The correlation id of a response.
+/// The target's id of a response, for its support team: Genesys `ININ-Correlation-Id`, or
+/// ServiceNow `X-Transaction-ID`. Control characters are dropped and the length capped, since
+/// it travels into logs and a DLQ header.
 pub fn correlation_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(CORRELATION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| truncate(v, 128))
+    [CORRELATION_HEADER, TRANSACTION_HEADER]
+        .into_iter()
+        .find_map(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+        .map(|v| {
+            v.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+        })
+        .filter(|v| !v.is_empty())
+        .map(|v| truncate(&v, MAX_REQUEST_ID))
 }
 
 /// `"{what}: {status} {code}: {message}"` from a Genesys (`code`, `message`) or ServiceNow
@@ -112,6 +126,24 @@ mod tests {
             describe("batch", 429, body),
             "batch: 429 Rate limit exceeded: rule x"
         );
+    }
+
+    #[test]
+    fn request_ids_of_either_target() {
+        use reqwest::header::HeaderValue;
+        let mut genesys = HeaderMap::new();
+        genesys.insert(CORRELATION_HEADER, HeaderValue::from_static("cid-1"));
+        assert_eq!(correlation_id(&genesys).as_deref(), Some("cid-1"));
+        let mut servicenow = HeaderMap::new();
+        servicenow.insert(TRANSACTION_HEADER, HeaderValue::from_static("e3003cb2db8c"));
+        assert_eq!(correlation_id(&servicenow).as_deref(), Some("e3003cb2db8c"));
+        let mut hostile = HeaderMap::new();
+        let long = "x".repeat(10_000);
+        hostile.insert(TRANSACTION_HEADER, HeaderValue::from_str(&long).unwrap());
+        assert!(correlation_id(&hostile).is_some_and(|id| id.len() <= MAX_REQUEST_ID));
+        hostile.insert(TRANSACTION_HEADER, HeaderValue::from_static("  \t "));
+        assert_eq!(correlation_id(&hostile), None);
+        assert_eq!(correlation_id(&HeaderMap::new()), None);
     }
 
     #[test]

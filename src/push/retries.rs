@@ -8,7 +8,7 @@
 //! spent or the wait would cross the budget. A newer version of the script starts afresh: the
 //! lane drops a superseded change's `Retries` with it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBackoff};
 use tokio::time::Instant;
@@ -25,6 +25,8 @@ pub struct Retries {
     backoff: ExponentialBackoff,
     /// The last real failure, reported if the budget ends the retries.
     last: Option<AttemptError>,
+    /// When the first request of the change failed (DLQ `x-scriptsync-first-failed-at`).
+    first_failed_at: Option<SystemTime>,
 }
 
 impl Retries {
@@ -37,6 +39,7 @@ impl Retries {
             budget: schedule.budget(),
             backoff: schedule.backoff().build(),
             last: None,
+            first_failed_at: None,
         }
     }
 
@@ -66,6 +69,7 @@ impl Retries {
     /// scales the backoff step when the server gave no hint.
     pub fn next_wait(&mut self, e: &AttemptError, jitter: f64) -> Option<Duration> {
         use super::schedule::RetryHint as _;
+        self.first_failed_at.get_or_insert_with(SystemTime::now);
         if !e.budget_spent {
             self.last = Some(e.clone());
         }
@@ -77,7 +81,8 @@ impl Retries {
 
     /// The failure to report when giving up after `e`.
     pub fn give_up(&mut self, e: AttemptError) -> super::outcome::PushFailure {
-        super::attempt::give_up(e, self.last.take(), self.attempts)
+        let first_failed_at = *self.first_failed_at.get_or_insert_with(SystemTime::now);
+        super::attempt::give_up(e, self.last.take(), self.attempts, Some(first_failed_at))
     }
 }
 

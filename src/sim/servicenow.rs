@@ -134,7 +134,7 @@ async fn batch_call(
 }
 
 /// The common path of an API call: auth → admission → `handle` (or a truncated 200) →
-/// accounting → rate-limit headers.
+/// accounting → rate-limit headers and the transaction id.
 async fn api<F>(
     sim: &Sim,
     (method, uri): (&Method, &Uri),
@@ -188,7 +188,16 @@ where
     if let Some(rate) = decision.rate {
         add_rate_headers(&mut response, rate);
     }
+    add_transaction_id(&mut response);
     response
+}
+
+/// `X-Transaction-ID`: ServiceNow's id of the transaction (12 hex digits), on every answer.
+fn add_transaction_id(response: &mut Response) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    if let Ok(value) = HeaderValue::from_str(&id[..12]) {
+        response.headers_mut().insert("x-transaction-id", value);
+    }
 }
 
 /// Bearer token or basic auth → principal; `Err(Some(p))` is a refusal attributable to `p`.

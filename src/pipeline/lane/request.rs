@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::change::{Priority, TargetKind};
 use crate::metrics::PushOutcomeLabel;
 use crate::push::{AttemptError, Class, GatePermit, Retries};
-use crate::targets::{Attempted, FailureReason, Job, PushFailure};
+use crate::targets::{Attempted, FailureReason, Job};
 use crate::telemetry;
 
 use super::pending::{PendingSet, Taken};
@@ -182,11 +182,8 @@ fn give_up(
     report: &Reporter,
 ) {
     let kind = lane.target.kind();
+    // The id of the last failed response (a transport failure has none).
     let failure = job.retries.give_up(e);
-    let failure = PushFailure {
-        correlation_id: failure.correlation_id.or(job.correlation_id.take()),
-        ..failure
-    };
     let script = job.change.script_id.clone();
     pending.finish(&script, None);
     let label = match failure.reason {

@@ -26,7 +26,8 @@ use super::{Attempted, Job, Target, TargetContext};
 use crate::change::TargetKind;
 use crate::config::{ServiceNowMode, ServiceNowSettings};
 use crate::push::{
-    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Verdict, endpoint,
+    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
+    endpoint,
 };
 
 pub use judge::{ItemVerdict, judge_batch};
@@ -72,14 +73,14 @@ impl ServiceNowTarget {
     }
 
     /// One call for `jobs` under `permit`, with `body` (JSON) sent to `url`; `Ok` with the
-    /// 2xx body. The call counts as one attempt of every job in it.
+    /// 2xx reply. The call counts as one attempt of every job in it.
     async fn call(
         &self,
         permit: GatePermit,
         jobs: &mut [Job],
         what: &str,
         (url, body): (Url, Vec<u8>),
-    ) -> Result<Vec<u8>, AttemptError> {
+    ) -> Result<Reply, AttemptError> {
         let attempt = jobs
             .iter_mut()
             .map(|j| j.retries.count())
@@ -94,7 +95,7 @@ impl ServiceNowTarget {
         };
         self.client
             .attempt_admitted(permit, attempt, deadline, what, build, |reply| {
-                Verdict::Done(reply.body)
+                Verdict::Done(reply)
             })
             .await
     }
@@ -131,16 +132,20 @@ impl ServiceNowTarget {
         match self.call(permit, jobs, "batch", (url, body)).await {
             Ok(answer) => {
                 let sent: Vec<&str> = ids.iter().map(String::as_str).collect();
-                judge_batch(&answer, &sent)
+                let transaction = answer.correlation_id.as_deref();
+                judge_batch(&answer.body, &sent)
                     .into_iter()
                     .map(|verdict| match verdict {
                         ItemVerdict::Delivered => Attempted::Delivered,
-                        ItemVerdict::Permanent { status, message } => {
-                            Attempted::Failed(item_failure(Class::Permanent, Some(status), message))
-                        }
-                        ItemVerdict::Retry { status, message } => {
-                            Attempted::Failed(item_failure(Class::Transient, status, message))
-                        }
+                        ItemVerdict::Permanent { status, message } => Attempted::Failed(
+                            item_failure(Class::Permanent, Some(status), message, transaction),
+                        ),
+                        ItemVerdict::Retry { status, message } => Attempted::Failed(item_failure(
+                            Class::Transient,
+                            status,
+                            message,
+                            transaction,
+                        )),
                     })
                     .collect()
             }
@@ -200,14 +205,20 @@ impl Target for ServiceNowTarget {
     }
 }
 
-/// One item's failure inside a 2xx batch answer (no pause: such items carry no headers).
-fn item_failure(class: Class, status: Option<u16>, message: String) -> AttemptError {
+/// One item's failure inside a 2xx batch answer (no pause: such items carry no headers),
+/// with the batch call's transaction id.
+fn item_failure(
+    class: Class,
+    status: Option<u16>,
+    message: String,
+    transaction: Option<&str>,
+) -> AttemptError {
     AttemptError {
         class,
         wait: None,
         status,
         message,
-        correlation_id: None,
+        correlation_id: transaction.map(str::to_owned),
         budget_spent: false,
     }
 }
@@ -217,6 +228,7 @@ fn bad_url(n: usize) -> Vec<Attempted> {
         Class::Permanent,
         None,
         "servicenow instance_url cannot hold a path".into(),
+        None,
     );
     (0..n).map(|_| Attempted::Failed(e.clone())).collect()
 }
