@@ -23,13 +23,15 @@ use super::classify::{Class, Observed, TransportKind, classify};
 use super::gate::{Gate, GatePermit};
 use super::outcome::{PushFailure, TargetContext};
 use super::reply::{self, Reply};
-use super::retry_after::effective_wait;
+use super::retry_after::{self, effective_wait};
 use super::schedule::{Budget, Schedule};
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
 
 /// ServiceNow's rule size for our user, in requests per hour.
 const X_RATELIMIT_LIMIT: &str = "x-ratelimit-limit";
+/// The furthest a ServiceNow rate-limit window can end from now (its rules count per hour).
+const MAX_WINDOW_AHEAD: Duration = Duration::from_secs(3600);
 
 /// A target's judgement of a 2xx response.
 #[derive(Debug)]
@@ -391,6 +393,11 @@ impl PushClient {
             .and_then(|v| v.trim().parse::<u32>().ok());
         if let Some(per_hour) = limit.filter(|n| *n > 0) {
             self.gate.observe_limit_per_hour(per_hour);
+        }
+        // Rules count per hour: a reset further ahead than that is garbage, not a window.
+        let reset = retry_after::ratelimit_reset(headers, SystemTime::now());
+        if let Some(ahead) = reset.filter(|d| !d.is_zero() && *d <= MAX_WINDOW_AHEAD) {
+            self.gate.align_window(Instant::now() + ahead);
         }
     }
 }

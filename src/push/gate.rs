@@ -7,7 +7,8 @@
 //! 3. a concurrency cap (a semaphore slot per request in flight);
 //! 4. an adaptive rate (AIMD): each 429 halves the rate (floor 1/min), each clean minute
 //!    (each clean quota window, when a rehearsal scales the window) adds back 10 % of the
-//!    ceiling.
+//!    ceiling; where the server says when its quota window ends (ServiceNow
+//!    `X-RateLimit-Reset`), a cut is undone when that window ends.
 //!
 //! [`Gate::acquire`] re-checks the pause after it has the slot and the rate token, right
 //! before returning, so nothing is sent while the gate is closed. The bucket and AIMD live
@@ -198,6 +199,12 @@ impl Gate {
     pub fn observe_limit_per_hour(&self, per_hour: u32) {
         self.rate
             .limit_ceiling(f64::from(per_hour) * self.config.headroom / 60.0);
+    }
+
+    /// ServiceNow said when its rate-limit window ends (`X-RateLimit-Reset`): recovery from
+    /// a 429 cut follows that window instead of the clean-minute steps alone.
+    pub fn align_window(&self, end: Instant) {
+        self.rate.align_window(end);
     }
 
     /// The current state, for `/status`.

@@ -151,6 +151,29 @@ async fn aimd_halves_once_per_wave_and_recovers_per_clean_minute() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_end_of_the_servers_window_undoes_a_cut_made_in_it() {
+    let g = gate(100.0, 10, 4);
+    g.align_window(Instant::now() + Duration::from_secs(20));
+    tokio::time::advance(Duration::from_secs(5)).await;
+    g.on_rate_limited(Instant::now());
+    assert_eq!(g.snapshot().per_minute, 50.0);
+    // Still inside the window: the cut holds.
+    tokio::time::advance(Duration::from_secs(14)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().per_minute, 50.0);
+    // The window ends: the new one has the whole quota, long before a clean minute.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().per_minute, 100.0);
+    // A cut after that window, with no newer window known, recovers by clean minutes only.
+    g.on_rate_limited(Instant::now());
+    g.align_window(Instant::now() - Duration::from_secs(1)); // stale: ignored
+    tokio::time::advance(Duration::from_secs(30)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().per_minute, 50.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn aimd_floor_is_one_per_minute() {
     let g = gate(4.0, 1, 4);
     for _ in 0..10 {

@@ -4,7 +4,9 @@
 //! burst to 1; every clean recovery period (a minute, or the scaled quota window of a
 //! rehearsal; no cut) gives back 10 % of the ceiling until the ceiling
 //! is reached again. In-flight requests that all come back 429 cut once: a 429 only cuts if
-//! its request left after the previous cut. Time is tokio's (governor runs on a tokio clock),
+//! its request left after the previous cut. A server that says when its quota window ends
+//! (ServiceNow `X-RateLimit-Reset`) realigns recovery to that window: a cut made in a window
+//! is undone when the window ends, since the new window starts with the whole quota. Time is tokio's (governor runs on a tokio clock),
 //! so paused-time tests drive it too.
 
 use std::num::NonZeroU32;
@@ -54,6 +56,8 @@ struct State {
     limiter: Arc<Limiter>,
     last_change: Instant,
     last_cut: Option<Instant>,
+    /// The end of the server's current quota window, when the server says so.
+    window_end: Option<Instant>,
 }
 
 /// Told the new rate (requests per minute) whenever it changes.
@@ -90,6 +94,7 @@ impl AdaptiveRate {
                 limiter: limiter(ceiling, burst, &clock),
                 last_change: Instant::now(),
                 last_cut: None,
+                window_end: None,
             }),
             clock,
             configured: ceiling,
@@ -141,6 +146,15 @@ impl AdaptiveRate {
         }
     }
 
+    /// The server's quota window ends at `end` (never moved back: a late answer from the
+    /// previous window does not undo the realignment).
+    pub fn align_window(&self, end: Instant) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.window_end.is_none_or(|known| end > known) {
+            st.window_end = Some(end);
+        }
+    }
+
     /// (current rate, ceiling), requests per minute.
     pub fn rates(&self) -> (f64, f64) {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -151,6 +165,15 @@ impl AdaptiveRate {
     fn current_limiter(&self) -> Arc<Limiter> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
+        let window_ended = st
+            .window_end
+            .is_some_and(|end| st.last_change < end && end <= now);
+        if st.per_minute < st.ceiling && window_ended {
+            // The cut belonged to a window that is over: the new one has the whole quota.
+            let ceiling = st.ceiling;
+            self.set(&mut st, ceiling, self.burst, now);
+            return st.limiter.clone();
+        }
         let clean = now.saturating_duration_since(st.last_change);
         if st.per_minute < st.ceiling && clean >= self.recovery_period {
             let steps = (clean.as_secs_f64() / self.recovery_period.as_secs_f64()).floor();

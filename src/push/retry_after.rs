@@ -35,15 +35,21 @@ pub fn server_wait(
     }
     match target {
         TargetKind::Genesys => genesys_body_seconds(body),
-        TargetKind::Servicenow => headers
-            .get(X_RATELIMIT_RESET)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|reset| {
-                let reset = UNIX_EPOCH + Duration::from_secs(reset.min(u32::MAX.into()));
-                reset.duration_since(now).unwrap_or(Duration::ZERO)
-            }),
+        TargetKind::Servicenow => ratelimit_reset(headers, now),
     }
+}
+
+/// How long until ServiceNow's rate-limit window ends (`X-RateLimit-Reset`, UNIX seconds):
+/// zero for a reset in the past, `None` without a number.
+pub fn ratelimit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    headers
+        .get(X_RATELIMIT_RESET)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|reset| {
+            let reset = UNIX_EPOCH + Duration::from_secs(reset.min(u32::MAX.into()));
+            reset.duration_since(now).unwrap_or(Duration::ZERO)
+        })
 }
 
 /// Parses one `Retry-After` value: delta-seconds (`120`) or an HTTP-date. A negative number
