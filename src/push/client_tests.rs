@@ -1,7 +1,7 @@
 //! A target that answers 200 with a body of 100 MB (declared, and streamed without a length):
 //! the client reads at most `MAX_TARGET_BODY` of it, classifies the answer as transient, and
 //! gives up within its attempts budget with a clear error; the server never gets to send the
-//! whole body.
+//! whole body, and the process's memory stays far below one such body.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,8 +86,19 @@ fn client() -> PushClient {
     PushClient::for_tenant("t1", TargetKind::Genesys, &ctx, gate, auth)
 }
 
+/// This process's resident set (Linux), in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 #[tokio::test]
 async fn a_huge_answer_is_cut_at_the_limit_and_retried_as_transient() {
+    let before = rss();
     for declared in [true, false] {
         let (sent, url) = serve(declared).await;
         let client = client();
@@ -114,4 +125,7 @@ async fn a_huge_answer_is_cut_at_the_limit_and_retried_as_transient() {
             "declared {declared}: the server streamed {streamed} bytes over 3 attempts"
         );
     }
+    // Six answers of 100 MB went by; memory grew by far less than one of them.
+    let grown = rss().saturating_sub(before);
+    assert!(grown < 64 << 20, "RSS grew by {} MiB", grown >> 20);
 }

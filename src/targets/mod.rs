@@ -108,3 +108,7 @@ pub fn build_targets(
     }
     out
 }
+
+#[cfg(test)]
+#[path = "hostile_tests.rs"]
+mod hostile_tests;

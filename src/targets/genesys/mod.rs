@@ -128,6 +128,11 @@ impl GenesysTarget {
                 })
                 .await;
             match got {
+                // A row that cannot be read (cut short, not JSON) says nothing about the
+                // version held: writing over it could put an older version over a newer one.
+                Ok(reply) if reply.json().is_none() => {
+                    return Attempted::Failed(unreadable_row(&reply));
+                }
                 Ok(reply) => {
                     job.steps.checked = true;
                     self.rows.exists(&change.script_id);
@@ -318,6 +323,19 @@ fn row_version(reply: &Reply) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
         .or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+/// A 2xx GET row whose body is not JSON: transient (the next try reads it again).
+fn unreadable_row(reply: &Reply) -> AttemptError {
+    AttemptError {
+        class: Class::Transient,
+        wait: None,
+        status: Some(reply.status),
+        message: crate::push::reply::describe("GET row", reply.status, &reply.body)
+            + " (unreadable row)",
+        correlation_id: reply.correlation_id.clone(),
+        budget_spent: false,
+    }
 }
 
 fn bad_base() -> String {

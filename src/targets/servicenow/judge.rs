@@ -1,7 +1,8 @@
 //! Judging a ServiceNow batch answer item by item (DESIGN §5.2): each sub-request on its own.
 //! A 2xx with an import result `inserted`, `updated`, `ignored` or `skipped` is delivered;
 //! `error` (or a 4xx sub-status) is permanent; 429, 5xx, a bad 2xx body, or an item left
-//! unserviced or missing from the answer is sent again.
+//! unserviced or missing from the answer is sent again. An id answered twice counts once if
+//! both answers agree and is sent again if they do not; an id we never sent is ignored.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -32,19 +33,33 @@ pub enum ItemVerdict {
 /// Judges a batch response body for the sub-request ids sent in that call (same order).
 pub fn judge_batch(body: &[u8], sent: &[&str]) -> Vec<ItemVerdict> {
     let parsed = serde_json::from_slice::<Value>(body).unwrap_or_default();
-    let serviced: HashMap<&str, &Value> = parsed
+    let mut serviced: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for sub in parsed
         .get("serviced_requests")
         .and_then(Value::as_array)
-        .map(|subs| {
-            subs.iter()
-                .filter_map(|s| Some((s.get("id")?.as_str()?, s)))
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+    {
+        if let Some(id) = sub.get("id").and_then(Value::as_str) {
+            serviced.entry(id).or_default().push(sub);
+        }
+    }
+    // Ids we never sent are ignored: they cannot be matched to a change.
     sent.iter()
-        .map(|id| match serviced.get(id) {
-            Some(sub) => judge_sub(sub),
-            None => ItemVerdict::Retry {
+        .map(|id| match serviced.get(id).map(Vec::as_slice) {
+            Some([sub]) => judge_sub(sub),
+            Some(answers @ [first, ..]) => {
+                let verdict = judge_sub(first);
+                if answers.iter().all(|sub| judge_sub(sub) == verdict) {
+                    verdict
+                } else {
+                    ItemVerdict::Retry {
+                        status: None,
+                        message: "batch: answered more than once, with different outcomes".into(),
+                    }
+                }
+            }
+            _ => ItemVerdict::Retry {
                 status: None,
                 message: "batch: not serviced".into(),
             },
@@ -211,6 +226,27 @@ pub(super) mod tests {
             matches!(&got[10], Retry { status: None, .. }),
             "missing from the answer"
         );
+    }
+
+    #[test]
+    fn repeated_and_unknown_ids() {
+        let ok = import("inserted", None);
+        let body = json!({
+            "serviced_requests": [
+                sub("a", 201, &ok), sub("a", 201, &ok),
+                sub("b", 201, &ok), sub("b", 201, &import("error", Some("bad"))),
+                sub("never-sent", 201, &ok), {"id": 42}, "garbage",
+            ],
+        })
+        .to_string();
+        let got = judge_batch(body.as_bytes(), &["a", "b", "c"]);
+        assert_eq!(got[0], ItemVerdict::Delivered, "twice, the same outcome");
+        assert!(
+            matches!(&got[1], ItemVerdict::Retry { message, .. } if message.contains("more than once")),
+            "{:?}",
+            got[1]
+        );
+        assert!(matches!(&got[2], ItemVerdict::Retry { .. }), "omitted");
     }
 
     #[test]
