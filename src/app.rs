@@ -181,12 +181,11 @@ impl Application {
 
     /// The topology this worker declares.
     pub fn topology(&self) -> Topology<'_> {
-        Topology {
-            names: &self.names,
-            queue_type: self.settings.broker.queue_type,
-            dlq_queue_type: self.settings.broker.dlq_queue_type,
-            tenants: self.tenants.iter().map(|t| t.id.clone()).collect(),
-        }
+        Topology::new(
+            &self.names,
+            &self.settings.broker,
+            self.tenants.iter().map(|t| t.id.clone()),
+        )
     }
 
     /// Runs until `shutdown` is cancelled; reconnects on broker loss.

@@ -44,11 +44,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// True when spans are exported.
-    pub fn exports_traces(&self) -> bool {
-        self.tracer.is_some()
-    }
-
     /// Flushes and stops the span exporter (blocking: call it outside the async runtime's
     /// worker threads, e.g. at the end of `main` or through `spawn_blocking`).
     pub fn shutdown(self) {
@@ -196,12 +191,32 @@ mod tests {
         assert!(otlp_metrics(&settings).is_some());
     }
 
+    /// The trace id `span` ends up in after `continue_trace` with `traceparent`, under an
+    /// OpenTelemetry layer (no exporter).
+    fn trace_of(traceparent: Option<&str>) -> opentelemetry::trace::TraceId {
+        use opentelemetry::trace::TraceContextExt as _;
+        let provider = SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("x");
+            continue_trace(&span, |k| {
+                (k == "traceparent").then(|| traceparent.map(str::to_owned))?
+            });
+            span.context().span().span_context().trace_id()
+        })
+    }
+
     #[test]
-    fn continue_trace_without_headers_is_a_no_op() {
-        let span = tracing::info_span!("x");
-        continue_trace(&span, |_| None);
-        continue_trace(&span, |k| {
-            (k == "traceparent").then(|| "garbage".to_owned())
-        });
+    fn continue_trace_joins_the_publishers_trace_and_ignores_garbage() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let header = format!("00-{trace}-00f067aa0ba902b7-01");
+        assert_eq!(trace_of(Some(&header)).to_string(), trace);
+        // Without a header, or with garbage, the span starts a trace of its own.
+        for other in [None, Some("garbage"), Some("00-xyz-00f067aa0ba902b7-01")] {
+            let got = trace_of(other);
+            assert_ne!(got.to_string(), trace, "{other:?}");
+            assert_ne!(got, opentelemetry::trace::TraceId::INVALID, "{other:?}");
+        }
     }
 }

@@ -722,12 +722,8 @@ async fn without_an_endpoint_nothing_connects_and_nothing_is_logged() {
     }
     assert!(log.contains("admin endpoints listening"), "{log}");
     // Clean up the binary's own queues too.
-    let topology = scriptsync::broker::Topology {
-        names: &names,
-        queue_type: helper.settings.broker.queue_type,
-        dlq_queue_type: helper.settings.broker.dlq_queue_type,
-        tenants: vec!["quiet".into()],
-    };
+    let topology =
+        scriptsync::broker::Topology::new(&names, &helper.settings.broker, ["quiet".to_string()]);
     let _ = topology.delete(helper.publisher.channel()).await;
     helper.stop().await;
 }

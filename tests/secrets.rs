@@ -15,7 +15,7 @@ use lapin::BasicProperties;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
 use scriptsync::broker::{self, Names, Publisher, Topology};
-use scriptsync::config::{BrokerSettings, QueueType};
+use scriptsync::config::BrokerSettings;
 use scriptsync::demo::setup;
 use scriptsync::sim::{Faults, SimConfig, SimTarget, Simulator, TOKEN_PREFIX};
 
@@ -146,12 +146,8 @@ datatable_id = "t"
     let publisher = Publisher::open(&conn, Duration::from_secs(10))
         .await
         .unwrap();
-    let topology = Topology {
-        names: &names,
-        queue_type: QueueType::Quorum,
-        dlq_queue_type: QueueType::Quorum,
-        tenants: vec!["leaky".into(), "wrong".into()],
-    };
+    let tenants = ["leaky".to_string(), "wrong".to_string()];
+    let topology = Topology::new(&names, &BrokerSettings::default(), tenants);
     topology.declare(publisher.channel()).await.unwrap();
 
     // Logs go to files: a pipe nobody reads would fill up and stall the worker.

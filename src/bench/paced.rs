@@ -123,11 +123,6 @@ impl Paced {
         }
     }
 
-    /// Takes the applied writes received so far into account.
-    pub fn drain_events(&mut self) {
-        self.arrivals.drain(&mut self.events);
-    }
-
     /// Stops the consumer, deletes the queues, stops the simulator.
     pub async fn finish(self) -> anyhow::Result<()> {
         match self.consumer {

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::broker::{self, Names, Publisher, Topology};
 use crate::change::{SCHEMA_V1, ScriptChange};
-use crate::config::{BrokerSettings, QueueType};
+use crate::config::BrokerSettings;
 use crate::demo::setup::random_prefix;
 
 /// Confirm channels publishing side by side.
@@ -64,12 +64,12 @@ impl Rig {
     }
 
     fn topology(&self) -> Topology<'_> {
-        Topology {
-            names: &self.names,
-            queue_type: QueueType::Quorum,
-            dlq_queue_type: QueueType::Quorum,
-            tenants: self.tenants.clone(),
-        }
+        // Quorum queues, as the worker's default settings declare them.
+        Topology::new(
+            &self.names,
+            &BrokerSettings::default(),
+            self.tenants.clone(),
+        )
     }
 
     pub fn connection(&self) -> &Connection {

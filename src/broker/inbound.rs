@@ -1,8 +1,8 @@
 //! One message taken from a queue, with the single terminal action it is owed.
 //!
 //! [`AckHandle`] keeps lapin's `Acker` in an `Option` and `take()`s it, so a delivery can be
-//! settled once only: acked, or (at shutdown) requeued. A handle dropped unsettled leaves the
-//! message unacked; the broker redelivers it when the channel closes.
+//! settled once only: acked, or requeued (when it cannot be dead-lettered). A handle dropped
+//! unsettled leaves the message unacked; the broker redelivers it when the channel closes.
 
 use lapin::Acker;
 use lapin::BasicProperties;
@@ -85,7 +85,9 @@ impl AckHandle {
         Ok(())
     }
 
-    /// Returns the delivery to its queue (used only at shutdown).
+    /// Returns the delivery to its queue at once: used when it cannot be dead-lettered (the
+    /// DLQ publish failed). Deliveries still held when a channel closes (shutdown, a
+    /// restarted tenant) go back without this.
     pub async fn requeue(mut self) -> lapin::Result<()> {
         if let Some(acker) = self.acker.take() {
             acker

@@ -8,7 +8,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
-use crate::config::QueueType;
+use crate::config::{BrokerSettings, QueueType};
 
 /// Routing key used from the DLX to the DLQ (the original key travels in a header).
 pub const DLQ_ROUTING_KEY: &str = "dlq";
@@ -46,10 +46,26 @@ impl Names {
 
 /// What to declare: the names, queue types and the configured tenants.
 pub struct Topology<'a> {
-    pub names: &'a Names,
-    pub queue_type: QueueType,
-    pub dlq_queue_type: QueueType,
-    pub tenants: Vec<String>,
+    names: &'a Names,
+    queue_type: QueueType,
+    dlq_queue_type: QueueType,
+    tenants: Vec<String>,
+}
+
+impl<'a> Topology<'a> {
+    /// The topology of `tenants` under `names`, with the queue types of `broker`.
+    pub fn new(
+        names: &'a Names,
+        broker: &BrokerSettings,
+        tenants: impl IntoIterator<Item = String>,
+    ) -> Self {
+        Self {
+            names,
+            queue_type: broker.queue_type,
+            dlq_queue_type: broker.dlq_queue_type,
+            tenants: tenants.into_iter().collect(),
+        }
+    }
 }
 
 fn queue_args(kind: QueueType, single_active: bool) -> FieldTable {

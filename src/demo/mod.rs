@@ -89,12 +89,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("  not every change settled within {} s", args.timeout_secs);
     }
 
-    let cleanup = crate::broker::Topology {
-        names: &topology_names,
-        queue_type: settings.broker.queue_type,
-        dlq_queue_type: settings.broker.dlq_queue_type,
-        tenants: tenants.clone(),
-    };
+    let cleanup = crate::broker::Topology::new(&topology_names, &settings.broker, tenants.clone());
     if let Err(e) = cleanup.delete(publisher.channel()).await {
         eprintln!("warning: could not delete the demo queues {prefix}.*: {e}");
     }

@@ -18,12 +18,11 @@ use tracing::Instrument;
 use super::attempt::{AttemptError, Progress};
 
 use super::auth::TokenCache;
-use super::body::{self, BodyError};
 use super::classify::{Class, Observed, TransportKind, classify};
 use super::gate::{Gate, GatePermit};
 use super::outcome::{PushFailure, TargetContext};
-use super::reply::{self, Reply};
-use super::retry_after::{self, effective_wait};
+use super::reply::Reply;
+use super::retry_after;
 use super::schedule::{Budget, Schedule};
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
@@ -243,10 +242,12 @@ impl PushClient {
         result
     }
 
-    /// One attempt inside its span: token, gate, send, classify, judge.
+    /// One attempt inside its span: token, gate ([`Self::admit_once`]), send
+    /// ([`Self::exchange`]), classify and judge ([`Self::interpret`]); a first 401 renews the
+    /// token and goes round once more.
     async fn attempt_in_span<T, B, J>(
         &self,
-        attempts: u32,
+        attempt: u32,
         (deadline, mut admitted): (Instant, Option<GatePermit>),
         what: &str,
         (build, judge): (&B, &J),
@@ -257,122 +258,24 @@ impl PushClient {
         J: Fn(Reply) -> Verdict<T>,
     {
         loop {
+            let credential = self.auth.get().await.map_err(AttemptError::from)?;
             // The permit lives to the end of this iteration: any pause is set before it goes.
-            let credential = match self.auth.get().await {
-                Ok(c) => c,
-                Err(e) => break Err(AttemptError::from(e)),
+            let permit = self.admit_once(&mut admitted, deadline, what).await?;
+            let answer = self.exchange(&credential, build, what).await?;
+            let call = Call {
+                what,
+                attempt,
+                issued_at: permit.issued_at(),
             };
-            let permit = match admitted.take() {
-                Some(permit) => permit,
-                None => {
-                    let gate_wait = tracing::info_span!(
-                        "gate wait", tenant = %self.tenant, target = %self.target
-                    );
-                    let acquired = self.gate.acquire(deadline).instrument(gate_wait).await;
-                    let Ok(permit) = acquired else {
-                        break Err(AttemptError::budget_spent(what));
-                    };
-                    permit
-                }
-            };
-            let issued_at = permit.issued_at();
-            let (client, request) = credential.apply(build(&self.http)).build_split();
-            let request = match request {
-                Ok(request) => request,
-                Err(e) => break Err(self.transport(what, &e, None)),
-            };
-            let span = tracing::Span::current();
-            span.record("http.request.method", request.method().as_str());
-            span.record("url.full", request.url().as_str());
-            span.record("server.address", request.url().host_str());
-            let sent = client.execute(request).await;
-            let (status, headers, body) = match sent {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    match body::read_limited(response, body::MAX_TARGET_BODY).await {
-                        Ok(body) => (status, headers, body),
-                        Err(BodyError::Transport(e)) => {
-                            break Err(self.transport(what, &e, Some(status)));
-                        }
-                        Err(too_large @ BodyError::TooLarge { .. }) => {
-                            self.metrics.http_request(self.target, &status.to_string());
-                            break Err(AttemptError {
-                                class: Class::Transient,
-                                wait: None,
-                                status: Some(status),
-                                message: format!("{what}: {status}, {too_large}"),
-                                correlation_id: reply::correlation_id(&headers),
-                                budget_spent: false,
-                            });
-                        }
-                    }
-                }
-                Err(e) => break Err(self.transport(what, &e, None)),
-            };
-            self.metrics.http_request(self.target, &status.to_string());
-            span.record("http.response.status_code", status);
-            self.observe_limit(&headers);
-            let observed = Observed::Response {
-                status,
-                headers: &headers,
-                body: &body,
-            };
-            let class = classify(self.target, observed, SystemTime::now());
-            let correlation_id = reply::correlation_id(&headers);
-            let fail = |class, wait| AttemptError {
-                class,
-                wait,
-                status: Some(status),
-                message: reply::describe(what, status, &body),
-                correlation_id: correlation_id.clone(),
-                budget_spent: false,
-            };
-            break match class {
-                Class::Success => {
-                    let reply = Reply {
-                        status,
-                        headers: headers.clone(),
-                        body: body.clone(),
-                        attempts,
-                        correlation_id: correlation_id.clone(),
-                    };
-                    match judge(reply) {
-                        Verdict::Done(value) => {
-                            self.metrics
-                                .request_succeeded(&self.tenant, self.target, status);
-                            tracing::debug!(
-                                tenant = %self.tenant, target = %self.target, attempt = attempts,
-                                status, correlation_id = correlation_id.as_deref(), what,
-                                "push request succeeded"
-                            );
-                            Ok(value)
-                        }
-                        Verdict::Retry(message) => Err(AttemptError {
-                            message: format!("{what}: {message}"),
-                            ..fail(Class::Transient, None)
-                        }),
-                    }
-                }
-                Class::Auth if progress.renew_once() => {
+            match self.interpret(answer, &call, judge) {
+                Interpreted::Done(result) => return result,
+                Interpreted::Unauthorized(e) if progress.renew_once() => {
                     // Renew once and resend at once; not an attempt of its own.
+                    tracing::debug!(error = %e.message, "token refused; renewing it once");
                     self.auth.invalidate(&credential).await;
-                    continue;
                 }
-                Class::Auth => Err(fail(Class::Transient, None)),
-                Class::RateLimited { wait } => {
-                    self.metrics.rate_limited(&self.tenant, self.target);
-                    self.gate.on_rate_limited(issued_at);
-                    let wait =
-                        wait.map(|w| effective_wait(w, self.schedule.settings().max_retry_after));
-                    // Paused before the permit (and a probe) is released. Without a hint, a
-                    // short provisional pause; the retry extends it to the backoff.
-                    let pause = wait.unwrap_or(self.schedule.settings().initial);
-                    self.gate.pause_until(Instant::now() + pause);
-                    Err(fail(Class::RateLimited { wait }, wait))
-                }
-                other => Err(fail(other, None)),
-            };
+                Interpreted::Unauthorized(e) => return Err(e),
+            }
         }
     }
 
@@ -401,6 +304,9 @@ impl PushClient {
         }
     }
 }
+
+mod exchange;
+use exchange::{Call, Interpreted};
 
 #[cfg(test)]
 #[path = "client_tests.rs"]

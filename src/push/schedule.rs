@@ -234,8 +234,15 @@ mod tests {
                 s.max_delay = Duration::from_secs(7);
                 let hint = hint_ms.map(Duration::from_millis);
                 let (attempts, elapsed) = count_attempts(&s, hint, true).await;
-                assert!(attempts >= 1);
                 assert!(elapsed <= Duration::from_secs(max_elapsed), "{elapsed:?}");
+                // A hint of h allows a try at 0, h, 2h, … up to the budget (50 at most);
+                // backoff's first step (≤ 300 ms with full jitter) always fits.
+                let budget_ms = max_elapsed * 1000;
+                match hint_ms {
+                    Some(0) => assert_eq!(attempts, 50),
+                    Some(h) => assert_eq!(u64::from(attempts), (budget_ms / h + 1).min(50)),
+                    None => assert!(attempts >= 2, "{attempts}"),
+                }
             }
         }
     }

@@ -233,12 +233,8 @@ impl TestApp {
         if let Some(w) = self.worker.take() {
             let _ = w.await;
         }
-        let topology = Topology {
-            names: &self.names,
-            queue_type: self.settings.broker.queue_type,
-            dlq_queue_type: self.settings.broker.dlq_queue_type,
-            tenants: self.settings.tenants.iter().map(|t| t.id.clone()).collect(),
-        };
+        let tenants = self.settings.tenants.iter().map(|t| t.id.clone());
+        let topology = Topology::new(&self.names, &self.settings.broker, tenants);
         let _ = topology.delete(self.publisher.channel()).await;
         let _ = self.conn.close(200, "test done".into()).await;
         self.sim.shutdown();

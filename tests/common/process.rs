@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lapin::BasicProperties;
 use scriptsync::broker::{self, Names, Publisher, Topology};
-use scriptsync::config::{BrokerSettings, QueueType};
+use scriptsync::config::BrokerSettings;
 use scriptsync::demo::setup;
 use scriptsync::sim::{SimConfig, SimHandle, Simulator};
 
@@ -133,12 +133,11 @@ impl Harness {
     }
 
     pub fn topology(&self) -> Topology<'_> {
-        Topology {
-            names: &self.names,
-            queue_type: QueueType::Quorum,
-            dlq_queue_type: QueueType::Quorum,
-            tenants: vec![self.tenant.clone()],
-        }
+        Topology::new(
+            &self.names,
+            &BrokerSettings::default(),
+            [self.tenant.clone()],
+        )
     }
 
     /// Starts `scriptsync run`; its logs go to `self.log` (a pipe nobody reads would stall it).

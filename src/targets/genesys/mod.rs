@@ -1,8 +1,9 @@
 //! Genesys Cloud (DESIGN §5.1): each change upserts one row of the tenant's Architect data
 //! table, keyed by script id, and optionally publishes the script version.
 //!
-//! One job (one change) per attempt: (replays only) `GET …/rows/{script_id}?showbrief=false`,
-//! already held if the row has this version or a newer one → the row write, one request:
+//! One job (one change) per attempt: (DLQ replays and broker redeliveries only)
+//! `GET …/rows/{script_id}?showbrief=false`, already held if the row has this version or a
+//! newer one, retried if the row cannot be read → the row write, one request:
 //! `PUT …/rows/{script_id}` for a row known to exist, `POST …/rows` for a new one ([`rows`]
 //! knows which; on a stale guess PUT→404→POST and POST→409→PUT) → with `publish_scripts`
 //! and a `genesys_version_id`, `POST /api/v2/scripts/published`. The first request goes

@@ -1,0 +1,185 @@
+//! The three steps of one attempt of [`PushClient`]: the gate admits it
+//! ([`PushClient::admit_once`]), the request goes out and its answer comes back within the
+//! body limit ([`PushClient::exchange`]), and the answer is classified (DESIGN §6) and judged
+//! by the target ([`PushClient::interpret`]), pausing and cutting the gate on a 429.
+
+use std::time::SystemTime;
+
+use reqwest::RequestBuilder;
+use reqwest::header::HeaderMap;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::{PushClient, Verdict};
+use crate::push::attempt::AttemptError;
+use crate::push::body::{self, BodyError};
+use crate::push::classify::{Class, Observed, classify};
+use crate::push::credential::Credential;
+use crate::push::gate::GatePermit;
+use crate::push::reply::{self, Reply};
+use crate::push::retry_after::effective_wait;
+
+/// A whole answer: status, headers and a body within `MAX_TARGET_BODY`.
+pub(super) struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// What an attempt is, for the texts and the gate.
+pub(super) struct Call<'a> {
+    pub(super) what: &'a str,
+    pub(super) attempt: u32,
+    /// When the gate let it through (a 429 to it cuts the rate once).
+    pub(super) issued_at: Instant,
+}
+
+/// How an answer ends the attempt.
+pub(super) enum Interpreted<T> {
+    Done(Result<T, AttemptError>),
+    /// A 401: the caller renews the token once and resends, else this is the failure.
+    Unauthorized(AttemptError),
+}
+
+impl PushClient {
+    /// The permit the caller was admitted with, else one from the gate before `deadline`.
+    pub(super) async fn admit_once(
+        &self,
+        admitted: &mut Option<GatePermit>,
+        deadline: Instant,
+        what: &str,
+    ) -> Result<GatePermit, AttemptError> {
+        if let Some(permit) = admitted.take() {
+            return Ok(permit);
+        }
+        let gate_wait =
+            tracing::info_span!("gate wait", tenant = %self.tenant, target = %self.target);
+        self.gate
+            .acquire(deadline)
+            .instrument(gate_wait)
+            .await
+            .map_err(|_| AttemptError::budget_spent(what))
+    }
+
+    /// Sends the request `build` makes with `credential` and reads the answer (the body up
+    /// to `MAX_TARGET_BODY`); every answer is counted in `scriptsync_http_requests_total`.
+    pub(super) async fn exchange<B>(
+        &self,
+        credential: &Credential,
+        build: &B,
+        what: &str,
+    ) -> Result<Answer, AttemptError>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+    {
+        let (client, request) = credential.apply(build(&self.http)).build_split();
+        let request = request.map_err(|e| self.transport(what, &e, None))?;
+        let span = tracing::Span::current();
+        span.record("http.request.method", request.method().as_str());
+        span.record("url.full", request.url().as_str());
+        span.record("server.address", request.url().host_str());
+        let response = client
+            .execute(request)
+            .await
+            .map_err(|e| self.transport(what, &e, None))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match body::read_limited(response, body::MAX_TARGET_BODY).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(self.transport(what, &e, Some(status))),
+            Err(too_large @ BodyError::TooLarge { .. }) => {
+                self.metrics.http_request(self.target, &status.to_string());
+                return Err(AttemptError {
+                    class: Class::Transient,
+                    wait: None,
+                    status: Some(status),
+                    message: format!("{what}: {status}, {too_large}"),
+                    correlation_id: reply::correlation_id(&headers),
+                    budget_spent: false,
+                });
+            }
+        };
+        self.metrics.http_request(self.target, &status.to_string());
+        span.record("http.response.status_code", status);
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Classifies `answer` and, for a 2xx, lets `judge` decide. A 429 (or 503 with a wait)
+    /// counts, cuts the gate's rate and pauses the gate before the caller's permit goes.
+    pub(super) fn interpret<T, J>(
+        &self,
+        answer: Answer,
+        call: &Call<'_>,
+        judge: &J,
+    ) -> Interpreted<T>
+    where
+        J: Fn(Reply) -> Verdict<T>,
+    {
+        let Answer {
+            status,
+            headers,
+            body,
+        } = answer;
+        self.observe_limit(&headers);
+        let observed = Observed::Response {
+            status,
+            headers: &headers,
+            body: &body,
+        };
+        let class = classify(self.target, observed, SystemTime::now());
+        let correlation_id = reply::correlation_id(&headers);
+        let fail = |class, wait| AttemptError {
+            class,
+            wait,
+            status: Some(status),
+            message: reply::describe(call.what, status, &body),
+            correlation_id: correlation_id.clone(),
+            budget_spent: false,
+        };
+        let result = match class {
+            Class::Success => {
+                let reply = Reply {
+                    status,
+                    headers: headers.clone(),
+                    body: body.clone(),
+                    attempts: call.attempt,
+                    correlation_id: correlation_id.clone(),
+                };
+                match judge(reply) {
+                    Verdict::Done(value) => {
+                        self.metrics
+                            .request_succeeded(&self.tenant, self.target, status);
+                        tracing::debug!(
+                            tenant = %self.tenant, target = %self.target, attempt = call.attempt,
+                            status, correlation_id = correlation_id.as_deref(), what = call.what,
+                            "push request succeeded"
+                        );
+                        Ok(value)
+                    }
+                    Verdict::Retry(message) => Err(AttemptError {
+                        message: format!("{}: {message}", call.what),
+                        ..fail(Class::Transient, None)
+                    }),
+                }
+            }
+            Class::Auth => return Interpreted::Unauthorized(fail(Class::Transient, None)),
+            Class::RateLimited { wait } => {
+                self.metrics.rate_limited(&self.tenant, self.target);
+                self.gate.on_rate_limited(call.issued_at);
+                let settings = self.schedule.settings();
+                let wait = wait.map(|w| effective_wait(w, settings.max_retry_after));
+                // Without a hint, a short provisional pause; the retry extends it to the
+                // backoff.
+                let pause = wait.unwrap_or(settings.initial);
+                self.gate.pause_until(Instant::now() + pause);
+                Err(fail(Class::RateLimited { wait }, wait))
+            }
+            other => Err(fail(other, None)),
+        };
+        Interpreted::Done(result)
+    }
+}
