@@ -102,13 +102,15 @@ impl Application {
         let tenants = settings
             .tenants
             .iter()
-            .map(|t| TenantParts {
-                id: t.id.clone(),
-                prefetch: t.prefetch.unwrap_or(settings.broker.prefetch),
-                targets: targets::build_targets(t, &target_ctx),
-                high_water: Arc::default(),
+            .map(|t| {
+                Ok(TenantParts {
+                    id: t.id.clone(),
+                    prefetch: t.prefetch.unwrap_or(settings.broker.prefetch),
+                    targets: targets::build_targets(t, &target_ctx)?,
+                    high_water: Arc::default(),
+                })
             })
-            .collect::<Vec<TenantParts>>();
+            .collect::<Result<Vec<TenantParts>, crate::config::ConfigError>>()?;
         let reasons = [Reason::Invalid, Reason::Permanent, Reason::Exhausted].map(Reason::as_str);
         for t in &tenants {
             let kinds: Vec<TargetKind> = t.targets.iter().map(|target| target.kind()).collect();

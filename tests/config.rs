@@ -509,3 +509,34 @@ fn an_unknown_key_is_named_once_in_the_error_chain() {
     let shown = format!("{:#}", anyhow::Error::from(err));
     assert_eq!(shown.matches("unknown field `prefx`").count(), 1, "{shown}");
 }
+
+#[test]
+fn target_urls_must_be_http() {
+    let cases = [
+        (
+            MINIMAL.replace(
+                "region = \"mypurecloud.com\"",
+                "api_base = \"mailto:ops@example.com\"\nlogin_base = \"https://login.example.com\"",
+            ),
+            "genesys.api_base must be an http(s) URL",
+        ),
+        (
+            MINIMAL.replace(
+                "region = \"mypurecloud.com\"",
+                "api_base = \"https://api.example.com\"\nlogin_base = \"ftp://login.example.com\"",
+            ),
+            "genesys.login_base must be an http(s) URL",
+        ),
+        (
+            format!(
+                "{MINIMAL}\n[tenants.servicenow]\ninstance_url = \"data:text/plain,x\"\nauth = \"basic\"\n\
+                 username = \"u\"\npassword_env = \"ACME_SN_PASSWORD\"\nstaging_table = \"u_t\"\n"
+            ),
+            "servicenow.instance_url must be an http(s) URL",
+        ),
+    ];
+    for (text, message) in cases {
+        let err = parse_and_validate(&text).expect_err(message).to_string();
+        assert!(err.contains(message), "{err}");
+    }
+}

@@ -173,17 +173,12 @@ fn assert_all_delivered(outcomes: &BTreeMap<String, Outcome>, n: usize) {
 
 fn genesys(sim: &SimHandle, id: &str, ctx: &TargetContext) -> Arc<dyn Target> {
     let t = tenant(sim, id, "batch");
-    Arc::new(GenesysTarget::new(id, t.genesys.as_ref().unwrap(), ctx))
+    Arc::new(GenesysTarget::new(id, t.genesys.as_ref().unwrap(), ctx).unwrap())
 }
 
 fn servicenow(sim: &SimHandle, id: &str, mode: &str, ctx: &TargetContext) -> Arc<dyn Target> {
     let t = tenant(sim, id, mode);
-    Arc::new(ServiceNowTarget::new(
-        id,
-        t.servicenow.as_ref().unwrap(),
-        ctx,
-        100,
-    ))
+    Arc::new(ServiceNowTarget::new(id, t.servicenow.as_ref().unwrap(), ctx, 100).unwrap())
 }
 
 #[tokio::test]
@@ -507,12 +502,9 @@ async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
         sn.auth = scriptsync::config::ServiceNowAuth::OauthPassword;
         sn.username = Some("integration.user".into());
         sn.password = Some(SecretString::from("pw"));
-        let target: Arc<dyn Target> = Arc::new(ServiceNowTarget::new(
-            "n5",
-            t.servicenow.as_ref().unwrap(),
-            &ctx,
-            100,
-        ));
+        let target: Arc<dyn Target> = Arc::new(
+            ServiceNowTarget::new("n5", t.servicenow.as_ref().unwrap(), &ctx, 100).unwrap(),
+        );
         assert_all_delivered(
             &drive(target.clone(), &ctx, changes("n5", 3, 1), false).await,
             3,
@@ -528,12 +520,9 @@ async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
         sn.auth = scriptsync::config::ServiceNowAuth::Basic;
         sn.username = Some("n6".into());
         sn.password = Some(SecretString::from("pw"));
-        let target: Arc<dyn Target> = Arc::new(ServiceNowTarget::new(
-            "n6",
-            t.servicenow.as_ref().unwrap(),
-            &ctx,
-            100,
-        ));
+        let target: Arc<dyn Target> = Arc::new(
+            ServiceNowTarget::new("n6", t.servicenow.as_ref().unwrap(), &ctx, 100).unwrap(),
+        );
         assert_all_delivered(&drive(target, &ctx, changes("n6", 3, 1), false).await, 3);
         let state = sim.state().tenant("n6").servicenow;
         assert_eq!((state.token_requests, state.held.len()), (0, 3));

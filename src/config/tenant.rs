@@ -161,6 +161,18 @@ impl GenesysSettings {
                 "tenant {id}: genesys.region must be a domain like mypurecloud.com"
             )));
         }
+        for (key, url) in [
+            ("api_base", &self.api_base),
+            ("login_base", &self.login_base),
+        ] {
+            if let Some(url) = url {
+                require(
+                    is_http(url),
+                    id,
+                    &format!("genesys.{key} must be an http(s) URL"),
+                )?;
+            }
+        }
         require(!self.client_id.is_empty(), id, "genesys.client_id is empty")?;
         require(
             self.client_secret.is_some(),
@@ -226,6 +238,11 @@ pub struct ServiceNowSettings {
 
 impl ServiceNowSettings {
     fn validate(&self, id: &str) -> Result<(), ConfigError> {
+        require(
+            is_http(&self.instance_url),
+            id,
+            "servicenow.instance_url must be an http(s) URL",
+        )?;
         let oauth = matches!(
             self.auth,
             ServiceNowAuth::OauthClientCredentials | ServiceNowAuth::OauthPassword
@@ -323,6 +340,11 @@ fn is_domain(name: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     })
+}
+
+/// An `http` or `https` URL: one that request paths can be appended to.
+fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base()
 }
 
 fn region_url(host: &str, region: Option<&str>) -> Url {

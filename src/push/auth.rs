@@ -99,7 +99,7 @@ impl TokenCache {
     /// The credential to send now: the cached token, or a new one (one fetch at a time).
     pub async fn get(&self) -> Result<Credential, AuthError> {
         if let Some(fixed) = self.method.fixed_credential() {
-            return fixed;
+            return Ok(fixed);
         }
         let mut st = self.state.lock().await;
         let now = Instant::now();
@@ -199,7 +199,7 @@ impl TokenCache {
                 AuthType::RequestBody,
                 Some((username, password)),
             ),
-            AuthMethod::Basic { .. } | AuthMethod::Unusable(_) => unreachable!("fixed credential"),
+            AuthMethod::Basic(_) => unreachable!("basic auth is a fixed credential"),
         };
         let client = BasicClient::new(ClientId::new(client_id.clone()))
             .set_client_secret(ClientSecret::new(expose(secret).to_owned()))

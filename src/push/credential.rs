@@ -9,10 +9,10 @@ use std::sync::Arc;
 use reqwest::RequestBuilder;
 use url::Url;
 
-use super::auth::AuthError;
-use super::classify::Class;
 use super::endpoint;
-use crate::config::{GenesysSettings, SecretString, ServiceNowAuth, ServiceNowSettings, expose};
+use crate::config::{
+    ConfigError, GenesysSettings, SecretString, ServiceNowAuth, ServiceNowSettings, expose,
+};
 
 /// Where credentials come from.
 pub enum AuthMethod {
@@ -34,34 +34,34 @@ pub enum AuthMethod {
     },
     /// Basic auth on every request, no token.
     Basic(Credential),
-    /// The settings lack something (a secret not resolved): every request fails permanently
-    /// with this text.
-    Unusable(String),
 }
 
 impl AuthMethod {
-    /// Genesys: client credentials, Basic header, `<login_base>/oauth/token`.
-    pub fn genesys(s: &GenesysSettings) -> Self {
-        let Some(client_secret) = s.client_secret.clone() else {
-            return Self::Unusable("genesys client_secret is not set".into());
-        };
-        match endpoint(&s.login_base(), &["oauth", "token"]) {
-            Some(token_url) => Self::ClientCredentials {
-                token_url,
-                client_id: s.client_id.clone(),
-                client_secret,
-                basic_header: true,
-            },
-            None => Self::Unusable("genesys login_base cannot hold a path".into()),
-        }
+    /// Genesys: client credentials, Basic header, `<login_base>/oauth/token`. Settings that
+    /// passed validation always give one; anything else is a configuration error at start,
+    /// never a request that fails later.
+    pub fn genesys(s: &GenesysSettings) -> Result<Self, ConfigError> {
+        let client_secret = s
+            .client_secret
+            .clone()
+            .ok_or_else(|| unusable("genesys client_secret is not set"))?;
+        let token_url = endpoint(&s.login_base(), &["oauth", "token"])
+            .ok_or_else(|| unusable("genesys login_base cannot hold a path"))?;
+        Ok(Self::ClientCredentials {
+            token_url,
+            client_id: s.client_id.clone(),
+            client_secret,
+            basic_header: true,
+        })
     }
 
-    /// ServiceNow: `<instance>/oauth_token.do` (client in the form body), or basic auth.
-    pub fn servicenow(s: &ServiceNowSettings) -> Self {
+    /// ServiceNow: `<instance>/oauth_token.do` (client in the form body), or basic auth; an
+    /// error (at start) when the settings lack what their auth kind needs.
+    pub fn servicenow(s: &ServiceNowSettings) -> Result<Self, ConfigError> {
         let token_url = endpoint(&s.instance_url, &["oauth_token.do"]);
         let client = (s.client_id.clone(), s.client_secret.clone(), token_url);
         let user = (s.username.clone(), s.password.clone());
-        match (s.auth, client, user) {
+        let method = match (s.auth, client, user) {
             (ServiceNowAuth::Basic, _, (Some(username), Some(password))) => {
                 Self::Basic(Credential::basic(username, password))
             }
@@ -86,25 +86,26 @@ impl AuthMethod {
                 username,
                 password,
             },
-            (kind, _, _) => Self::Unusable(format!(
-                "servicenow auth {kind:?} lacks a client id, secret, user or password"
-            )),
-        }
+            (kind, _, _) => {
+                return Err(unusable(&format!(
+                    "servicenow auth {kind:?} lacks a client id, secret, user or password"
+                )));
+            }
+        };
+        Ok(method)
     }
 
-    /// The credential when no token is involved (basic auth), or the permanent error.
-    pub(super) fn fixed_credential(&self) -> Option<Result<Credential, AuthError>> {
+    /// The credential when no token is involved (basic auth).
+    pub(super) fn fixed_credential(&self) -> Option<Credential> {
         match self {
-            Self::Basic(c) => Some(Ok(c.clone())),
-            Self::Unusable(message) => Some(Err(AuthError {
-                class: Class::Permanent,
-                status: None,
-                message: message.clone(),
-                wait: None,
-            })),
+            Self::Basic(c) => Some(c.clone()),
             _ => None,
         }
     }
+}
+
+fn unusable(message: &str) -> ConfigError {
+    ConfigError::Invalid(message.to_owned())
 }
 
 impl fmt::Debug for AuthMethod {
@@ -126,7 +127,6 @@ impl fmt::Debug for AuthMethod {
                 write!(f, "Password({client_id}, {username} at {token_url})")
             }
             Self::Basic(c) => write!(f, "Basic({c:?})"),
-            Self::Unusable(m) => write!(f, "Unusable({m})"),
         }
     }
 }
@@ -180,5 +180,26 @@ impl fmt::Debug for Credential {
             Kind::Bearer(_) => write!(f, "Bearer([REDACTED], generation {})", self.inner.1),
             Kind::Basic { username, .. } => write!(f, "Basic({username}, [REDACTED])"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_skipped_validation_fail_at_start_not_per_request() {
+        let tenant = crate::demo::setup::sim_tenant("t1", "http://127.0.0.1:1");
+        let mut genesys = tenant.genesys.clone().unwrap();
+        assert!(AuthMethod::genesys(&genesys).is_ok());
+        genesys.client_secret = None;
+        let err = AuthMethod::genesys(&genesys).unwrap_err().to_string();
+        assert!(err.contains("client_secret"), "{err}");
+
+        let mut servicenow = tenant.servicenow.unwrap();
+        assert!(AuthMethod::servicenow(&servicenow).is_ok());
+        servicenow.auth = ServiceNowAuth::Basic;
+        let err = AuthMethod::servicenow(&servicenow).unwrap_err().to_string();
+        assert!(err.contains("Basic"), "{err}");
     }
 }

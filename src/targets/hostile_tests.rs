@@ -97,7 +97,7 @@ fn tenant(base: &str) -> TenantSettings {
 }
 
 fn genesys(base: &str) -> GenesysTarget {
-    GenesysTarget::new("t1", tenant(base).genesys.as_ref().unwrap(), &context())
+    GenesysTarget::new("t1", tenant(base).genesys.as_ref().unwrap(), &context()).unwrap()
 }
 
 fn servicenow(base: &str) -> ServiceNowTarget {
@@ -107,7 +107,7 @@ fn servicenow(base: &str) -> ServiceNowTarget {
         password: Some(crate::config::SecretString::from("p")),
         ..tenant(base).servicenow.unwrap()
     };
-    ServiceNowTarget::new("t1", &settings, &context(), 100)
+    ServiceNowTarget::new("t1", &settings, &context(), 100).unwrap()
 }
 
 fn job(script: &str, replay: bool) -> Job {
@@ -294,7 +294,7 @@ async fn headers_that_never_finish_time_out_as_transient() {
     let tokens = serve(vec![]).await;
     let mut settings = tenant(&tokens).genesys.unwrap();
     settings.api_base = Some(url::Url::parse(&stalled).unwrap());
-    let target = GenesysTarget::new("t1", &settings, &context());
+    let target = GenesysTarget::new("t1", &settings, &context()).unwrap();
     let got = attempt(&target, &mut [job("s", false)]).await;
     let e = failure(&got[0]);
     assert_eq!(e.class, Class::Transient, "{e:?}");

@@ -89,24 +89,23 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Vec<Attempted>>;
 }
 
-/// The targets configured for one tenant, Genesys first.
+/// The targets configured for one tenant, Genesys first; an error names the tenant.
 pub fn build_targets(
     tenant: &crate::config::TenantSettings,
     ctx: &TargetContext,
-) -> Vec<Arc<dyn Target>> {
+) -> Result<Vec<Arc<dyn Target>>, crate::config::ConfigError> {
+    let in_tenant = |e| crate::config::ConfigError::Invalid(format!("tenant {}: {e}", tenant.id));
     let mut out: Vec<Arc<dyn Target>> = Vec::new();
     if let Some(g) = &tenant.genesys {
-        out.push(Arc::new(genesys::GenesysTarget::new(&tenant.id, g, ctx)));
+        let target = genesys::GenesysTarget::new(&tenant.id, g, ctx).map_err(in_tenant)?;
+        out.push(Arc::new(target));
     }
     if let Some(s) = &tenant.servicenow {
-        out.push(Arc::new(servicenow::ServiceNowTarget::new(
-            &tenant.id,
-            s,
-            ctx,
-            ctx.max_changes,
-        )));
+        let target = servicenow::ServiceNowTarget::new(&tenant.id, s, ctx, ctx.max_changes)
+            .map_err(in_tenant)?;
+        out.push(Arc::new(target));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use url::Url;
 
 use super::{Attempted, Job, Target, TargetContext};
 use crate::change::{ScriptChange, TargetKind};
-use crate::config::GenesysSettings;
+use crate::config::{ConfigError, GenesysSettings};
 use crate::push::{
     AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
     endpoint,
@@ -40,9 +40,14 @@ pub struct GenesysTarget {
 }
 
 impl GenesysTarget {
-    pub fn new(tenant: &str, settings: &GenesysSettings, ctx: &TargetContext) -> Self {
+    /// Fails only for settings that did not pass validation (no secret, an unusable URL).
+    pub fn new(
+        tenant: &str,
+        settings: &GenesysSettings,
+        ctx: &TargetContext,
+    ) -> Result<Self, ConfigError> {
         let kind = TargetKind::Genesys;
-        Self {
+        Ok(Self {
             tenant: tenant.to_owned(),
             api_base: settings.api_base(),
             datatable_id: settings.datatable_id.clone(),
@@ -52,10 +57,10 @@ impl GenesysTarget {
                 kind,
                 ctx,
                 GateConfig::genesys(settings),
-                AuthMethod::genesys(settings),
+                AuthMethod::genesys(settings)?,
             ),
             rows: RowKnowledge::default(),
-        }
+        })
     }
 
     fn rows_url(&self) -> Option<Url> {

@@ -24,7 +24,7 @@ use url::Url;
 
 use super::{Attempted, Job, Target, TargetContext};
 use crate::change::TargetKind;
-use crate::config::{ServiceNowMode, ServiceNowSettings};
+use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings};
 use crate::push::{
     AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
     endpoint,
@@ -48,15 +48,16 @@ pub struct ServiceNowTarget {
 }
 
 impl ServiceNowTarget {
-    /// `max_changes` is `batch.max_changes`: how many records one call carries.
+    /// `max_changes` is `batch.max_changes`: how many records one call carries. Fails only
+    /// for settings that did not pass validation (a secret missing for the auth kind).
     pub fn new(
         tenant: &str,
         settings: &ServiceNowSettings,
         ctx: &TargetContext,
         max_changes: usize,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
         let kind = TargetKind::Servicenow;
-        Self {
+        Ok(Self {
             tenant: tenant.to_owned(),
             instance_url: settings.instance_url.clone(),
             staging_table: settings.staging_table.clone(),
@@ -67,9 +68,9 @@ impl ServiceNowTarget {
                 kind,
                 ctx,
                 GateConfig::servicenow(settings),
-                AuthMethod::servicenow(settings),
+                AuthMethod::servicenow(settings)?,
             ),
-        }
+        })
     }
 
     /// One call for `jobs` under `permit`, with `body` (JSON) sent to `url`; `Ok` with the
