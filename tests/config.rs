@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use scriptsync::config::{
-    ConfigError, SecretString, ServiceNowAuth, ServiceNowMode, Settings, expose,
+    ConfigError, Secret, SecretString, ServiceNowAuth, ServiceNowMode, Settings, expose,
 };
 
 /// The secrets the example refers to, with values distinctive enough to grep for.
@@ -62,11 +62,11 @@ fn temp_dir(test: &str) -> PathBuf {
 fn fill_secrets(settings: &mut Settings) {
     for tenant in &mut settings.tenants {
         if let Some(g) = &mut tenant.genesys {
-            g.client_secret = Some(SecretString::from("filled-genesys"));
+            g.client_secret = Secret::inline(SecretString::from("filled-genesys"));
         }
         if let Some(s) = &mut tenant.servicenow {
-            s.client_secret = Some(SecretString::from("filled-sn-secret"));
-            s.password = Some(SecretString::from("filled-sn-password"));
+            s.client_secret = Some(Secret::inline(SecretString::from("filled-sn-secret")));
+            s.password = Some(Secret::inline(SecretString::from("filled-sn-password")));
         }
     }
 }
@@ -100,7 +100,7 @@ fn example_loads_with_secrets_from_the_environment_map() {
         "https://login.mypurecloud.com/"
     );
     assert_eq!(
-        expose(genesys.client_secret.as_ref().unwrap()),
+        expose(genesys.client_secret.value().unwrap()),
         "acme-gc-secret-Xk42"
     );
     assert!(acme.servicenow.is_none(), "acme is Genesys-only");
@@ -111,13 +111,20 @@ fn example_loads_with_secrets_from_the_environment_map() {
     assert_eq!(sn.auth, ServiceNowAuth::OauthClientCredentials);
     assert_eq!(sn.mode, ServiceNowMode::Batch);
     assert_eq!(
-        expose(sn.client_secret.as_ref().unwrap()),
+        expose(sn.client_secret.as_ref().and_then(Secret::value).unwrap()),
         "globex-sn-secret-Rt19"
     );
     assert!(sn.password.is_none());
 
     assert_eq!(
-        expose(settings.broker.password.as_ref().unwrap()),
+        expose(
+            settings
+                .broker
+                .password
+                .as_ref()
+                .and_then(Secret::value)
+                .unwrap()
+        ),
         "rabbit-pw-Zq81"
     );
 }
@@ -140,7 +147,7 @@ fn example_loads_with_secrets_from_files() {
         Settings::load_with_env(&path, Some(HashMap::new())).unwrap_or_else(|e| panic!("{e}"));
     let genesys = settings.tenant("globex").unwrap().genesys.as_ref().unwrap();
     assert_eq!(
-        expose(genesys.client_secret.as_ref().unwrap()),
+        expose(genesys.client_secret.value().unwrap()),
         "globex-gc-secret-Pm07"
     );
 }
@@ -359,9 +366,12 @@ fn secret_given_both_ways_is_rejected() {
         "datatable_id",
         "client_secret_file = \"/run/secrets/x\"\ndatatable_id",
     );
-    let mut settings = Settings::from_toml_str(&text).unwrap();
-    let err = settings.resolve_secrets().unwrap_err().to_string();
-    assert!(err.contains("not both"), "{err}");
+    // Refused while the file is read: no settings value can hold two sources.
+    let err = Settings::from_toml_str(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("give either client_secret_env or client_secret_file, not both"),
+        "{err}"
+    );
 }
 
 #[test]

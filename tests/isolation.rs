@@ -13,7 +13,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 
 use common::{change, spawn_app_with_sim};
-use scriptsync::config::SecretString;
+use scriptsync::config::{Secret, SecretString};
 use scriptsync::sim::{SimConfig, SimTarget};
 
 const A: &str = "iso-a";
@@ -63,10 +63,10 @@ async fn each_tenant_is_sent_with_its_own_token_to_its_own_endpoints_and_ids_sta
     let app = spawn_app_with_sim(&[A, B], sim, |s| {
         for t in &mut s.tenants {
             let g = t.genesys.as_mut().unwrap();
-            g.client_secret = Some(SecretString::from(secret(&t.id).as_str()));
+            g.client_secret = Secret::inline(SecretString::from(secret(&t.id).as_str()));
             g.datatable_id = table(&t.id);
             let sn = t.servicenow.as_mut().unwrap();
-            sn.client_secret = Some(SecretString::from(secret(&t.id).as_str()));
+            sn.client_secret = Some(Secret::inline(SecretString::from(secret(&t.id).as_str())));
         }
     })
     .await;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scriptsync::change::ScriptChange;
-use scriptsync::config::{RetrySettings, SecretString, Settings, TenantSettings};
+use scriptsync::config::{RetrySettings, Secret, SecretString, Settings, TenantSettings};
 use scriptsync::metrics::Metrics;
 use scriptsync::pipeline::lane::{LaneContext, Offer, Report, Reporter, run_lane};
 use scriptsync::push::Schedule;
@@ -51,6 +51,7 @@ fn tenant(sim: &SimHandle, id: &str, sn_mode: &str) -> TenantSettings {
         api_base = "{base}"
         login_base = "{base}"
         client_id = "{id}"
+        client_secret_env = "UNUSED"
         datatable_id = "dt-1"
         publish_scripts = true
         requests_per_minute = 6000
@@ -63,8 +64,9 @@ fn tenant(sim: &SimHandle, id: &str, sn_mode: &str) -> TenantSettings {
         "#
     );
     let mut t = Settings::from_toml_str(&toml).unwrap().tenants.remove(0);
-    t.genesys.as_mut().unwrap().client_secret = Some(SecretString::from("g-secret"));
-    t.servicenow.as_mut().unwrap().client_secret = Some(SecretString::from("s-secret"));
+    t.genesys.as_mut().unwrap().client_secret = Secret::inline(SecretString::from("g-secret"));
+    t.servicenow.as_mut().unwrap().client_secret =
+        Some(Secret::inline(SecretString::from("s-secret")));
     t
 }
 
@@ -501,7 +503,7 @@ async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
         let sn = t.servicenow.as_mut().unwrap();
         sn.auth = scriptsync::config::ServiceNowAuth::OauthPassword;
         sn.username = Some("integration.user".into());
-        sn.password = Some(SecretString::from("pw"));
+        sn.password = Some(Secret::inline(SecretString::from("pw")));
         let target: Arc<dyn Target> = Arc::new(
             ServiceNowTarget::new("n5", t.servicenow.as_ref().unwrap(), &ctx, 100).unwrap(),
         );
@@ -519,7 +521,7 @@ async fn servicenow_password_grant_refreshes_and_basic_auth_needs_no_token() {
         let sn = t.servicenow.as_mut().unwrap();
         sn.auth = scriptsync::config::ServiceNowAuth::Basic;
         sn.username = Some("n6".into());
-        sn.password = Some(SecretString::from("pw"));
+        sn.password = Some(Secret::inline(SecretString::from("pw")));
         let target: Arc<dyn Target> = Arc::new(
             ServiceNowTarget::new("n6", t.servicenow.as_ref().unwrap(), &ctx, 100).unwrap(),
         );

@@ -24,11 +24,12 @@ pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Co
     if url.username().is_empty() {
         let _ = url.set_username("guest");
     }
-    if settings.password.is_none() && url.username() == "guest" {
+    let password = settings.password.as_ref().and_then(|p| p.value());
+    if password.is_none() && url.username() == "guest" {
         // RabbitMQ's well-known default account, usable from loopback only.
         let _ = url.set_password(Some("guest"));
     }
-    if let Some(password) = &settings.password {
+    if let Some(password) = password {
         let _ = url.set_password(Some(expose(password)));
     }
     let props = ConnectionProperties::default().with_connection_name(name.into());

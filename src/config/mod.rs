@@ -6,12 +6,13 @@
 //! `*_file` references, which [`Settings::resolve_secrets`] reads into self-redacting
 //! [`SecretString`]s.
 
+mod file_shape;
 mod secret;
 mod sections;
 mod tenant;
 mod tls;
 
-pub use secret::{SecretRef, SecretString, expose};
+pub use secret::{Secret, SecretSource, SecretString, expose};
 pub use sections::{
     AdminSettings, BatchSettings, BrokerSettings, HttpSettings, LogFormat, LogSettings, QueueType,
     RetrySettings, ShutdownSettings, TelemetrySettings,

@@ -1,4 +1,6 @@
-//! Secrets: references in the config (`*_env`, `*_file`) and the self-redacting value type.
+//! Secrets: where a secret setting comes from ([`SecretSource`]: an environment variable or a
+//! file, named in the config by `*_env` or `*_file`), the setting itself ([`Secret`]), and the
+//! self-redacting value type.
 //!
 //! [`SecretString`] (from `secrecy`) prints as `[REDACTED]` in `Debug` and has no `Display`;
 //! the only way to read it is [`expose`], which the HTTP clients call when they build a
@@ -9,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 pub use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, invalid};
 
@@ -18,56 +19,110 @@ pub fn expose(secret: &SecretString) -> &str {
     secret.expose_secret()
 }
 
-/// Where a secret comes from: an environment variable or a file (first line, trimmed).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct SecretRef {
-    pub env: Option<String>,
-    pub file: Option<PathBuf>,
+/// Where a secret's value comes from: exactly one place. The configuration file names it
+/// with one of a pair of keys (`<name>_env` or `<name>_file`); giving both is an error when
+/// the file is read, so no setting ever holds two sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable's value.
+    Env(String),
+    /// A file's first line, trimmed.
+    File(PathBuf),
+    /// Given by the program (the demo, the simulator's fixtures, tests): never in a file.
+    Inline,
 }
 
-impl SecretRef {
-    /// Builds a reference from the pair of `<name>_env` / `<name>_file` config fields.
-    pub fn new(env: &Option<String>, file: &Option<PathBuf>) -> Self {
+/// One secret setting: its source and, once read, its value (self-redacting).
+#[derive(Debug, Clone)]
+pub struct Secret {
+    source: SecretSource,
+    value: Option<SecretString>,
+}
+
+impl Secret {
+    /// A secret to read from `source` when the settings are resolved.
+    pub fn from_source(source: SecretSource) -> Self {
         Self {
-            env: env.clone(),
-            file: file.clone(),
+            source,
+            value: None,
         }
     }
 
-    /// True when neither form is given.
-    pub fn is_empty(&self) -> bool {
-        self.env.is_none() && self.file.is_none()
+    /// A secret the program already holds.
+    pub fn inline(value: SecretString) -> Self {
+        Self {
+            source: SecretSource::Inline,
+            value: Some(value),
+        }
     }
 
-    /// Reads the value. `what` names the setting in error messages (never the value).
-    pub fn resolve(&self, what: &str) -> Result<Option<SecretString>, ConfigError> {
-        self.resolve_with_env(what, None)
+    pub fn source(&self) -> &SecretSource {
+        &self.source
     }
 
-    /// Like [`SecretRef::resolve`], reading `*_env` variables from `env` when it is given
-    /// (`None` = the process environment), so a caller that passes its own environment to
-    /// [`super::Settings::load_with_env`] gets its secrets from there too.
-    pub fn resolve_with_env(
-        &self,
+    /// The value, once resolved (always, in settings that passed `Settings::load`).
+    pub fn value(&self) -> Option<&SecretString> {
+        self.value.as_ref()
+    }
+
+    /// The secret named by the pair of config keys `<what>_env` / `<what>_file`: `None` for
+    /// neither, an error for both.
+    pub fn from_pair(
+        what: &str,
+        env: Option<String>,
+        file: Option<PathBuf>,
+    ) -> Result<Option<Self>, String> {
+        match (env, file) {
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => {
+                let key = what.rsplit('.').next().unwrap_or(what);
+                Err(format!(
+                    "{what}: give either {key}_env or {key}_file, not both"
+                ))
+            }
+            (Some(var), None) => Ok(Some(Self::from_source(SecretSource::Env(var)))),
+            (None, Some(path)) => Ok(Some(Self::from_source(SecretSource::File(path)))),
+        }
+    }
+
+    /// The pair of config keys that names `secret` (none for an inline one).
+    pub fn to_pair(secret: Option<&Self>) -> (Option<String>, Option<PathBuf>) {
+        match secret.map(Self::source) {
+            Some(SecretSource::Env(var)) => (Some(var.clone()), None),
+            Some(SecretSource::File(path)) => (None, Some(path.clone())),
+            Some(SecretSource::Inline) | None => (None, None),
+        }
+    }
+
+    /// Reads the value if it is not read yet. `what` names the setting in error messages
+    /// (never the value); `env` replaces the process environment when given.
+    pub fn resolve(
+        &mut self,
         what: &str,
         env: Option<&HashMap<String, String>>,
-    ) -> Result<Option<SecretString>, ConfigError> {
-        match (&self.env, &self.file) {
-            (None, None) => Ok(None),
-            (Some(_), Some(_)) => Err(invalid(format!(
-                "{what}: give either {what}_env or {what}_file, not both"
-            ))),
-            (Some(var), None) => match lookup(env, var) {
-                Some(value) if !value.is_empty() => Ok(Some(SecretString::from(value))),
-                Some(_) => Err(invalid(format!(
-                    "{what}_env: environment variable {var} is empty"
-                ))),
-                None => Err(invalid(format!(
-                    "{what}_env: environment variable {var} is not set"
-                ))),
-            },
-            (None, Some(path)) => read_secret_file(what, path).map(Some),
+    ) -> Result<(), ConfigError> {
+        if self.value.is_some() {
+            return Ok(());
         }
+        let value = match &self.source {
+            SecretSource::Env(var) => match lookup(env, var) {
+                Some(value) if !value.is_empty() => SecretString::from(value),
+                Some(_) => {
+                    return Err(invalid(format!(
+                        "{what}_env: environment variable {var} is empty"
+                    )));
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "{what}_env: environment variable {var} is not set"
+                    )));
+                }
+            },
+            SecretSource::File(path) => read_secret_file(what, path)?,
+            SecretSource::Inline => return Err(invalid(format!("{what}: no value given"))),
+        };
+        self.value = Some(value);
+        Ok(())
     }
 }
 
@@ -95,20 +150,6 @@ fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, ConfigError
     Ok(SecretString::from(value))
 }
 
-/// Resolves a secret field pair into `slot` unless the slot was filled programmatically.
-pub(crate) fn resolve_into(
-    slot: &mut Option<SecretString>,
-    what: &str,
-    env: &Option<String>,
-    file: &Option<PathBuf>,
-    environment: Option<&HashMap<String, String>>,
-) -> Result<(), ConfigError> {
-    if slot.is_none() {
-        *slot = SecretRef::new(env, file).resolve_with_env(what, environment)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,23 +167,34 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s");
         std::fs::write(&path, "s3cr3t\n").unwrap();
-        let got = SecretRef::new(&None, &Some(path))
-            .resolve("x")
-            .unwrap()
-            .unwrap();
-        assert_eq!(expose(&got), "s3cr3t");
+        let mut secret = Secret::from_pair("x", None, Some(path)).unwrap().unwrap();
+        assert_eq!(secret.value().map(expose), None, "not read before resolve");
+        secret.resolve("x", None).unwrap();
+        assert_eq!(secret.value().map(expose), Some("s3cr3t"));
     }
 
     #[test]
-    fn both_forms_is_an_error() {
-        let r = SecretRef::new(&Some("A".into()), &Some("/b".into()));
-        assert!(r.resolve("client_secret").is_err());
+    fn both_forms_is_an_error_and_the_pair_round_trips() {
+        let err = Secret::from_pair("client_secret", Some("A".into()), Some("/b".into()));
+        assert!(err.unwrap_err().contains("not both"));
+        assert!(Secret::from_pair("x", None, None).unwrap().is_none());
+        let env = Secret::from_pair("x", Some("A".into()), None).unwrap();
+        assert_eq!(Secret::to_pair(env.as_ref()), (Some("A".into()), None));
+        let inline = Secret::inline(SecretString::from("v"));
+        assert_eq!(Secret::to_pair(Some(&inline)), (None, None));
     }
 
     #[test]
     fn missing_env_names_variable_not_value() {
-        let r = SecretRef::new(&Some("SCRIPTSYNC_TEST_SURELY_UNSET_VAR".into()), &None);
-        let err = r.resolve("client_secret").unwrap_err().to_string();
-        assert!(err.contains("SCRIPTSYNC_TEST_SURELY_UNSET_VAR"), "{err}");
+        let var = "SCRIPTSYNC_TEST_SURELY_UNSET_VAR";
+        let mut secret = Secret::from_source(SecretSource::Env(var.into()));
+        let err = secret
+            .resolve("client_secret", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(var), "{err}");
+        let env = HashMap::from([(var.to_string(), "from-map".to_string())]);
+        secret.resolve("client_secret", Some(&env)).unwrap();
+        assert_eq!(secret.value().map(expose), Some("from-map"));
     }
 }

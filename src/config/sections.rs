@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::{SecretString, resolve_into};
+use super::secret::Secret;
 use super::tls::read_ca_file;
 use super::{ConfigError, invalid};
 
 /// RabbitMQ connection and topology.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    try_from = "super::file_shape::BrokerFile",
+    into = "super::file_shape::BrokerFile"
+)]
 pub struct BrokerSettings {
     /// AMQP URI without a password (`amqp://user@host:5672/%2f`); the password comes from
     /// `password_env` / `password_file`. Without a user, `guest` is used.
@@ -28,14 +31,11 @@ pub struct BrokerSettings {
     /// Unacked deliveries per tenant consumer; bounds memory and the batch a tenant can build.
     pub prefetch: u16,
     /// How long to wait for a publisher confirm before treating the publish as failed.
-    #[serde(with = "humantime_serde")]
     pub confirm_timeout: Duration,
     /// Largest accepted message body in bytes (DESIGN §3: 64 KiB).
     pub max_message_bytes: usize,
-    pub password_env: Option<String>,
-    pub password_file: Option<PathBuf>,
-    #[serde(skip)]
-    pub password: Option<SecretString>,
+    /// `password_env` or `password_file` in the file.
+    pub password: Option<Secret>,
     /// PEM file of CA certificates trusted for `amqps://`, in addition to the system roots
     /// (a private CA signing the broker's certificate).
     pub ca_file: Option<PathBuf>,
@@ -51,8 +51,6 @@ impl Default for BrokerSettings {
             prefetch: 500,
             confirm_timeout: Duration::from_secs(10),
             max_message_bytes: 64 * 1024,
-            password_env: None,
-            password_file: None,
             password: None,
             ca_file: None,
         }
@@ -64,13 +62,10 @@ impl BrokerSettings {
         &mut self,
         env: Option<&HashMap<String, String>>,
     ) -> Result<(), ConfigError> {
-        resolve_into(
-            &mut self.password,
-            "broker.password",
-            &self.password_env,
-            &self.password_file,
-            env,
-        )
+        match &mut self.password {
+            Some(password) => password.resolve("broker.password", env),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

@@ -1,13 +1,12 @@
 //! Per-tenant settings: one Genesys org and (optionally) one ServiceNow instance per tenant.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::secret::{SecretString, resolve_into};
+use super::secret::Secret;
 use super::{ConfigError, invalid};
 
 /// True for ids matching `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (DESIGN §3).
@@ -41,31 +40,15 @@ impl TenantSettings {
         let id = self.id.clone();
         if let Some(g) = &mut self.genesys {
             let what = format!("tenants.{id}.genesys.client_secret");
-            resolve_into(
-                &mut g.client_secret,
-                &what,
-                &g.client_secret_env,
-                &g.client_secret_file,
-                env,
-            )?;
+            g.client_secret.resolve(&what, env)?;
         }
         if let Some(s) = &mut self.servicenow {
-            let what = format!("tenants.{id}.servicenow.client_secret");
-            resolve_into(
-                &mut s.client_secret,
-                &what,
-                &s.client_secret_env,
-                &s.client_secret_file,
-                env,
-            )?;
-            let what = format!("tenants.{id}.servicenow.password");
-            resolve_into(
-                &mut s.password,
-                &what,
-                &s.password_env,
-                &s.password_file,
-                env,
-            )?;
+            if let Some(secret) = &mut s.client_secret {
+                secret.resolve(&format!("tenants.{id}.servicenow.client_secret"), env)?;
+            }
+            if let Some(password) = &mut s.password {
+                password.resolve(&format!("tenants.{id}.servicenow.password"), env)?;
+            }
         }
         Ok(())
     }
@@ -98,7 +81,10 @@ impl TenantSettings {
 
 /// A Genesys Cloud org.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    try_from = "super::file_shape::GenesysFile",
+    into = "super::file_shape::GenesysFile"
+)]
 pub struct GenesysSettings {
     /// Region domain, e.g. `mypurecloud.com` or `mypurecloud.de`.
     pub region: Option<String>,
@@ -107,28 +93,21 @@ pub struct GenesysSettings {
     /// Overrides `https://login.<region>`.
     pub login_base: Option<Url>,
     pub client_id: String,
-    pub client_secret_env: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
-    #[serde(skip)]
-    pub client_secret: Option<SecretString>,
+    /// `client_secret_env` or `client_secret_file` in the file.
+    pub client_secret: Secret,
     /// The Architect data table holding one row per script.
     pub datatable_id: String,
     /// The org's quota for this OAuth client (Genesys documents 300), per `window`.
-    #[serde(default = "default_rpm")]
     pub requests_per_minute: u32,
     /// The window `requests_per_minute` counts in: a minute at Genesys. Only a rehearsal
     /// against a simulator with scaled windows (`scriptsync sim`, the tests) changes it; the
     /// gate's rate and its AIMD recovery step both follow it.
-    #[serde(default = "default_genesys_window", with = "humantime_serde")]
     pub window: Duration,
     /// Fraction of the quota we use, leaving room for clock skew and other callers.
-    #[serde(default = "default_headroom")]
     pub headroom: f64,
     /// Also `POST /api/v2/scripts/published` when a change has `genesys_version_id`.
-    #[serde(default)]
     pub publish_scripts: bool,
     /// Requests in flight at once for this tenant.
-    #[serde(default = "default_concurrency")]
     pub max_concurrency: usize,
 }
 
@@ -175,9 +154,9 @@ impl GenesysSettings {
         }
         require(!self.client_id.is_empty(), id, "genesys.client_id is empty")?;
         require(
-            self.client_secret.is_some(),
+            self.client_secret.value().is_some(),
             id,
-            "genesys needs client_secret_env or client_secret_file",
+            "genesys.client_secret (client_secret_env or client_secret_file) has not been read",
         )?;
         require(
             !self.datatable_id.is_empty(),
@@ -209,30 +188,26 @@ impl GenesysSettings {
 
 /// A ServiceNow instance receiving Import Set records.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    try_from = "super::file_shape::ServiceNowFile",
+    into = "super::file_shape::ServiceNowFile"
+)]
 pub struct ServiceNowSettings {
     /// `https://<instance>.service-now.com`.
     pub instance_url: Url,
     pub auth: ServiceNowAuth,
     pub client_id: Option<String>,
-    pub client_secret_env: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
-    #[serde(skip)]
-    pub client_secret: Option<SecretString>,
+    /// `client_secret_env` or `client_secret_file` in the file (OAuth kinds).
+    pub client_secret: Option<Secret>,
     pub username: Option<String>,
-    pub password_env: Option<String>,
-    pub password_file: Option<PathBuf>,
-    #[serde(skip)]
-    pub password: Option<SecretString>,
+    /// `password_env` or `password_file` in the file (password grant and basic auth).
+    pub password: Option<Secret>,
     /// Import Set staging table, e.g. `u_scriptsync_import`.
     pub staging_table: String,
-    #[serde(default)]
     pub mode: ServiceNowMode,
     /// The instance's rate-limit rule for our user, if any (requests per hour).
     pub requests_per_hour: Option<u32>,
-    #[serde(default = "default_headroom")]
     pub headroom: f64,
-    #[serde(default = "default_concurrency")]
     pub max_concurrency: usize,
 }
 
@@ -254,7 +229,9 @@ impl ServiceNowSettings {
                 "servicenow OAuth needs client_id",
             )?;
             require(
-                self.client_secret.is_some(),
+                self.client_secret
+                    .as_ref()
+                    .is_some_and(|s| s.value().is_some()),
                 id,
                 "servicenow OAuth needs client_secret_env or client_secret_file",
             )?;
@@ -269,7 +246,7 @@ impl ServiceNowSettings {
                 "servicenow needs username for this auth kind",
             )?;
             require(
-                self.password.is_some(),
+                self.password.as_ref().is_some_and(|p| p.value().is_some()),
                 id,
                 "servicenow needs password_env or password_file for this auth kind",
             )?;
@@ -353,7 +330,7 @@ fn region_url(host: &str, region: Option<&str>) -> Url {
         .unwrap_or_else(|_| Url::parse("https://invalid.invalid").expect("static URL parses"))
 }
 
-fn default_rpm() -> u32 {
+pub(super) fn default_rpm() -> u32 {
     300
 }
 /// Genesys counts its quota per minute.
@@ -362,12 +339,12 @@ const DEFAULT_GENESYS_WINDOW: Duration = Duration::from_secs(60);
 const MIN_GENESYS_WINDOW: Duration = Duration::from_secs(1);
 /// No real quota window is longer than an hour.
 const MAX_GENESYS_WINDOW: Duration = Duration::from_secs(3600);
-fn default_genesys_window() -> Duration {
+pub(super) fn default_genesys_window() -> Duration {
     DEFAULT_GENESYS_WINDOW
 }
-fn default_headroom() -> f64 {
+pub(super) fn default_headroom() -> f64 {
     0.9
 }
-fn default_concurrency() -> usize {
+pub(super) fn default_concurrency() -> usize {
     4
 }

@@ -154,6 +154,7 @@ mod tests {
             api_base = "http://127.0.0.1:8080"
             login_base = "http://login.internal"
             client_id = "c"
+            client_secret_env = "ACME_SECRET"
             datatable_id = "d"
             [tenants.servicenow]
             instance_url = "http://acme.service-now.com"
@@ -164,6 +165,7 @@ mod tests {
             [tenants.genesys]
             region = "mypurecloud.de"
             client_id = "c"
+            client_secret_env = "GLOBEX_SECRET"
             datatable_id = "d"
             "#,
         )

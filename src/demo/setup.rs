@@ -6,8 +6,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::{
-    BrokerSettings, GenesysSettings, QueueType, SecretString, ServiceNowAuth, ServiceNowMode,
-    ServiceNowSettings, Settings, TenantSettings,
+    BrokerSettings, GenesysSettings, QueueType, Secret, SecretString, ServiceNowAuth,
+    ServiceNowMode, ServiceNowSettings, Settings, TenantSettings,
 };
 
 /// Secret the simulator accepts (it accepts any unless configured with `clients`).
@@ -30,9 +30,7 @@ pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {
             api_base: Some(base.clone()),
             login_base: Some(base.clone()),
             client_id: id.to_owned(),
-            client_secret_env: None,
-            client_secret_file: None,
-            client_secret: Some(SecretString::from(SIM_SECRET)),
+            client_secret: Secret::inline(SecretString::from(SIM_SECRET)),
             datatable_id: SIM_DATATABLE.to_owned(),
             requests_per_minute: 300,
             window: Duration::from_secs(60),
@@ -44,12 +42,8 @@ pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {
             instance_url: base,
             auth: ServiceNowAuth::OauthClientCredentials,
             client_id: Some(id.to_owned()),
-            client_secret_env: None,
-            client_secret_file: None,
-            client_secret: Some(SecretString::from(SIM_SECRET)),
+            client_secret: Some(Secret::inline(SecretString::from(SIM_SECRET))),
             username: None,
-            password_env: None,
-            password_file: None,
             password: None,
             staging_table: SIM_STAGING_TABLE.to_owned(),
             mode: ServiceNowMode::Batch,

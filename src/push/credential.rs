@@ -11,7 +11,7 @@ use url::Url;
 
 use super::endpoint;
 use crate::config::{
-    ConfigError, GenesysSettings, SecretString, ServiceNowAuth, ServiceNowSettings, expose,
+    ConfigError, GenesysSettings, Secret, SecretString, ServiceNowAuth, ServiceNowSettings, expose,
 };
 
 /// Where credentials come from.
@@ -43,8 +43,9 @@ impl AuthMethod {
     pub fn genesys(s: &GenesysSettings) -> Result<Self, ConfigError> {
         let client_secret = s
             .client_secret
-            .clone()
-            .ok_or_else(|| unusable("genesys client_secret is not set"))?;
+            .value()
+            .cloned()
+            .ok_or_else(|| unusable("genesys client_secret has not been read"))?;
         let token_url = endpoint(&s.login_base(), &["oauth", "token"])
             .ok_or_else(|| unusable("genesys login_base cannot hold a path"))?;
         Ok(Self::ClientCredentials {
@@ -59,8 +60,9 @@ impl AuthMethod {
     /// error (at start) when the settings lack what their auth kind needs.
     pub fn servicenow(s: &ServiceNowSettings) -> Result<Self, ConfigError> {
         let token_url = endpoint(&s.instance_url, &["oauth_token.do"]);
-        let client = (s.client_id.clone(), s.client_secret.clone(), token_url);
-        let user = (s.username.clone(), s.password.clone());
+        let value = |secret: &Option<Secret>| secret.as_ref().and_then(Secret::value).cloned();
+        let client = (s.client_id.clone(), value(&s.client_secret), token_url);
+        let user = (s.username.clone(), value(&s.password));
         let method = match (s.auth, client, user) {
             (ServiceNowAuth::Basic, _, (Some(username), Some(password))) => {
                 Self::Basic(Credential::basic(username, password))
@@ -192,7 +194,7 @@ mod tests {
         let tenant = crate::demo::setup::sim_tenant("t1", "http://127.0.0.1:1");
         let mut genesys = tenant.genesys.clone().unwrap();
         assert!(AuthMethod::genesys(&genesys).is_ok());
-        genesys.client_secret = None;
+        genesys.client_secret = Secret::from_source(crate::config::SecretSource::Env("X".into()));
         let err = AuthMethod::genesys(&genesys).unwrap_err().to_string();
         assert!(err.contains("client_secret"), "{err}");
 

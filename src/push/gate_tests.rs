@@ -191,6 +191,7 @@ fn configs_from_settings() {
         [tenants.genesys]
         region = "mypurecloud.com"
         client_id = "c"
+        client_secret_env = "T1_SECRET"
         datatable_id = "d"
         [tenants.servicenow]
         instance_url = "https://x.service-now.com"

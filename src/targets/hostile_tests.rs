@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::genesys::GenesysTarget;
 use super::servicenow::ServiceNowTarget;
 use super::*;
-use crate::config::{RetrySettings, ServiceNowAuth, ServiceNowSettings, TenantSettings};
+use crate::config::{RetrySettings, Secret, ServiceNowAuth, ServiceNowSettings, TenantSettings};
 use crate::metrics::Metrics;
 use crate::push::{Class, Retries, Schedule};
 
@@ -104,7 +104,7 @@ fn servicenow(base: &str) -> ServiceNowTarget {
     let settings = ServiceNowSettings {
         auth: ServiceNowAuth::Basic,
         username: Some("u".into()),
-        password: Some(crate::config::SecretString::from("p")),
+        password: Some(Secret::inline(crate::config::SecretString::from("p"))),
         ..tenant(base).servicenow.unwrap()
     };
     ServiceNowTarget::new("t1", &settings, &context(), 100).unwrap()

@@ -1,0 +1,206 @@
+//! The configuration file's shape of the sections that hold secrets: each secret is a pair
+//! of keys there (`<name>_env`, `<name>_file`), and a single [`Secret`] in the settings. The
+//! settings types deserialize through these (`serde(try_from)`), so a file that gives both
+//! keys, or none where one is required, is refused while it is read, and no settings value
+//! ever holds two sources. They serialize back through them for `check-config`, showing the
+//! references and never a value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::secret::Secret;
+use super::sections::{BrokerSettings, QueueType};
+use super::tenant::{
+    GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, default_concurrency,
+    default_genesys_window, default_headroom, default_rpm,
+};
+
+/// `[broker]` as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerFile {
+    url: String,
+    prefix: String,
+    queue_type: QueueType,
+    dlq_queue_type: QueueType,
+    prefetch: u16,
+    #[serde(with = "humantime_serde")]
+    confirm_timeout: Duration,
+    max_message_bytes: usize,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+}
+
+impl Default for BrokerFile {
+    fn default() -> Self {
+        BrokerSettings::default().into()
+    }
+}
+
+impl TryFrom<BrokerFile> for BrokerSettings {
+    type Error = String;
+    fn try_from(f: BrokerFile) -> Result<Self, String> {
+        Ok(Self {
+            password: Secret::from_pair("broker.password", f.password_env, f.password_file)?,
+            url: f.url,
+            prefix: f.prefix,
+            queue_type: f.queue_type,
+            dlq_queue_type: f.dlq_queue_type,
+            prefetch: f.prefetch,
+            confirm_timeout: f.confirm_timeout,
+            max_message_bytes: f.max_message_bytes,
+            ca_file: f.ca_file,
+        })
+    }
+}
+
+impl From<BrokerSettings> for BrokerFile {
+    fn from(s: BrokerSettings) -> Self {
+        let (password_env, password_file) = Secret::to_pair(s.password.as_ref());
+        Self {
+            url: s.url,
+            prefix: s.prefix,
+            queue_type: s.queue_type,
+            dlq_queue_type: s.dlq_queue_type,
+            prefetch: s.prefetch,
+            confirm_timeout: s.confirm_timeout,
+            max_message_bytes: s.max_message_bytes,
+            password_env,
+            password_file,
+            ca_file: s.ca_file,
+        }
+    }
+}
+
+/// `[tenants.genesys]` as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesysFile {
+    region: Option<String>,
+    api_base: Option<Url>,
+    login_base: Option<Url>,
+    client_id: String,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    datatable_id: String,
+    #[serde(default = "default_rpm")]
+    requests_per_minute: u32,
+    #[serde(default = "default_genesys_window", with = "humantime_serde")]
+    window: Duration,
+    #[serde(default = "default_headroom")]
+    headroom: f64,
+    #[serde(default)]
+    publish_scripts: bool,
+    #[serde(default = "default_concurrency")]
+    max_concurrency: usize,
+}
+
+impl TryFrom<GenesysFile> for GenesysSettings {
+    type Error = String;
+    fn try_from(f: GenesysFile) -> Result<Self, String> {
+        let what = "genesys.client_secret";
+        let client_secret = Secret::from_pair(what, f.client_secret_env, f.client_secret_file)?
+            .ok_or("genesys needs client_secret_env or client_secret_file")?;
+        Ok(Self {
+            region: f.region,
+            api_base: f.api_base,
+            login_base: f.login_base,
+            client_id: f.client_id,
+            client_secret,
+            datatable_id: f.datatable_id,
+            requests_per_minute: f.requests_per_minute,
+            window: f.window,
+            headroom: f.headroom,
+            publish_scripts: f.publish_scripts,
+            max_concurrency: f.max_concurrency,
+        })
+    }
+}
+
+impl From<GenesysSettings> for GenesysFile {
+    fn from(s: GenesysSettings) -> Self {
+        let (client_secret_env, client_secret_file) = Secret::to_pair(Some(&s.client_secret));
+        Self {
+            region: s.region,
+            api_base: s.api_base,
+            login_base: s.login_base,
+            client_id: s.client_id,
+            client_secret_env,
+            client_secret_file,
+            datatable_id: s.datatable_id,
+            requests_per_minute: s.requests_per_minute,
+            window: s.window,
+            headroom: s.headroom,
+            publish_scripts: s.publish_scripts,
+            max_concurrency: s.max_concurrency,
+        }
+    }
+}
+
+/// `[tenants.servicenow]` as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNowFile {
+    instance_url: Url,
+    auth: ServiceNowAuth,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    staging_table: String,
+    #[serde(default)]
+    mode: ServiceNowMode,
+    requests_per_hour: Option<u32>,
+    #[serde(default = "default_headroom")]
+    headroom: f64,
+    #[serde(default = "default_concurrency")]
+    max_concurrency: usize,
+}
+
+impl TryFrom<ServiceNowFile> for ServiceNowSettings {
+    type Error = String;
+    fn try_from(f: ServiceNowFile) -> Result<Self, String> {
+        let (secret_env, secret_file) = (f.client_secret_env, f.client_secret_file);
+        Ok(Self {
+            client_secret: Secret::from_pair("servicenow.client_secret", secret_env, secret_file)?,
+            password: Secret::from_pair("servicenow.password", f.password_env, f.password_file)?,
+            instance_url: f.instance_url,
+            auth: f.auth,
+            client_id: f.client_id,
+            username: f.username,
+            staging_table: f.staging_table,
+            mode: f.mode,
+            requests_per_hour: f.requests_per_hour,
+            headroom: f.headroom,
+            max_concurrency: f.max_concurrency,
+        })
+    }
+}
+
+impl From<ServiceNowSettings> for ServiceNowFile {
+    fn from(s: ServiceNowSettings) -> Self {
+        let (client_secret_env, client_secret_file) = Secret::to_pair(s.client_secret.as_ref());
+        let (password_env, password_file) = Secret::to_pair(s.password.as_ref());
+        Self {
+            instance_url: s.instance_url,
+            auth: s.auth,
+            client_id: s.client_id,
+            client_secret_env,
+            client_secret_file,
+            username: s.username,
+            password_env,
+            password_file,
+            staging_table: s.staging_table,
+            mode: s.mode,
+            requests_per_hour: s.requests_per_hour,
+            headroom: s.headroom,
+            max_concurrency: s.max_concurrency,
+        }
+    }
+}
