@@ -3,8 +3,7 @@
 //! One metrics API: OpenTelemetry instruments. Every component gets an `Arc<Metrics>` and
 //! records through the typed methods below, so label names and values are spelled in one
 //! place. Two readers collect the same instruments: the OpenTelemetry Prometheus exporter,
-//! which fills a `prometheus::Registry` that `/metrics` and the demo's live view read
-//! ([`Metrics::render`], [`Metrics::counter_sum`]); and,
+//! which fills a `prometheus::Registry` that `/metrics` renders ([`Metrics::render`]); and,
 //! when an OTLP endpoint is configured, a periodic OTLP/HTTP exporter. Without an endpoint
 //! no exporter exists and nothing connects anywhere.
 //!
@@ -12,11 +11,11 @@
 //! Prometheus exporter is told not to add suffixes, units, scope labels or `target_info`,
 //! so `/metrics` shows exactly the §11 names.
 //!
-//! Besides the instruments, [`Metrics`] keeps the last outcome per (tenant, target) that
-//! `/status` shows ([`Metrics::last_outcome`]).
+//! Each record method also updates the [`StatusBoard`] in the same call: the typed
+//! per-tenant state that `/status`, the demo and tests read ([`Metrics::board`]). Nothing
+//! reads counts back out of the instruments.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::KeyValue;
@@ -27,6 +26,8 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use crate::change::TargetKind;
+pub use crate::status::PushOutcomeLabel;
+use crate::status::{MAX_STATUS_ERROR, StatusBoard};
 
 /// End-to-end latency buckets (seconds): dense below the 5 s disclaimer window (so p50/p99
 /// against it are exact to a few hundred ms), coarse above it up to the 300 s retry budget.
@@ -35,29 +36,6 @@ const LATENCY_BUCKETS: &[f64] = &[
     20.0, 30.0, 45.0, 60.0, 300.0,
 ];
 
-/// The longest error text kept for `/status`.
-const MAX_STATUS_ERROR: usize = 300;
-
-/// How one change ended at one target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushOutcomeLabel {
-    Delivered,
-    Superseded,
-    Permanent,
-    Exhausted,
-}
-
-impl PushOutcomeLabel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Delivered => "delivered",
-            Self::Superseded => "superseded",
-            Self::Permanent => "permanent",
-            Self::Exhausted => "exhausted",
-        }
-    }
-}
-
 /// Where OTLP metrics go, if anywhere.
 #[derive(Debug, Clone)]
 pub struct OtlpMetrics {
@@ -65,15 +43,6 @@ pub struct OtlpMetrics {
     pub endpoint: url::Url,
     pub interval: Duration,
     pub service_name: String,
-}
-
-/// The last request outcome of one (tenant, target), for `/status`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LastOutcome {
-    pub last_success: Option<SystemTime>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<SystemTime>,
-    pub last_status: Option<u16>,
 }
 
 /// All instruments of one application.
@@ -93,7 +62,7 @@ pub struct Metrics {
     inflight: UpDownCounter<i64>,
     token_renewals: Counter<u64>,
     task_panics: Counter<u64>,
-    last: Mutex<HashMap<(String, TargetKind), LastOutcome>>,
+    board: Arc<StatusBoard>,
 }
 
 fn kv(key: &'static str, value: &str) -> KeyValue {
@@ -200,7 +169,7 @@ impl Metrics {
                 .build(),
             provider,
             registry,
-            last: Mutex::default(),
+            board: Arc::default(),
         }
     }
 
@@ -226,17 +195,22 @@ impl Metrics {
             self.gate_paused_seconds.add(0.0, &pair);
             self.task_panics
                 .add(0, &[t.clone(), kv("task", target.as_str())]);
-            for outcome in [
-                PushOutcomeLabel::Delivered,
-                PushOutcomeLabel::Superseded,
-                PushOutcomeLabel::Permanent,
-                PushOutcomeLabel::Exhausted,
-            ] {
+            for outcome in PushOutcomeLabel::ALL {
                 let mut labels = pair.to_vec();
                 labels.push(kv("outcome", outcome.as_str()));
                 self.pushes.add(0, &labels);
             }
         }
+        self.board.update(tenant, |t| {
+            for target in targets {
+                t.target_mut(*target);
+            }
+        });
+    }
+
+    /// The typed per-tenant state recorded beside the instruments.
+    pub fn board(&self) -> Arc<StatusBoard> {
+        self.board.clone()
     }
 
     /// A pipeline task of `tenant` panicked: `task` is its target's lane or `tenant` (the loop).
@@ -245,9 +219,16 @@ impl Metrics {
             .add(1, &[kv("tenant", tenant), kv("task", task)]);
     }
     pub fn consumed(&self, tenant: &str) {
+        self.board.update(tenant, |t| t.consumed += 1);
         self.consumed.add(1, &[kv("tenant", tenant)]);
     }
+    /// A delivery's terminal action completed: acked, or dead-lettered and acked. On the
+    /// status board only (no §11 family).
+    pub fn settled(&self, tenant: &str) {
+        self.board.update(tenant, |t| t.settled += 1);
+    }
     pub fn push_outcome(&self, tenant: &str, target: TargetKind, outcome: PushOutcomeLabel) {
+        self.board.push_outcome(tenant, target, outcome);
         self.pushes.add(
             1,
             &[
@@ -263,49 +244,64 @@ impl Metrics {
             .add(1, &[kv("target", target.as_str()), kv("status", status)]);
     }
     pub fn rate_limited(&self, tenant: &str, target: TargetKind) {
+        self.board
+            .update_target(tenant, target, |t| t.rate_limited += 1);
         self.rate_limited
             .add(1, &[kv("tenant", tenant), kv("target", target.as_str())]);
     }
     pub fn retried(&self, tenant: &str, target: TargetKind) {
+        self.board.update_target(tenant, target, |t| t.retries += 1);
         self.retries
             .add(1, &[kv("tenant", tenant), kv("target", target.as_str())]);
     }
     pub fn gate_paused(&self, tenant: &str, target: TargetKind, seconds: f64) {
+        let seconds = seconds.max(0.0);
+        self.board
+            .update_target(tenant, target, |t| t.paused_seconds += seconds);
         self.gate_paused_seconds.add(
-            seconds.max(0.0),
+            seconds,
             &[kv("tenant", tenant), kv("target", target.as_str())],
         );
     }
     pub fn gate_rate(&self, tenant: &str, target: TargetKind, per_minute: f64) {
+        self.board
+            .update_target(tenant, target, |t| t.gate_rate = Some(per_minute));
         self.gate_rate.record(
             per_minute,
             &[kv("tenant", tenant), kv("target", target.as_str())],
         );
     }
     pub fn dead_lettered(&self, tenant: &str, reason: &str) {
+        self.board.update(tenant, |t| {
+            *t.dead_lettered.entry(reason.to_owned()).or_default() += 1;
+        });
         self.dead_lettered
             .add(1, &[kv("tenant", tenant), kv("reason", reason)]);
     }
     pub fn superseded(&self, tenant: &str) {
+        self.board.update(tenant, |t| t.superseded += 1);
         self.superseded.add(1, &[kv("tenant", tenant)]);
     }
     pub fn end_to_end(&self, seconds: f64) {
         self.end_to_end.record(seconds.max(0.0), &[]);
     }
     pub fn inflight_add(&self, tenant: &str, delta: i64) {
+        self.board.update(tenant, |t| t.inflight += delta);
         self.inflight.add(delta, &[kv("tenant", tenant)]);
     }
     pub fn token_renewal(&self, tenant: &str, target: TargetKind) {
+        self.board
+            .update_target(tenant, target, |t| t.token_renewals += 1);
         self.token_renewals
             .add(1, &[kv("tenant", tenant), kv("target", target.as_str())]);
     }
 
     /// A request of (tenant, target) got a final 2xx.
     pub fn request_succeeded(&self, tenant: &str, target: TargetKind, status: u16) {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = last.entry((tenant.to_owned(), target)).or_default();
-        entry.last_success = Some(SystemTime::now());
-        entry.last_status = Some(status);
+        self.board.update_target(tenant, target, |t| {
+            t.last.last_success = Some(SystemTime::now());
+            t.last.last_status = Some(status);
+        });
     }
 
     /// A request of (tenant, target) failed; `error` holds no secrets (it is the text that
@@ -317,21 +313,12 @@ impl Metrics {
         status: Option<u16>,
         error: &str,
     ) {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = last.entry((tenant.to_owned(), target)).or_default();
-        entry.last_error = Some(crate::text::prefix_within(error, MAX_STATUS_ERROR).to_owned());
-        entry.last_error_at = Some(SystemTime::now());
-        entry.last_status = status;
-    }
-
-    /// The last outcome of (tenant, target), for `/status`.
-    pub fn last_outcome(&self, tenant: &str, target: TargetKind) -> LastOutcome {
-        self.last
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(tenant.to_owned(), target))
-            .cloned()
-            .unwrap_or_default()
+        let error = crate::text::prefix_within(error, MAX_STATUS_ERROR).to_owned();
+        self.board.update_target(tenant, target, |t| {
+            t.last.last_error = Some(error);
+            t.last.last_error_at = Some(SystemTime::now());
+            t.last.last_status = status;
+        });
     }
 
     /// Prometheus text exposition of every instrument.
@@ -341,27 +328,8 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 
-    /// Sum of a counter (or gauge) family over the series whose labels include every
-    /// `(name, value)`.
-    pub fn counter_sum(&self, family: &str, labels: &[(&str, &str)]) -> f64 {
-        self.registry
-            .gather()
-            .iter()
-            .filter(|f| f.name() == family)
-            .flat_map(|f| f.get_metric().iter())
-            .filter(|m| {
-                labels.iter().all(|(k, v)| {
-                    m.get_label()
-                        .iter()
-                        .any(|l| l.name() == *k && l.value() == *v)
-                })
-            })
-            .map(|m| m.get_counter().get_value() + m.get_gauge().get_value())
-            .fold(0.0, |acc, v| acc + v)
-    }
-
-    /// Exports what is pending over OTLP (blocking; a no-op without OTLP). The readers keep
-    /// working: `/metrics` and the demo can still read afterwards.
+    /// Exports what is pending over OTLP (blocking; a no-op without OTLP). Recording and
+    /// `/metrics` keep working afterwards.
     pub fn flush(&self) {
         let _ = self.provider.force_flush();
     }
@@ -381,6 +349,7 @@ pub fn signal_url(base: &url::Url, signal: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::LastOutcome;
 
     #[test]
     fn prometheus_text_uses_the_design_names() {
@@ -407,26 +376,48 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(!text.contains("otel_scope"), "{text}");
+    }
+
+    #[test]
+    fn the_status_board_is_written_alongside() {
+        let m = Metrics::new();
+        m.start_at_zero("acme", &[TargetKind::Genesys], &["invalid"]);
         assert_eq!(
-            m.counter_sum("scriptsync_changes_consumed_total", &[("tenant", "acme")]),
-            2.0
+            m.board().tenant("acme").targets.keys().collect::<Vec<_>>(),
+            [&TargetKind::Genesys]
         );
-        assert_eq!(
-            m.counter_sum("scriptsync_inflight", &[("tenant", "acme")]),
-            2.0
-        );
+        m.consumed("acme");
+        m.consumed("acme");
+        m.inflight_add("acme", 2);
+        m.inflight_add("acme", -1);
+        m.settled("acme");
+        m.push_outcome("acme", TargetKind::Genesys, PushOutcomeLabel::Delivered);
+        m.rate_limited("acme", TargetKind::Genesys);
+        m.gate_paused("acme", TargetKind::Genesys, 1.5);
+        m.gate_rate("acme", TargetKind::Genesys, 270.0);
+        m.dead_lettered("acme", "invalid");
+        m.dead_lettered("nobody", "unknown_tenant");
+        let all = m.board().snapshot();
+        let t = all.tenant("acme");
+        assert_eq!((t.consumed, t.settled, t.inflight), (2, 1, 1));
+        let g = t.target(TargetKind::Genesys);
+        assert_eq!(g.pushes.get(PushOutcomeLabel::Delivered), 1);
+        assert_eq!(g.rate_limited, 1);
+        assert_eq!(g.paused_seconds, 1.5);
+        assert_eq!(g.gate_rate, Some(270.0));
+        assert_eq!(t.dead_lettered_total(), 1);
+        assert_eq!(all.total(|t| t.dead_lettered_total()), 2);
+        assert_eq!(all.tenant("else"), Default::default());
     }
 
     #[test]
     fn last_outcome_keeps_success_and_error() {
         let m = Metrics::new();
-        assert_eq!(
-            m.last_outcome("acme", TargetKind::Genesys),
-            LastOutcome::default()
-        );
+        let last = |m: &Metrics| m.board().tenant("acme").target(TargetKind::Genesys).last;
+        assert_eq!(last(&m), LastOutcome::default());
         m.request_failed("acme", TargetKind::Genesys, Some(429), &"x".repeat(1000));
         m.request_succeeded("acme", TargetKind::Genesys, 200);
-        let last = m.last_outcome("acme", TargetKind::Genesys);
+        let last = last(&m);
         assert!(last.last_success.is_some());
         assert_eq!(last.last_error.map(|e| e.len()), Some(MAX_STATUS_ERROR));
         assert_eq!(last.last_status, Some(200));

@@ -21,7 +21,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
+use scriptsync::change::TargetKind;
 use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync::status::PushOutcomeLabel;
 use serde_json::Value;
 
 // ---- helpers ------------------------------------------------------------------------
@@ -148,12 +150,19 @@ async fn metrics_give_exact_counts_after_a_known_scenario() {
     assert_eq!(c("scriptsync_superseded_total", &[t]), 1.0);
     assert_eq!(c("scriptsync_inflight", &[t]), 0.0);
     assert!(c("scriptsync_gate_paused_seconds_total", &[t, g]) >= 1.0);
-    // The demo's live view reads the same instruments.
-    assert_eq!(app.settled("obs"), 6);
-    assert_eq!(
-        app.counter("scriptsync_pushes_total", &[t, g, ("outcome", "delivered")]),
-        3.0
-    );
+    // The status board (what `/status`, the demo and these tests read) agrees with
+    // `/metrics`, and counts settled deliveries exactly.
+    let board = app.status("obs");
+    assert_eq!((board.consumed, board.settled, board.inflight), (6, 6, 0));
+    let genesys = board.target(TargetKind::Genesys);
+    assert_eq!(genesys.pushes.get(PushOutcomeLabel::Delivered), 3);
+    assert_eq!(genesys.pushes.get(PushOutcomeLabel::Permanent), 1);
+    assert_eq!(genesys.rate_limited, 1);
+    assert!(genesys.paused_seconds >= 1.0);
+    assert_eq!(board.superseded, 1);
+    assert_eq!(board.dead_lettered["invalid"], 1);
+    assert_eq!(board.dead_lettered["permanent"], 1);
+    assert_eq!(app.status("nobody").dead_lettered["unknown_tenant"], 1);
     let text = get(addr, "/metrics").await.1;
     assert!(
         text.contains("# TYPE scriptsync_end_to_end_seconds histogram"),
