@@ -273,6 +273,18 @@ async fn a_panicking_lane_is_counted_requeued_restarted_and_repeated_panics_fail
     .await;
     assert_eq!(get(addr, "/healthz").await.0, 200);
     app.wait_depth(&app.names.tenant_queue(tenant), 0).await;
+    // What the panicked loops held went back to the broker: none of it is still counted as
+    // held, on the status board or in `/metrics`.
+    eventually("nothing held after the restarts", || async {
+        app.status(tenant).inflight == 0
+    })
+    .await;
+    let inflight = series(
+        &scrape(addr).await,
+        "scriptsync_inflight",
+        &[("tenant", tenant)],
+    );
+    assert_eq!(inflight, 0.0);
     app.stop().await;
 }
 
