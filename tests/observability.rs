@@ -409,7 +409,12 @@ async fn status_shows_paused_until_during_a_forced_pause() {
             .iter()
             .all(|t| t["gate"] == "open" && t["paused_until"].is_null())
     );
-    assert_eq!(status["ready"], true);
+    // The first tenant consumes (and so pauses) before the worker has started every
+    // consumer and says it is ready: wait for that rather than race it.
+    eventually("/status says ready", || async {
+        status_now().await["ready"] == true
+    })
+    .await;
     let text = serde_json::to_string(&status).unwrap();
     assert!(!text.contains(scriptsync::demo::setup::SIM_SECRET));
     app.stop().await;
