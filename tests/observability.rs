@@ -588,12 +588,23 @@ async fn otlp_gets_spans_and_metrics_and_pushes_continue_the_publishers_trace() 
         },
     )
     .await;
-    eventually("OTLP metrics arrived", || {
+    // Every family of DESIGN §11 arrives over OTLP under its Prometheus name.
+    let design = [
+        "scriptsync_changes_consumed_total",
+        "scriptsync_pushes_total",
+        "scriptsync_http_requests_total",
+        "scriptsync_rate_limited_total",
+        "scriptsync_gate_paused_seconds_total",
+        "scriptsync_gate_rate",
+        "scriptsync_dead_lettered_total",
+        "scriptsync_superseded_total",
+        "scriptsync_end_to_end_seconds",
+        "scriptsync_inflight",
+        "scriptsync_token_renewals_total",
+    ];
+    eventually("OTLP metrics arrived with every §11 name", || {
         let names = receiver.metric_names();
-        async move {
-            names.contains("scriptsync_changes_consumed_total")
-                && names.contains("scriptsync_pushes_total")
-        }
+        async move { design.iter().all(|n| names.contains(*n)) }
     })
     .await;
     app.stop().await;
