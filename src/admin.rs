@@ -6,7 +6,8 @@
 //! - `/metrics`: the Prometheus text exposition of the §11 instruments;
 //! - `/status`: JSON per tenant and target: gate state (open, or paused until when), current
 //!   rate and ceiling, requests in flight, last success, last error (no secrets), and the
-//!   deliveries the tenant holds unacked.
+//!   deliveries the tenant holds unacked. Read from the status board (typed state), never
+//!   from the metrics.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::change::TargetKind;
 use crate::metrics::Metrics;
 use crate::pipeline::PanicLog;
 use crate::push::Gate;
+use crate::status::{StatusBoard, TenantState};
 
 /// One tenant as `/status` sees it.
 pub struct TenantView {
@@ -38,7 +40,10 @@ pub struct TenantView {
 
 /// What the endpoints read; everything is shared with the running application.
 pub struct AdminState {
+    /// Rendered by `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Read by `/status`.
+    pub board: Arc<StatusBoard>,
     pub ready: Arc<AtomicBool>,
     /// Recent task panics: too many make the worker not ready.
     pub panics: Arc<PanicLog>,
@@ -140,18 +145,18 @@ pub fn snapshot(state: &AdminState) -> Status {
     let tenants = state
         .tenants
         .iter()
-        .map(|t| TenantStatus {
-            tenant: t.tenant.clone(),
-            queue: t.queue.clone(),
-            unacked: state
-                .metrics
-                .counter_sum("scriptsync_inflight", &[("tenant", &t.tenant)])
-                as i64,
-            targets: t
-                .targets
-                .iter()
-                .map(|(kind, gate)| target_status(state, &t.tenant, *kind, gate.as_deref(), now))
-                .collect(),
+        .map(|t| {
+            let board = state.board.tenant(&t.tenant);
+            TenantStatus {
+                tenant: t.tenant.clone(),
+                queue: t.queue.clone(),
+                unacked: board.inflight,
+                targets: t
+                    .targets
+                    .iter()
+                    .map(|(kind, gate)| target_status(&board, *kind, gate.as_deref(), now))
+                    .collect(),
+            }
         })
         .collect();
     Status {
@@ -161,15 +166,14 @@ pub fn snapshot(state: &AdminState) -> Status {
 }
 
 fn target_status(
-    state: &AdminState,
-    tenant: &str,
+    board: &TenantState,
     kind: TargetKind,
     gate: Option<&Gate>,
     now: SystemTime,
 ) -> TargetStatus {
     let snap = gate.map(Gate::snapshot);
     let paused_for = snap.as_ref().and_then(|s| s.paused_for);
-    let last = state.metrics.last_outcome(tenant, kind);
+    let last = board.target(kind).last;
     TargetStatus {
         target: kind.as_str(),
         gate: if paused_for.is_some() {

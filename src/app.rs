@@ -24,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
 use crate::pipeline::tenant::task_panicked;
 use crate::pipeline::{LoopEnd, LoopSettings, PanicLog, TenantContext, run_tenant, run_unrouted};
+use crate::status::StatusBoard;
 use crate::targets::{self, Target, TargetContext};
 use crate::telemetry;
 
@@ -147,6 +148,7 @@ impl Application {
     pub fn admin_state(&self) -> Arc<AdminState> {
         Arc::new(AdminState {
             metrics: self.metrics.clone(),
+            board: self.metrics.board(),
             ready: self.ready.clone(),
             panics: self.panics.clone(),
             tenants: self
@@ -174,6 +176,11 @@ impl Application {
     /// The metrics every component records into.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// The typed per-tenant state recorded beside the metrics (what `/status` reads).
+    pub fn board(&self) -> Arc<StatusBoard> {
+        self.metrics.board()
     }
 
     /// True while connected, with the topology declared and every consumer running.

@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`config`]: the Settings tree, secrets, file + env loading.
 //! - [`change`]: the `ScriptChange` message, parsed and validated.
-//! - [`metrics`]: the instruments of DESIGN §11.
+//! - [`metrics`]: the instruments of DESIGN §11, recorded beside the [`status`] board.
+//! - [`status`]: the typed per-tenant state `/status`, the demo and tests read.
 //! - [`push`]: the retry policy (classification, Retry-After, schedule), the per-(tenant,
 //!   target) gate and the token cache.
 //! - [`targets`]: Genesys Cloud and ServiceNow behind one trait.
@@ -35,6 +36,7 @@ pub mod pipeline;
 pub mod push;
 pub mod shutdown;
 pub mod sim;
+pub mod status;
 pub mod targets;
 pub mod telemetry;
 pub mod text;

@@ -348,8 +348,8 @@ async fn a_stale_replay_leaves_the_newer_version_in_place() {
     );
     assert_eq!(after.servicenow.held["s"].version, 5, "ServiceNow keeps v5");
     assert_eq!(
-        app.counter("scriptsync_superseded_total", &[("tenant", "stale")]),
-        1.0,
+        app.status("stale").superseded,
+        1,
         "the replay was acked as superseded"
     );
     assert_eq!(

@@ -113,10 +113,7 @@ async fn versions_published_during_a_pause_cost_one_write_of_the_newest() {
     assert_eq!(state.held["s"].version, 5);
     assert_eq!(state.held["s"].writes, 1, "one write, of v5");
     assert_eq!(state.violations, 0);
-    assert_eq!(
-        app.counter("scriptsync_superseded_total", &[("tenant", "late")]),
-        4.0
-    );
+    assert_eq!(app.status("late").superseded, 4);
     app.stop().await;
 }
 

@@ -21,7 +21,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
+use scriptsync::change::TargetKind;
 use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync::status::PushOutcomeLabel;
 use serde_json::Value;
 
 // ---- helpers ------------------------------------------------------------------------
@@ -148,12 +150,19 @@ async fn metrics_give_exact_counts_after_a_known_scenario() {
     assert_eq!(c("scriptsync_superseded_total", &[t]), 1.0);
     assert_eq!(c("scriptsync_inflight", &[t]), 0.0);
     assert!(c("scriptsync_gate_paused_seconds_total", &[t, g]) >= 1.0);
-    // The demo's live view reads the same instruments.
-    assert_eq!(app.settled("obs"), 6);
-    assert_eq!(
-        app.counter("scriptsync_pushes_total", &[t, g, ("outcome", "delivered")]),
-        3.0
-    );
+    // The status board (what `/status`, the demo and these tests read) agrees with
+    // `/metrics`, and counts settled deliveries exactly.
+    let board = app.status("obs");
+    assert_eq!((board.consumed, board.settled, board.inflight), (6, 6, 0));
+    let genesys = board.target(TargetKind::Genesys);
+    assert_eq!(genesys.pushes.get(PushOutcomeLabel::Delivered), 3);
+    assert_eq!(genesys.pushes.get(PushOutcomeLabel::Permanent), 1);
+    assert_eq!(genesys.rate_limited, 1);
+    assert!(genesys.paused_seconds >= 1.0);
+    assert_eq!(board.superseded, 1);
+    assert_eq!(board.dead_lettered["invalid"], 1);
+    assert_eq!(board.dead_lettered["permanent"], 1);
+    assert_eq!(app.status("nobody").dead_lettered["unknown_tenant"], 1);
     let text = get(addr, "/metrics").await.1;
     assert!(
         text.contains("# TYPE scriptsync_end_to_end_seconds histogram"),
@@ -264,6 +273,18 @@ async fn a_panicking_lane_is_counted_requeued_restarted_and_repeated_panics_fail
     .await;
     assert_eq!(get(addr, "/healthz").await.0, 200);
     app.wait_depth(&app.names.tenant_queue(tenant), 0).await;
+    // What the panicked loops held went back to the broker: none of it is still counted as
+    // held, on the status board or in `/metrics`.
+    eventually("nothing held after the restarts", || async {
+        app.status(tenant).inflight == 0
+    })
+    .await;
+    let inflight = series(
+        &scrape(addr).await,
+        "scriptsync_inflight",
+        &[("tenant", tenant)],
+    );
+    assert_eq!(inflight, 0.0);
     app.stop().await;
 }
 
@@ -388,7 +409,12 @@ async fn status_shows_paused_until_during_a_forced_pause() {
             .iter()
             .all(|t| t["gate"] == "open" && t["paused_until"].is_null())
     );
-    assert_eq!(status["ready"], true);
+    // The first tenant consumes (and so pauses) before the worker has started every
+    // consumer and says it is ready: wait for that rather than race it.
+    eventually("/status says ready", || async {
+        status_now().await["ready"] == true
+    })
+    .await;
     let text = serde_json::to_string(&status).unwrap();
     assert!(!text.contains(scriptsync::demo::setup::SIM_SECRET));
     app.stop().await;
@@ -562,12 +588,23 @@ async fn otlp_gets_spans_and_metrics_and_pushes_continue_the_publishers_trace() 
         },
     )
     .await;
-    eventually("OTLP metrics arrived", || {
+    // Every family of DESIGN §11 arrives over OTLP under its Prometheus name.
+    let design = [
+        "scriptsync_changes_consumed_total",
+        "scriptsync_pushes_total",
+        "scriptsync_http_requests_total",
+        "scriptsync_rate_limited_total",
+        "scriptsync_gate_paused_seconds_total",
+        "scriptsync_gate_rate",
+        "scriptsync_dead_lettered_total",
+        "scriptsync_superseded_total",
+        "scriptsync_end_to_end_seconds",
+        "scriptsync_inflight",
+        "scriptsync_token_renewals_total",
+    ];
+    eventually("OTLP metrics arrived with every §11 name", || {
         let names = receiver.metric_names();
-        async move {
-            names.contains("scriptsync_changes_consumed_total")
-                && names.contains("scriptsync_pushes_total")
-        }
+        async move { design.iter().all(|n| names.contains(*n)) }
     })
     .await;
     app.stop().await;

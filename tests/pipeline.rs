@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{change, eventually, spawn_app};
 use scriptsync::change::TargetKind;
 use scriptsync::sim::{Faults, SimTarget};
+use scriptsync::status::PushOutcomeLabel;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_three_tenants_reach_both_targets() {
@@ -38,10 +39,11 @@ async fn happy_path_three_tenants_reach_both_targets() {
             "{t} queue empty"
         );
     }
-    assert_eq!(
-        app.counter("scriptsync_pushes_total", &[("outcome", "delivered")]),
-        30.0
-    );
+    let delivered = app
+        .board
+        .snapshot()
+        .total(|t| t.sum_targets(|x| x.pushes.get(PushOutcomeLabel::Delivered)));
+    assert_eq!(delivered, 30);
     assert_eq!(app.depth(&app.names.dlq()).await, 0);
     app.stop().await;
 }
@@ -62,7 +64,7 @@ async fn ten_versions_in_one_window_coalesce_into_one_push_per_target() {
     );
     assert_eq!(ts.servicenow.held["busy-script"].version, 10);
     assert_eq!(ts.servicenow.batch_calls, 1, "one ServiceNow batch call");
-    assert_eq!(app.counter("scriptsync_superseded_total", &[]), 9.0);
+    assert_eq!(app.status("coal").superseded, 9);
     assert_eq!(
         app.depth(&app.names.tenant_queue("coal")).await,
         0,
@@ -85,10 +87,7 @@ async fn an_older_version_never_overwrites_a_newer_one() {
         state.tenants["ord"].genesys.held["s"].writes, 1,
         "v3 was never sent"
     );
-    assert_eq!(
-        app.counter("scriptsync_superseded_total", &[("tenant", "ord")]),
-        1.0
-    );
+    assert_eq!(app.status("ord").superseded, 1);
     assert_eq!(app.depth(&app.names.tenant_queue("ord")).await, 0);
     app.stop().await;
 }

@@ -468,8 +468,10 @@ async fn a_429_pauses_every_concurrent_push_with_zero_violations() {
         assert_eq!(state.held.len(), 20);
         let limited = ctx
             .metrics
-            .counter_sum("scriptsync_rate_limited_total", &[("tenant", "p1")]);
-        assert_eq!(limited, 1.0);
+            .board()
+            .tenant("p1")
+            .sum_targets(|t| t.rate_limited);
+        assert_eq!(limited, 1);
 
         // The same on ServiceNow: a 429 on the batch call retries the whole call.
         let inject = vec![InjectedResponse::new(429).with_retry_after("1")];

@@ -39,7 +39,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     settings.validate()?;
     let app = Application::build(settings.clone())?;
-    let metrics = app.metrics();
+    let board = app.board();
     let publisher = Publisher::open(&conn, settings.broker.confirm_timeout).await?;
     app.topology().declare(publisher.channel()).await?;
 
@@ -64,7 +64,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let settled = view::watch(
-        metrics.clone(),
+        board.clone(),
         &tenants,
         args.changes as u64,
         deadline,
@@ -83,7 +83,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         published,
         elapsed_secs: elapsed,
     };
-    let summary = summary::Summary::collect(&metrics, &run);
+    let summary = summary::Summary::collect(&board.snapshot(), &run);
     print!("{}", summary.render());
     if !settled {
         println!("  not every change settled within {} s", args.timeout_secs);

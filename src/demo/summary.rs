@@ -7,8 +7,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::metrics::Metrics;
+use crate::change::TargetKind;
 use crate::sim::{Arrivals, LatencySummary, SimState, SimTarget};
+use crate::status::{PushOutcomeLabel, StatusSnapshot};
 
 use super::burst::Expected;
 
@@ -44,29 +45,23 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn collect(metrics: &Metrics, run: &Run<'_>) -> Self {
-        let sum = |family: &str, labels: &[(&str, &str)]| {
-            metrics.counter_sum(family, labels).round() as u64
-        };
-        let delivered = |target: &str| {
-            sum(
-                "scriptsync_pushes_total",
-                &[("target", target), ("outcome", "delivered")],
-            )
-        };
+    /// The figures of `run`, counts from the worker's status board `now`.
+    pub fn collect(now: &StatusSnapshot, run: &Run<'_>) -> Self {
+        let delivered =
+            |target| now.total(|t| t.target(target).pushes.get(PushOutcomeLabel::Delivered));
         let latency = |target| {
             let l = run.arrivals.latencies(&[target], |_| true);
             LatencySummary::of(&l, WINDOW)
         };
         Self {
             published: run.published,
-            consumed: sum("scriptsync_changes_consumed_total", &[]),
-            delivered_genesys: delivered("genesys"),
-            delivered_servicenow: delivered("servicenow"),
-            superseded: sum("scriptsync_superseded_total", &[]),
-            retried: sum("scriptsync_retries_total", &[]),
-            rate_limited: sum("scriptsync_rate_limited_total", &[]),
-            dead_lettered: sum("scriptsync_dead_lettered_total", &[]),
+            consumed: now.total(|t| t.consumed),
+            delivered_genesys: delivered(TargetKind::Genesys),
+            delivered_servicenow: delivered(TargetKind::Servicenow),
+            superseded: now.total(|t| t.superseded),
+            retried: now.total(|t| t.sum_targets(|x| x.retries)),
+            rate_limited: now.total(|t| t.sum_targets(|x| x.rate_limited)),
+            dead_lettered: now.total(|t| t.dead_lettered_total()),
             violations: run.sim.total_violations(),
             genesys: latency(SimTarget::Genesys),
             servicenow: latency(SimTarget::Servicenow),

@@ -1,5 +1,5 @@
-//! The demo's live view, read from the worker's own metrics: a progress bar per tenant on a
-//! terminal, or a plain line every two seconds otherwise.
+//! The demo's live view, read from the worker's status board: a progress bar per tenant on
+//! a terminal, or a plain line every two seconds otherwise.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -7,24 +7,18 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::metrics::Metrics;
+use crate::change::TargetKind;
+use crate::status::{PushOutcomeLabel, StatusBoard, StatusSnapshot};
 
 /// How often the view refreshes.
 const TICK: Duration = Duration::from_millis(200);
 /// How often plain mode prints a line.
 const PLAIN_EVERY: u32 = 10;
 
-/// Deliveries of `tenant` settled so far (acked or dead-lettered).
-pub fn settled(metrics: &Metrics, tenant: &str) -> u64 {
-    let consumed = metrics.counter_sum("scriptsync_changes_consumed_total", &[("tenant", tenant)]);
-    let inflight = metrics.counter_sum("scriptsync_inflight", &[("tenant", tenant)]);
-    (consumed - inflight).max(0.0) as u64
-}
-
 /// Shows progress until every tenant has settled `per_tenant` deliveries or `deadline`.
 /// Returns true when everything settled in time.
 pub async fn watch(
-    metrics: Arc<Metrics>,
+    board: Arc<StatusBoard>,
     tenants: &[String],
     per_tenant: u64,
     deadline: tokio::time::Instant,
@@ -52,22 +46,18 @@ pub async fn watch(
     let status = multi.add(ProgressBar::new_spinner());
     let mut ticks = 0u32;
     loop {
+        let now = board.snapshot();
         let mut done = true;
         for (tenant, bar) in tenants.iter().zip(&bars) {
-            let n = settled(&metrics, tenant);
-            bar.set_position(n.min(per_tenant));
-            bar.set_message(format!(
-                "in flight {}",
-                metrics
-                    .counter_sum("scriptsync_inflight", &[("tenant", tenant)])
-                    .round() as u64
-            ));
-            done &= n >= per_tenant;
+            let t = now.tenant(tenant);
+            bar.set_position(t.settled.min(per_tenant));
+            bar.set_message(format!("in flight {}", t.inflight));
+            done &= t.settled >= per_tenant;
         }
-        let line = status_line(&metrics);
+        let line = status_line(&now);
         status.set_message(line.clone());
         if !tty && ticks % PLAIN_EVERY == 0 {
-            let total: u64 = tenants.iter().map(|t| settled(&metrics, t)).sum();
+            let total: u64 = tenants.iter().map(|t| now.tenant(t).settled).sum();
             eprintln!(
                 "progress: settled {total}/{} | {line}",
                 per_tenant * tenants.len() as u64
@@ -85,22 +75,16 @@ pub async fn watch(
     }
 }
 
-fn status_line(m: &Metrics) -> String {
-    let count =
-        |family: &str, labels: &[(&str, &str)]| m.counter_sum(family, labels).round() as u64;
-    let delivered = |t: &str| {
-        count(
-            "scriptsync_pushes_total",
-            &[("target", t), ("outcome", "delivered")],
-        )
-    };
+fn status_line(now: &StatusSnapshot) -> String {
+    let delivered =
+        |target| now.total(|t| t.target(target).pushes.get(PushOutcomeLabel::Delivered));
     format!(
         "genesys {} · servicenow {} · superseded {} · 429s {} · retries {} · dead-lettered {}",
-        delivered("genesys"),
-        delivered("servicenow"),
-        count("scriptsync_superseded_total", &[]),
-        count("scriptsync_rate_limited_total", &[]),
-        count("scriptsync_retries_total", &[]),
-        count("scriptsync_dead_lettered_total", &[]),
+        delivered(TargetKind::Genesys),
+        delivered(TargetKind::Servicenow),
+        now.total(|t| t.superseded),
+        now.total(|t| t.sum_targets(|x| x.rate_limited)),
+        now.total(|t| t.sum_targets(|x| x.retries)),
+        now.total(|t| t.dead_lettered_total()),
     )
 }

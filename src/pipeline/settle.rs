@@ -1,6 +1,10 @@
 //! Settling deliveries: the one terminal action each is owed. Ack; or publish to the DLQ,
 //! wait for the confirm, then ack. If the DLQ publish fails the delivery is requeued, never
 //! acked, so nothing is lost.
+//!
+//! A delivery counts as settled (on the status board) only here, once its terminal action
+//! completed: acked, or dead-lettered and acked. A failed ack or a requeue leaves it to be
+//! delivered again, and counted then.
 
 use time::OffsetDateTime;
 
@@ -15,12 +19,13 @@ use super::tracker::{Settled, Verdict};
 pub async fn dead_letter_and_ack(ctx: &TenantContext, inbound: Inbound, dl: DeadLetter) {
     match dl.publish(&ctx.publisher, &ctx.names, &inbound).await {
         Ok(()) => {
-            ctx.metrics.dead_lettered(
-                dl.tenant.as_deref().unwrap_or(&ctx.tenant),
-                dl.reason.as_str(),
-            );
-            if let Err(e) = inbound.ack.ack().await {
-                tracing::warn!(tenant = %ctx.tenant, error = %e, "ack after dead-lettering failed; the broker will redeliver");
+            let tenant = dl.tenant.as_deref().unwrap_or(&ctx.tenant);
+            ctx.metrics.dead_lettered(tenant, dl.reason.as_str());
+            match inbound.ack.ack().await {
+                Ok(()) => ctx.metrics.settled(tenant),
+                Err(e) => {
+                    tracing::warn!(tenant = %ctx.tenant, error = %e, "ack after dead-lettering failed; the broker will redeliver")
+                }
             }
         }
         Err(e) => {
@@ -45,6 +50,7 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
             }
             match token.ack.ack().await {
                 Ok(()) => {
+                    ctx.metrics.settled(&ctx.tenant);
                     if let Some(published) = change.published_at_time() {
                         let age = OffsetDateTime::now_utc() - published;
                         ctx.metrics.end_to_end(age.as_seconds_f64());

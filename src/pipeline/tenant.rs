@@ -173,6 +173,11 @@ where
     while lanes.join_next().await.is_some() {}
     settler.tasks.close();
     settler.tasks.wait().await;
+    // What is still tracked goes back to the broker with this channel: no longer held here.
+    let released = settler.tracker().len() as i64;
+    if released > 0 {
+        ctx.metrics.inflight_add(&ctx.tenant, -released);
+    }
     end
 }
 

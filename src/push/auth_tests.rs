@@ -103,8 +103,11 @@ async fn many_concurrent_callers_one_token_request() {
     }
     assert_eq!(ep.calls.load(Ordering::SeqCst), 1);
     assert_eq!(
-        metrics.counter_sum("scriptsync_token_renewals_total", &[("tenant", "t1")]),
-        1.0
+        metrics
+            .board()
+            .tenant("t1")
+            .sum_targets(|t| t.token_renewals),
+        1
     );
     // Genesys: client in a Basic header, grant in the form body.
     let header = ep.last_auth_header.lock().unwrap().clone().unwrap();

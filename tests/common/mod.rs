@@ -16,8 +16,8 @@ use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::change::{SCHEMA_V1, ScriptChange};
 use scriptsync::config::Settings;
 use scriptsync::demo::setup;
-use scriptsync::metrics::Metrics;
 use scriptsync::sim::{SimConfig, SimHandle, SimState, Simulator};
+use scriptsync::status::{StatusBoard, TenantState};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -28,7 +28,8 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 pub struct TestApp {
     pub sim: SimHandle,
     pub settings: Settings,
-    pub metrics: Arc<Metrics>,
+    /// The worker's status board (typed state; what `/status` reads).
+    pub board: Arc<StatusBoard>,
     pub names: Names,
     pub conn: Connection,
     pub publisher: Publisher,
@@ -63,7 +64,7 @@ pub async fn spawn_app_with_sim(
     let mut app = Application::build(settings.clone()).expect("app builds");
     let admin = (settings.admin.listen.port() == 0).then(|| app.bind_admin().expect("admin binds"));
     let connection_name = app.connection_name();
-    let metrics = app.metrics();
+    let board = app.board();
     let conn = broker::connect(&settings.broker, "scriptsync test")
         .await
         .expect("RabbitMQ on 127.0.0.1:5672");
@@ -77,7 +78,7 @@ pub async fn spawn_app_with_sim(
         sim,
         names: Names::new(&settings.broker.prefix),
         settings,
-        metrics,
+        board,
         conn,
         publisher,
         stop,
@@ -164,7 +165,7 @@ impl TestApp {
 
     /// Deliveries of `tenant` settled (acked or dead-lettered) so far.
     pub fn settled(&self, tenant: &str) -> u64 {
-        scriptsync::demo::view::settled(&self.metrics, tenant)
+        self.board.tenant(tenant).settled
     }
 
     pub async fn wait_settled(&self, tenant: &str, n: u64) {
@@ -174,8 +175,9 @@ impl TestApp {
         .await;
     }
 
-    pub fn counter(&self, family: &str, labels: &[(&str, &str)]) -> f64 {
-        self.metrics.counter_sum(family, labels)
+    /// `tenant`'s state on the status board now.
+    pub fn status(&self, tenant: &str) -> TenantState {
+        self.board.tenant(tenant)
     }
 
     /// Ready messages in `queue`.

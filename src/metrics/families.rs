@@ -1,0 +1,62 @@
+//! The metric families of DESIGN §11 (and two operational extras), named once: the
+//! Prometheus registry and the OTel instruments both take their names and help texts from
+//! here, so `/metrics` and OTLP cannot drift apart.
+
+/// One family: its name (Prometheus-style, counters ending in `_total`) and help text.
+pub(super) struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+pub(super) const CONSUMED: Family = Family {
+    name: "scriptsync_changes_consumed_total",
+    help: "Deliveries taken from the tenant queues",
+};
+pub(super) const PUSHES: Family = Family {
+    name: "scriptsync_pushes_total",
+    help: "Per-change outcomes at each target",
+};
+pub(super) const HTTP_REQUESTS: Family = Family {
+    name: "scriptsync_http_requests_total",
+    help: "HTTP requests sent to targets by status (or error)",
+};
+pub(super) const RATE_LIMITED: Family = Family {
+    name: "scriptsync_rate_limited_total",
+    help: "429 (or 503 with Retry-After) answers received",
+};
+pub(super) const RETRIES: Family = Family {
+    name: "scriptsync_retries_total",
+    help: "Requests sent again after a retryable failure",
+};
+pub(super) const GATE_PAUSED_SECONDS: Family = Family {
+    name: "scriptsync_gate_paused_seconds_total",
+    help: "Seconds a gate was closed by a server-requested pause",
+};
+pub(super) const GATE_RATE: Family = Family {
+    name: "scriptsync_gate_rate",
+    help: "Current gate rate (requests per minute)",
+};
+pub(super) const DEAD_LETTERED: Family = Family {
+    name: "scriptsync_dead_lettered_total",
+    help: "Messages published to the DLQ",
+};
+pub(super) const SUPERSEDED: Family = Family {
+    name: "scriptsync_superseded_total",
+    help: "Deliveries acked because a newer version won",
+};
+pub(super) const END_TO_END: Family = Family {
+    name: "scriptsync_end_to_end_seconds",
+    help: "published_at to acked",
+};
+pub(super) const INFLIGHT: Family = Family {
+    name: "scriptsync_inflight",
+    help: "Deliveries held unacked",
+};
+pub(super) const TOKEN_RENEWALS: Family = Family {
+    name: "scriptsync_token_renewals_total",
+    help: "Access tokens obtained",
+};
+pub(super) const TASK_PANICS: Family = Family {
+    name: "scriptsync_task_panics_total",
+    help: "Pipeline tasks that panicked (and were restarted)",
+};

@@ -1,0 +1,91 @@
+//! Unit tests of the metrics: the Prometheus text carries the §11 names, and the status
+//! board is written by the same calls.
+
+use super::*;
+use crate::status::LastOutcome;
+
+#[test]
+fn prometheus_text_uses_the_design_names() {
+    let m = Metrics::new();
+    m.consumed("acme");
+    m.consumed("acme");
+    m.push_outcome("acme", TargetKind::Genesys, PushOutcomeLabel::Delivered);
+    m.gate_paused("acme", TargetKind::Genesys, 1.5);
+    m.gate_rate("acme", TargetKind::Genesys, 270.0);
+    m.inflight_add("acme", 3);
+    m.inflight_add("acme", -1);
+    m.end_to_end(0.3);
+    let text = m.render();
+    for line in [
+        "scriptsync_changes_consumed_total{tenant=\"acme\"} 2",
+        "scriptsync_pushes_total{outcome=\"delivered\",target=\"genesys\",tenant=\"acme\"} 1",
+        "scriptsync_gate_paused_seconds_total{target=\"genesys\",tenant=\"acme\"} 1.5",
+        "scriptsync_gate_rate{target=\"genesys\",tenant=\"acme\"} 270",
+        "scriptsync_inflight{tenant=\"acme\"} 2",
+        "scriptsync_end_to_end_seconds_bucket{le=\"0.35\"} 1",
+        "# TYPE scriptsync_changes_consumed_total counter",
+        "# TYPE scriptsync_end_to_end_seconds histogram",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains("otel_scope"), "{text}");
+}
+
+#[test]
+fn the_status_board_is_written_alongside() {
+    let m = Metrics::new();
+    m.start_at_zero("acme", &[TargetKind::Genesys], &["invalid"]);
+    assert_eq!(
+        m.board().tenant("acme").targets.keys().collect::<Vec<_>>(),
+        [&TargetKind::Genesys]
+    );
+    m.consumed("acme");
+    m.consumed("acme");
+    m.inflight_add("acme", 2);
+    m.inflight_add("acme", -1);
+    m.settled("acme");
+    m.push_outcome("acme", TargetKind::Genesys, PushOutcomeLabel::Delivered);
+    m.rate_limited("acme", TargetKind::Genesys);
+    m.gate_paused("acme", TargetKind::Genesys, 1.5);
+    m.gate_rate("acme", TargetKind::Genesys, 270.0);
+    m.dead_lettered("acme", "invalid");
+    m.dead_lettered("nobody", "unknown_tenant");
+    let all = m.board().snapshot();
+    let t = all.tenant("acme");
+    assert_eq!((t.consumed, t.settled, t.inflight), (2, 1, 1));
+    let g = t.target(TargetKind::Genesys);
+    assert_eq!(g.pushes.get(PushOutcomeLabel::Delivered), 1);
+    assert_eq!(g.rate_limited, 1);
+    assert_eq!(g.paused_seconds, 1.5);
+    assert_eq!(g.gate_rate, Some(270.0));
+    assert_eq!(t.dead_lettered_total(), 1);
+    assert_eq!(all.total(|t| t.dead_lettered_total()), 2);
+    assert_eq!(all.tenant("else"), Default::default());
+}
+
+#[test]
+fn last_outcome_keeps_success_and_error() {
+    let m = Metrics::new();
+    let last = |m: &Metrics| m.board().tenant("acme").target(TargetKind::Genesys).last;
+    assert_eq!(last(&m), LastOutcome::default());
+    m.request_failed("acme", TargetKind::Genesys, Some(429), &"x".repeat(1000));
+    m.request_succeeded("acme", TargetKind::Genesys, 200);
+    let last = last(&m);
+    assert!(last.last_success.is_some());
+    assert_eq!(last.last_error.map(|e| e.len()), Some(MAX_STATUS_ERROR));
+    assert_eq!(last.last_status, Some(200));
+}
+
+#[test]
+fn signal_urls() {
+    let base = url::Url::parse("http://127.0.0.1:4318").unwrap();
+    assert_eq!(
+        signal_url(&base, "traces"),
+        "http://127.0.0.1:4318/v1/traces"
+    );
+    let base = url::Url::parse("http://c:4318/otlp/").unwrap();
+    assert_eq!(
+        signal_url(&base, "metrics"),
+        "http://c:4318/otlp/v1/metrics"
+    );
+}
