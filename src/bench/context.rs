@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use scriptsync_sim::{SimConfig, SimHandle, Simulator};
 use tokio::time::Instant;
 
 use super::progress::Progress;
 use super::rig::Rig;
 use super::worker::{Quota, WorkerProcess, WorkerSettings, WorkerSpec};
-use crate::sim::{SimConfig, SimHandle, Simulator};
 
 /// How often the bench polls the worker's metrics.
 pub const POLL: Duration = Duration::from_millis(100);

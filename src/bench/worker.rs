@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use scriptsync_sim::SimHandle;
 use url::Url;
 
 use super::scrape::Scrape;
-use crate::sim::SimHandle;
 
 /// How long a started worker may take to report ready.
 const READY_WITHIN: Duration = Duration::from_secs(30);

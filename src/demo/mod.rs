@@ -10,13 +10,13 @@ pub mod view;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use scriptsync_sim::{Arrivals, SimConfig, Simulator};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Application;
 use crate::broker::{self, Publisher};
 use crate::cli::DemoArgs;
 use crate::config::LogFormat;
-use crate::sim::{Arrivals, SimConfig, Simulator};
 
 /// Runs the demo; the exit code says whether the final check passed.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
