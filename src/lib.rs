@@ -40,6 +40,3 @@ pub mod shutdown;
 pub mod targets;
 pub mod telemetry;
 pub mod text;
-
-/// Transitional: the simulator moved to its own crate; integration tests still import it from here.
-pub use scriptsync_sim as sim;

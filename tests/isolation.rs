@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use common::{change, spawn_app_with_sim};
 use scriptsync::config::SecretString;
-use scriptsync::sim::{SimConfig, SimTarget};
+use scriptsync_sim::{SimConfig, SimTarget};
 
 const A: &str = "iso-a";
 const B: &str = "iso-b";

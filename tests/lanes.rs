@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{TestApp, change, eventually, spawn_app, spawn_app_with_sim};
 use scriptsync::change::{Priority, ScriptChange, TargetKind};
-use scriptsync::sim::{Applied, Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync_sim::{Applied, Faults, InjectedResponse, SimConfig, SimTarget};
 
 /// Genesys quota of the saturated tests: 10 requests per 5 s window (9 after headroom).
 const QUOTA: u32 = 10;

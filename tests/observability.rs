@@ -21,7 +21,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
-use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimTarget};
 use serde_json::Value;
 
 // ---- helpers ------------------------------------------------------------------------

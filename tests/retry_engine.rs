@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestApp, change, eventually, spawn_app, spawn_app_with_sim};
 use scriptsync::change::{ScriptChange, TargetKind};
-use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimTarget};
 
 /// A change for one target only.
 fn change_for(tenant: &str, script: &str, target: TargetKind) -> ScriptChange {

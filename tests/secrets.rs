@@ -17,7 +17,7 @@ use lapin::types::AMQPValue;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::{BrokerSettings, QueueType};
 use scriptsync::demo::setup;
-use scriptsync::sim::{Faults, SimConfig, SimTarget, Simulator, TOKEN_PREFIX};
+use scriptsync_sim::{Faults, SimConfig, SimTarget, Simulator, TOKEN_PREFIX};
 
 const GENESYS_SECRET: &str = "GENESYS-SECRET-4f1d9c";
 const SN_SECRET: &str = "SN-CLIENT-SECRET-77ab";

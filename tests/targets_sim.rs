@@ -13,10 +13,10 @@ use scriptsync::config::{RetrySettings, SecretString, Settings, TenantSettings};
 use scriptsync::metrics::Metrics;
 use scriptsync::pipeline::lane::{LaneContext, Offer, Report, Reporter, run_lane};
 use scriptsync::push::Schedule;
-use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimHandle, SimTarget, Simulator};
 use scriptsync::targets::genesys::GenesysTarget;
 use scriptsync::targets::servicenow::ServiceNowTarget;
 use scriptsync::targets::{FailureReason, PushFailure, Target, TargetContext};
+use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimHandle, SimTarget, Simulator};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

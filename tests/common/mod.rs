@@ -17,7 +17,7 @@ use scriptsync::change::{SCHEMA_V1, ScriptChange};
 use scriptsync::config::Settings;
 use scriptsync::demo::setup;
 use scriptsync::metrics::Metrics;
-use scriptsync::sim::{SimConfig, SimHandle, SimState, Simulator};
+use scriptsync_sim::{SimConfig, SimHandle, SimState, Simulator};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -11,7 +11,7 @@ use lapin::BasicProperties;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::{BrokerSettings, QueueType};
 use scriptsync::demo::setup;
-use scriptsync::sim::{SimConfig, SimHandle, Simulator};
+use scriptsync_sim::{SimConfig, SimHandle, Simulator};
 
 use super::{BROKER_URL, KillOnDrop, change, eventually};
 
