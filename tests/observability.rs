@@ -390,7 +390,7 @@ async fn status_shows_paused_until_during_a_forced_pause() {
     );
     assert_eq!(status["ready"], true);
     let text = serde_json::to_string(&status).unwrap();
-    assert!(!text.contains(scriptsync::demo::setup::SIM_SECRET));
+    assert!(!text.contains(scriptsync_sim::fixtures::SIM_SECRET));
     app.stop().await;
 }
 

@@ -10,7 +10,8 @@
 //! during a pause (`violations`, which the worker must keep at 0).
 //!
 //! # Layout
-//! - `config`: [`SimConfig`];
+//! - `config`: [`SimConfig`]; [`fixtures`]: the shared fake org (table names, secret) and
+//!   ready-made configs, for scriptsync's demo, bench and tests;
 //! - `arrivals`: [`Arrivals`], time from a change's publication to each target holding it;
 //! - `state`: the snapshot types ([`SimState`] and below);
 //! - `world`: the locked mutable state shared by handlers;
@@ -31,6 +32,7 @@ mod batch;
 mod config;
 mod datatable;
 mod faults;
+pub mod fixtures;
 mod gate;
 mod genesys;
 mod oauth;
