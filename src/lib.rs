@@ -15,12 +15,15 @@
 //! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
-//! - [`sim`]: the Genesys + ServiceNow simulator.
 //! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
 //! - [`bench`]: `scriptsync bench` (scenarios A–H against the local RabbitMQ and the
 //!   simulator, the worker as a child process; a table and `--json`). Nothing imports it.
 //! - [`cli`], [`telemetry`], [`shutdown`]: the process edges; [`text`]: cutting texts to a
 //!   byte budget.
+//!
+//! The Genesys + ServiceNow simulator (`scriptsync sim`, DESIGN §12) is its own crate,
+//! [`scriptsync_sim`] in `crates/scriptsync-sim`: it imports nothing from this one; [`demo`],
+//! [`bench`] and the integration tests run the worker against it.
 
 pub mod admin;
 pub mod app;
@@ -35,7 +38,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod push;
 pub mod shutdown;
-pub mod sim;
 pub mod status;
 pub mod targets;
 pub mod telemetry;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use scriptsync::cli::{Cli, Command};
 use scriptsync::config::{LogFormat, Settings};
-use scriptsync::{app::Application, bench, demo, shutdown, sim, telemetry};
+use scriptsync::{app::Application, bench, demo, shutdown, telemetry};
+use scriptsync_sim::SimConfig;
 
 /// jemalloc instead of glibc's malloc: `malloc`/`free` were ≈ 21 % of the worker's time in the
 /// bench's profile; with jemalloc scenario B costs ≈ 30 % fewer CPU-seconds per change at the
@@ -49,13 +50,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sim(args) => {
             telemetry::init_logs(&Default::default(), LogFormat::Pretty);
-            let config = sim::SimConfig {
+            let config = SimConfig {
                 genesys_requests_per_minute: args.genesys_rpm,
                 servicenow_requests_per_hour: args.servicenow_rph,
                 servicenow_time_factor: args.time_factor,
                 ..Default::default()
             };
-            sim::serve(config, args.listen, shutdown::on_signal()).await?;
+            scriptsync_sim::serve(config, args.listen, shutdown::on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo::run(args).await,

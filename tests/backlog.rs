@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::process::{Harness, Options, peak_rss_kb};
-use scriptsync::sim::SimConfig;
+use scriptsync_sim::SimConfig;
 
 const SCRIPTS: u64 = 200;
 const VERSIONS: u64 = 500;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::eventually;
 use common::process::{Harness, Options};
-use scriptsync::sim::{Faults, SimConfig, SimTarget};
+use scriptsync_sim::{Faults, SimConfig, SimTarget};
 
 const SCRIPTS: u64 = 30;
 const VERSIONS: u64 = 8;

@@ -16,7 +16,7 @@ use scriptsync::dlq::list::inspect;
 use scriptsync::dlq::purge::purge;
 use scriptsync::dlq::replay::{ReplayOptions, replay};
 use scriptsync::dlq::{Filter, Reason};
-use scriptsync::sim::{Faults, SimTarget};
+use scriptsync_sim::{Faults, SimTarget};
 use time::format_description::well_known::Rfc3339;
 
 fn record_errors(scripts: &[&str]) -> Faults {

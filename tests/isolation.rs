@@ -10,11 +10,11 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use common::{change, spawn_app_with_sim};
 use scriptsync::config::{Secret, SecretString};
-use scriptsync::sim::{SimConfig, SimTarget};
+use scriptsync_sim::{SimTarget, fixtures};
 
 const A: &str = "iso-a";
 const B: &str = "iso-b";
@@ -53,13 +53,7 @@ fn secret(tenant: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tenant_is_sent_with_its_own_token_to_its_own_endpoints_and_ids_stay_literal() {
-    let sim = SimConfig {
-        clients: Some(HashMap::from([
-            (A.into(), secret(A)),
-            (B.into(), secret(B)),
-        ])),
-        ..SimConfig::default()
-    };
+    let sim = fixtures::accepting([(A, secret(A)), (B, secret(B))]);
     let app = spawn_app_with_sim(&[A, B], sim, |s| {
         for t in &mut s.tenants {
             let g = t.genesys.as_mut().unwrap();

@@ -9,18 +9,15 @@ use std::time::Duration;
 
 use common::{TestApp, change, eventually, spawn_app, spawn_app_with_sim};
 use scriptsync::change::{Priority, ScriptChange, TargetKind};
-use scriptsync::sim::{Applied, Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync_sim::fixtures::{self, SIM_DATATABLE};
+use scriptsync_sim::{Applied, Faults, InjectedResponse, SimConfig, SimTarget};
 
 /// Genesys quota of the saturated tests: 10 requests per 5 s window (9 after headroom).
 const QUOTA: u32 = 10;
 const WINDOW: Duration = Duration::from_secs(5);
 
 fn saturated_sim() -> SimConfig {
-    SimConfig {
-        genesys_requests_per_minute: QUOTA,
-        genesys_window: WINDOW,
-        ..SimConfig::default()
-    }
+    fixtures::genesys_quota(QUOTA, WINDOW)
 }
 
 /// A worker whose Genesys gate follows the saturated quota; changes may queue a long time.
@@ -174,8 +171,8 @@ async fn a_burst_of_new_scripts_costs_one_genesys_request_each() {
     app.wait_settled("rows", SCRIPTS as u64).await;
     let g = app.sim_state().tenant("rows").genesys;
     assert_eq!(g.held.len(), SCRIPTS);
-    let listing = "GET /api/v2/flows/datatables/scriptsync-sim-table/rows";
-    let listings = g.paths.get(listing).copied().unwrap_or(0);
+    let listing = format!("GET /api/v2/flows/datatables/{SIM_DATATABLE}/rows");
+    let listings = g.paths.get(&listing).copied().unwrap_or(0);
     assert_eq!(listings, 1, "one page lists the empty table: {:?}", g.paths);
     assert_eq!(
         g.total_requests(),

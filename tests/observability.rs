@@ -22,8 +22,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use scriptsync::change::TargetKind;
-use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
 use scriptsync::status::PushOutcomeLabel;
+use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimTarget};
 use serde_json::Value;
 
 // ---- helpers ------------------------------------------------------------------------
@@ -416,7 +416,7 @@ async fn status_shows_paused_until_during_a_forced_pause() {
     })
     .await;
     let text = serde_json::to_string(&status).unwrap();
-    assert!(!text.contains(scriptsync::demo::setup::SIM_SECRET));
+    assert!(!text.contains(scriptsync_sim::fixtures::SIM_SECRET));
     app.stop().await;
 }
 

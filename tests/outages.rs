@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::{DeadLetterCopy, TestApp, change, spawn_app};
 use scriptsync::change::ScriptChange;
 use scriptsync::config::Settings;
-use scriptsync::sim::{Faults, Outage, OutageMode, SimTarget};
+use scriptsync_sim::{Faults, Outage, OutageMode, SimTarget};
 
 /// The outage the issue names.
 const OUTAGE: Duration = Duration::from_secs(30);

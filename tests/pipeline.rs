@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::{change, eventually, spawn_app};
 use scriptsync::change::TargetKind;
-use scriptsync::sim::{Faults, SimTarget};
 use scriptsync::status::PushOutcomeLabel;
+use scriptsync_sim::{Faults, SimTarget};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_three_tenants_reach_both_targets() {

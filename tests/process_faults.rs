@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::process::{Harness, Options, signal, wait_exit};
-use scriptsync::sim::{Faults, SimConfig, SimTarget};
+use scriptsync_sim::{Faults, SimConfig, SimTarget};
 
 const SCRIPTS: u64 = 30;
 const VERSIONS: u64 = 8;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestApp, change, eventually, spawn_app, spawn_app_with_sim};
 use scriptsync::change::{ScriptChange, TargetKind};
-use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimTarget};
+use scriptsync_sim::{Faults, InjectedResponse, SimTarget, fixtures};
 
 /// A change for one target only.
 fn change_for(tenant: &str, script: &str, target: TargetKind) -> ScriptChange {
@@ -132,11 +132,7 @@ async fn sustained_overload_uses_the_quota_without_429s() {
     // A scaled Genesys quota: 40 requests per 2 s window (20/s), on both sides.
     const QUOTA: u32 = 40;
     const WINDOW: Duration = Duration::from_secs(2);
-    let sim = SimConfig {
-        genesys_requests_per_minute: QUOTA,
-        genesys_window: WINDOW,
-        ..SimConfig::default()
-    };
+    let sim = fixtures::genesys_quota(QUOTA, WINDOW);
     let app = spawn_app_with_sim(&["load"], sim, |s| {
         let g = s.tenants[0].genesys.as_mut().unwrap();
         g.requests_per_minute = QUOTA;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use lapin::types::AMQPValue;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::BrokerSettings;
 use scriptsync::demo::setup;
-use scriptsync::sim::{Faults, SimConfig, SimTarget, Simulator, TOKEN_PREFIX};
+use scriptsync_sim::{Faults, SimTarget, TOKEN_PREFIX, fixtures};
 
 const GENESYS_SECRET: &str = "GENESYS-SECRET-4f1d9c";
 const SN_SECRET: &str = "SN-CLIENT-SECRET-77ab";
@@ -37,19 +37,12 @@ fn rabbitmqctl(args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_any_output_channel() {
-    let clients = HashMap::from([
-        ("leaky".to_string(), GENESYS_SECRET.to_string()),
-        ("sn-client".to_string(), SN_SECRET.to_string()),
-        ("sn-user".to_string(), SN_PASSWORD.to_string()),
-        ("wrong".to_string(), "the-right-one".to_string()),
-    ]);
-    let sim = Simulator::start(
-        SimConfig {
-            clients: Some(clients),
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    let sim = fixtures::start(fixtures::accepting([
+        ("leaky", GENESYS_SECRET),
+        ("sn-client", SN_SECRET),
+        ("sn-user", SN_PASSWORD),
+        ("wrong", "the-right-one"),
+    ]))
     .await
     .unwrap();
     sim.set_faults(

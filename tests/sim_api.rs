@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
-use scriptsync::sim::{
+use scriptsync_sim::{
     Faults, InjectedResponse, SimConfig, SimHandle, SimState, SimTarget, Simulator,
 };
 use serde_json::{Value, json};

@@ -13,10 +13,10 @@ use scriptsync::config::{RetrySettings, Secret, SecretString, Settings, TenantSe
 use scriptsync::metrics::Metrics;
 use scriptsync::pipeline::lane::{LaneContext, Offer, Report, Reporter, run_lane};
 use scriptsync::push::Schedule;
-use scriptsync::sim::{Faults, InjectedResponse, SimConfig, SimHandle, SimTarget, Simulator};
 use scriptsync::targets::genesys::GenesysTarget;
 use scriptsync::targets::servicenow::ServiceNowTarget;
 use scriptsync::targets::{FailureReason, PushFailure, Target, TargetContext};
+use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimHandle, SimTarget, fixtures};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -36,9 +36,7 @@ async fn sim() -> SimHandle {
         genesys_requests_per_minute: 100_000,
         ..SimConfig::default()
     };
-    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    fixtures::start(config).await.unwrap()
 }
 
 fn tenant(sim: &SimHandle, id: &str, sn_mode: &str) -> TenantSettings {

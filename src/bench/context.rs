@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use scriptsync_sim::{SimHandle, fixtures};
 use tokio::time::Instant;
 
 use super::progress::Progress;
 use super::rig::Rig;
 use super::worker::{Quota, WorkerProcess, WorkerSettings, WorkerSpec};
-use crate::sim::{SimConfig, SimHandle, Simulator};
 
 /// How often the bench polls the worker's metrics.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -58,12 +58,7 @@ impl Ctx {
 
 /// A simulator on a free loopback port whose Genesys quota is `quota`.
 pub async fn simulator(quota: Quota) -> anyhow::Result<SimHandle> {
-    let config = SimConfig {
-        genesys_requests_per_minute: quota.requests,
-        genesys_window: quota.window,
-        ..SimConfig::default()
-    };
-    Simulator::start(config, "127.0.0.1:0".parse()?).await
+    fixtures::start(fixtures::genesys_quota(quota.requests, quota.window)).await
 }
 
 /// Waits until the worker has consumed `published` changes and holds none in flight (all

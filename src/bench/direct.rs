@@ -9,13 +9,10 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Client, RequestBuilder, Response};
+use scriptsync_sim::fixtures::{SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
 use serde_json::{Value, json};
 
 use crate::change::ScriptChange;
-use crate::demo::setup::{SIM_DATATABLE, SIM_STAGING_TABLE};
-
-/// The secret every bench client presents (the simulator accepts any).
-const SECRET: &str = "bench-secret";
 
 /// An HTTP client aimed at one simulator.
 #[derive(Clone)]
@@ -50,7 +47,7 @@ impl Direct {
         let genesys: Value = self
             .http
             .post(format!("{}/oauth/token", self.base))
-            .basic_auth(tenant, Some(SECRET))
+            .basic_auth(tenant, Some(SIM_SECRET))
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await?
@@ -63,7 +60,7 @@ impl Direct {
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", tenant),
-                ("client_secret", SECRET),
+                ("client_secret", SIM_SECRET),
             ])
             .send()
             .await?

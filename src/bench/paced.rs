@@ -3,6 +3,7 @@
 //! schedule, each publish instant and every applied write fed into [`Arrivals`]; then a
 //! bounded wait until the changes of interest have arrived, and the clean-up.
 
+use scriptsync_sim::{Applied, Arrivals, SimHandle, SimTarget};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
@@ -11,7 +12,6 @@ use super::naive::Naive;
 use super::progress::Progress;
 use super::rig::{Rig, Timed};
 use super::worker::{Quota, WorkerProcess};
-use crate::sim::{Applied, Arrivals, SimHandle, SimTarget};
 
 /// Who consumes the changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

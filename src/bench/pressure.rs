@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use scriptsync_sim::{Arrivals, LatencySummary, SimTarget};
 use tokio::time::Instant;
 
 use super::bound::{IdealSender, Publication};
@@ -16,7 +17,6 @@ use super::progress::Progress;
 use super::report::{Row, Verdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
-use crate::sim::{Arrivals, LatencySummary, SimTarget};
 
 const TENANTS: usize = 3;
 const VERSIONS: u64 = 5;
@@ -138,7 +138,7 @@ fn bound(arrivals: &Arrivals, headroom: f64) -> anyhow::Result<LatencySummary> {
         reached.extend(latencies);
     }
     Ok(LatencySummary::of(
-        &crate::sim::Latencies {
+        &scriptsync_sim::Latencies {
             reached,
             missing: 0,
         },

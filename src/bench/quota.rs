@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use scriptsync_sim::SimState;
 use tokio::time::Instant;
 
 use super::context::Ctx;
@@ -15,7 +16,6 @@ use super::progress::Progress;
 use super::report::{Row, Verdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
-use crate::sim::SimState;
 
 const TENANTS: usize = 20;
 const SCRIPTS: usize = 100;

@@ -3,7 +3,7 @@
 //!
 //! [`Rig::publish`] sends changes with publisher confirms, many in flight at once, either as
 //! fast as the broker confirms or each at its scheduled instant; it stamps `published_at`
-//! and reports every publish instant (for [`crate::sim::Arrivals`]).
+//! and reports every publish instant (for [`scriptsync_sim::Arrivals`]).
 
 use std::time::Duration;
 

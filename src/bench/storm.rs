@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use scriptsync_sim::{LatencySummary, SimTarget};
 use tokio::time::Instant;
 
 use super::context::Ctx;
@@ -14,7 +15,6 @@ use super::progress::Progress;
 use super::report::{Row, Verdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
-use crate::sim::{LatencySummary, SimTarget};
 
 const TENANTS: usize = 20;
 /// Scripts each in-quota org updates in every burst.

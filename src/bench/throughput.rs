@@ -8,13 +8,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use scriptsync_sim::{SimHandle, SimState};
 use tokio::time::Instant;
 
 use super::context::{Ctx, UNLIMITED, simulator, wait_settled};
 use super::progress::Progress;
 use super::rig::{self, Rig, Timed, change};
 use crate::change::ScriptChange;
-use crate::sim::{SimHandle, SimState};
 
 const TENANTS: usize = 20;
 
@@ -136,7 +136,7 @@ pub fn check_newest(state: &SimState, changes: &[ScriptChange]) -> anyhow::Resul
         .iter()
         .filter(|((tenant, script), version)| {
             let t = state.tenants.get(tenant.as_str());
-            let held = |f: fn(&crate::sim::TenantState) -> &crate::sim::TargetState| {
+            let held = |f: fn(&scriptsync_sim::TenantState) -> &scriptsync_sim::TargetState| {
                 t.and_then(|t| f(t).held.get(script.as_str()).map(|h| h.version))
             };
             held(|t| &t.genesys) != Some(**version) || held(|t| &t.servicenow) != Some(**version)

@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use scriptsync_sim::{SimHandle, fixtures};
 use url::Url;
 
 use super::scrape::Scrape;
-use crate::sim::SimHandle;
 
 /// How long a started worker may take to report ready.
 const READY_WITHIN: Duration = Duration::from_secs(30);
@@ -177,7 +177,7 @@ fn free_port() -> anyhow::Result<SocketAddr> {
 
 fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow::Result<PathBuf> {
     let secret = dir.join("client-secret");
-    std::fs::write(&secret, "bench-secret\n")?;
+    std::fs::write(&secret, format!("{}\n", fixtures::SIM_SECRET))?;
     // The worker refuses a password in broker.url: move one into a file.
     let mut url = Url::parse(spec.broker_url).context("bench: --broker-url")?;
     let mut password_line = String::new();
@@ -210,8 +210,8 @@ fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow:
              [tenants.servicenow]\ninstance_url = {sim:?}\nauth = \"oauth_client_credentials\"\n\
              client_id = {tenant:?}\nclient_secret_file = {secret:?}\nstaging_table = {staging:?}\n\
              max_concurrency = {conc}\n",
-            table = crate::demo::setup::SIM_DATATABLE,
-            staging = crate::demo::setup::SIM_STAGING_TABLE,
+            table = fixtures::SIM_DATATABLE,
+            staging = fixtures::SIM_STAGING_TABLE,
             rpm = spec.quota.requests,
             window = spec.quota.window.as_millis(),
             headroom = s.headroom,

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use lapin::BasicProperties;
+use scriptsync_sim::Arrivals;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::broker::{Names, Publisher};
 use crate::change::{SCHEMA_V1, ScriptChange};
-use crate::sim::Arrivals;
 
 /// Newest version per (tenant, script) in the burst.
 pub type Expected = BTreeMap<(String, String), u64>;

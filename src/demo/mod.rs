@@ -10,13 +10,13 @@ pub mod view;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use scriptsync_sim::{Arrivals, SimConfig, fixtures};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Application;
 use crate::broker::{self, Publisher};
 use crate::cli::DemoArgs;
 use crate::config::LogFormat;
-use crate::sim::{Arrivals, SimConfig, Simulator};
 
 /// Runs the demo; the exit code says whether the final check passed.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -24,7 +24,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let prefix = setup::random_prefix("demo");
     let tenants: Vec<String> = (1..=args.tenants).map(|i| format!("demo-{i}")).collect();
 
-    let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse()?).await?;
+    let sim = fixtures::start(SimConfig::default()).await?;
     let settings = setup::sim_settings(&args.broker_url, &prefix, &sim.base_url(), &tenants);
     let conn = match broker::connect(&settings.broker, "scriptsync demo").await {
         Ok(conn) => conn,

@@ -1,23 +1,17 @@
-//! Settings that point a tenant at the built-in simulator: used by the demo, the benchmark
-//! and the integration tests, so they all run the real worker against the same fake org.
+//! Worker settings that point a tenant at the built-in simulator: used by the demo, the
+//! benchmark and the integration tests, so they all run the real worker against the same fake
+//! org. The org itself (table names, the secret the simulator accepts) is
+//! [`scriptsync_sim::fixtures`]'s; only the worker's side is built here.
 
 use std::time::Duration;
 
+use scriptsync_sim::fixtures::{SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
 use url::Url;
 
 use crate::config::{
     BrokerSettings, GenesysSettings, QueueType, Secret, SecretString, ServiceNowAuth,
     ServiceNowMode, ServiceNowSettings, Settings, TenantSettings,
 };
-
-/// Secret the simulator accepts (it accepts any unless configured with `clients`).
-pub const SIM_SECRET: &str = "sim-secret-not-a-real-one";
-
-/// The data table id used for every simulated tenant.
-pub const SIM_DATATABLE: &str = "scriptsync-sim-table";
-
-/// The staging table used for every simulated tenant.
-pub const SIM_STAGING_TABLE: &str = "u_scriptsync_import";
 
 /// A tenant with both targets on the simulator at `base_url`; client id = tenant id.
 pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {

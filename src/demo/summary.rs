@@ -7,8 +7,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use scriptsync_sim::{Arrivals, LatencySummary, SimState, SimTarget};
+
 use crate::change::TargetKind;
-use crate::sim::{Arrivals, LatencySummary, SimState, SimTarget};
 use crate::status::{PushOutcomeLabel, StatusSnapshot};
 
 use super::burst::Expected;

@@ -16,8 +16,9 @@ use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::change::{SCHEMA_V1, ScriptChange};
 use scriptsync::config::Settings;
 use scriptsync::demo::setup;
-use scriptsync::sim::{SimConfig, SimHandle, SimState, Simulator};
 use scriptsync::status::{StatusBoard, TenantState};
+use scriptsync_sim::fixtures::{self, SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
+use scriptsync_sim::{SimConfig, SimHandle, SimState};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -51,9 +52,7 @@ pub async fn spawn_app_with_sim(
     sim_config: SimConfig,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts");
+    let sim = fixtures::start(sim_config).await.expect("simulator starts");
     let prefix = setup::random_prefix("test");
     let ids: Vec<String> = tenants.iter().map(|t| t.to_string()).collect();
     let mut settings = setup::sim_settings(BROKER_URL, &prefix, &sim.base_url(), &ids);
@@ -371,11 +370,7 @@ impl TestApp {
             std::env::temp_dir().join(format!("scriptsync-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let secret = dir.join("client-secret");
-        std::fs::write(
-            &secret,
-            format!("{}\n", scriptsync::demo::setup::SIM_SECRET),
-        )
-        .unwrap();
+        std::fs::write(&secret, format!("{SIM_SECRET}\n")).unwrap();
         let base = self.sim.base_url();
         let mut toml = format!(
             "[broker]\nurl = \"{BROKER_URL}\"\nprefix = \"{}\"\n",
@@ -386,8 +381,8 @@ impl TestApp {
                 "\n[[tenants]]\nid = \"{id}\"\n\n[tenants.genesys]\napi_base = \"{base}\"\nlogin_base = \"{base}\"\nclient_id = \"{id}\"\nclient_secret_file = \"{secret}\"\ndatatable_id = \"{table}\"\n\n[tenants.servicenow]\ninstance_url = \"{base}\"\nauth = \"oauth_client_credentials\"\nclient_id = \"{id}\"\nclient_secret_file = \"{secret}\"\nstaging_table = \"{staging}\"\n",
                 id = t.id,
                 secret = secret.display(),
-                table = scriptsync::demo::setup::SIM_DATATABLE,
-                staging = scriptsync::demo::setup::SIM_STAGING_TABLE,
+                table = SIM_DATATABLE,
+                staging = SIM_STAGING_TABLE,
             ));
         }
         let path = dir.join("scriptsync.toml");

@@ -11,7 +11,7 @@ use lapin::BasicProperties;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::BrokerSettings;
 use scriptsync::demo::setup;
-use scriptsync::sim::{SimConfig, SimHandle, Simulator};
+use scriptsync_sim::{SimConfig, SimHandle, fixtures};
 
 use super::{BROKER_URL, KillOnDrop, change, eventually};
 
@@ -89,9 +89,7 @@ max_concurrency = {conc}
 
 impl Harness {
     pub async fn new(tenant: &str, sim_config: SimConfig, options: Options) -> Self {
-        let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let sim = fixtures::start(sim_config).await.unwrap();
         let prefix = setup::random_prefix("proc");
         let dir = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&dir).unwrap();

@@ -175,7 +175,7 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{Faults, SimConfig};
+    use crate::{Faults, SimConfig};
 
     fn sim(per_minute: u32) -> Shared {
         let config = SimConfig {
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn an_outage_refuses_every_request_until_it_ends_then_one_shots_apply() {
-        use crate::sim::{Outage, OutageMode};
+        use crate::{Outage, OutageMode};
         let sim = sim(300);
         let set = sim.origin;
         let faults = |mode| Faults {
@@ -256,7 +256,7 @@ mod tests {
             ..Faults::default()
         };
         let at_set = |sim: &Shared, mode| {
-            let state = crate::sim::faults::FaultState::new_at(faults(mode), set);
+            let state = crate::faults::FaultState::new_at(faults(mode), set);
             sim.lock().faults.insert((None, SimTarget::Genesys), state);
         };
         at_set(&sim, OutageMode::Unavailable);

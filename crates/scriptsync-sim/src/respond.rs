@@ -87,7 +87,7 @@ pub(crate) fn rfc3339_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::InjectedResponse;
+    use crate::InjectedResponse;
     use serde_json::json;
 
     struct Plain;

@@ -134,7 +134,7 @@ fn as_text(value: Option<&Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::gate::Admitted;
+    use crate::gate::Admitted;
     use std::collections::BTreeSet;
 
     fn sub(id: &str, url: &str, script: &str) -> Value {
@@ -189,7 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_shot_item_faults_hold_back_only_their_record() {
-        use crate::sim::Faults;
+        use crate::Faults;
         use std::collections::BTreeMap;
         let mut world = World::default();
         let faults = Faults {

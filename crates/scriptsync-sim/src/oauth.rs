@@ -187,8 +187,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::sim::world::Shared;
-    use crate::sim::{Faults, Outage, SimConfig};
+    use crate::world::Shared;
+    use crate::{Faults, Outage, SimConfig};
 
     fn login_outage(mode: OutageMode) -> Faults {
         Faults {

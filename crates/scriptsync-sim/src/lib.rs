@@ -1,13 +1,17 @@
-//! The simulator: Genesys Cloud and ServiceNow on one loopback port, for tests, the demo, the
-//! benchmark and integrators' rehearsals (DESIGN §12).
+//! `scriptsync_sim`: Genesys Cloud and ServiceNow on one loopback port (DESIGN §12). The
+//! `scriptsync sim` command serves it for integrators' rehearsals; scriptsync's integration
+//! tests, `scriptsync demo` and `scriptsync bench` start it in-process with
+//! [`Simulator::start`] and read what it holds with [`SimHandle::state`]. It knows nothing of
+//! the worker beyond the HTTP calls it makes.
 //!
 //! Quotas behave like the real ones (fixed Genesys windows, hourly ServiceNow rules scaled by a
 //! factor), every 429 carries `Retry-After`, tokens expire, faults can be injected, and
 //! `GET /_sim/state` reports per tenant what each target holds and how many requests arrived
 //! during a pause (`violations`, which the worker must keep at 0).
 //!
-//! Layout:
-//! - `config`: [`SimConfig`];
+//! # Layout
+//! - `config`: [`SimConfig`]; [`fixtures`]: the shared fake org (table names, secret) and
+//!   ready-made configs, for scriptsync's demo, bench and tests;
 //! - `arrivals`: [`Arrivals`], time from a change's publication to each target holding it;
 //! - `state`: the snapshot types ([`SimState`] and below);
 //! - `world`: the locked mutable state shared by handlers;
@@ -28,6 +32,7 @@ mod batch;
 mod config;
 mod datatable;
 mod faults;
+pub mod fixtures;
 mod gate;
 mod genesys;
 mod oauth;
