@@ -62,11 +62,12 @@ proptest! {
 
     #[test]
     fn accepted_changes_round_trip(tenant in "[A-Za-z0-9][A-Za-z0-9._-]{0,20}", script in ".{1,40}", version in 1u64..9_007_199_254_740_991, hash in "[a-f0-9]{1,64}", disclaimer in proptest::option::of(".{0,200}")) {
-        let change = ScriptChange {
-            schema: "script-change/v1".into(), id: "id-1".into(), tenant: tenant.clone(), script_id: script,
-            version, version_hash: hash, published_at: "2026-11-27T10:00:00Z".into(), disclaimer,
-            campaign_id: None, genesys_version_id: None, attributes: None, targets: None, priority: None,
-        };
+        let mut builder = ScriptChange::builder("id-1", tenant.clone(), script, version, hash)
+            .published_at("2026-11-27T10:00:00Z");
+        if let Some(d) = disclaimer {
+            builder = builder.disclaimer(d);
+        }
+        let change = builder.build().expect("generated fields satisfy the schema");
         let body = serde_json::to_vec(&change).unwrap();
         let decoded = decode(&body, &tenant, LIMIT).expect("a valid change decodes");
         prop_assert_eq!(decoded, change);

@@ -62,7 +62,7 @@ async fn publish_with_correlation(app: &TestApp, c: &ScriptChange, correlation: 
         .with_content_type("application/json".into())
         .with_correlation_id(correlation.into());
     app.publisher
-        .publish(&app.names.exchange(), &c.tenant, &body, props, false)
+        .publish(&app.names.exchange(), c.tenant(), &body, props, false)
         .await
         .unwrap();
 }
@@ -368,7 +368,7 @@ async fn fill_dlq(app: &TestApp, key: &str, n: usize) -> BTreeSet<String> {
         .unwrap();
     for i in 0..n {
         let mut c = change(key, &format!("script-{}", i % 50), 1 + i as u64);
-        c.id = format!("{key}-{i:05}");
+        c = c.to_builder().id(format!("{key}-{i:05}")).build().unwrap();
         let body = serde_json::to_vec(&c).unwrap();
         let headers = [
             ("x-scriptsync-reason", "exhausted".to_string()),
@@ -377,8 +377,8 @@ async fn fill_dlq(app: &TestApp, key: &str, n: usize) -> BTreeSet<String> {
             ("x-scriptsync-routing-key", key.to_string()),
             ("x-scriptsync-dead-lettered-at", now.clone()),
         ];
-        app.put_dead_letter(&body, &headers, &c.id).await;
-        ids.insert(c.id);
+        app.put_dead_letter(&body, &headers, c.id()).await;
+        ids.insert(c.id().to_owned());
     }
     ids
 }

@@ -33,7 +33,7 @@ async fn saturated_app(tenant: &str, max_concurrency: usize) -> TestApp {
 }
 
 fn only(mut c: ScriptChange, target: TargetKind) -> ScriptChange {
-    c.targets = Some(vec![target]);
+    c = c.to_builder().targets([target]).build().unwrap();
     c
 }
 
@@ -133,7 +133,11 @@ async fn compliance_changes_overtake_normal_ones_behind_a_saturated_quota() {
     }
     for i in 0..5 {
         let mut c = only(change("prio", &format!("c{i}"), 1), TargetKind::Genesys);
-        c.priority = Some(Priority::Compliance);
+        c = c
+            .to_builder()
+            .priority(Priority::Compliance)
+            .build()
+            .unwrap();
         app.publish(&c).await;
     }
     app.wait_settled("prio", 55).await;
@@ -212,7 +216,11 @@ async fn max_attempts_counts_every_request_of_a_change_not_each_request() {
     app.sim
         .set_faults(Some("budget"), SimTarget::Genesys, faults);
     let mut c = only(change("budget", "s", 2), TargetKind::Genesys);
-    c.genesys_version_id = Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301".into());
+    c = c
+        .to_builder()
+        .genesys_version_id("3f2504e0-4f89-41d3-9a0c-0305e82c3301")
+        .build()
+        .unwrap();
     app.publish(&c).await;
     app.wait_dlq(1).await;
     let dead = app.drain_dlq().await;

@@ -66,8 +66,8 @@ struct Published {
 impl Published {
     async fn publish(&mut self, app: &TestApp, c: &ScriptChange) {
         app.publish(c).await;
-        let newest = self.newest.entry(c.script_id.clone()).or_default();
-        *newest = (*newest).max(c.version);
+        let newest = self.newest.entry(c.script_id().to_owned()).or_default();
+        *newest = (*newest).max(c.version());
         self.messages += 1;
     }
 
@@ -112,15 +112,15 @@ async fn assert_nothing_lost(
     let mut dead_newest: BTreeMap<String, u64> = BTreeMap::new();
     for d in dead {
         let c: ScriptChange = serde_json::from_slice(&d.body).expect("a dead letter is a change");
-        assert_eq!(c.tenant, tenant);
+        assert_eq!(c.tenant(), tenant);
         let reason = d.header("x-scriptsync-reason").unwrap_or_default();
         assert!(
             !reason.is_empty(),
             "dead letter of {} without a reason",
-            c.script_id
+            c.script_id()
         );
-        let v = dead_newest.entry(c.script_id).or_default();
-        *v = (*v).max(c.version);
+        let v = dead_newest.entry(c.script_id().to_owned()).or_default();
+        *v = (*v).max(c.version());
     }
     let state = app.sim_state().tenant(tenant);
     for target in TARGETS {

@@ -96,7 +96,11 @@ async fn an_older_version_never_overwrites_a_newer_one() {
 async fn targets_servicenow_pushes_to_servicenow_only() {
     let app = spawn_app(&["sn"], |_| {}).await;
     let mut c = change("sn", "only-sn", 1);
-    c.targets = Some(vec![TargetKind::Servicenow]);
+    c = c
+        .to_builder()
+        .targets([TargetKind::Servicenow])
+        .build()
+        .unwrap();
     app.publish(&c).await;
     app.wait_settled("sn", 1).await;
     let state = app.sim_state();

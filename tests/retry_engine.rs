@@ -18,7 +18,7 @@ use scriptsync_sim::{Faults, InjectedResponse, SimTarget, fixtures};
 /// A change for one target only.
 fn change_for(tenant: &str, script: &str, target: TargetKind) -> ScriptChange {
     let mut c = change(tenant, script, 1);
-    c.targets = Some(vec![target]);
+    c = c.to_builder().targets([target]).build().unwrap();
     c
 }
 

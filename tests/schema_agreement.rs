@@ -155,7 +155,7 @@ fn decoded_changes_serialize_back_to_schema_valid_json() {
         );
 
         let again = serde_json::to_vec(&change).unwrap();
-        let round_trip = decode(&again, &change.tenant, MAX_BYTES)
+        let round_trip = decode(&again, change.tenant(), MAX_BYTES)
             .unwrap_or_else(|e| panic!("{name} re-serialized fails decode: {e}"));
         assert_eq!(round_trip, change, "{name} changes on a round trip");
     }
@@ -259,16 +259,16 @@ fn published_at_time_parses_for_every_valid_file() {
 /// The row DESIGN §5.1 says scriptsync writes for a change.
 fn datatable_row(change: &ScriptChange) -> Value {
     let mut row = json!({
-        "key": change.script_id,
-        "version": change.version,
-        "versionHash": change.version_hash,
-        "changeId": change.id,
-        "publishedAt": change.published_at,
+        "key": change.script_id(),
+        "version": change.version(),
+        "versionHash": change.version_hash(),
+        "changeId": change.id(),
+        "publishedAt": change.published_at(),
     });
-    if let Some(d) = &change.disclaimer {
+    if let Some(d) = &change.disclaimer() {
         row["disclaimer"] = json!(d);
     }
-    if let Some(c) = &change.campaign_id {
+    if let Some(c) = &change.campaign_id() {
         row["campaignId"] = json!(c);
     }
     row

@@ -121,7 +121,7 @@ async fn drive(
     let lane = Arc::new(LaneContext {
         tenant: changes
             .first()
-            .map(|c| c.tenant.clone())
+            .map(|c| c.tenant().to_owned())
             .unwrap_or_default(),
         target,
         high_water: Arc::default(),
@@ -204,7 +204,11 @@ async fn genesys_creates_new_rows_with_one_request_then_updates_and_publishes() 
         // Existing rows: PUT only; a version id makes it publish too.
         let mut second = changes("g1", 3, 2);
         let mut with_publish = (*second[0]).clone();
-        with_publish.genesys_version_id = Some("0b5e0f2a-8d7c-4f4e-9a1b-2c3d4e5f6a7b".into());
+        with_publish = with_publish
+            .to_builder()
+            .genesys_version_id("0b5e0f2a-8d7c-4f4e-9a1b-2c3d4e5f6a7b")
+            .build()
+            .unwrap();
         second[0] = Arc::new(with_publish);
         assert_all_delivered(&drive(target, &ctx, second, false).await, 3);
 

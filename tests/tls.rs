@@ -228,7 +228,11 @@ async fn https_without_the_ca_file_fails_on_the_certificate() {
     let proxy = proxy.unwrap();
 
     let mut c = change("tls-no-ca", "s1", 1);
-    c.targets = Some(vec![scriptsync::change::TargetKind::Genesys]);
+    c = c
+        .to_builder()
+        .targets([scriptsync::change::TargetKind::Genesys])
+        .build()
+        .unwrap();
     app.publish(&c).await;
     app.wait_dlq(1).await;
     let dead = app.drain_dlq().await;

@@ -80,7 +80,7 @@ impl Direct {
 
     /// `PUT …/rows/{script_id}`: update a row that exists.
     pub fn put_row(&self, token: &str, change: &ScriptChange) -> RequestBuilder {
-        let url = format!("{}/{}", self.rows_url(), change.script_id);
+        let url = format!("{}/{}", self.rows_url(), change.script_id());
         self.http.put(url).bearer_auth(token).json(&row(change))
     }
 
@@ -103,7 +103,7 @@ impl Direct {
         let subs: Vec<Value> = changes
             .iter()
             .map(|c| {
-                json!({"id": c.id, "method": "POST",
+                json!({"id": c.id(), "method": "POST",
                        "url": format!("/api/now/import/{SIM_STAGING_TABLE}"),
                        "headers": [{"name": "Content-Type", "value": "application/json"},
                                    {"name": "Accept", "value": "application/json"}],
@@ -134,15 +134,15 @@ pub async fn send(request: RequestBuilder) -> reqwest::Result<(u16, Option<u64>)
 
 /// The Genesys data-table row of a change (DESIGN §5.1).
 fn row(c: &ScriptChange) -> Value {
-    json!({"key": c.script_id, "version": c.version, "versionHash": c.version_hash,
-           "disclaimer": c.disclaimer, "campaignId": c.campaign_id, "changeId": c.id,
-           "publishedAt": c.published_at})
+    json!({"key": c.script_id(), "version": c.version(), "versionHash": c.version_hash(),
+           "disclaimer": c.disclaimer(), "campaignId": c.campaign_id(), "changeId": c.id(),
+           "publishedAt": c.published_at()})
 }
 
 /// The ServiceNow import record of a change: every field a string (DESIGN §5.2).
 fn record(c: &ScriptChange) -> Value {
-    json!({"u_tenant": c.tenant, "u_script_id": c.script_id, "u_version": c.version.to_string(),
-           "u_version_hash": c.version_hash, "u_disclaimer": c.disclaimer.clone().unwrap_or_default(),
-           "u_campaign_id": c.campaign_id.clone().unwrap_or_default(), "u_change_id": c.id,
-           "u_published_at": c.published_at})
+    json!({"u_tenant": c.tenant(), "u_script_id": c.script_id(), "u_version": c.version().to_string(),
+           "u_version_hash": c.version_hash(), "u_disclaimer": c.disclaimer().unwrap_or_default(),
+           "u_campaign_id": c.campaign_id().unwrap_or_default(), "u_change_id": c.id(),
+           "u_published_at": c.published_at()})
 }

@@ -89,7 +89,7 @@ impl Paced {
         let arrivals = &mut self.arrivals;
         self.rig
             .publish(schedule, |c, at| {
-                arrivals.published(&c.tenant, &c.script_id, c.version, at)
+                arrivals.published(c.tenant(), c.script_id(), c.version(), at)
             })
             .await
     }

@@ -12,11 +12,10 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use lapin::{BasicProperties, Connection};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
 
 use crate::broker::{self, Names, Publisher, Topology};
-use crate::change::{SCHEMA_V1, ScriptChange};
+use crate::change::ScriptChange;
 use crate::config::BrokerSettings;
 use crate::demo::setup::random_prefix;
 
@@ -102,7 +101,7 @@ impl Rig {
                 }
             }
             let now = Instant::now();
-            change.published_at = OffsetDateTime::now_utc().format(&Rfc3339)?;
+            change.stamp_published_at(OffsetDateTime::now_utc());
             on_publish(&change, now);
             let body = serde_json::to_vec(&change)?;
             let publisher = self.publishers[i % self.publishers.len()].clone();
@@ -110,9 +109,9 @@ impl Rig {
             inflight.push(async move {
                 let props = BasicProperties::default()
                     .with_content_type("application/json".into())
-                    .with_message_id(change.id.as_str().into());
+                    .with_message_id(change.id().into());
                 publisher
-                    .publish(&exchange, &change.tenant, &body, props, false)
+                    .publish(&exchange, change.tenant(), &body, props, false)
                     .await
                     .context("bench: publish")
             });
@@ -143,26 +142,19 @@ pub async fn connect(broker_url: &str, name: &str) -> anyhow::Result<Connection>
 
 /// A change of `tenant`'s `script` at `version`, shaped like a real one (≈ 400 bytes).
 pub fn change(tenant: &str, script: &str, version: u64) -> ScriptChange {
-    ScriptChange {
-        schema: SCHEMA_V1.into(),
-        id: format!("{tenant}-{script}-v{version}"),
-        tenant: tenant.to_owned(),
-        script_id: script.to_owned(),
-        version,
-        version_hash: format!(
-            "sha256:{:016x}",
-            version.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ),
-        published_at: String::new(),
-        disclaimer: Some(format!(
+    let hash = format!(
+        "sha256:{:016x}",
+        version.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    );
+    let id = format!("{tenant}-{script}-v{version}");
+    ScriptChange::builder(id, tenant, script, version, hash)
+        .disclaimer(format!(
             "Calls are recorded for quality and compliance. Disclosure v{version} of script {script}."
-        )),
-        campaign_id: Some("campaign-bench".into()),
-        genesys_version_id: None,
-        attributes: None,
-        targets: None,
-        priority: None,
-    }
+        ))
+        .campaign_id("campaign-bench")
+        .build()
+        // The bench's own tenant and script ids (`bench-01`, `s1`, …) satisfy every rule.
+        .unwrap_or_else(|e| panic!("bench change {tenant}/{script} v{version}: {e}"))
 }
 
 /// Tenant ids `bench-01` … for `n` tenants.

@@ -129,15 +129,15 @@ fn generate(tenants: &[String], changes: usize, versions: u64) -> Vec<ScriptChan
 pub fn check_newest(state: &SimState, changes: &[ScriptChange]) -> anyhow::Result<()> {
     let mut newest = std::collections::HashMap::new();
     for c in changes {
-        let v = newest.entry((&c.tenant, &c.script_id)).or_insert(0);
-        *v = (*v).max(c.version);
+        let v = newest.entry((c.tenant(), c.script_id())).or_insert(0);
+        *v = (*v).max(c.version());
     }
     let wrong = newest
         .iter()
         .filter(|((tenant, script), version)| {
-            let t = state.tenants.get(tenant.as_str());
+            let t = state.tenants.get(*tenant);
             let held = |f: fn(&scriptsync_sim::TenantState) -> &scriptsync_sim::TargetState| {
-                t.and_then(|t| f(t).held.get(script.as_str()).map(|h| h.version))
+                t.and_then(|t| f(t).held.get(*script).map(|h| h.version))
             };
             held(|t| &t.genesys) != Some(**version) || held(|t| &t.servicenow) != Some(**version)
         })

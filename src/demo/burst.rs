@@ -8,42 +8,40 @@ use std::collections::BTreeMap;
 use lapin::BasicProperties;
 use scriptsync_sim::Arrivals;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::broker::{Names, Publisher};
-use crate::change::{SCHEMA_V1, ScriptChange};
+use crate::change::{InvalidChange, ScriptChange};
 
 /// Newest version per (tenant, script) in the burst.
 pub type Expected = BTreeMap<(String, String), u64>;
 
 /// Builds the burst's changes in publication order (tenants interleaved).
-pub fn generate(tenants: &[String], changes: usize, scripts: usize) -> Vec<ScriptChange> {
+pub fn generate(
+    tenants: &[String],
+    changes: usize,
+    scripts: usize,
+) -> Result<Vec<ScriptChange>, InvalidChange> {
     let scripts = scripts.max(1);
     let mut out = Vec::with_capacity(tenants.len() * changes);
     for i in 0..changes {
         for tenant in tenants {
             let script = i % scripts;
             let version = (i / scripts) as u64 + 1;
-            out.push(ScriptChange {
-                schema: SCHEMA_V1.into(),
-                id: format!("{tenant}-{i}"),
-                tenant: tenant.clone(),
-                script_id: format!("script-{script:03}"),
-                version,
-                version_hash: format!("sha256:{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-                published_at: String::new(),
-                disclaimer: Some(format!(
+            let hash = format!(
+                "sha256:{:016x}",
+                (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            );
+            let script_id = format!("script-{script:03}");
+            let change = ScriptChange::builder(format!("{tenant}-{i}"), tenant, script_id, version, hash)
+                .disclaimer(format!(
                     "Calls are recorded for quality and compliance. Disclosure v{version} of script {script}."
-                )),
-                campaign_id: Some(format!("campaign-{}", script % 3)),
-                genesys_version_id: None,
-                attributes: None,
-                targets: None,
-                priority: None,
-            });
+                ))
+                .campaign_id(format!("campaign-{}", script % 3))
+                .build()?;
+            out.push(change);
         }
     }
-    out
+    Ok(out)
 }
 
 /// The newest version of every (tenant, script) in `changes`.
@@ -51,9 +49,9 @@ pub fn expected(changes: &[ScriptChange]) -> Expected {
     let mut map = Expected::new();
     for c in changes {
         let slot = map
-            .entry((c.tenant.clone(), c.script_id.clone()))
+            .entry((c.tenant().to_owned(), c.script_id().to_owned()))
             .or_default();
-        *slot = (*slot).max(c.version);
+        *slot = (*slot).max(c.version());
     }
     map
 }
@@ -69,18 +67,18 @@ pub async fn publish(
     let exchange = names.exchange();
     let mut tasks = Vec::new();
     for mut change in changes {
-        change.published_at = OffsetDateTime::now_utc().format(&Rfc3339)?;
+        change.stamp_published_at(OffsetDateTime::now_utc());
         let now = tokio::time::Instant::now();
-        arrivals.published(&change.tenant, &change.script_id, change.version, now);
+        arrivals.published(change.tenant(), change.script_id(), change.version(), now);
         let body = serde_json::to_vec(&change)?;
         let props = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_message_id(change.id.as_str().into());
+            .with_message_id(change.id().into());
         let publisher = publisher.clone();
         let exchange = exchange.clone();
         tasks.push(async move {
             publisher
-                .publish(&exchange, &change.tenant, &body, props, false)
+                .publish(&exchange, change.tenant(), &body, props, false)
                 .await
         });
         if tasks.len() == 200 {

@@ -55,7 +55,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let topology_names = crate::broker::Names::new(&prefix);
     let worker = tokio::spawn(app.run_until(stop.clone()));
 
-    let changes = burst::generate(&tenants, args.changes, args.scripts);
+    let changes = burst::generate(&tenants, args.changes, args.scripts)?;
     let expected = burst::expected(&changes);
     let published = changes.len() as u64;
     let mut applied = sim.watch_applied();

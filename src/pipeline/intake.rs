@@ -66,13 +66,13 @@ async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Admitted> {
     };
     inbound
         .span
-        .record("script_id", change.script_id.as_str())
-        .record("version", change.version)
-        .record("change_id", change.id.as_str());
+        .record("script_id", change.script_id())
+        .record("version", change.version())
+        .record("change_id", change.id());
     let configured = ctx.configured();
     if let Some(missing) = change
-        .targets
-        .iter()
+        .targets()
+        .into_iter()
         .flatten()
         .find(|t| !configured.contains(t))
     {
@@ -80,7 +80,7 @@ async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Admitted> {
             "target {missing} is not configured for tenant {}",
             ctx.tenant
         );
-        tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id, %error, "change dead-lettered");
+        tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id(), %error, "change dead-lettered");
         let mut dl = DeadLetter::intake(Reason::Permanent, error, Some(ctx.tenant.clone()));
         dl.targets = vec![*missing];
         dead_letter_and_ack(ctx, inbound, dl).await;

@@ -57,7 +57,7 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id, error = %e, "ack failed; the broker will redeliver")
+                    tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id(), error = %e, "ack failed; the broker will redeliver")
                 }
             }
         }
@@ -77,7 +77,7 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
                 .collect::<Vec<_>>()
                 .join("; ");
             tracing::warn!(
-                tenant = %ctx.tenant, script_id = %change.script_id, version = change.version,
+                tenant = %ctx.tenant, script_id = %change.script_id(), version = change.version(),
                 target = %first_target, status = ?first.status, attempts = first.attempts,
                 correlation_id = ?first.correlation_id, reason = reason.as_str(), %error,
                 "change dead-lettered"

@@ -95,7 +95,7 @@ impl<T> AckTracker<T> {
         }
         self.waiting += 1;
         self.by_script
-            .entry(waiting.change.script_id.clone())
+            .entry(waiting.change.script_id().to_owned())
             .or_default()
             .push(waiting);
         None
@@ -111,7 +111,7 @@ impl<T> AckTracker<T> {
         pushed: bool,
     ) -> Vec<Settled<T>> {
         self.resolve(target, script, version, |w| {
-            w.pushed_own |= pushed && w.change.version == version;
+            w.pushed_own |= pushed && w.change.version() == version;
         })
     }
 
@@ -154,7 +154,7 @@ impl<T> AckTracker<T> {
         let mut i = 0;
         while i < list.len() {
             let w = &mut list[i];
-            if w.change.version <= version
+            if w.change.version() <= version
                 && let Some(pos) = w.owed.iter().position(|t| *t == target)
             {
                 w.owed.swap_remove(pos);

@@ -13,7 +13,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection};
 use scriptsync::app::Application;
 use scriptsync::broker::{self, Names, Publisher, Topology};
-use scriptsync::change::{SCHEMA_V1, ScriptChange};
+use scriptsync::change::ScriptChange;
 use scriptsync::config::Settings;
 use scriptsync::demo::setup;
 use scriptsync::status::{StatusBoard, TenantState};
@@ -89,24 +89,15 @@ pub async fn spawn_app_with_sim(
 
 /// A valid change for `tenant`/`script` at `version`.
 pub fn change(tenant: &str, script: &str, version: u64) -> ScriptChange {
-    ScriptChange {
-        schema: SCHEMA_V1.into(),
-        id: format!(
-            "{tenant}-{script}-v{version}-{}",
-            uuid::Uuid::new_v4().simple()
-        ),
-        tenant: tenant.into(),
-        script_id: script.into(),
-        version,
-        version_hash: format!("hash-{version}"),
-        published_at: "2026-11-27T10:00:00Z".into(),
-        disclaimer: Some(format!("Disclaimer v{version}")),
-        campaign_id: None,
-        genesys_version_id: None,
-        attributes: None,
-        targets: None,
-        priority: None,
-    }
+    let id = format!(
+        "{tenant}-{script}-v{version}-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    ScriptChange::builder(id, tenant, script, version, format!("hash-{version}"))
+        .published_at("2026-11-27T10:00:00Z")
+        .disclaimer(format!("Disclaimer v{version}"))
+        .build()
+        .unwrap_or_else(|e| panic!("test change {tenant}/{script} v{version}: {e}"))
 }
 
 /// Polls `cond` every 50 ms until it holds or [`DEADLINE`] passes (then panics with `what`).
@@ -147,7 +138,7 @@ impl DeadLetterCopy {
 impl TestApp {
     pub async fn publish(&self, change: &ScriptChange) {
         let body = serde_json::to_vec(change).unwrap();
-        self.publish_raw(&change.tenant, &body).await;
+        self.publish_raw(change.tenant(), &body).await;
     }
 
     pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) {

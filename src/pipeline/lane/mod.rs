@@ -109,7 +109,7 @@ impl Waiting {
 
 impl Pendable for Waiting {
     fn version(&self) -> u64 {
-        self.change.version
+        self.change.version()
     }
     fn priority(&self) -> Priority {
         self.change.priority()
@@ -181,13 +181,13 @@ pub async fn run_lane(
 /// else it joins the pending set, where it may replace an older waiting version.
 fn accept(lane: &LaneContext, pending: &mut PendingSet<Waiting>, offer: Offer, report: &Reporter) {
     let kind = lane.target.kind();
-    let script = offer.change.script_id.as_str();
+    let script = offer.change.script_id();
     let held = lane
         .high_water
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(kind, script)
-        .filter(|held| *held >= offer.change.version);
+        .filter(|held| *held >= offer.change.version());
     if let Some(held) = held {
         report(Report::Reached {
             script: script.to_owned(),

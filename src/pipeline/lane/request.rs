@@ -98,8 +98,8 @@ pub(crate) fn complete(
     let jitter = rand::random::<f64>();
     let mut results = done.results.into_iter();
     for (mut job, sent) in done.jobs.into_iter().zip(done.sent) {
-        let script = job.change.script_id.clone();
-        let version = job.change.version;
+        let script = job.change.script_id().to_owned();
+        let version = job.change.version();
         let result = results
             .next()
             .unwrap_or_else(|| Attempted::Failed(no_answer()));
@@ -148,7 +148,7 @@ fn reached(
     report: &Reporter,
 ) {
     let kind = lane.target.kind();
-    let script = job.change.script_id.as_str();
+    let script = job.change.script_id();
     lane.high_water
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -161,7 +161,7 @@ fn reached(
     };
     lane.metrics.push_outcome(&lane.tenant, kind, label);
     tracing::info!(
-        tenant = %lane.tenant, script_id = script, version = job.change.version,
+        tenant = %lane.tenant, script_id = script, version = job.change.version(),
         target = kind.as_str(), attempt = job.retries.attempts(), outcome = label.as_str(),
         correlation_id = job.correlation_id.as_deref(),
         "{}", if pushed { "change pushed" } else { "target already holds this version or a newer one" }
@@ -184,7 +184,7 @@ fn give_up(
     let kind = lane.target.kind();
     // The id of the last failed response (a transport failure has none).
     let failure = job.retries.give_up(e);
-    let script = job.change.script_id.clone();
+    let script = job.change.script_id().to_owned();
     pending.finish(&script, None);
     let label = match failure.reason {
         FailureReason::Permanent => PushOutcomeLabel::Permanent,
@@ -192,14 +192,14 @@ fn give_up(
     };
     lane.metrics.push_outcome(&lane.tenant, kind, label);
     tracing::warn!(
-        tenant = %lane.tenant, script_id = %script, version = job.change.version,
+        tenant = %lane.tenant, script_id = %script, version = job.change.version(),
         target = kind.as_str(), attempt = failure.attempts, status = failure.status,
         outcome = failure.reason.as_str(), correlation_id = failure.correlation_id.as_deref(),
         error = %failure.error, "push failed"
     );
     report(Report::Failed {
         script,
-        version: job.change.version,
+        version: job.change.version(),
         failure,
     });
 }

@@ -108,8 +108,8 @@ impl GenesysTarget {
     }
 
     #[tracing::instrument(skip_all, fields(
-        tenant = %self.tenant, script_id = %job.change.script_id,
-        version = job.change.version, target = "genesys"
+        tenant = %self.tenant, script_id = %job.change.script_id(),
+        version = job.change.version(), target = "genesys"
     ))]
     async fn attempt_job(&self, permit: GatePermit, job: &mut Job) -> Attempted {
         let change = job.change.clone();
@@ -117,11 +117,11 @@ impl GenesysTarget {
         let Some(rows_url) = self.rows_url() else {
             return Attempted::Failed(refused(bad_base()));
         };
-        let Some(row_url) = endpoint(&rows_url, &[&change.script_id]) else {
-            return Attempted::Failed(refused(no_row_path(&change.script_id)));
+        let Some(row_url) = endpoint(&rows_url, &[change.script_id()]) else {
+            return Attempted::Failed(refused(no_row_path(change.script_id())));
         };
         let publish = if self.publish_scripts {
-            change.genesys_version_id.as_deref()
+            change.genesys_version_id()
         } else {
             None
         };
@@ -141,18 +141,18 @@ impl GenesysTarget {
                 }
                 Ok(reply) => {
                     job.steps.checked = true;
-                    self.rows.exists(&change.script_id);
+                    self.rows.exists(change.script_id());
                     let held = row_version(&reply).unwrap_or(0);
-                    if held > change.version || (held == change.version && publish.is_none()) {
+                    if held > change.version() || (held == change.version() && publish.is_none()) {
                         return Attempted::AlreadyHeld(held);
                     }
                     // This version is held and a publish is asked for: publish again
                     // (idempotent), without rewriting the row.
-                    job.steps.row_written = held == change.version;
+                    job.steps.row_written = held == change.version();
                 }
                 Err(e) if e.status == Some(404) => {
                     job.steps.checked = true;
-                    self.rows.absent(&change.script_id);
+                    self.rows.absent(change.script_id());
                 }
                 Err(e) => return Attempted::Failed(e),
             }
@@ -167,7 +167,7 @@ impl GenesysTarget {
             let Some(url) = endpoint(&self.api_base, &["api", "v2", "scripts", "published"]) else {
                 return Attempted::Failed(refused(bad_base()));
             };
-            let body = json!({"scriptId": change.script_id, "versionId": version_id});
+            let body = json!({"scriptId": change.script_id(), "versionId": version_id});
             let sent = self
                 .request(&mut permit, job, "POST publish", |http| {
                     http.post(url.clone()).json(&body)
@@ -190,7 +190,7 @@ impl GenesysTarget {
         rows_url: &Url,
         row_url: &Url,
     ) -> Result<(), AttemptError> {
-        let key = job.change.script_id.clone();
+        let key = job.change.script_id().to_owned();
         let body = row_body(&job.change);
         let put = |http: &reqwest::Client| http.put(row_url.clone()).json(&body);
         let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
@@ -309,17 +309,17 @@ impl Target for GenesysTarget {
 /// "publishedAt"}`; absent optional fields are left out.
 pub fn row_body(change: &ScriptChange) -> Value {
     let mut row = Map::new();
-    row.insert("key".into(), json!(change.script_id));
-    row.insert("version".into(), json!(change.version));
-    row.insert("versionHash".into(), json!(change.version_hash));
-    if let Some(d) = &change.disclaimer {
+    row.insert("key".into(), json!(change.script_id()));
+    row.insert("version".into(), json!(change.version()));
+    row.insert("versionHash".into(), json!(change.version_hash()));
+    if let Some(d) = &change.disclaimer() {
         row.insert("disclaimer".into(), json!(d));
     }
-    if let Some(c) = &change.campaign_id {
+    if let Some(c) = &change.campaign_id() {
         row.insert("campaignId".into(), json!(c));
     }
-    row.insert("changeId".into(), json!(change.id));
-    row.insert("publishedAt".into(), json!(change.published_at));
+    row.insert("changeId".into(), json!(change.id()));
+    row.insert("publishedAt".into(), json!(change.published_at()));
     Value::Object(row)
 }
 

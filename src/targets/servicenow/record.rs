@@ -14,14 +14,14 @@ use crate::targets::Job;
 /// The import record of a change: every value a string, absent optionals empty.
 pub fn record(change: &ScriptChange) -> Value {
     json!({
-        "u_tenant": change.tenant,
-        "u_script_id": change.script_id,
-        "u_version": change.version.to_string(),
-        "u_version_hash": change.version_hash,
-        "u_disclaimer": change.disclaimer.as_deref().unwrap_or(""),
-        "u_campaign_id": change.campaign_id.as_deref().unwrap_or(""),
-        "u_change_id": change.id,
-        "u_published_at": change.published_at,
+        "u_tenant": change.tenant(),
+        "u_script_id": change.script_id(),
+        "u_version": change.version().to_string(),
+        "u_version_hash": change.version_hash(),
+        "u_disclaimer": change.disclaimer().unwrap_or(""),
+        "u_campaign_id": change.campaign_id().unwrap_or(""),
+        "u_change_id": change.id(),
+        "u_published_at": change.published_at(),
     })
 }
 
@@ -32,7 +32,7 @@ pub(super) fn sub_request_ids(items: &[Job]) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let id = item.change.id.clone();
+            let id = item.change.id().to_owned();
             if seen.insert(id.clone()) {
                 id
             } else {
