@@ -209,6 +209,11 @@ async fn known_series_are_exported_at_zero_before_any_traffic() {
             expect("scriptsync_pushes_total", &[t, g, ("outcome", outcome)]);
         }
     }
+    for task in ["genesys", "servicenow", "tenant"] {
+        expect("scriptsync_task_panics_total", &[t, ("task", task)]);
+    }
+    expect("scriptsync_end_to_end_seconds_count", &[]);
+    expect("scriptsync_end_to_end_seconds_sum", &[]);
     assert!(missing.is_empty(), "absent at start: {missing:#?}\n{text}");
     assert!(
         text.contains("scriptsync_gate_rate{"),
