@@ -3,8 +3,10 @@
 //! and pushes them to each target at the pace the tenant's quota allows.
 //!
 //! # Layout
-//! - [`config`]: the Settings tree, secrets, file + env loading.
-//! - [`change`]: the `ScriptChange` message, parsed and validated.
+//! - [`config`]: the Settings tree (each secret one `Secret` from one source), file + env
+//!   loading.
+//! - [`change`]: the `ScriptChange` message, parsed and validated; fields behind accessors,
+//!   made only by the decoder, serde (same rules) or `ChangeBuilder`.
 //! - [`metrics`]: the instruments of DESIGN §11, recorded beside the [`status`] board.
 //! - [`status`]: the typed per-tenant state `/status`, the demo and tests read.
 //! - [`push`]: the retry policy (classification, Retry-After, schedule), the per-(tenant,
