@@ -95,7 +95,7 @@ pub struct InjectedResponse {
     /// Raw `Retry-After` value: delta-seconds ("2") or an HTTP-date. Sent as is.
     #[serde(default)]
     pub retry_after: Option<String>,
-    /// For a Genesys 429: the N of "Retry the request in [N] seconds" in the body.
+    /// For a Genesys 429: the N of "Retry the request in \[N\] seconds" in the body.
     #[serde(default)]
     pub genesys_body_seconds: Option<u32>,
     /// How many consecutive requests get this response.
