@@ -252,7 +252,7 @@ impl Dialect for Genesys {
     }
 }
 
-/// The body of a Genesys 429: "Retry the request in [N] seconds" when a wait is known, with
+/// The body of a Genesys 429: "Retry the request in \[N\] seconds" when a wait is known, with
 /// `contextId` = the correlation id.
 pub fn rate_limit_body(seconds: Option<u64>, correlation_id: &str) -> Value {
     let message = match seconds {
