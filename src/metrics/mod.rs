@@ -14,7 +14,7 @@
 //! dependency, un-deprecated at 0.32; opentelemetry-rust #2451, #3288) and whose name and
 //! label translation needs switches that have changed meaning between releases (0.33 turned
 //! scope labels on by default). Without an OTLP endpoint no OTel meter provider exists and
-//! nothing connects anywhere. Names and help texts live once, in [`families`], so the two
+//! nothing connects anywhere. Names and help texts live once, in `families`, so the two
 //! sides carry the same names.
 
 mod families;
