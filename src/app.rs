@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState, TenantView};
 use crate::broker::{self, Names, Publisher, QueueConsumer, Topology};
 use crate::change::TargetKind;
-use crate::config::{HttpSettings, Settings, plaintext_endpoints, read_ca_file};
+use crate::config::{HttpSettings, REPLICA_HEADER, Settings, plaintext_endpoints, read_ca_file};
 use crate::dlq::Reason;
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
@@ -54,11 +54,19 @@ pub struct Application {
 
 /// The one HTTP client shared by every target and token fetch: timeouts, user agent, and
 /// the roots of `http.ca_file` on top of the system ones.
-fn http_client(settings: &HttpSettings) -> anyhow::Result<reqwest::Client> {
+/// The one HTTP client of the process; every request it sends names this replica
+/// (`X-Scriptsync-Replica`).
+fn http_client(settings: &HttpSettings, replica: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        REPLICA_HEADER,
+        reqwest::header::HeaderValue::from_str(replica).context("replica id as a header")?,
+    );
     let mut builder = reqwest::Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.connect_timeout)
-        .user_agent(concat!("scriptsync/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("scriptsync/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers);
     if let Some(path) = &settings.ca_file {
         let bundle = read_ca_file(path, "http.ca_file")?;
         let certs = bundle
@@ -93,7 +101,9 @@ impl Application {
             Metrics::with_otlp(otlp.as_ref()).context("cannot set up the OTLP metrics exporter")?,
         );
         warn_plaintext(&settings);
-        let http = http_client(&settings.http)?;
+        let replica = settings.replica.resolve(None);
+        tracing::info!(replica = %replica, "replica identity");
+        let http = http_client(&settings.http, &replica)?;
         let target_ctx = TargetContext {
             http,
             max_changes: settings.batch.max_changes,

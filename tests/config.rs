@@ -222,6 +222,7 @@ fn example_names_every_key() {
         "[retry]\nzz_unknown = 1",
         "[http]\nzz_unknown = 1",
         "[admin]\nzz_unknown = 1",
+        "[replica]\nzz_unknown = 1",
         "[shutdown]\nzz_unknown = 1",
         "[log]\nzz_unknown = 1",
         "[[tenants]]\nzz_unknown = 1",

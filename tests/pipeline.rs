@@ -48,6 +48,30 @@ async fn happy_path_three_tenants_reach_both_targets() {
     app.stop().await;
 }
 
+/// Every request to a target names the replica that sent it (`X-Scriptsync-Replica`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_names_its_replica() {
+    let app = spawn_app(&["named"], |s| s.replica.id = Some("replica-7".into())).await;
+    for s in 0..3 {
+        app.publish(&change("named", &format!("script-{s}"), 1))
+            .await;
+    }
+    app.wait_settled("named", 3).await;
+    let state = app.sim_state();
+    for target in [SimTarget::Genesys, SimTarget::Servicenow] {
+        let t = state.tenants["named"].target(target);
+        let total: u64 = t.requests.values().sum();
+        let runs: Vec<(&str, u64)> = t
+            .replicas
+            .iter()
+            .map(|r| (r.replica.as_str(), r.requests))
+            .collect();
+        assert!(total > 0, "{target:?}");
+        assert_eq!(runs, [("replica-7", total)], "{target:?}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_versions_in_one_window_coalesce_into_one_push_per_target() {
     let app = spawn_app(&["coal"], |s| s.batch.linger = Duration::from_millis(1500)).await;

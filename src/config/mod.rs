@@ -7,11 +7,13 @@
 //! [`SecretString`]s.
 
 mod file_shape;
+mod replica;
 mod secret;
 mod sections;
 mod tenant;
 mod tls;
 
+pub use replica::{REPLICA_HEADER, ReplicaSettings};
 pub use secret::{Secret, SecretSource, SecretString, expose};
 pub use sections::{
     AdminSettings, BatchSettings, BrokerSettings, HttpSettings, LogFormat, LogSettings, QueueType,
@@ -70,6 +72,9 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    /// Which replica this process is (`X-Scriptsync-Replica`).
+    #[serde(default)]
+    pub replica: ReplicaSettings,
     /// One entry per Genesys org (tenant); each gets its own queue, consumer and gates.
     #[serde(default)]
     pub tenants: Vec<TenantSettings>,
@@ -155,6 +160,7 @@ impl Settings {
         self.retry.validate()?;
         self.http.validate()?;
         self.telemetry.validate()?;
+        self.replica.validate()?;
         let mut seen = HashSet::new();
         for tenant in &self.tenants {
             tenant.validate()?;

@@ -201,8 +201,12 @@ where
             return dialect.error_with_code(401, "authentication.required", message);
         }
     };
-    sim.lock()
-        .note_path(&principal, TARGET, method.as_str(), uri.path());
+    sim.lock().note_request(
+        &principal,
+        TARGET,
+        (method.as_str(), uri.path()),
+        tokens::replica(headers),
+    );
     let decision = gate::admit(sim, &principal, TARGET).await;
     let mut world = sim.lock();
     let response = match decision.verdict {

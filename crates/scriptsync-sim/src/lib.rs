@@ -59,8 +59,8 @@ pub use config::SimConfig;
 pub use faults::{Faults, InjectedResponse, Outage, OutageMode};
 pub use genesys::rate_limit_body as genesys_rate_limit_body;
 pub use state::{
-    AnsweredRequest, Applied, HeldRecord, PublishedScript, RECENT_REQUESTS, SimState, SimTarget,
-    TargetState, TenantState,
+    AnsweredRequest, Applied, HeldRecord, PublishedScript, RECENT_REQUESTS, ReplicaRun, SimState,
+    SimTarget, TargetState, TenantState,
 };
 pub use tokens::TOKEN_PREFIX;
 

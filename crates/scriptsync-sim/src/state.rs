@@ -115,9 +115,32 @@ pub struct TargetState {
     /// target. For isolation tests: a ServiceNow record for tenant A sent with B's token puts
     /// "B" into A's set. For Genesys, rows belong to the principal, so it is just that one.
     pub tokens_seen: BTreeSet<String>,
+    /// Who sent the API requests, in arrival order, as runs of consecutive requests from the
+    /// same `X-Scriptsync-Replica` ("" when a request had none). A tenant that moves between
+    /// replicas shows one new run per handover; two replicas sending at once show as runs
+    /// alternating back and forth.
+    pub replicas: Vec<ReplicaRun>,
+}
+
+/// Consecutive API requests from one replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaRun {
+    pub replica: String,
+    pub requests: u64,
 }
 
 impl TargetState {
+    /// Counts one request from `replica` into [`TargetState::replicas`].
+    pub(crate) fn note_replica(&mut self, replica: &str) {
+        match self.replicas.last_mut() {
+            Some(run) if run.replica == replica => run.requests += 1,
+            _ => self.replicas.push(ReplicaRun {
+                replica: replica.to_owned(),
+                requests: 1,
+            }),
+        }
+    }
+
     /// Requests answered with `status`.
     pub fn answered(&self, status: u16) -> u64 {
         self.requests.get(&status).copied().unwrap_or(0)
@@ -172,4 +195,23 @@ pub struct Applied {
     pub version: u64,
     /// When the write was applied (tokio's clock).
     pub at: tokio::time::Instant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_are_counted_in_runs() {
+        let mut t = TargetState::default();
+        for r in ["a", "a", "b", "b", "b", "a"] {
+            t.note_replica(r);
+        }
+        let runs: Vec<(&str, u64)> = t
+            .replicas
+            .iter()
+            .map(|r| (r.replica.as_str(), r.requests))
+            .collect();
+        assert_eq!(runs, [("a", 2), ("b", 3), ("a", 1)]);
+    }
 }

@@ -167,15 +167,18 @@ impl World {
     }
 
     /// Notes an authenticated API request of `principal` to `method path`.
-    pub(crate) fn note_path(
+    /// Notes an authenticated API request: its method and path, and the replica that sent it.
+    pub(crate) fn note_request(
         &mut self,
         principal: &str,
         target: SimTarget,
-        method: &str,
-        path: &str,
+        (method, path): (&str, &str),
+        replica: &str,
     ) {
         let key = format!("{method} {path}");
-        *self.target(principal, target).paths.entry(key).or_default() += 1;
+        let state = self.target(principal, target);
+        *state.paths.entry(key).or_default() += 1;
+        state.note_replica(replica);
     }
 
     /// Notes a request no route matched.
