@@ -13,6 +13,8 @@
 //!   target) gate and the token cache.
 //! - [`targets`]: Genesys Cloud and ServiceNow behind one trait.
 //! - [`broker`]: everything lapin: connection, topology, consumers, confirmed publishing.
+//! - [`cluster`]: replica membership (heartbeats on an exchange) and tenant ownership
+//!   (rendezvous hashing) for several replicas.
 //! - [`pipeline`]: intake, batcher (coalescing), flush, ack tracker; composition only.
 //! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
@@ -33,6 +35,7 @@ pub mod bench;
 pub mod broker;
 pub mod change;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dlq;

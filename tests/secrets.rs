@@ -83,6 +83,8 @@ max_elapsed = "3s"
 max_attempts = 3
 [admin]
 listen = "127.0.0.1:0"
+[replica]
+heartbeat = "100ms"
 [[tenants]]
 id = "leaky"
 [tenants.genesys]

@@ -192,7 +192,8 @@ fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow:
     let mut text = format!(
         "[broker]\nurl = {url:?}\n{password_line}prefix = {prefix:?}\nprefetch = {prefetch}\nqueue_type = \"quorum\"\n\
          [batch]\nmax_changes = {max_changes}\nlinger = \"{linger}ms\"\n\
-         [shutdown]\ndrain_timeout = \"5s\"\n[admin]\nlisten = \"{admin}\"\n[log]\nlevel = \"warn\"\n",
+         [shutdown]\ndrain_timeout = \"5s\"\n[admin]\nlisten = \"{admin}\"\n[log]\nlevel = \"warn\"\n\
+         [replica]\nheartbeat = \"100ms\"\n",
         url = url.as_str(),
         prefix = spec.prefix,
         prefetch = s.prefetch,

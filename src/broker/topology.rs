@@ -33,6 +33,10 @@ impl Names {
     pub fn unrouted(&self) -> String {
         format!("{}.unrouted", self.prefix)
     }
+    /// Fanout exchange of the replicas' heartbeats (DESIGN §8).
+    pub fn replicas(&self) -> String {
+        format!("{}.replicas", self.prefix)
+    }
     pub fn dlx(&self) -> String {
         format!("{}.dlx", self.prefix)
     }

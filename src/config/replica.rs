@@ -7,6 +7,7 @@
 //! host name, which is the pod name inside Kubernetes too.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,11 +16,24 @@ use super::{ConfigError, invalid, is_valid_tenant_id};
 /// The header every outgoing request carries.
 pub const REPLICA_HEADER: &str = "x-scriptsync-replica";
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplicaSettings {
     /// This replica's id; when unset, `POD_NAME` or the host name.
     pub id: Option<String>,
+    /// How often this replica tells the others it is alive; one silent for three beats is
+    /// taken for gone and its tenants move (DESIGN §8).
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            id: None,
+            heartbeat: Duration::from_secs(1),
+        }
+    }
 }
 
 impl ReplicaSettings {
@@ -40,6 +54,9 @@ impl ReplicaSettings {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat < Duration::from_millis(10) || self.heartbeat > Duration::from_secs(60) {
+            return Err(invalid("replica.heartbeat must be between 10ms and 60s"));
+        }
         match &self.id {
             Some(id) if !is_valid_tenant_id(id) => Err(invalid(format!(
                 "replica.id {id:?} must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"
@@ -66,6 +83,7 @@ mod tests {
         let env = HashMap::from([("POD_NAME".to_string(), "scriptsync-2".to_string())]);
         let configured = ReplicaSettings {
             id: Some("eu-1".into()),
+            ..ReplicaSettings::default()
         };
         assert_eq!(configured.resolve(Some(&env)), "eu-1");
         assert_eq!(
@@ -76,6 +94,7 @@ mod tests {
         assert!(is_valid_tenant_id(&host), "{host}");
         let bad = ReplicaSettings {
             id: Some("no spaces".into()),
+            ..ReplicaSettings::default()
         };
         assert!(bad.validate().is_err());
     }

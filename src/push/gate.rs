@@ -207,6 +207,14 @@ impl Gate {
         self.rate.align_window(end);
     }
 
+    /// Starts conservatively: for a tenant taken over from another replica, which may have
+    /// used this window's burst already, the bucket starts empty (requests go at the rate).
+    /// With the burst sized `quota − ceiling`, the two replicas together stay within the
+    /// quota of any window.
+    pub fn start_conservatively(&self) {
+        self.rate.empty_bucket();
+    }
+
     /// The current state, for `/status`.
     pub fn snapshot(&self) -> GateSnapshot {
         let (per_minute, ceiling_per_minute) = self.rate.rates();

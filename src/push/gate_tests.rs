@@ -174,6 +174,18 @@ async fn the_end_of_the_servers_window_undoes_a_cut_made_in_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_conservative_start_has_no_burst() {
+    let g = gate(60.0, 10, 10);
+    g.start_conservatively();
+    let start = Instant::now();
+    for _ in 0..3 {
+        drop(g.acquire(far()).await.unwrap());
+    }
+    // Three requests at 1/s with an empty bucket: the third waits two seconds.
+    assert!(Instant::now() - start >= Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn aimd_floor_is_one_per_minute() {
     let g = gate(4.0, 1, 4);
     for _ in 0..10 {

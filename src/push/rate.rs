@@ -155,6 +155,19 @@ impl AdaptiveRate {
         }
     }
 
+    /// Empties the bucket: the next requests go at the rate, with no burst. For a tenant
+    /// taken over from another replica, which may have spent the burst of this window.
+    pub fn empty_bucket(&self) {
+        let limiter = self.current_limiter();
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        // Take what is there, one cell at a time until none is left (at most `burst`).
+        for _ in 0..burst.get() {
+            if limiter.check().is_err() {
+                break;
+            }
+        }
+    }
+
     /// (current rate, ceiling), requests per minute.
     pub fn rates(&self) -> (f64, f64) {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());

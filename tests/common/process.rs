@@ -59,6 +59,8 @@ linger = "50ms"
 drain_timeout = "15s"
 [admin]
 listen = "127.0.0.1:0"
+[replica]
+heartbeat = "100ms"
 [[tenants]]
 id = "{tenant}"
 [tenants.genesys]

@@ -5,28 +5,28 @@
 //! [`Application::bind_admin`] was called, `run_until` also serves the admin endpoints
 //! (`/healthz`, `/readyz`, `/metrics`, `/status`) for as long as it runs.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState, TenantView};
-use crate::broker::{self, Names, Publisher, QueueConsumer, Topology};
+use crate::broker::{Names, Publisher, Topology};
 use crate::change::TargetKind;
+use crate::cluster::Membership;
 use crate::config::{HttpSettings, REPLICA_HEADER, Settings, plaintext_endpoints, read_ca_file};
 use crate::dlq::Reason;
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
-use crate::pipeline::tenant::task_panicked;
-use crate::pipeline::{LoopEnd, LoopSettings, PanicLog, TenantContext, run_tenant, run_unrouted};
+use crate::pipeline::{PanicLog, TenantContext};
 use crate::status::StatusBoard;
 use crate::targets::{self, Target, TargetContext};
 use crate::telemetry;
+
+mod connected;
 
 /// Longest wait between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
@@ -47,6 +47,10 @@ pub struct Application {
     /// Recent task panics (readiness reads them).
     panics: Arc<PanicLog>,
     tenants: Vec<TenantParts>,
+    /// Who else is alive (heartbeats), for the tenants this replica owns.
+    membership: Arc<Membership>,
+    /// When the first connection was made: tenants are taken only after the settle time.
+    first_connected: Mutex<Option<tokio::time::Instant>>,
     ready: Arc<AtomicBool>,
     /// The admin listener, bound by [`Application::bind_admin`] and served by `run_until`.
     admin: Option<(std::net::TcpListener, SocketAddr)>,
@@ -127,12 +131,15 @@ impl Application {
             let kinds: Vec<TargetKind> = t.targets.iter().map(|target| target.kind()).collect();
             metrics.start_at_zero(&t.id, &kinds, &reasons);
         }
+        let membership = Membership::new(&replica, settings.replica.heartbeat);
         Ok(Self {
             names: Names::new(&settings.broker.prefix),
             settings,
             metrics,
             panics: Arc::default(),
             tenants,
+            membership,
+            first_connected: Mutex::default(),
             ready: Arc::default(),
             admin: None,
         })
@@ -175,6 +182,11 @@ impl Application {
                 })
                 .collect(),
         })
+    }
+
+    /// This replica's id (`X-Scriptsync-Replica`).
+    pub fn replica(&self) -> &str {
+        self.membership.me()
     }
 
     /// The AMQP connection name: unique per broker prefix, so an operator (or a test) can
@@ -251,78 +263,6 @@ impl Application {
         }
         self.ready.store(false, Ordering::SeqCst);
         Ok(())
-    }
-
-    /// One connection's life: Ok when shut down, Err when the connection was lost.
-    async fn run_connected(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let broker_settings = &self.settings.broker;
-        let conn = broker::connect(broker_settings, &self.connection_name()).await?;
-        let publisher = Publisher::open(&conn, broker_settings.confirm_timeout).await?;
-        self.topology()
-            .declare(publisher.channel())
-            .await
-            .context("cannot declare the topology")?;
-        let stop = shutdown.child_token();
-        let loop_settings = LoopSettings {
-            max_changes: self.settings.batch.max_changes,
-            linger: self.settings.batch.linger,
-            drain_timeout: self.settings.shutdown.drain_timeout,
-        };
-        let mut tasks = JoinSet::new();
-        let mut loops = HashMap::new();
-        let mut consumers = Vec::new();
-        for t in &self.tenants {
-            let queue = self.names.tenant_queue(&t.id);
-            let (consumer, stream) = QueueConsumer::start(&conn, &queue, t.prefetch, "").await?;
-            consumers.push(consumer);
-            let ctx = Arc::new(self.tenant_context(t, &publisher));
-            let id = tasks
-                .spawn(run_tenant(ctx.clone(), stream, loop_settings, stop.clone()))
-                .id();
-            loops.insert(id, ctx);
-        }
-        let (unrouted, stream) =
-            QueueConsumer::start(&conn, &self.names.unrouted(), 50, "").await?;
-        consumers.push(unrouted);
-        let unrouted_ctx = self.unrouted_context(&publisher);
-        let unrouted_stop = stop.clone();
-        tasks.spawn(async move {
-            match run_unrouted(&unrouted_ctx, stream, unrouted_stop).await {
-                None => LoopEnd::Shutdown,
-                Some(e) => LoopEnd::StreamLost(e),
-            }
-        });
-        self.ready.store(true, Ordering::SeqCst);
-        tracing::info!(tenants = self.tenants.len(), prefix = %broker_settings.prefix, "consuming");
-
-        let mut lost = None;
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => {}
-            Some(res) = tasks.join_next_with_id() => {
-                lost = match res {
-                    Ok((_, LoopEnd::StreamLost(e) | LoopEnd::TaskPanicked(e))) => Some(e),
-                    // Loops also stop when shutdown was requested: that is not a loss.
-                    Ok((_, LoopEnd::Shutdown)) if shutdown.is_cancelled() => None,
-                    Ok((_, LoopEnd::Shutdown)) => Some("a consumer loop stopped".into()),
-                    Err(e) => Some(match loops.get(&e.id()) {
-                        Some(ctx) => task_panicked(ctx, "tenant", &e.to_string()),
-                        None => format!("the unrouted loop panicked: {e}"),
-                    }),
-                };
-            }
-        }
-        self.ready.store(false, Ordering::SeqCst);
-        for c in &consumers {
-            let _ = c.cancel().await;
-        }
-        stop.cancel();
-        while tasks.join_next().await.is_some() {}
-        let _ = conn.close(200, "scriptsync stopping".into()).await;
-        match lost {
-            None => Ok(()),
-            Some(e) => Err(anyhow::anyhow!(e)),
-        }
     }
 
     fn tenant_context(&self, t: &TenantParts, publisher: &Publisher) -> TenantContext {

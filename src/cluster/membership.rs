@@ -1,0 +1,228 @@
+//! Who is alive, learned through the broker itself (DESIGN §8: no coordinator of our own).
+//!
+//! Every replica publishes a heartbeat to the fanout exchange `<prefix>.replicas` every
+//! `interval` (with a message TTL, so a backlog of stale beats never builds up) and reads
+//! everyone's beats from an exclusive, auto-delete queue of its own bound to it. A replica is
+//! live while its last beat is younger than `3 × interval`; one that stops on purpose says
+//! `leaving` and drops out at once. The live set (always including this replica) is published
+//! on a `watch` channel whenever it changes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, ExchangeKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A replica counts as gone after this many missed beats.
+const MISSED_BEATS: u32 = 3;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Beat {
+    replica: String,
+    leaving: bool,
+}
+
+/// The membership view of one replica; outlives connections (a reconnect keeps what it knew).
+pub struct Membership {
+    me: String,
+    interval: Duration,
+    seen: Mutex<HashMap<String, Instant>>,
+    live: watch::Sender<BTreeSet<String>>,
+}
+
+impl Membership {
+    pub fn new(me: &str, interval: Duration) -> Arc<Self> {
+        let (live, _) = watch::channel(BTreeSet::from([me.to_owned()]));
+        Arc::new(Self {
+            me: me.to_owned(),
+            interval: interval.max(Duration::from_millis(10)),
+            seen: Mutex::new(HashMap::new()),
+            live,
+        })
+    }
+
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    /// How long to listen before the first decision, so that a starting replica hears the
+    /// others before it takes any tenant.
+    pub fn settle_time(&self) -> Duration {
+        self.interval * 2
+    }
+
+    /// The live replicas, this one included; changes are announced on the receiver.
+    pub fn watch(&self) -> watch::Receiver<BTreeSet<String>> {
+        self.live.subscribe()
+    }
+
+    fn heard(&self, beat: Beat, now: Instant) {
+        if beat.replica == self.me {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if beat.leaving {
+            seen.remove(&beat.replica);
+        } else {
+            seen.insert(beat.replica, now);
+        }
+        drop(seen);
+        self.refresh(now);
+    }
+
+    /// Forgets replicas silent for too long and announces the live set if it changed.
+    fn refresh(&self, now: Instant) {
+        let ttl = self.interval * MISSED_BEATS;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, at| now.saturating_duration_since(*at) < ttl);
+        let mut live: BTreeSet<String> = seen.keys().cloned().collect();
+        drop(seen);
+        live.insert(self.me.clone());
+        self.live.send_if_modified(|current| {
+            let changed = *current != live;
+            if changed {
+                tracing::info!(replicas = ?live, "replica membership changed");
+                *current = live;
+            }
+            changed
+        });
+    }
+
+    /// Beats and listens on `channel` until `stop`; says `leaving` when `leaving` is
+    /// cancelled first (a shutdown). Errors end it; the caller's connection handling takes
+    /// over.
+    pub async fn run(
+        self: &Arc<Self>,
+        channel: Channel,
+        exchange: &str,
+        stop: CancellationToken,
+        leaving: CancellationToken,
+    ) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(
+                exchange.into(),
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        let own = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = channel
+            .queue_declare("".into(), own, FieldTable::default())
+            .await?;
+        let queue = queue.name().as_str().to_owned();
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let no_ack = BasicConsumeOptions {
+            no_ack: true,
+            ..BasicConsumeOptions::default()
+        };
+        let mut beats = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                no_ack,
+                FieldTable::default(),
+            )
+            .await?;
+        let expiration = (self.interval * MISSED_BEATS).as_millis().to_string();
+        let beat = |leaving: bool| {
+            let body = serde_json::to_vec(&Beat {
+                replica: self.me.clone(),
+                leaving,
+            })
+            .unwrap_or_default();
+            let props = BasicProperties::default()
+                .with_content_type("application/json".into())
+                .with_expiration(expiration.as_str().into());
+            (body, props)
+        };
+        let mut tick = tokio::time::interval(self.interval);
+        loop {
+            tokio::select! {
+                biased;
+                _ = leaving.cancelled() => {
+                    let (body, props) = beat(true);
+                    let _ = channel
+                        .basic_publish(exchange.into(), "".into(), BasicPublishOptions::default(), &body, props)
+                        .await;
+                    return Ok(());
+                }
+                _ = stop.cancelled() => return Ok(()),
+                _ = tick.tick() => {
+                    let (body, props) = beat(false);
+                    channel
+                        .basic_publish(exchange.into(), "".into(), BasicPublishOptions::default(), &body, props)
+                        .await?;
+                    self.refresh(Instant::now());
+                }
+                next = beats.next() => match next {
+                    Some(Ok(delivery)) => {
+                        if let Ok(beat) = serde_json::from_slice::<Beat>(&delivery.data) {
+                            self.heard(beat, Instant::now());
+                        }
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+                        lapin::ChannelState::Closed,
+                        "the heartbeat consumer ended",
+                    ))),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn beats_keep_a_replica_live_silence_or_leaving_removes_it() {
+        let m = Membership::new("a", Duration::from_secs(1));
+        let live = m.watch();
+        let beat = |r: &str, leaving| Beat {
+            replica: r.into(),
+            leaving,
+        };
+        m.heard(beat("b", false), Instant::now());
+        m.heard(beat("c", false), Instant::now());
+        assert_eq!(live.borrow().len(), 3);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        m.heard(beat("b", false), Instant::now());
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        m.refresh(Instant::now());
+        let ids: Vec<String> = live.borrow().iter().cloned().collect();
+        assert_eq!(ids, ["a", "b"], "c missed three beats");
+        m.heard(beat("b", true), Instant::now());
+        let ids: Vec<String> = live.borrow().iter().cloned().collect();
+        assert_eq!(ids, ["a"], "b left");
+        m.heard(beat("a", true), Instant::now());
+        assert_eq!(live.borrow().len(), 1, "never without itself");
+    }
+}

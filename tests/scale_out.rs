@@ -1,0 +1,317 @@
+//! Several worker processes on one prefix (DESIGN §8): the tenants spread over the replicas,
+//! exactly one replica sends for a tenant at a time (the simulator's per-request
+//! `X-Scriptsync-Replica` shows no interleaving), and when a replica is killed its tenants
+//! continue on the others with nothing lost and nothing written older-over-newer.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::process::signal;
+use common::{BROKER_URL, KillOnDrop, change, eventually};
+use scriptsync::broker::{self, Names, Publisher, Topology};
+use scriptsync::config::BrokerSettings;
+use scriptsync::demo::setup;
+use scriptsync_sim::{SimConfig, SimHandle, fixtures};
+
+const TENANTS: usize = 12;
+const SCRIPTS: u64 = 4;
+
+struct Cluster {
+    dir: PathBuf,
+    names: Names,
+    sim: SimHandle,
+    tenants: Vec<String>,
+}
+
+fn tenant_ids() -> Vec<String> {
+    (0..TENANTS).map(|i| format!("org-{i:02}")).collect()
+}
+
+/// The config of replica `id`: every tenant on the simulator (Genesys only, a quick beat).
+fn write_config(dir: &Path, prefix: &str, id: &str, sim_url: &str, tenants: &[String]) -> PathBuf {
+    let secret = dir.join("secret");
+    std::fs::write(&secret, format!("{}\n", fixtures::SIM_SECRET)).unwrap();
+    let mut text = format!(
+        "[broker]\nurl = \"{BROKER_URL}\"\nprefix = \"{prefix}\"\n[batch]\nlinger = \"20ms\"\n\
+         [shutdown]\ndrain_timeout = \"10s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [replica]\nid = \"{id}\"\nheartbeat = \"200ms\"\n"
+    );
+    for t in tenants {
+        text += &format!(
+            "\n[[tenants]]\nid = \"{t}\"\n[tenants.genesys]\napi_base = \"{sim_url}\"\n\
+             login_base = \"{sim_url}\"\nclient_id = \"{t}\"\nclient_secret_file = {:?}\n\
+             datatable_id = \"{}\"\n",
+            secret.display().to_string(),
+            fixtures::SIM_DATATABLE,
+        );
+    }
+    let path = dir.join(format!("{id}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+impl Cluster {
+    async fn new() -> Self {
+        let sim = fixtures::start(SimConfig::default()).await.unwrap();
+        let prefix = setup::random_prefix("scale");
+        let dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = Self {
+            dir,
+            names: Names::new(&prefix),
+            sim,
+            tenants: tenant_ids(),
+        };
+        let (conn, publisher) = c.connect().await;
+        c.topology().declare(publisher.channel()).await.unwrap();
+        let _ = conn.close(200, "ok".into()).await;
+        c
+    }
+
+    async fn connect(&self) -> (lapin::Connection, Publisher) {
+        let settings = BrokerSettings {
+            url: BROKER_URL.into(),
+            prefix: self.names.exchange(),
+            ..BrokerSettings::default()
+        };
+        let conn = broker::connect(&settings, "scale-out test").await.unwrap();
+        let publisher = Publisher::open(&conn, Duration::from_secs(10))
+            .await
+            .unwrap();
+        (conn, publisher)
+    }
+
+    fn topology(&self) -> Topology<'_> {
+        Topology::new(
+            &self.names,
+            &BrokerSettings::default(),
+            self.tenants.clone(),
+        )
+    }
+
+    fn spawn(&self, id: &str) -> KillOnDrop {
+        let config = write_config(
+            &self.dir,
+            &self.names.exchange(),
+            id,
+            &self.sim.base_url(),
+            &self.tenants,
+        );
+        let log = std::fs::File::create(self.dir.join(format!("{id}.log"))).unwrap();
+        KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_scriptsync"))
+                .args(["run", "--config"])
+                .arg(config)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("worker starts"),
+        )
+    }
+
+    /// Publishes version `version` of every script of every tenant.
+    async fn publish_round(&self, version: u64) {
+        let (conn, publisher) = self.connect().await;
+        for t in &self.tenants {
+            for s in 0..SCRIPTS {
+                let c = change(t, &format!("s{s}"), version);
+                let body = serde_json::to_vec(&c).unwrap();
+                let props =
+                    lapin::BasicProperties::default().with_content_type("application/json".into());
+                publisher
+                    .publish(&self.names.exchange(), t, &body, props, false)
+                    .await
+                    .unwrap();
+            }
+        }
+        let _ = conn.close(200, "ok".into()).await;
+    }
+
+    /// True once every tenant's Genesys table holds `version` of every script.
+    fn all_hold(&self, version: u64) -> bool {
+        let state = self.sim.state();
+        self.tenants.iter().all(|t| {
+            state.tenants.get(t).is_some_and(|ts| {
+                (0..SCRIPTS).all(|s| {
+                    ts.genesys
+                        .held
+                        .get(&format!("s{s}"))
+                        .is_some_and(|h| h.version == version)
+                })
+            })
+        })
+    }
+
+    /// Per tenant, the replicas that sent its requests, as runs in arrival order.
+    fn runs(&self) -> BTreeMap<String, Vec<String>> {
+        let state = self.sim.state();
+        self.tenants
+            .iter()
+            .map(|t| {
+                let runs = state
+                    .tenants
+                    .get(t)
+                    .map(|ts| {
+                        ts.genesys
+                            .replicas
+                            .iter()
+                            .map(|r| r.replica.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (t.clone(), runs)
+            })
+            .collect()
+    }
+
+    fn violations_and_older_writes(&self) -> (u64, u64) {
+        let state = self.sim.state();
+        state.tenants.values().fold((0, 0), |(v, o), ts| {
+            (v + ts.genesys.violations, o + ts.genesys.older_writes)
+        })
+    }
+
+    async fn finish(self) {
+        let (conn, publisher) = self.connect().await;
+        let _ = self.topology().delete(publisher.channel()).await;
+        let _ = conn.close(200, "done".into()).await;
+        self.sim.shutdown();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
+    let cluster = Cluster::new().await;
+    let replicas = ["r0", "r1", "r2"];
+    let mut workers: BTreeMap<&str, KillOnDrop> =
+        replicas.iter().map(|id| (*id, cluster.spawn(id))).collect();
+    // Wait until every tenant has been served once (the replicas have settled).
+    cluster.publish_round(1).await;
+    eventually("round 1 delivered", || {
+        let ok = cluster.all_hold(1);
+        async move { ok }
+    })
+    .await;
+
+    // Spread: each tenant served by one replica, every replica serves 2–6 of the 12.
+    let runs = cluster.runs();
+    let mut load: BTreeMap<String, usize> = BTreeMap::new();
+    for (tenant, r) in &runs {
+        assert_eq!(r.len(), 1, "{tenant}: one replica, no interleaving: {r:?}");
+        *load.entry(r[0].clone()).or_default() += 1;
+    }
+    assert_eq!(load.len(), 3, "every replica owns tenants: {load:?}");
+    assert!(load.values().all(|n| (2..=6).contains(n)), "{load:?}");
+
+    // Kill the replica that owns the most; its tenants continue on the others.
+    let (victim, _) = load.iter().max_by_key(|(_, n)| **n).unwrap();
+    let victim = victim.clone();
+    let killed = workers.remove(victim.as_str()).unwrap();
+    signal(&killed.0, "KILL");
+    let killed_at = std::time::Instant::now();
+    drop(killed);
+    cluster.publish_round(2).await;
+    eventually("round 2 delivered after the kill", || {
+        let ok = cluster.all_hold(2);
+        async move { ok }
+    })
+    .await;
+    let failover = killed_at.elapsed();
+    let after = cluster.runs();
+    println!(
+        "tenants per replica: {load:?}; killed {victim}; round 2 all delivered {failover:?} \
+         after the kill; runs: {after:?}"
+    );
+    for (tenant, r) in &after {
+        let last = r.last().unwrap();
+        assert_ne!(last, &victim, "{tenant} still on the killed replica: {r:?}");
+        // One handover at most, and never back and forth.
+        let distinct: BTreeSet<&String> = r.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            r.len(),
+            "{tenant}: interleaved replicas {r:?}"
+        );
+    }
+    assert_eq!(cluster.violations_and_older_writes(), (0, 0));
+    drop(workers);
+    cluster.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_replica_takes_its_share_and_a_rolling_restart_loses_nothing() {
+    let cluster = Cluster::new().await;
+    let mut workers: BTreeMap<String, KillOnDrop> = ["r0", "r1", "r2"]
+        .iter()
+        .map(|id| (id.to_string(), cluster.spawn(id)))
+        .collect();
+    cluster.publish_round(1).await;
+    eventually("round 1 delivered", || {
+        let ok = cluster.all_hold(1);
+        async move { ok }
+    })
+    .await;
+
+    // A fourth replica joins: its share moves to it, each tenant once, never back.
+    workers.insert("r3".into(), cluster.spawn("r3"));
+    let joined = std::time::Instant::now();
+    // Rounds of changes until the newcomer has served its share (bounded: 60 rounds).
+    let mut version = 1;
+    let on_r3 = |runs: &BTreeMap<String, Vec<String>>| {
+        runs.values()
+            .filter(|r| r.last().is_some_and(|l| l == "r3"))
+            .count()
+    };
+    for _ in 0..60 {
+        version += 1;
+        cluster.publish_round(version).await;
+        eventually("a round delivered while r3 joins", || {
+            let ok = cluster.all_hold(version);
+            async move { ok }
+        })
+        .await;
+        if on_r3(&cluster.runs()) >= 2 {
+            break;
+        }
+    }
+    assert!(
+        (2..=6).contains(&on_r3(&cluster.runs())),
+        "{:?}",
+        cluster.runs()
+    );
+    let rebalance = joined.elapsed();
+    for (tenant, r) in cluster.runs() {
+        let distinct: BTreeSet<&String> = r.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            r.len(),
+            "{tenant}: interleaved replicas {r:?}"
+        );
+    }
+    println!("r3 served its share {rebalance:?} after it started");
+
+    // Rolling restart: SIGTERM each replica in turn, start it again, publish a round.
+    for id in ["r0", "r1", "r2", "r3"] {
+        let mut old = workers.remove(id).unwrap();
+        signal(&old.0, "TERM");
+        let status = common::process::wait_exit(&mut old.0).await;
+        assert!(status.success(), "{id} exits cleanly on SIGTERM: {status}");
+        workers.insert(id.to_string(), cluster.spawn(id));
+        version += 1;
+        cluster.publish_round(version).await;
+        eventually("the round after a restart delivered", || {
+            let ok = cluster.all_hold(version);
+            async move { ok }
+        })
+        .await;
+    }
+    assert_eq!(cluster.violations_and_older_writes(), (0, 0));
+    drop(workers);
+    cluster.finish().await;
+}
