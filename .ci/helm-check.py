@@ -63,7 +63,9 @@ class CheckFailed(Exception):
 
 def ensure_packages() -> None:
     missing = []
-    for module, package in (("helm_sdkpy", "helm-sdkpy"), ("kubernetes_validate", "kubernetes-validate")):
+    # The versions this check was written and tested against.
+    for module, package in (("helm_sdkpy", "helm-sdkpy==0.1.32"),
+                            ("kubernetes_validate", "kubernetes-validate==1.37.0")):
         try:
             importlib.import_module(module)
         except ImportError:
