@@ -489,6 +489,7 @@ def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
     expect(config["admin"]["listen"] == f"0.0.0.0:{values['admin']['port']}", "admin.listen")
     expect(config["log"]["format"] == "json", "log.format is not json")
     expect("id" not in config.get("replica", {}), "[replica] id is set: POD_NAME must be the id")
+    expect(config["replica"]["heartbeat"] == values["replica"]["heartbeat"], "replica.heartbeat")
     drain = values["shutdown"]["drainTimeoutSeconds"]
     expect(config["shutdown"]["drain_timeout"] == f"{drain}s", "shutdown.drain_timeout")
     expect([t["id"] for t in config["tenants"]] == [t["id"] for t in values["tenants"]], "tenants")

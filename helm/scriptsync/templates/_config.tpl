@@ -52,7 +52,9 @@ ca_file = {{ include $q (printf "%s/http/%s" (trimSuffix "/" .Values.caMountPath
 # All interfaces, so the kubelet's probes and Prometheus reach it.
 listen = {{ include $q (printf "0.0.0.0:%d" (int64 .Values.admin.port)) }}
 
-# [replica] id is not set: each pod's POD_NAME (its StatefulSet name and ordinal) is its id.
+[replica]
+# id is not set: each pod's POD_NAME (its StatefulSet name and ordinal) is its id.
+heartbeat = {{ include $q .Values.replica.heartbeat }}
 
 [shutdown]
 drain_timeout = {{ include $q (printf "%ds" (int64 .Values.shutdown.drainTimeoutSeconds)) }}
