@@ -15,7 +15,7 @@ use common::{BROKER_URL, KillOnDrop, change, eventually};
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::BrokerSettings;
 use scriptsync::demo::setup;
-use scriptsync_sim::{SimConfig, SimHandle, fixtures};
+use scriptsync_sim::{SimHandle, fixtures};
 
 const TENANTS: usize = 12;
 const SCRIPTS: u64 = 4;
@@ -25,6 +25,14 @@ struct Cluster {
     names: Names,
     sim: SimHandle,
     tenants: Vec<String>,
+    quota: Quota,
+    scripts: u64,
+}
+
+/// The Genesys quota the simulator enforces and the workers are told.
+struct Quota {
+    requests: u32,
+    window: Duration,
 }
 
 fn tenant_ids() -> Vec<String> {
@@ -32,7 +40,13 @@ fn tenant_ids() -> Vec<String> {
 }
 
 /// The config of replica `id`: every tenant on the simulator (Genesys only, a quick beat).
-fn write_config(dir: &Path, prefix: &str, id: &str, sim_url: &str, tenants: &[String]) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    prefix: &str,
+    id: &str,
+    (sim_url, quota): (&str, &Quota),
+    tenants: &[String],
+) -> PathBuf {
     let secret = dir.join("secret");
     std::fs::write(&secret, format!("{}\n", fixtures::SIM_SECRET)).unwrap();
     let mut text = format!(
@@ -44,9 +58,11 @@ fn write_config(dir: &Path, prefix: &str, id: &str, sim_url: &str, tenants: &[St
         text += &format!(
             "\n[[tenants]]\nid = \"{t}\"\n[tenants.genesys]\napi_base = \"{sim_url}\"\n\
              login_base = \"{sim_url}\"\nclient_id = \"{t}\"\nclient_secret_file = {:?}\n\
-             datatable_id = \"{}\"\n",
+             datatable_id = \"{}\"\nrequests_per_minute = {}\nwindow = \"{}ms\"\n",
             secret.display().to_string(),
             fixtures::SIM_DATATABLE,
+            quota.requests,
+            quota.window.as_millis(),
         );
     }
     let path = dir.join(format!("{id}.toml"));
@@ -56,7 +72,17 @@ fn write_config(dir: &Path, prefix: &str, id: &str, sim_url: &str, tenants: &[St
 
 impl Cluster {
     async fn new() -> Self {
-        let sim = fixtures::start(SimConfig::default()).await.unwrap();
+        let quota = Quota {
+            requests: 300,
+            window: Duration::from_secs(60),
+        };
+        Self::with(tenant_ids(), quota, SCRIPTS).await
+    }
+
+    async fn with(tenants: Vec<String>, quota: Quota, scripts: u64) -> Self {
+        let sim = fixtures::start(fixtures::genesys_quota(quota.requests, quota.window))
+            .await
+            .unwrap();
         let prefix = setup::random_prefix("scale");
         let dir = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&dir).unwrap();
@@ -64,7 +90,9 @@ impl Cluster {
             dir,
             names: Names::new(&prefix),
             sim,
-            tenants: tenant_ids(),
+            tenants,
+            quota,
+            scripts,
         };
         let (conn, publisher) = c.connect().await;
         c.topology().declare(publisher.channel()).await.unwrap();
@@ -98,7 +126,7 @@ impl Cluster {
             &self.dir,
             &self.names.exchange(),
             id,
-            &self.sim.base_url(),
+            (&self.sim.base_url(), &self.quota),
             &self.tenants,
         );
         let log = std::fs::File::create(self.dir.join(format!("{id}.log"))).unwrap();
@@ -118,7 +146,7 @@ impl Cluster {
     async fn publish_round(&self, version: u64) {
         let (conn, publisher) = self.connect().await;
         for t in &self.tenants {
-            for s in 0..SCRIPTS {
+            for s in 0..self.scripts {
                 let c = change(t, &format!("s{s}"), version);
                 let body = serde_json::to_vec(&c).unwrap();
                 let props =
@@ -137,7 +165,7 @@ impl Cluster {
         let state = self.sim.state();
         self.tenants.iter().all(|t| {
             state.tenants.get(t).is_some_and(|ts| {
-                (0..SCRIPTS).all(|s| {
+                (0..self.scripts).all(|s| {
                     ts.genesys
                         .held
                         .get(&format!("s{s}"))
@@ -176,6 +204,28 @@ impl Cluster {
         })
     }
 
+    /// Requests the simulator refused for an exceeded quota window (429), over all tenants.
+    fn over_quota(&self) -> u64 {
+        let state = self.sim.state();
+        state
+            .tenants
+            .values()
+            .map(|ts| ts.genesys.answered(429))
+            .sum()
+    }
+
+    /// Scripts of `tenant` whose table holds `version`.
+    fn held(&self, tenant: &str, version: u64) -> usize {
+        let state = self.sim.state();
+        state.tenants.get(tenant).map_or(0, |ts| {
+            ts.genesys
+                .held
+                .values()
+                .filter(|h| h.version == version)
+                .count()
+        })
+    }
+
     async fn finish(self) {
         let (conn, publisher) = self.connect().await;
         let _ = self.topology().delete(publisher.channel()).await;
@@ -207,7 +257,7 @@ async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
         *load.entry(r[0].clone()).or_default() += 1;
     }
     assert_eq!(load.len(), 3, "every replica owns tenants: {load:?}");
-    assert!(load.values().all(|n| (2..=6).contains(n)), "{load:?}");
+    assert!(load.values().all(|n| (3..=5).contains(n)), "{load:?}");
 
     // Kill the replica that owns the most; its tenants continue on the others.
     let (victim, _) = load.iter().max_by_key(|(_, n)| **n).unwrap();
@@ -311,6 +361,51 @@ async fn a_joining_replica_takes_its_share_and_a_rolling_restart_loses_nothing()
         })
         .await;
     }
+    assert_eq!(cluster.violations_and_older_writes(), (0, 0));
+    drop(workers);
+    cluster.finish().await;
+}
+
+/// The handover happens while the tenants use their whole quota: the new owner's gate starts
+/// with an empty bucket, so the old and the new owner together never exceed a quota window
+/// (the simulator answers 429 to a request over it) and never send into a pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_at_full_quota_exceeds_no_window() {
+    let tenants: Vec<String> = (0..4).map(|i| format!("busy-{i}")).collect();
+    let quota = Quota {
+        requests: 20,
+        window: Duration::from_secs(2),
+    };
+    let cluster = Cluster::with(tenants, quota, 50).await;
+    let mut workers: BTreeMap<&str, KillOnDrop> = ["q0", "q1"]
+        .iter()
+        .map(|id| (*id, cluster.spawn(id)))
+        .collect();
+    cluster.publish_round(1).await;
+    // Kill a replica once every tenant is under way (about a fifth delivered).
+    eventually("every tenant under way", || {
+        let ok = cluster.tenants.iter().all(|t| cluster.held(t, 1) >= 10);
+        async move { ok }
+    })
+    .await;
+    let runs = cluster.runs();
+    let victim = runs
+        .values()
+        .filter_map(|r| r.last())
+        .next()
+        .unwrap()
+        .clone();
+    let killed = workers.remove(victim.as_str()).unwrap();
+    signal(&killed.0, "KILL");
+    drop(killed);
+    eventually("everything delivered after the kill", || {
+        let ok = cluster.all_hold(1);
+        async move { ok }
+    })
+    .await;
+    let moved = cluster.runs().values().filter(|r| r.len() == 2).count();
+    assert!(moved >= 1, "a tenant changed hands: {:?}", cluster.runs());
+    assert_eq!(cluster.over_quota(), 0, "no quota window exceeded");
     assert_eq!(cluster.violations_and_older_writes(), (0, 0));
     drop(workers);
     cluster.finish().await;
