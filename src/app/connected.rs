@@ -199,7 +199,13 @@ impl Application {
         let queue = self.names.tenant_queue(&t.id);
         let (consumer, stream) = QueueConsumer::start(conn, &queue, t.prefetch, "").await?;
         for target in &t.targets {
-            target.gate().start_conservatively();
+            let gate = target.gate();
+            gate.start_conservatively();
+            // A pause the previous owner reported (a 429's wait) still holds here.
+            if let Some(left) = self.membership.heard_pause(&t.id, target.kind()) {
+                tracing::info!(tenant = %t.id, target = %target.kind(), wait = ?left, "taking over a paused gate");
+                gate.pause_until(tokio::time::Instant::now() + left);
+            }
         }
         let ctx = Arc::new(self.tenant_context(t, publisher));
         let settings = LoopSettings {

@@ -17,6 +17,7 @@ use crate::admin::{self, AdminState, TenantView};
 use crate::broker::{Names, Publisher, Topology};
 use crate::change::TargetKind;
 use crate::cluster::Membership;
+use crate::cluster::membership::PauseNote;
 use crate::config::{HttpSettings, REPLICA_HEADER, Settings, plaintext_endpoints, read_ca_file};
 use crate::dlq::Reason;
 use crate::metrics::Metrics;
@@ -132,6 +133,23 @@ impl Application {
             metrics.start_at_zero(&t.id, &kinds, &reasons);
         }
         let membership = Membership::new(&replica, settings.replica.heartbeat);
+        let gates: Vec<(String, TargetKind, Arc<crate::push::Gate>)> = tenants
+            .iter()
+            .flat_map(|t| {
+                t.targets
+                    .iter()
+                    .map(|x| (t.id.clone(), x.kind(), x.gate().clone()))
+            })
+            .collect();
+        membership.set_pause_source(Box::new(move || {
+            gates
+                .iter()
+                .filter_map(|(tenant, kind, gate)| {
+                    let left = gate.paused_for()?;
+                    Some(PauseNote::lasting(tenant, *kind, left))
+                })
+                .collect()
+        }));
         Ok(Self {
             names: Names::new(&settings.broker.prefix),
             settings,

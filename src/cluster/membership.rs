@@ -6,10 +6,14 @@
 //! live while its last beat is younger than `3 × interval`; one that stops on purpose says
 //! `leaving` and drops out at once. The live set (always including this replica) is published
 //! on a `watch` channel whenever it changes.
+//!
+//! Beats also carry the pauses of the gates the sender holds (a tenant's target told it to
+//! wait, after a 429): a replica that takes the tenant over honours the pause it heard, so a
+//! hand-over never sends into a server's `Retry-After`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use lapin::options::{
@@ -23,6 +27,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::change::TargetKind;
+
 /// A replica counts as gone after this many missed beats.
 const MISSED_BEATS: u32 = 3;
 
@@ -30,7 +36,44 @@ const MISSED_BEATS: u32 = 3;
 struct Beat {
     replica: String,
     leaving: bool,
+    #[serde(default)]
+    pauses: Vec<PauseNote>,
 }
+
+/// A gate of `tenant` at `target` is closed until `until_unix_ms` (wall clock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseNote {
+    pub tenant: String,
+    pub target: TargetKind,
+    pub until_unix_ms: u64,
+}
+
+impl PauseNote {
+    /// A pause of `tenant` at `target` lasting `remaining` from now.
+    pub fn lasting(tenant: &str, target: TargetKind, remaining: Duration) -> Self {
+        let until = SystemTime::now() + remaining;
+        let until_unix_ms = until
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            tenant: tenant.to_owned(),
+            target,
+            until_unix_ms,
+        }
+    }
+
+    /// How long the pause still lasts from now (`None` once over).
+    pub fn remaining(&self) -> Option<Duration> {
+        let until = UNIX_EPOCH + Duration::from_millis(self.until_unix_ms);
+        until
+            .duration_since(SystemTime::now())
+            .ok()
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// What this replica's beats say about its gates' pauses.
+pub type PauseSource = Box<dyn Fn() -> Vec<PauseNote> + Send + Sync>;
 
 /// The membership view of one replica; outlives connections (a reconnect keeps what it knew).
 pub struct Membership {
@@ -38,6 +81,9 @@ pub struct Membership {
     interval: Duration,
     seen: Mutex<HashMap<String, Instant>>,
     live: watch::Sender<BTreeSet<String>>,
+    /// The latest pause heard per (tenant, target), from any replica.
+    heard_pauses: Mutex<HashMap<(String, TargetKind), PauseNote>>,
+    pause_source: Mutex<Option<PauseSource>>,
 }
 
 impl Membership {
@@ -48,7 +94,27 @@ impl Membership {
             interval: interval.max(Duration::from_millis(10)),
             seen: Mutex::new(HashMap::new()),
             live,
+            heard_pauses: Mutex::new(HashMap::new()),
+            pause_source: Mutex::new(None),
         })
+    }
+
+    /// Where this replica's beats take their pauses from.
+    pub fn set_pause_source(&self, source: PauseSource) {
+        *self.pause_source.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    }
+
+    /// The pause another replica reported for `tenant` at `target`, if it still lasts.
+    pub fn heard_pause(&self, tenant: &str, target: TargetKind) -> Option<Duration> {
+        let pauses = self.heard_pauses.lock().unwrap_or_else(|p| p.into_inner());
+        pauses
+            .get(&(tenant.to_owned(), target))
+            .and_then(PauseNote::remaining)
+    }
+
+    fn own_pauses(&self) -> Vec<PauseNote> {
+        let source = self.pause_source.lock().unwrap_or_else(|p| p.into_inner());
+        source.as_ref().map(|f| f()).unwrap_or_default()
     }
 
     pub fn me(&self) -> &str {
@@ -70,6 +136,12 @@ impl Membership {
         if beat.replica == self.me {
             return;
         }
+        let mut pauses = self.heard_pauses.lock().unwrap_or_else(|p| p.into_inner());
+        pauses.retain(|_, note| note.remaining().is_some());
+        for note in beat.pauses {
+            pauses.insert((note.tenant.clone(), note.target), note);
+        }
+        drop(pauses);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if beat.leaving {
             seen.remove(&beat.replica);
@@ -155,6 +227,7 @@ impl Membership {
             let body = serde_json::to_vec(&Beat {
                 replica: self.me.clone(),
                 leaving,
+                pauses: self.own_pauses(),
             })
             .unwrap_or_default();
             let props = BasicProperties::default()
@@ -209,6 +282,7 @@ mod tests {
         let beat = |r: &str, leaving| Beat {
             replica: r.into(),
             leaving,
+            pauses: Vec::new(),
         };
         m.heard(beat("b", false), Instant::now());
         m.heard(beat("c", false), Instant::now());
@@ -224,5 +298,30 @@ mod tests {
         assert_eq!(ids, ["a"], "b left");
         m.heard(beat("a", true), Instant::now());
         assert_eq!(live.borrow().len(), 1, "never without itself");
+    }
+
+    #[test]
+    fn pauses_heard_in_beats_are_kept_until_they_end() {
+        let m = Membership::new("a", Duration::from_secs(1));
+        let note = PauseNote::lasting("acme", TargetKind::Genesys, Duration::from_secs(30));
+        let beat = Beat {
+            replica: "b".into(),
+            leaving: false,
+            pauses: vec![note],
+        };
+        m.heard(beat, Instant::now());
+        let left = m.heard_pause("acme", TargetKind::Genesys).unwrap();
+        assert!(left > Duration::from_secs(28) && left <= Duration::from_secs(30));
+        assert_eq!(m.heard_pause("acme", TargetKind::Servicenow), None);
+        let over = PauseNote::lasting("x", TargetKind::Genesys, Duration::ZERO);
+        assert_eq!(over.remaining(), None);
+        let wire = serde_json::to_string(&Beat {
+            replica: "b".into(),
+            leaving: false,
+            pauses: Vec::new(),
+        })
+        .unwrap();
+        let old: Beat = serde_json::from_str(r#"{"replica":"b","leaving":false}"#).unwrap();
+        assert!(old.pauses.is_empty() && wire.contains("pauses"));
     }
 }
