@@ -410,3 +410,111 @@ async fn a_handover_at_full_quota_exceeds_no_window() {
     drop(workers);
     cluster.finish().await;
 }
+
+/// A pause (a 429's `Retry-After`) on the old owner is honoured by the new one: the killed
+/// replica's heartbeat carried it, and the replica that takes the tenant over waits it out
+/// (the simulator counts a request sent inside the pause as a violation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_outlives_its_replica() {
+    use futures::StreamExt;
+    use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    let tenants: Vec<String> = (0..4).map(|i| format!("calm-{i}")).collect();
+    let quota = Quota {
+        requests: 300,
+        window: Duration::from_secs(60),
+    };
+    let cluster = Cluster::with(tenants, quota, 2).await;
+    let mut workers: BTreeMap<String, KillOnDrop> = ["p0", "p1"]
+        .iter()
+        .map(|id| (id.to_string(), cluster.spawn(id)))
+        .collect();
+    cluster.publish_round(1).await;
+    eventually("round 1 delivered", || {
+        let ok = cluster.all_hold(1);
+        async move { ok }
+    })
+    .await;
+    let runs = cluster.runs();
+    let (tenant, owner) = runs
+        .iter()
+        .map(|(t, r)| (t.clone(), r[0].clone()))
+        .next()
+        .unwrap();
+
+    // Listen to the replicas' heartbeats, as a replica would.
+    let (conn, _publisher) = cluster.connect().await;
+    let channel = conn.create_channel().await.unwrap();
+    let own = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    let queue = channel
+        .queue_declare("".into(), own, FieldTable::default())
+        .await
+        .unwrap();
+    let queue = queue.name().as_str().to_owned();
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            cluster.names.replicas().as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let no_ack = BasicConsumeOptions {
+        no_ack: true,
+        ..BasicConsumeOptions::default()
+    };
+    let mut beats = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            no_ack,
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    // The owner's next request is answered 429 with a 6 s Retry-After: its gate pauses.
+    let pause = scriptsync_sim::Faults {
+        inject: vec![scriptsync_sim::InjectedResponse::new(429).with_retry_after("6")],
+        ..Default::default()
+    };
+    cluster
+        .sim
+        .set_faults(Some(&tenant), scriptsync_sim::SimTarget::Genesys, pause);
+    cluster.publish_round(2).await;
+    // Wait for a beat of the owner that reports the pause, then kill the owner.
+    let reported = tokio::time::timeout(common::DEADLINE, async {
+        while let Some(Ok(beat)) = beats.next().await {
+            let beat: serde_json::Value = serde_json::from_slice(&beat.data).unwrap_or_default();
+            let from_owner = beat["replica"] == owner.as_str();
+            let pauses = beat["pauses"].as_array().cloned().unwrap_or_default();
+            if from_owner && pauses.iter().any(|p| p["tenant"] == tenant.as_str()) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(reported, Ok(true), "the owner's beat reports the pause");
+    let killed = workers.remove(&owner).unwrap();
+    signal(&killed.0, "KILL");
+    drop(killed);
+    eventually("round 2 delivered after the pause", || {
+        let ok = cluster.all_hold(2);
+        async move { ok }
+    })
+    .await;
+    let after = cluster.runs();
+    assert_ne!(after[&tenant].last(), Some(&owner), "{after:?}");
+    assert_eq!(cluster.violations_and_older_writes(), (0, 0), "{after:?}");
+    let _ = conn.close(200, "done".into()).await;
+    drop(workers);
+    cluster.finish().await;
+}
