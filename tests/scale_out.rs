@@ -71,6 +71,26 @@ fn write_config(
 }
 
 impl Cluster {
+    /// Starts the replicas `ids` and waits until round 1 is delivered (they have settled).
+    async fn started(&self, ids: &[&str]) -> BTreeMap<String, KillOnDrop> {
+        let workers = ids
+            .iter()
+            .map(|id| (id.to_string(), self.spawn(id)))
+            .collect();
+        self.publish_round(1).await;
+        self.delivered(1).await;
+        workers
+    }
+
+    /// Waits until every script of every tenant holds `version`.
+    async fn delivered(&self, version: u64) {
+        eventually(&format!("round {version} delivered"), || {
+            let ok = self.all_hold(version);
+            async move { ok }
+        })
+        .await;
+    }
+
     async fn new() -> Self {
         let quota = Quota {
             requests: 300,
@@ -238,16 +258,7 @@ impl Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
     let cluster = Cluster::new().await;
-    let replicas = ["r0", "r1", "r2"];
-    let mut workers: BTreeMap<&str, KillOnDrop> =
-        replicas.iter().map(|id| (*id, cluster.spawn(id))).collect();
-    // Wait until every tenant has been served once (the replicas have settled).
-    cluster.publish_round(1).await;
-    eventually("round 1 delivered", || {
-        let ok = cluster.all_hold(1);
-        async move { ok }
-    })
-    .await;
+    let mut workers = cluster.started(&["r0", "r1", "r2"]).await;
 
     // Spread: each tenant served by one replica, every replica serves 2–6 of the 12.
     let runs = cluster.runs();
@@ -267,11 +278,7 @@ async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
     let killed_at = std::time::Instant::now();
     drop(killed);
     cluster.publish_round(2).await;
-    eventually("round 2 delivered after the kill", || {
-        let ok = cluster.all_hold(2);
-        async move { ok }
-    })
-    .await;
+    cluster.delivered(2).await;
     let failover = killed_at.elapsed();
     let after = cluster.runs();
     println!(
@@ -297,16 +304,7 @@ async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joining_replica_takes_its_share_and_a_rolling_restart_loses_nothing() {
     let cluster = Cluster::new().await;
-    let mut workers: BTreeMap<String, KillOnDrop> = ["r0", "r1", "r2"]
-        .iter()
-        .map(|id| (id.to_string(), cluster.spawn(id)))
-        .collect();
-    cluster.publish_round(1).await;
-    eventually("round 1 delivered", || {
-        let ok = cluster.all_hold(1);
-        async move { ok }
-    })
-    .await;
+    let mut workers = cluster.started(&["r0", "r1", "r2"]).await;
 
     // A fourth replica joins: its share moves to it, each tenant once, never back.
     workers.insert("r3".into(), cluster.spawn("r3"));
@@ -321,11 +319,7 @@ async fn a_joining_replica_takes_its_share_and_a_rolling_restart_loses_nothing()
     for _ in 0..60 {
         version += 1;
         cluster.publish_round(version).await;
-        eventually("a round delivered while r3 joins", || {
-            let ok = cluster.all_hold(version);
-            async move { ok }
-        })
-        .await;
+        cluster.delivered(version).await;
         if on_r3(&cluster.runs()) >= 2 {
             break;
         }
@@ -355,11 +349,7 @@ async fn a_joining_replica_takes_its_share_and_a_rolling_restart_loses_nothing()
         workers.insert(id.to_string(), cluster.spawn(id));
         version += 1;
         cluster.publish_round(version).await;
-        eventually("the round after a restart delivered", || {
-            let ok = cluster.all_hold(version);
-            async move { ok }
-        })
-        .await;
+        cluster.delivered(version).await;
     }
     assert_eq!(cluster.violations_and_older_writes(), (0, 0));
     drop(workers);
@@ -381,6 +371,7 @@ async fn a_handover_at_full_quota_exceeds_no_window() {
         .iter()
         .map(|id| (*id, cluster.spawn(id)))
         .collect();
+    // Not `started`: this round is the one in flight when a replica dies.
     cluster.publish_round(1).await;
     // Kill a replica once every tenant is under way (about a fifth delivered).
     eventually("every tenant under way", || {
@@ -398,11 +389,7 @@ async fn a_handover_at_full_quota_exceeds_no_window() {
     let killed = workers.remove(victim.as_str()).unwrap();
     signal(&killed.0, "KILL");
     drop(killed);
-    eventually("everything delivered after the kill", || {
-        let ok = cluster.all_hold(1);
-        async move { ok }
-    })
-    .await;
+    cluster.delivered(1).await;
     let moved = cluster.runs().values().filter(|r| r.len() == 2).count();
     assert!(moved >= 1, "a tenant changed hands: {:?}", cluster.runs());
     assert_eq!(cluster.over_quota(), 0, "no quota window exceeded");
@@ -417,8 +404,6 @@ async fn a_handover_at_full_quota_exceeds_no_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_outlives_its_replica() {
     use futures::StreamExt;
-    use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-    use lapin::types::FieldTable;
 
     let tenants: Vec<String> = (0..4).map(|i| format!("calm-{i}")).collect();
     let quota = Quota {
@@ -426,16 +411,7 @@ async fn a_pause_outlives_its_replica() {
         window: Duration::from_secs(60),
     };
     let cluster = Cluster::with(tenants, quota, 2).await;
-    let mut workers: BTreeMap<String, KillOnDrop> = ["p0", "p1"]
-        .iter()
-        .map(|id| (id.to_string(), cluster.spawn(id)))
-        .collect();
-    cluster.publish_round(1).await;
-    eventually("round 1 delivered", || {
-        let ok = cluster.all_hold(1);
-        async move { ok }
-    })
-    .await;
+    let mut workers = cluster.started(&["p0", "p1"]).await;
     let runs = cluster.runs();
     let (tenant, owner) = runs
         .iter()
@@ -446,37 +422,7 @@ async fn a_pause_outlives_its_replica() {
     // Listen to the replicas' heartbeats, as a replica would.
     let (conn, _publisher) = cluster.connect().await;
     let channel = conn.create_channel().await.unwrap();
-    let own = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..QueueDeclareOptions::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), own, FieldTable::default())
-        .await
-        .unwrap();
-    let queue = queue.name().as_str().to_owned();
-    channel
-        .queue_bind(
-            queue.as_str().into(),
-            cluster.names.replicas().as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let no_ack = BasicConsumeOptions {
-        no_ack: true,
-        ..BasicConsumeOptions::default()
-    };
-    let mut beats = channel
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            no_ack,
-            FieldTable::default(),
-        )
+    let mut beats = scriptsync::cluster::membership::listen(&channel, &cluster.names.replicas())
         .await
         .unwrap();
 
@@ -506,11 +452,7 @@ async fn a_pause_outlives_its_replica() {
     let killed = workers.remove(&owner).unwrap();
     signal(&killed.0, "KILL");
     drop(killed);
-    eventually("round 2 delivered after the pause", || {
-        let ok = cluster.all_hold(2);
-        async move { ok }
-    })
-    .await;
+    cluster.delivered(2).await;
     let after = cluster.runs();
     assert_ne!(after[&tenant].last(), Some(&owner), "{after:?}");
     assert_eq!(cluster.violations_and_older_writes(), (0, 0), "{after:?}");

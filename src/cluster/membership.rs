@@ -180,48 +180,7 @@ impl Membership {
         stop: CancellationToken,
         leaving: CancellationToken,
     ) -> lapin::Result<()> {
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        };
-        channel
-            .exchange_declare(
-                exchange.into(),
-                ExchangeKind::Fanout,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        let own = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
-            ..QueueDeclareOptions::default()
-        };
-        let queue = channel
-            .queue_declare("".into(), own, FieldTable::default())
-            .await?;
-        let queue = queue.name().as_str().to_owned();
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.into(),
-                "".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        let no_ack = BasicConsumeOptions {
-            no_ack: true,
-            ..BasicConsumeOptions::default()
-        };
-        let mut beats = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                no_ack,
-                FieldTable::default(),
-            )
-            .await?;
+        let mut beats = listen(&channel, exchange).await?;
         let expiration = (self.interval * MISSED_BEATS).as_millis().to_string();
         let beat = |leaving: bool| {
             let body = serde_json::to_vec(&Beat {
@@ -269,6 +228,53 @@ impl Membership {
             }
         }
     }
+}
+
+/// Declares the heartbeat exchange and a queue of this listener's own (exclusive, deleted
+/// with its channel) bound to it, and consumes it without acks: every beat of every replica.
+pub async fn listen(channel: &Channel, exchange: &str) -> lapin::Result<lapin::Consumer> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            exchange.into(),
+            ExchangeKind::Fanout,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    let own = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    let queue = channel
+        .queue_declare("".into(), own, FieldTable::default())
+        .await?;
+    let queue = queue.name().as_str().to_owned();
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            exchange.into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let no_ack = BasicConsumeOptions {
+        no_ack: true,
+        ..BasicConsumeOptions::default()
+    };
+    channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            no_ack,
+            FieldTable::default(),
+        )
+        .await
 }
 
 #[cfg(test)]
