@@ -3,7 +3,8 @@
 //! go. A tenant that moves away is drained first (its in-flight pushes finish and settle),
 //! then its channel closes, which returns what it still held to the queue and lets the next
 //! single active consumer (the new owner) start: the old owner stops sending before the new
-//! one starts. A tenant that arrives starts with a conservative gate.
+//! one starts. A tenant that arrives from another replica starts with a conservative gate and
+//! the pause its old owner reported; a process that starts alone starts its gates normally.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -74,11 +75,16 @@ impl Application {
         });
 
         // A starting replica listens before it takes tenants, so that it hears the others.
-        let settle_until = *self
-            .first_connected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(|| tokio::time::Instant::now() + self.membership.settle_time());
+        let (settle_until, first_start) = {
+            let mut first = self
+                .first_connected
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let first_start = first.is_none();
+            let at = *first
+                .get_or_insert_with(|| tokio::time::Instant::now() + self.membership.settle_time());
+            (at, first_start)
+        };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = tokio::time::sleep_until(settle_until) => {}
@@ -89,8 +95,17 @@ impl Application {
         } else {
             live.mark_unchanged();
             let replicas = live.borrow().clone();
-            self.follow(&conn, &publisher, &mut tasks, &stop, &replicas)
-                .await?;
+            // A process that starts alone takes its tenants from nobody: full burst. Every
+            // later take-over (or a start beside other replicas) is conservative.
+            let taking_over = !(first_start && replicas.len() == 1);
+            self.follow(
+                &conn,
+                &publisher,
+                &mut tasks,
+                &stop,
+                (&replicas, taking_over),
+            )
+            .await?;
             self.ready.store(true, Ordering::SeqCst);
             tracing::info!(
                 replica = self.replica(), owned = tasks.running.len(), tenants = self.tenants.len(),
@@ -126,7 +141,7 @@ impl Application {
                 _ = shutdown.cancelled() => return Ok(None),
                 Ok(()) = live.changed() => {
                     let replicas = live.borrow_and_update().clone();
-                    self.follow(conn, publisher, tasks, stop, &replicas).await?;
+                    self.follow(conn, publisher, tasks, stop, (&replicas, true)).await?;
                 }
                 Some(res) = tasks.set.join_next_with_id() => {
                     let (id, end) = match res {
@@ -160,14 +175,15 @@ impl Application {
         }
     }
 
-    /// Starts the tenants this replica owns among `replicas` and releases the others.
+    /// Starts the tenants this replica owns among `replicas` and releases the others;
+    /// `taking_over`: a tenant it starts may have been another replica's this quota window.
     async fn follow(
         &self,
         conn: &Connection,
         publisher: &Publisher,
         tasks: &mut Tasks,
         stop: &CancellationToken,
-        replicas: &BTreeSet<String>,
+        (replicas, taking_over): (&BTreeSet<String>, bool),
     ) -> anyhow::Result<()> {
         let ids = self.tenants.iter().map(|t| t.id.as_str());
         let owned = owned_by(self.replica(), ids, replicas);
@@ -180,27 +196,30 @@ impl Application {
         }
         for t in self.tenants.iter().filter(|t| owned.contains(&t.id)) {
             if !tasks.running.contains_key(&t.id) {
-                self.start_tenant(conn, publisher, tasks, stop, t).await?;
+                self.start_tenant(conn, publisher, tasks, stop, (t, taking_over))
+                    .await?;
             }
         }
         Ok(())
     }
 
     /// Consumes `t`'s queue (single active consumer: it starts receiving once no other
-    /// replica's consumer is active) with a conservative gate.
+    /// replica's consumer is active); when `taking_over`, with a conservative gate.
     async fn start_tenant(
         &self,
         conn: &Connection,
         publisher: &Publisher,
         tasks: &mut Tasks,
         stop: &CancellationToken,
-        t: &TenantParts,
+        (t, taking_over): (&TenantParts, bool),
     ) -> anyhow::Result<()> {
         let queue = self.names.tenant_queue(&t.id);
         let (consumer, stream) = QueueConsumer::start(conn, &queue, t.prefetch, "").await?;
         for target in &t.targets {
             let gate = target.gate();
-            gate.start_conservatively();
+            if taking_over {
+                gate.start_conservatively();
+            }
             // A pause the previous owner reported (a 429's wait) still holds here.
             if let Some(left) = self.membership.heard_pause(&t.id, target.kind()) {
                 tracing::info!(tenant = %t.id, target = %target.kind(), wait = ?left, "taking over a paused gate");
