@@ -551,3 +551,34 @@ fn target_urls_must_be_http() {
         assert!(err.contains(message), "{err}");
     }
 }
+
+#[test]
+fn several_broker_addresses_as_a_list_or_a_joined_string_never_with_url() {
+    let list =
+        format!("[broker]\nurls = [\"amqp://a:5672/%2f\", \"amqp://b:5672/%2f\"]\n{MINIMAL}");
+    let settings = parse_and_validate(&list).unwrap();
+    let addresses: Vec<&str> = settings.broker.addresses().collect();
+    assert_eq!(addresses, ["amqp://a:5672/%2f", "amqp://b:5672/%2f"]);
+    // The shown config keeps the list.
+    let shown = settings.to_redacted_toml();
+    assert!(
+        shown.contains("urls = [") && shown.contains("amqp://b:5672/%2f"),
+        "{shown}"
+    );
+
+    let joined = format!("[broker]\nurls = \"amqp://a:5672/%2f, amqp://b:5672/%2f\"\n{MINIMAL}");
+    let settings = parse_and_validate(&joined).unwrap();
+    assert_eq!(settings.broker.addresses().count(), 2);
+
+    let both =
+        format!("[broker]\nurl = \"amqp://a:5672/%2f\"\nurls = [\"amqp://b:5672/%2f\"]\n{MINIMAL}");
+    let err = parse_and_validate(&both).unwrap_err().to_string();
+    assert!(err.contains("not both"), "{err}");
+    let empty = format!("[broker]\nurls = []\n{MINIMAL}");
+    let err = parse_and_validate(&empty).unwrap_err().to_string();
+    assert!(err.contains("empty"), "{err}");
+    let secret =
+        format!("[broker]\nurls = [\"amqp://a:5672/%2f\", \"amqp://u:pw@b:5672/%2f\"]\n{MINIMAL}");
+    let err = parse_and_validate(&secret).unwrap_err().to_string();
+    assert!(err.contains("password") && !err.contains("pw@"), "{err}");
+}

@@ -48,6 +48,24 @@ async fn happy_path_three_tenants_reach_both_targets() {
     app.stop().await;
 }
 
+/// With several broker addresses (`broker.urls`) the worker connects to one that answers:
+/// here the first is a closed port, the other the local broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_broker_addresses_connect_to_one_that_answers() {
+    let app = spawn_app(&["nodes"], |s| {
+        s.broker.url = "amqp://127.0.0.1:1/%2f".into();
+        s.broker.other_urls = vec![common::BROKER_URL.into()];
+    })
+    .await;
+    app.publish(&change("nodes", "script-0", 1)).await;
+    app.wait_settled("nodes", 1).await;
+    assert_eq!(
+        app.sim_state().tenants["nodes"].genesys.held["script-0"].version,
+        1
+    );
+    app.stop().await;
+}
+
 /// Every request to a target names the replica that sent it (`X-Scriptsync-Replica`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_names_its_replica() {

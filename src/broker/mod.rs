@@ -11,16 +11,57 @@ pub use inbound::{AckHandle, Inbound};
 pub use publisher::{PublishError, Publisher};
 pub use topology::{Names, Topology};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use lapin::tcp::OwnedTLSConfig;
 use lapin::{Connection, ConnectionProperties};
 use url::Url;
 
 use crate::config::{BrokerSettings, expose, read_ca_file};
 
-/// Connects with the configured URL and the password from its secret reference.
-/// The URI with the password is built here and never logged.
+/// Where the next [`connect`] starts in `broker.urls`: a random node at first (so replicas
+/// spread their connections), then the one after the last tried (so a lost node is tried
+/// last).
+static NEXT_ADDRESS: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Connects to the first answering address of `broker.url` / `broker.urls`, trying them in
+/// turn, with the password from its secret reference (TLS settings apply to each). The URI
+/// with the password is built here and never logged; the node reached is.
 pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Connection> {
-    let mut url = Url::parse(&settings.url)?;
+    let addresses: Vec<&str> = settings.addresses().collect();
+    let n = addresses.len();
+    let _ = NEXT_ADDRESS.compare_exchange(
+        usize::MAX,
+        rand::random_range(0..n.max(1)),
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    let start = NEXT_ADDRESS.load(Ordering::SeqCst);
+    let mut failures = Vec::new();
+    for i in 0..n {
+        let address = addresses[start.wrapping_add(i) % n];
+        match connect_to(settings, address, name).await {
+            Ok(conn) => {
+                if n > 1 {
+                    tracing::info!(node = %redacted_url(address), "connected to RabbitMQ");
+                }
+                // A reconnect starts after this node: if it is the one lost, it comes last.
+                NEXT_ADDRESS.store(start.wrapping_add(i + 1), Ordering::SeqCst);
+                return Ok(conn);
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    Err(anyhow::anyhow!(failures.join("; ")))
+}
+
+/// One connection attempt to `address`.
+async fn connect_to(
+    settings: &BrokerSettings,
+    address: &str,
+    name: &str,
+) -> anyhow::Result<Connection> {
+    let mut url = Url::parse(address)?;
     if url.username().is_empty() {
         let _ = url.set_username("guest");
     }
@@ -42,12 +83,12 @@ pub async fn connect(settings: &BrokerSettings, name: &str) -> anyhow::Result<Co
         Ok(connected) => connected.map_err(|e| {
             anyhow::anyhow!(
                 "cannot connect to RabbitMQ at {}: {e}",
-                redacted_url(&settings.url)
+                redacted_url(address)
             )
         }),
         Err(_) => Err(anyhow::anyhow!(
             "cannot connect to RabbitMQ at {}: no answer within {:?}",
-            redacted_url(&settings.url),
+            redacted_url(address),
             CONNECT_TIMEOUT
         )),
     }

@@ -18,11 +18,37 @@ use super::tenant::{
     default_genesys_window, default_headroom, default_rpm,
 };
 
+/// `broker.urls` as written: a list, or one string of comma-separated URLs (the form an
+/// environment variable can carry).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum UrlList {
+    Many(Vec<String>),
+    Joined(String),
+}
+
+impl UrlList {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            UrlList::Many(urls) => urls,
+            UrlList::Joined(text) => text
+                .split(',')
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect(),
+        }
+    }
+}
+
 /// `[broker]` as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerFile {
-    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// Several addresses of one cluster, tried in turn; instead of `url`, never with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    urls: Option<UrlList>,
     prefix: String,
     queue_type: QueueType,
     dlq_queue_type: QueueType,
@@ -36,17 +62,38 @@ pub struct BrokerFile {
 }
 
 impl Default for BrokerFile {
+    /// The defaults, with no address given (so that `urls` alone is not "both").
     fn default() -> Self {
-        BrokerSettings::default().into()
+        Self {
+            url: None,
+            ..BrokerSettings::default().into()
+        }
     }
 }
 
 impl TryFrom<BrokerFile> for BrokerSettings {
     type Error = String;
     fn try_from(f: BrokerFile) -> Result<Self, String> {
+        let (url, other_urls) = match (f.url, f.urls.map(UrlList::into_vec)) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give broker.url (one address) or broker.urls (several), not both".into(),
+                );
+            }
+            (None, Some(urls)) => {
+                let mut urls = urls.into_iter();
+                let first = urls.next().ok_or("broker.urls is empty")?;
+                (first, urls.collect())
+            }
+            (url, None) => (
+                url.unwrap_or_else(|| BrokerSettings::default().url),
+                Vec::new(),
+            ),
+        };
         Ok(Self {
             password: Secret::from_pair("broker.password", f.password_env, f.password_file)?,
-            url: f.url,
+            url,
+            other_urls,
             prefix: f.prefix,
             queue_type: f.queue_type,
             dlq_queue_type: f.dlq_queue_type,
@@ -61,8 +108,15 @@ impl TryFrom<BrokerFile> for BrokerSettings {
 impl From<BrokerSettings> for BrokerFile {
     fn from(s: BrokerSettings) -> Self {
         let (password_env, password_file) = Secret::to_pair(s.password.as_ref());
+        let (url, urls) = if s.other_urls.is_empty() {
+            (Some(s.url), None)
+        } else {
+            let all = std::iter::once(s.url).chain(s.other_urls).collect();
+            (None, Some(UrlList::Many(all)))
+        };
         Self {
-            url: s.url,
+            url,
+            urls,
             prefix: s.prefix,
             queue_type: s.queue_type,
             dlq_queue_type: s.dlq_queue_type,

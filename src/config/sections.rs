@@ -20,8 +20,12 @@ use super::{ConfigError, invalid};
 )]
 pub struct BrokerSettings {
     /// AMQP URI without a password (`amqp://user@host:5672/%2f`); the password comes from
-    /// `password_env` / `password_file`. Without a user, `guest` is used.
+    /// `password_env` / `password_file`. Without a user, `guest` is used. With `broker.urls`,
+    /// the first of them.
     pub url: String,
+    /// The other addresses of `broker.urls` (nodes of one cluster): on connection loss the
+    /// worker tries them in turn. Empty with `broker.url`.
+    pub other_urls: Vec<String>,
     /// Prefix of every exchange and queue name; tests use a random one.
     pub prefix: String,
     /// Type of the per-tenant queues: quorum (replicated) or classic.
@@ -45,6 +49,7 @@ impl Default for BrokerSettings {
     fn default() -> Self {
         Self {
             url: "amqp://127.0.0.1:5672/%2f".into(),
+            other_urls: Vec::new(),
             prefix: "scriptsync".into(),
             queue_type: QueueType::Quorum,
             dlq_queue_type: QueueType::Quorum,
@@ -68,16 +73,23 @@ impl BrokerSettings {
         }
     }
 
+    /// Every address: `url`, then `other_urls`.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.url.as_str()).chain(self.other_urls.iter().map(String::as_str))
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let parsed = url::Url::parse(&self.url)
-            .map_err(|e| invalid(format!("broker.url is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "amqp" | "amqps") {
-            return Err(invalid("broker.url must start with amqp:// or amqps://"));
-        }
-        if parsed.password().is_some() {
-            return Err(invalid(
-                "broker.url must not contain a password: use broker.password_env or broker.password_file",
-            ));
+        for address in self.addresses() {
+            let parsed = url::Url::parse(address)
+                .map_err(|e| invalid(format!("broker.url is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "amqp" | "amqps") {
+                return Err(invalid("broker.url must start with amqp:// or amqps://"));
+            }
+            if parsed.password().is_some() {
+                return Err(invalid(
+                    "broker.url must not contain a password: use broker.password_env or broker.password_file",
+                ));
+            }
         }
         if self.prefix.is_empty() || !super::is_valid_tenant_id(&self.prefix) {
             return Err(invalid(

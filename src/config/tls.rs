@@ -76,13 +76,15 @@ pub fn is_plaintext_to_remote(url: &Url) -> bool {
 /// Every configured endpoint that is plaintext to a remote host, as (setting, URL without
 /// credentials). `run` logs a warning for each at start.
 pub fn plaintext_endpoints(settings: &Settings) -> Vec<(String, String)> {
-    let mut candidates: Vec<(String, Option<Url>)> = vec![
-        ("broker.url".into(), Url::parse(&settings.broker.url).ok()),
-        (
-            "telemetry.otlp_endpoint".into(),
-            settings.telemetry.otlp_endpoint.clone(),
-        ),
-    ];
+    let mut candidates: Vec<(String, Option<Url>)> = settings
+        .broker
+        .addresses()
+        .map(|address| ("broker.url".to_owned(), Url::parse(address).ok()))
+        .collect();
+    candidates.push((
+        "telemetry.otlp_endpoint".into(),
+        settings.telemetry.otlp_endpoint.clone(),
+    ));
     for t in &settings.tenants {
         if let Some(g) = &t.genesys {
             let key = |k: &str| format!("tenants.{}.genesys.{k}", t.id);
