@@ -490,6 +490,12 @@ def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
     expect(config["log"]["format"] == "json", "log.format is not json")
     expect("id" not in config.get("replica", {}), "[replica] id is set: POD_NAME must be the id")
     expect(config["replica"]["heartbeat"] == values["replica"]["heartbeat"], "replica.heartbeat")
+    urls = values["broker"].get("urls") or []
+    if urls:
+        expect(config["broker"].get("urls") == urls and "url" not in config["broker"],
+               "broker.urls rendered instead of broker.url")
+    else:
+        expect(config["broker"].get("url") == values["broker"]["url"], "broker.url rendered")
     drain = values["shutdown"]["drainTimeoutSeconds"]
     expect(config["shutdown"]["drain_timeout"] == f"{drain}s", "shutdown.drain_timeout")
     expect([t["id"] for t in config["tenants"]] == [t["id"] for t in values["tenants"]], "tenants")

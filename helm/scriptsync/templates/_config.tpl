@@ -15,7 +15,11 @@ secretsMountPath. A key left out here takes scriptsync's default.
 # (release {{ .Release.Name }}). Edit the chart values, not this file.
 
 [broker]
+{{- if .Values.broker.urls }}
+urls = [{{ range $i, $u := .Values.broker.urls }}{{ if $i }}, {{ end }}{{ include $q $u }}{{ end }}]
+{{- else }}
 url = {{ include $q .Values.broker.url }}
+{{- end }}
 {{- with .Values.broker.passwordSecretRef }}{{ if .name }}
 password_file = {{ include $q (include "scriptsync.secretFile" (list $ .)) }}
 {{- end }}{{ end }}
