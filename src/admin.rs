@@ -6,8 +6,9 @@
 //! - `/metrics`: the Prometheus text exposition of the §11 instruments;
 //! - `/status`: JSON per tenant and target: gate state (open, or paused until when), current
 //!   rate and ceiling, requests in flight, last success, last error (no secrets), and the
-//!   deliveries the tenant holds unacked. Read from the status board (typed state), never
-//!   from the metrics.
+//!   deliveries the tenant holds unacked; which replica owns each tenant, and the live
+//!   replicas as this one sees them. Read from the status board (typed state), never from
+//!   the metrics.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
 use crate::change::TargetKind;
+use crate::cluster::{Membership, owner};
 use crate::metrics::Metrics;
 use crate::pipeline::PanicLog;
 use crate::push::Gate;
@@ -48,6 +50,8 @@ pub struct AdminState {
     /// Recent task panics: too many make the worker not ready.
     pub panics: Arc<PanicLog>,
     pub tenants: Vec<TenantView>,
+    /// Who is alive, and so which tenants are this replica's.
+    pub membership: Arc<Membership>,
 }
 
 impl AdminState {
@@ -61,6 +65,9 @@ impl AdminState {
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub ready: bool,
+    /// This replica's id, and every live replica's (this one's view of the membership).
+    pub replica: String,
+    pub replicas: Vec<String>,
     pub tenants: Vec<TenantStatus>,
 }
 
@@ -68,6 +75,9 @@ pub struct Status {
 pub struct TenantStatus {
     pub tenant: String,
     pub queue: String,
+    /// The replica that owns the tenant among the live ones (this replica pushes for it
+    /// when that is its own id).
+    pub owner: Option<String>,
     /// Deliveries taken from the queue and not yet settled.
     pub unacked: i64,
     pub targets: Vec<TargetStatus>,
@@ -142,6 +152,7 @@ async fn status(State(state): State<Arc<AdminState>>) -> Json<Status> {
 /// The `/status` document, now.
 pub fn snapshot(state: &AdminState) -> Status {
     let now = SystemTime::now();
+    let replicas = state.membership.watch().borrow().clone();
     let tenants = state
         .tenants
         .iter()
@@ -150,6 +161,7 @@ pub fn snapshot(state: &AdminState) -> Status {
             TenantStatus {
                 tenant: t.tenant.clone(),
                 queue: t.queue.clone(),
+                owner: owner(&t.tenant, &replicas).map(str::to_owned),
                 unacked: board.inflight,
                 targets: t
                     .targets
@@ -161,6 +173,8 @@ pub fn snapshot(state: &AdminState) -> Status {
         .collect();
     Status {
         ready: state.is_ready(),
+        replica: state.membership.me().to_owned(),
+        replicas: replicas.iter().cloned().collect(),
         tenants,
     }
 }

@@ -420,6 +420,12 @@ async fn status_shows_paused_until_during_a_forced_pause() {
         status_now().await["ready"] == true
     })
     .await;
+    // One replica alone: it is the only live one and owns every tenant.
+    let me = status["replica"].as_str().expect("replica").to_owned();
+    assert_eq!(status["replicas"], serde_json::json!([me]), "{status:#}");
+    for t in status["tenants"].as_array().unwrap() {
+        assert_eq!(t["owner"], me.as_str(), "{status:#}");
+    }
     let text = serde_json::to_string(&status).unwrap();
     assert!(!text.contains(scriptsync_sim::fixtures::SIM_SECRET));
     app.stop().await;

@@ -182,6 +182,7 @@ impl Application {
     /// What the admin endpoints read.
     pub fn admin_state(&self) -> Arc<AdminState> {
         Arc::new(AdminState {
+            membership: self.membership.clone(),
             metrics: self.metrics.clone(),
             board: self.metrics.board(),
             ready: self.ready.clone(),
