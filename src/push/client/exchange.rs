@@ -132,41 +132,46 @@ impl PushClient {
         };
         let class = classify(self.target, observed, SystemTime::now());
         let correlation_id = reply::correlation_id(&headers);
-        let fail = |class, wait| AttemptError {
+        let fail = |class, wait, message| AttemptError {
             class,
             wait,
             status: Some(status),
-            message: reply::describe(call.what, status, &body),
+            message,
             correlation_id: correlation_id.clone(),
             budget_spent: false,
         };
-        let result = match class {
-            Class::Success => {
-                let reply = Reply {
-                    status,
-                    headers: headers.clone(),
-                    body: body.clone(),
-                    attempts: call.attempt,
-                    correlation_id: correlation_id.clone(),
-                };
-                match judge(reply) {
-                    Verdict::Done(value) => {
-                        self.metrics
-                            .request_succeeded(&self.tenant, self.target, status);
-                        tracing::debug!(
-                            tenant = %self.tenant, target = %self.target, attempt = call.attempt,
-                            status, correlation_id = correlation_id.as_deref(), what = call.what,
-                            "push request succeeded"
-                        );
-                        Ok(value)
-                    }
-                    Verdict::Retry(message) => Err(AttemptError {
-                        message: format!("{}: {message}", call.what),
-                        ..fail(Class::Transient, None)
-                    }),
+        if class == Class::Success {
+            // The answer goes to the target's judge as it is (no copy).
+            let reply = Reply {
+                status,
+                headers,
+                body,
+                attempts: call.attempt,
+                correlation_id: correlation_id.clone(),
+            };
+            return Interpreted::Done(match judge(reply) {
+                Verdict::Done(value) => {
+                    self.metrics
+                        .request_succeeded(&self.tenant, self.target, status);
+                    tracing::debug!(
+                        tenant = %self.tenant, target = %self.target, attempt = call.attempt,
+                        status, correlation_id = correlation_id.as_deref(), what = call.what,
+                        "push request succeeded"
+                    );
+                    Ok(value)
                 }
+                Verdict::Retry(message) => Err(fail(
+                    Class::Transient,
+                    None,
+                    format!("{}: {message}", call.what),
+                )),
+            });
+        }
+        let message = reply::describe(call.what, status, &body);
+        let result = match class {
+            Class::Auth => {
+                return Interpreted::Unauthorized(fail(Class::Transient, None, message));
             }
-            Class::Auth => return Interpreted::Unauthorized(fail(Class::Transient, None)),
             Class::RateLimited { wait } => {
                 self.metrics.rate_limited(&self.tenant, self.target);
                 self.gate.on_rate_limited(call.issued_at);
@@ -176,9 +181,9 @@ impl PushClient {
                 // backoff.
                 let pause = wait.unwrap_or(settings.initial);
                 self.gate.pause_until(Instant::now() + pause);
-                Err(fail(Class::RateLimited { wait }, wait))
+                Err(fail(Class::RateLimited { wait }, wait, message))
             }
-            other => Err(fail(other, None)),
+            other => Err(fail(other, None, message)),
         };
         Interpreted::Done(result)
     }

@@ -129,16 +129,11 @@ impl GenesysTarget {
             let mut get_url = row_url.clone();
             get_url.query_pairs_mut().append_pair("showbrief", "false");
             let got = self
-                .request(&mut permit, job, "GET row", |http| {
+                .request(&mut permit, job, ("GET row", readable_row), |http| {
                     http.get(get_url.clone())
                 })
                 .await;
             match got {
-                // A row that cannot be read (cut short, not JSON) says nothing about the
-                // version held: writing over it could put an older version over a newer one.
-                Ok(reply) if reply.json().is_none() => {
-                    return Attempted::Failed(unreadable_row(&reply));
-                }
                 Ok(reply) => {
                     job.steps.checked = true;
                     self.rows.exists(change.script_id());
@@ -169,7 +164,7 @@ impl GenesysTarget {
             };
             let body = json!({"scriptId": change.script_id(), "versionId": version_id});
             let sent = self
-                .request(&mut permit, job, "POST publish", |http| {
+                .request(&mut permit, job, ("POST publish", Verdict::Done), |http| {
                     http.post(url.clone()).json(&body)
                 })
                 .await;
@@ -195,7 +190,10 @@ impl GenesysTarget {
         let put = |http: &reqwest::Client| http.put(row_url.clone()).json(&body);
         let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
         if self.rows.write_for(&key) == Write::Update {
-            match self.request(permit, job, "PUT row", put).await {
+            match self
+                .request(permit, job, ("PUT row", Verdict::Done), put)
+                .await
+            {
                 Ok(_) => {
                     self.rows.exists(&key);
                     return Ok(());
@@ -204,26 +202,32 @@ impl GenesysTarget {
                 Err(e) => return Err(e),
             }
         }
-        match self.request(permit, job, "POST row", post).await {
+        match self
+            .request(permit, job, ("POST row", Verdict::Done), post)
+            .await
+        {
             Ok(_) => {
                 self.rows.exists(&key);
                 Ok(())
             }
             Err(e) if e.status == Some(409) => {
                 self.rows.exists(&key);
-                self.request(permit, job, "PUT row", put).await.map(|_| ())
+                self.request(permit, job, ("PUT row", Verdict::Done), put)
+                    .await
+                    .map(|_| ())
             }
             Err(e) => Err(e),
         }
     }
 
     /// One request of `job`: under the lane's permit if it is still unused, else through the
-    /// gate within the job's budget. Counts the attempt and keeps the correlation id.
+    /// gate within the job's budget; `judge` decides whether a 2xx answer will do. Counts the
+    /// attempt and keeps the correlation id.
     async fn request<B>(
         &self,
         permit: &mut Option<GatePermit>,
         job: &mut Job,
-        what: &str,
+        (what, judge): (&str, fn(Reply) -> Verdict<Reply>),
         build: B,
     ) -> Result<Reply, AttemptError>
     where
@@ -238,7 +242,7 @@ impl GenesysTarget {
         let deadline = job.retries.deadline();
         let result = self
             .client
-            .attempt_admitted(permit, attempt, deadline, what, build, Verdict::Done)
+            .attempt_admitted(permit, attempt, deadline, what, build, judge)
             .await;
         let correlation_id = match &result {
             Ok(reply) => reply.correlation_id.clone(),
@@ -331,16 +335,14 @@ fn row_version(reply: &Reply) -> Option<u64> {
         .or_else(|| v.as_str()?.trim().parse().ok())
 }
 
-/// A 2xx GET row whose body is not JSON: transient (the next try reads it again).
-fn unreadable_row(reply: &Reply) -> AttemptError {
-    AttemptError {
-        class: Class::Transient,
-        wait: None,
-        status: Some(reply.status),
-        message: crate::push::reply::describe("GET row", reply.status, &reply.body)
-            + " (unreadable row)",
-        correlation_id: reply.correlation_id.clone(),
-        budget_spent: false,
+/// The judge of a GET row: a row that cannot be read (cut short, not JSON) says nothing about
+/// the version held, and writing over it could put an older version over a newer one, so it
+/// is tried again (transient) instead of taken as version 0.
+fn readable_row(reply: Reply) -> Verdict<Reply> {
+    if reply.json().is_some() {
+        Verdict::Done(reply)
+    } else {
+        Verdict::Retry(format!("{} with an unreadable row", reply.status))
     }
 }
 
