@@ -21,6 +21,9 @@ use crate::cluster::owned_by;
 use crate::pipeline::tenant::task_panicked;
 use crate::pipeline::{LoopEnd, LoopSettings, run_tenant, run_unrouted};
 
+/// How long closing a channel or the connection may take (a dying broker may never answer).
+const TEARDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A tenant this replica is consuming.
 struct Running {
     stop: CancellationToken,
@@ -117,8 +120,23 @@ impl Application {
         self.ready.store(false, Ordering::SeqCst);
         let _ = unrouted.cancel().await;
         stop.cancel();
-        while tasks.set.join_next().await.is_some() {}
-        let _ = conn.close(200, "scriptsync stopping".into()).await;
+        // The tenants drain within `drain_timeout`; a task stuck on a dying connection must
+        // not hold the reconnect back beyond that.
+        let drained = async { while tasks.set.join_next().await.is_some() {} };
+        let grace = self.settings.shutdown.drain_timeout + TEARDOWN_MARGIN;
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "connection tasks still running after the drain; aborting them"
+            );
+            tasks.set.abort_all();
+            while tasks.set.join_next().await.is_some() {}
+        }
+        let _ = tokio::time::timeout(
+            TEARDOWN_MARGIN,
+            conn.close(200, "scriptsync stopping".into()),
+        )
+        .await;
         match lost {
             None => Ok(()),
             Some(e) => Err(anyhow::anyhow!(e)),
@@ -240,7 +258,8 @@ impl Application {
                 let end = run_tenant(ctx, stream, settings, task_stop).await;
                 // Whatever the channel still holds goes back to the queue, and the next
                 // consumer (another replica, after a handover) becomes the active one.
-                let _ = consumer.channel.close(200, "tenant stopped".into()).await;
+                let closing = consumer.channel.close(200, "tenant stopped".into());
+                let _ = tokio::time::timeout(TEARDOWN_MARGIN, closing).await;
                 end
             })
             .id();
