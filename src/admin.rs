@@ -1,8 +1,9 @@
 //! The admin HTTP endpoints (DESIGN §9), served by the application on `admin.listen`:
 //!
 //! - `/healthz`: 200 while the process runs (it does not depend on the broker);
-//! - `/readyz`: 200 only while the broker connection is up, the topology declared and every
-//!   tenant consumer running, else 503;
+//! - `/readyz`: 200 only while the broker connection is up, the topology declared, every
+//!   tenant consumer running and the broker confirming durable writes (the write probe: a
+//!   RabbitMQ cluster that lost its majority fails it), else 503;
 //! - `/metrics`: the Prometheus text exposition of the §11 instruments;
 //! - `/status`: JSON per tenant and target: gate state (open, or paused until when), current
 //!   rate and ceiling, requests in flight, last success, last error (no secrets), and the
@@ -47,6 +48,8 @@ pub struct AdminState {
     /// Read by `/status`.
     pub board: Arc<StatusBoard>,
     pub ready: Arc<AtomicBool>,
+    /// The broker confirms durable writes (see `broker::probe`).
+    pub writable: Arc<AtomicBool>,
     /// Recent task panics: too many make the worker not ready.
     pub panics: Arc<PanicLog>,
     pub tenants: Vec<TenantView>,
@@ -55,9 +58,12 @@ pub struct AdminState {
 }
 
 impl AdminState {
-    /// Connected and consuming, and not panicking repeatedly.
+    /// Connected and consuming, the broker confirming durable writes, and not panicking
+    /// repeatedly.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst) && !self.panics.too_many(tokio::time::Instant::now())
+        self.ready.load(Ordering::SeqCst)
+            && self.writable.load(Ordering::SeqCst)
+            && !self.panics.too_many(tokio::time::Instant::now())
     }
 }
 

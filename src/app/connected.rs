@@ -66,6 +66,15 @@ impl Application {
                 Err(e) => LoopEnd::StreamLost(format!("replica heartbeats: {e}")),
             }
         });
+        let probe_publisher = Publisher::open(&conn, broker_settings.confirm_timeout).await?;
+        let (probe_queue, writable) = (self.names.probe(), self.writable.clone());
+        let probe_stop = stop.clone();
+        tasks.set.spawn(async move {
+            match broker::probe::run(probe_publisher, probe_queue, writable, probe_stop).await {
+                Ok(()) => LoopEnd::Shutdown,
+                Err(e) => LoopEnd::StreamLost(format!("write probe: {e}")),
+            }
+        });
         let (unrouted, stream) =
             QueueConsumer::start(&conn, &self.names.unrouted(), 50, "").await?;
         let unrouted_ctx = self.unrouted_context(&publisher);

@@ -31,6 +31,10 @@ mod connected;
 
 /// Longest wait between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+/// The first wait after a loss; doubled after each failed attempt.
+const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(200);
+/// A connection that lasted this long resets the backoff.
+const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
 /// The long-lived state of one tenant (survives broker reconnects).
 struct TenantParts {
@@ -53,6 +57,9 @@ pub struct Application {
     /// When the first connection was made: tenants are taken only after the settle time.
     first_connected: Mutex<Option<tokio::time::Instant>>,
     ready: Arc<AtomicBool>,
+    /// The broker confirms durable writes (the write probe; false while a cluster has lost
+    /// its majority).
+    writable: Arc<AtomicBool>,
     /// The admin listener, bound by [`Application::bind_admin`] and served by `run_until`.
     admin: Option<(std::net::TcpListener, SocketAddr)>,
 }
@@ -159,6 +166,7 @@ impl Application {
             membership,
             first_connected: Mutex::default(),
             ready: Arc::default(),
+            writable: Arc::new(AtomicBool::new(true)),
             admin: None,
         })
     }
@@ -186,6 +194,7 @@ impl Application {
             metrics: self.metrics.clone(),
             board: self.metrics.board(),
             ready: self.ready.clone(),
+            writable: self.writable.clone(),
             panics: self.panics.clone(),
             tenants: self
                 .tenants
@@ -265,9 +274,16 @@ impl Application {
     }
 
     async fn reconnect_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let mut delay = Duration::from_millis(200);
+        let mut delay = FIRST_RECONNECT_DELAY;
         while !shutdown.is_cancelled() {
-            match self.run_connected(shutdown).await {
+            let began = tokio::time::Instant::now();
+            let outcome = self.run_connected(shutdown).await;
+            // A connection that lived was a success: the next loss starts the backoff afresh
+            // (a worker that lost its node after a day must not wait 30 s to try the next).
+            if began.elapsed() >= STABLE_CONNECTION {
+                delay = FIRST_RECONNECT_DELAY;
+            }
+            match outcome {
                 Ok(()) => break,
                 Err(e) => {
                     self.ready.store(false, Ordering::SeqCst);

@@ -3,6 +3,7 @@
 
 pub mod consumer;
 pub mod inbound;
+pub mod probe;
 pub mod publisher;
 pub mod topology;
 

@@ -37,6 +37,11 @@ impl Names {
     pub fn replicas(&self) -> String {
         format!("{}.replicas", self.prefix)
     }
+    /// Quorum-queue write probe (max length 1): a confirmed write here proves the cluster
+    /// still has a majority for this prefix's queues (see [`super::probe`]).
+    pub fn probe(&self) -> String {
+        format!("{}.probe", self.prefix)
+    }
     pub fn dlx(&self) -> String {
         format!("{}.dlx", self.prefix)
     }
@@ -160,6 +165,15 @@ impl Topology<'_> {
         )
         .await?;
 
+        let mut probe_args = queue_args(self.queue_type, false);
+        probe_args.insert("x-max-length".into(), AMQPValue::LongLongInt(1));
+        probe_args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString(LongString::from("drop-head")),
+        );
+        ch.queue_declare(n.probe().into(), durable_queue, probe_args)
+            .await?;
+
         for tenant in &self.tenants {
             let q = n.tenant_queue(tenant);
             ch.queue_declare(
@@ -187,7 +201,7 @@ impl Topology<'_> {
             ch.queue_delete(n.tenant_queue(tenant).into(), QueueDeleteOptions::default())
                 .await?;
         }
-        for q in [n.dlq(), n.unrouted()] {
+        for q in [n.dlq(), n.unrouted(), n.probe()] {
             ch.queue_delete(q.into(), QueueDeleteOptions::default())
                 .await?;
         }

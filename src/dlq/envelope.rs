@@ -56,6 +56,8 @@ impl DeadLetter {
         for target in TargetKind::ALL {
             inherited.remove(h::target_request_id(target));
         }
+        // A replayed letter's flag described its earlier life; only this delivery's counts.
+        inherited.remove(h::REDELIVERED);
         let mut headers = FieldTable::from(inherited);
         let mut put = |k: &str, v: String| {
             headers.insert(k.into(), AMQPValue::LongString(LongString::from(v)));
@@ -86,6 +88,9 @@ impl DeadLetter {
             put(h::target_request_id(*target), id.clone());
         }
         put(h::ROUTING_KEY, original.routing_key.clone());
+        if original.redelivered {
+            put(h::REDELIVERED, "true".into());
+        }
         let mut table: FieldTable = headers;
         table.insert(
             h::ATTEMPTS.into(),

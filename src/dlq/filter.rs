@@ -109,6 +109,8 @@ mod tests {
             dead_lettered_at: None,
             age_seconds: None,
             body_bytes: 0,
+            copies: 1,
+            redelivered: false,
             dead_lettered: Some(now - time::Duration::seconds(age_s)),
         }
     }

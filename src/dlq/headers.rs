@@ -14,6 +14,9 @@ pub use crate::broker::inbound::REPLAYS;
 pub const TENANT: &str = "x-scriptsync-tenant";
 pub const CORRELATION_ID: &str = "x-scriptsync-correlation-id";
 pub const ROUTING_KEY: &str = "x-scriptsync-routing-key";
+/// `true` when the change was redelivered by the broker before this copy was written (a
+/// connection or node was lost while it was in flight): an earlier copy may be in the DLQ.
+pub const REDELIVERED: &str = "x-scriptsync-redelivered";
 /// Genesys `ININ-Correlation-Id` of the last failed request.
 pub const GENESYS_CORRELATION_ID: &str = "x-scriptsync-genesys-correlation-id";
 /// ServiceNow `X-Transaction-ID` of the last failed request.

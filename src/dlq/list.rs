@@ -2,6 +2,7 @@
 //! reason, status, attempts, age, short error), or one JSON object per line with `--json`.
 //! Read-only: every message stays in the DLQ (see [`super::scan`]).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use lapin::Connection;
@@ -27,7 +28,8 @@ pub struct Inspection {
 }
 
 /// Reads the DLQ once and returns the records matching `filter` (the first `limit`, if
-/// given), leaving every message in place.
+/// given), leaving every message in place. Each record's `copies` counts the letters read
+/// that carry its change id.
 pub async fn inspect(
     conn: &Connection,
     names: &Names,
@@ -37,7 +39,11 @@ pub async fn inspect(
 ) -> anyhow::Result<Inspection> {
     let mut scan = Scan::open(conn, names, publisher.clone()).await?;
     let mut matched = Vec::new();
+    let mut copies: HashMap<String, u32> = HashMap::new();
     while let Some(msg) = scan.next().await? {
+        if let Some(id) = &msg.record.change_id {
+            *copies.entry(id.clone()).or_default() += 1;
+        }
         let hit = filter.matches(&msg.record, OffsetDateTime::now_utc());
         if hit {
             matched.push(msg.record.clone());
@@ -45,6 +51,11 @@ pub async fn inspect(
         scan.keep(msg).await?;
         if hit && limit.is_some_and(|l| matched.len() >= l) {
             break;
+        }
+    }
+    for r in &mut matched {
+        if let Some(n) = r.change_id.as_ref().and_then(|id| copies.get(id)) {
+            r.copies = *n;
         }
     }
     let report = Inspection {
@@ -69,7 +80,7 @@ pub fn line(r: &DeadLetterRecord) -> String {
     let dash = || "-".to_string();
     format!(
         "{:<44} {:<16} {:<20} {:>7} {:<14} {:>6} {:>8} {:>9}  {}",
-        r.display_id(),
+        r.id_column(),
         r.tenant.clone().unwrap_or_else(dash),
         r.script_id.clone().unwrap_or_else(dash),
         r.version.map(|v| v.to_string()).unwrap_or_else(dash),
@@ -104,6 +115,19 @@ fn short(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_are_marked_in_the_id_column() {
+        let mut r = DeadLetterRecord {
+            change_id: Some("c-1".into()),
+            copies: 1,
+            ..DeadLetterRecord::default()
+        };
+        assert_eq!(r.id_column(), "c-1");
+        r.copies = 2;
+        assert_eq!(r.id_column(), "c-1 ×2");
+        assert!(line(&r).starts_with("c-1 ×2 "));
+    }
 
     #[test]
     fn ages_and_errors_are_short() {

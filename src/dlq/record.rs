@@ -13,7 +13,7 @@ use crate::broker::Inbound;
 pub const DELIVERY_COUNT: &str = "x-delivery-count";
 
 /// What `list` prints and `--json` emits for one DLQ message.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct DeadLetterRecord {
     /// `id` of the change in the body (absent when the body is not a change).
     pub change_id: Option<String>,
@@ -40,6 +40,13 @@ pub struct DeadLetterRecord {
     /// Seconds since `dead_lettered_at` when the record was read.
     pub age_seconds: Option<u64>,
     pub body_bytes: usize,
+    /// Letters in the DLQ carrying this change id, this one included (among those read):
+    /// more than 1 when the same change was dead-lettered twice, e.g. a dead letter
+    /// published again because its confirm was lost with a broker node.
+    pub copies: u32,
+    /// The envelope says the change was redelivered before this copy was written (an
+    /// earlier copy of it may exist).
+    pub redelivered: bool,
     #[serde(skip)]
     pub dead_lettered: Option<OffsetDateTime>,
 }
@@ -98,16 +105,28 @@ impl DeadLetterRecord {
             dead_lettered_at,
             age_seconds,
             body_bytes: msg.body.len(),
+            copies: 1,
+            redelivered: msg.header(h::REDELIVERED).as_deref() == Some("true"),
             dead_lettered,
         }
     }
 
     /// The id shown first: the change id, else the message id, else `-`.
+    /// See [`Self::id_column`] for the listing, which also marks copies.
     pub fn display_id(&self) -> &str {
         self.change_id
             .as_deref()
             .or(self.message_id.as_deref())
             .unwrap_or("-")
+    }
+
+    /// The ID column of `dlq list`: [`Self::display_id`], with ` ×N` when the DLQ holds
+    /// N letters of this change.
+    pub fn id_column(&self) -> String {
+        match self.copies {
+            0 | 1 => self.display_id().to_owned(),
+            n => format!("{} ×{n}", self.display_id()),
+        }
     }
 
     /// Where a replay goes: the original routing key, else the tenant.
