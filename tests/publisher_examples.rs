@@ -1,6 +1,7 @@
 //! The publisher examples of `schemas/README.md` (`schemas/examples/publish.py` with pika,
 //! `schemas/examples/publish.js` with amqplib) run against the local RabbitMQ and a worker
 //! in-process on the simulator: each publishes one change, which must reach both targets,
+//! (and, the tenant having `publish_scripts`, its Genesys script version published),
 //! with the AMQP properties the README promises (persistent, `application/json`,
 //! `message_id` = the change id, a timestamp, a `traceparent` header). A change for a tenant
 //! without a queue is confirmed to the publisher and dead-lettered as `unknown_tenant`.
@@ -21,6 +22,8 @@ use tokio::process::Command;
 /// URL the examples get: the test broker, with its credentials spelled out.
 const EXAMPLE_BROKER_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const REQUIRE_ENV: &str = "SCRIPTSYNC_REQUIRE_EXAMPLES";
+/// The Genesys script version the examples ask to publish (the tenant has `publish_scripts`).
+const GENESYS_VERSION_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples")
@@ -130,6 +133,8 @@ fn example_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &st
         "Calls are recorded — gravações (example)",
         "--priority",
         "compliance",
+        "--genesys-version-id",
+        GENESYS_VERSION_ID,
     ]
     .map(str::to_owned)
     .to_vec()
@@ -202,7 +207,14 @@ async fn python_and_node_examples_publish_changes_the_worker_delivers() {
         return;
     }
 
-    let app = spawn_app(&["acme"], |_| {}).await;
+    let app = spawn_app(&["acme"], |s| {
+        for tenant in &mut s.tenants {
+            if let Some(genesys) = &mut tenant.genesys {
+                genesys.publish_scripts = true;
+            }
+        }
+    })
+    .await;
     // A second queue on the tenant's key sees the same messages as the worker: the
     // properties are read there.
     let copies = app.bind_parking_queue("acme").await;
@@ -227,11 +239,18 @@ async fn python_and_node_examples_publish_changes_the_worker_delivers() {
             },
         )
         .await;
-        let held = &app.sim_state().tenant("acme").genesys.held[&script];
+        let genesys = app.sim_state().tenant("acme").genesys;
         assert_eq!(
-            held.disclaimer.as_deref(),
+            genesys.held[&script].disclaimer.as_deref(),
             Some("Calls are recorded — gravações (example)")
         );
+        eventually(&format!("{}: {script} published", example.name), || async {
+            let published = app.sim_state().tenant("acme").genesys.published;
+            published
+                .iter()
+                .any(|p| p.script_id == script && p.version_id == GENESYS_VERSION_ID)
+        })
+        .await;
     }
 
     // No queue for this tenant: the broker confirms (the alternate exchange takes it), and the

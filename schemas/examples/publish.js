@@ -32,6 +32,7 @@ function options() {
       id: { type: 'string' },
       disclaimer: { type: 'string' },
       priority: { type: 'string' },
+      'genesys-version-id': { type: 'string' },
     },
   });
   const version = Number(values.version);
@@ -57,6 +58,7 @@ function buildChange(o) {
   };
   if (o.disclaimer !== undefined) change.disclaimer = o.disclaimer;
   if (o.priority !== undefined) change.priority = o.priority;
+  if (o['genesys-version-id'] !== undefined) change.genesys_version_id = o['genesys-version-id'];
   return change;
 }
 

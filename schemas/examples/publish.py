@@ -39,6 +39,7 @@ def parse_args():
     p.add_argument("--id", default=None, help="the change id (default: a new UUID)")
     p.add_argument("--disclaimer", default=None)
     p.add_argument("--priority", choices=["compliance", "normal"], default=None)
+    p.add_argument("--genesys-version-id", default=None, help="Genesys script version (UUID) to publish")
     args = p.parse_args()
     if not args.tenant:
         p.error("--tenant (or SCRIPTSYNC_TENANT) is required")
@@ -60,6 +61,8 @@ def build_change(args):
         change["disclaimer"] = args.disclaimer
     if args.priority is not None:
         change["priority"] = args.priority
+    if args.genesys_version_id is not None:
+        change["genesys_version_id"] = args.genesys_version_id
     return change
 
 
