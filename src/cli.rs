@@ -65,7 +65,8 @@ pub struct BenchArgs {
     /// Also write the table as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// RabbitMQ to use (guest/guest unless the URL says otherwise).
+    /// RabbitMQ to use (guest/guest unless the URL says otherwise); the nodes of a cluster
+    /// as a comma-separated list, tried in turn.
     #[arg(
         long,
         default_value = "amqp://127.0.0.1:5672/%2f",
@@ -109,7 +110,8 @@ pub struct SimArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// RabbitMQ to use (guest/guest unless the URL says otherwise).
+    /// RabbitMQ to use (guest/guest unless the URL says otherwise); the nodes of a cluster
+    /// as a comma-separated list, tried in turn.
     #[arg(
         long,
         default_value = "amqp://127.0.0.1:5672/%2f",

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use scriptsync::config::{
-    ConfigError, Secret, SecretString, ServiceNowAuth, ServiceNowMode, Settings, expose,
+    BrokerSettings, ConfigError, Secret, SecretString, ServiceNowAuth, ServiceNowMode, Settings,
+    expose,
 };
 
 /// The secrets the example refers to, with values distinctive enough to grep for.
@@ -581,4 +582,11 @@ fn several_broker_addresses_as_a_list_or_a_joined_string_never_with_url() {
         format!("[broker]\nurls = [\"amqp://a:5672/%2f\", \"amqp://u:pw@b:5672/%2f\"]\n{MINIMAL}");
     let err = parse_and_validate(&secret).unwrap_err().to_string();
     assert!(err.contains("password") && !err.contains("pw@"), "{err}");
+
+    // `bench --broker-url` / `demo --broker-url` take the comma-separated form too.
+    let cli = BrokerSettings::with_addresses("amqp://a:5672/%2f, amqp://b:5672/%2f,");
+    let addresses: Vec<&str> = cli.addresses().collect();
+    assert_eq!(addresses, ["amqp://a:5672/%2f", "amqp://b:5672/%2f"]);
+    let one = BrokerSettings::with_addresses("amqp://a:5672/%2f");
+    assert_eq!(one.addresses().count(), 1);
 }

@@ -131,13 +131,10 @@ impl Rig {
     }
 }
 
-/// A connection to the bench's broker (guest/guest unless the URL names a user).
+/// A connection to the bench's broker (guest/guest unless the URL names a user);
+/// `broker_url` may list several nodes, comma-separated.
 pub async fn connect(broker_url: &str, name: &str) -> anyhow::Result<Connection> {
-    let settings = BrokerSettings {
-        url: broker_url.to_owned(),
-        ..BrokerSettings::default()
-    };
-    broker::connect(&settings, name).await
+    broker::connect(&BrokerSettings::with_addresses(broker_url), name).await
 }
 
 /// A change of `tenant`'s `script` at `version`, shaped like a real one (≈ 400 bytes).

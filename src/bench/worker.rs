@@ -16,6 +16,8 @@ use anyhow::Context as _;
 use scriptsync_sim::{SimHandle, fixtures};
 use url::Url;
 
+use crate::config::BrokerSettings;
+
 use super::scrape::Scrape;
 
 /// How long a started worker may take to report ready.
@@ -178,23 +180,27 @@ fn free_port() -> anyhow::Result<SocketAddr> {
 fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow::Result<PathBuf> {
     let secret = dir.join("client-secret");
     std::fs::write(&secret, format!("{}\n", fixtures::SIM_SECRET))?;
-    // The worker refuses a password in broker.url: move one into a file.
-    let mut url = Url::parse(spec.broker_url).context("bench: --broker-url")?;
+    // The worker refuses a password in broker.urls: move one into a file (the nodes of one
+    // cluster share their users).
+    let mut urls = Vec::new();
     let mut password_line = String::new();
-    if let Some(password) = url.password().map(str::to_owned) {
-        let file = dir.join("broker-password");
-        std::fs::write(&file, format!("{password}\n"))?;
-        let _ = url.set_password(None);
-        password_line = format!("password_file = {:?}\n", file.display().to_string());
+    for address in BrokerSettings::with_addresses(spec.broker_url).addresses() {
+        let mut url = Url::parse(address).context("bench: --broker-url")?;
+        if let Some(password) = url.password().map(str::to_owned) {
+            let file = dir.join("broker-password");
+            std::fs::write(&file, format!("{password}\n"))?;
+            let _ = url.set_password(None);
+            password_line = format!("password_file = {:?}\n", file.display().to_string());
+        }
+        urls.push(url.to_string());
     }
     let s = spec.settings;
     let sim = spec.sim.base_url();
     let mut text = format!(
-        "[broker]\nurl = {url:?}\n{password_line}prefix = {prefix:?}\nprefetch = {prefetch}\nqueue_type = \"quorum\"\n\
+        "[broker]\nurls = {urls:?}\n{password_line}prefix = {prefix:?}\nprefetch = {prefetch}\nqueue_type = \"quorum\"\n\
          [batch]\nmax_changes = {max_changes}\nlinger = \"{linger}ms\"\n\
          [shutdown]\ndrain_timeout = \"5s\"\n[admin]\nlisten = \"{admin}\"\n[log]\nlevel = \"warn\"\n\
          [replica]\nheartbeat = \"100ms\"\n",
-        url = url.as_str(),
         prefix = spec.prefix,
         prefetch = s.prefetch,
         max_changes = s.max_changes,

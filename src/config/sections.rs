@@ -73,6 +73,18 @@ impl BrokerSettings {
         }
     }
 
+    /// The defaults, with the addresses of `list`: one URL, or several comma-separated (the
+    /// conventional host-list form; `bench --broker-url` and `demo --broker-url` take it).
+    pub fn with_addresses(list: &str) -> Self {
+        let mut urls = list.split(',').map(str::trim).filter(|u| !u.is_empty());
+        let url = urls.next().unwrap_or_default().to_owned();
+        Self {
+            url,
+            other_urls: urls.map(str::to_owned).collect(),
+            ..Self::default()
+        }
+    }
+
     /// Every address: `url`, then `other_urls`.
     pub fn addresses(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.url.as_str()).chain(self.other_urls.iter().map(String::as_str))

@@ -57,10 +57,9 @@ pub fn sim_settings(
 ) -> Settings {
     let mut settings = Settings {
         broker: BrokerSettings {
-            url: broker_url.to_owned(),
             prefix: prefix.to_owned(),
             queue_type: QueueType::Quorum,
-            ..BrokerSettings::default()
+            ..BrokerSettings::with_addresses(broker_url)
         },
         tenants: tenants.iter().map(|t| sim_tenant(t, base_url)).collect(),
         ..Settings::default()
