@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -204,13 +205,16 @@ pub fn parse(body: &[u8], max_bytes: usize) -> Result<ScriptChange, InvalidChang
     let mut json = serde_json::Deserializer::from_str(text);
     let change: ScriptChange = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let field = e.path().to_string();
-        match (e.inner().is_data(), field.as_str()) {
-            (false, _) => not_json(e.inner()),
-            (true, ".") => invalid(format!(
+        // serde_json calls some wrong types syntax errors (`null` for an enum): only a body
+        // that does not parse as JSON at all is "not valid JSON".
+        let syntax = !e.inner().is_data() && serde_json::from_str::<IgnoredAny>(text).is_err();
+        match (syntax, field.as_str()) {
+            (true, _) => not_json(e.inner()),
+            (false, ".") => invalid(format!(
                 "not a valid script change: {}",
                 without_position(e.inner())
             )),
-            (true, _) => invalid(format!(
+            (false, _) => invalid(format!(
                 "not a valid script change: {field}: {}",
                 without_position(e.inner())
             )),
