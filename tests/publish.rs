@@ -8,9 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{TestApp, eventually, run_cli, run_cli_with_stdin, spawn_app};
-use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use common::{eventually, run_cli, run_cli_with_stdin, spawn_app};
+use lapin::options::BasicGetOptions;
+use lapin::types::AMQPValue;
 use scriptsync::change::ScriptChange;
 use scriptsync::publish::{ChangePublisher, Entries, PublishFailure};
 
@@ -62,6 +62,30 @@ fn write_input(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes `text` beside `config` as `name` and runs `scriptsync publish --config` on it.
+async fn publish_file(config: &Path, name: &str, text: &str) -> (i32, String, String) {
+    let input = write_input(config.parent().unwrap(), name, text);
+    let args = [
+        "publish",
+        "--config",
+        config.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ];
+    run_cli(&args).await
+}
+
+/// `scriptsync publish --config CONFIG --dry-run INPUT`.
+async fn dry_run(config: &str, input: &Path) -> (i32, String, String) {
+    run_cli(&[
+        "publish",
+        "--config",
+        config,
+        "--dry-run",
+        input.to_str().unwrap(),
+    ])
+    .await
+}
+
 fn problem_lines(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.starts_with("line ")).collect()
 }
@@ -71,14 +95,7 @@ async fn thousand_lines_with_three_invalid_publish_997_and_the_worker_delivers_t
     let app = spawn_app(&["pub-rt"], |_| {}).await;
     let config = app.write_config();
     let (text, newest) = publish_lines("pub-rt");
-    let input = write_input(config.parent().unwrap(), "changes.jsonl", &text);
-    let (code, out, err) = run_cli(&[
-        "publish",
-        "--config",
-        config.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ])
-    .await;
+    let (code, out, err) = publish_file(&config, "changes.jsonl", &text).await;
 
     assert_eq!(code, 1, "three lines failed: exit 1\n{out}\n{err}");
     let problems = problem_lines(&err);
@@ -129,14 +146,7 @@ async fn a_tenant_without_a_queue_is_unroutable_and_not_counted_as_published() {
         good_line("pub-known", 4),
     ]
     .join("\n");
-    let input = write_input(config.parent().unwrap(), "mixed.jsonl", &text);
-    let (code, out, err) = run_cli(&[
-        "publish",
-        "--config",
-        config.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ])
-    .await;
+    let (code, out, err) = publish_file(&config, "mixed.jsonl", &text).await;
 
     assert_eq!(code, 1, "{out}\n{err}");
     let problems = problem_lines(&err);
@@ -174,14 +184,7 @@ async fn dry_run_validates_without_connecting() {
     let config = config.to_str().unwrap();
     let (text, _) = publish_lines("pub-dry");
     let input = write_input(&dir, "changes.jsonl", &text);
-    let (code, out, err) = run_cli(&[
-        "publish",
-        "--config",
-        config,
-        "--dry-run",
-        input.to_str().unwrap(),
-    ])
-    .await;
+    let (code, out, err) = dry_run(config, &input).await;
     assert_eq!(code, 1, "{out}\n{err}");
     let lines: Vec<String> = problem_lines(&err)
         .iter()
@@ -195,17 +198,16 @@ async fn dry_run_validates_without_connecting() {
 
     let clean: String = (1..=20).map(|n| good_line("pub-dry", n) + "\n").collect();
     let clean = write_input(&dir, "clean.jsonl", &clean);
-    let (code, out, err) = run_cli(&[
-        "publish",
-        "--config",
-        config,
-        "--dry-run",
-        clean.to_str().unwrap(),
-    ])
-    .await;
+    let (code, out, err) = dry_run(config, &clean).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("valid 20"), "{out}");
     assert!(err.is_empty(), "{err}");
+
+    // The README's config for the simulator serves a publisher as it is: only [broker] is
+    // read, so the tenants' secret (SCRIPTSYNC_SIM_SECRET) is not needed.
+    let sim_config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sim.toml");
+    let (code, out, err) = dry_run(sim_config, &clean).await;
+    assert_eq!(code, 0, "{out}\n{err}");
 
     // Without --dry-run the same clean file needs the broker, and says it cannot reach it.
     let (code, _, err) = run_cli(&["publish", "--config", config, clean.to_str().unwrap()]).await;
@@ -222,34 +224,12 @@ async fn dry_run_validates_without_connecting() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Declares `tenant`'s queue the way the worker does (bound to the main exchange with the
-/// tenant's key) with no consumer, so what arrives there can be read back.
-async fn park_tenant(app: &TestApp, tenant: &str) -> String {
-    let queue = app.names.tenant_queue(tenant);
-    let ch = app.publisher.channel();
-    ch.queue_declare(
-        queue.as_str().into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    ch.queue_bind(
-        queue.as_str().into(),
-        app.names.exchange().into(),
-        tenant.into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    queue
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_array_on_stdin_is_published_with_the_worker_s_properties() {
     let app = spawn_app(&["pub-props"], |_| {}).await;
-    let queue = park_tenant(&app, "pub-parked").await;
+    // The tenant's queue as the worker would declare it, with no worker consuming it.
+    let queue = app.names.tenant_queue("pub-parked");
+    app.bind_queue(&queue, "pub-parked").await;
     let config = app.write_config();
     let changes: Vec<ScriptChange> = (1..=3)
         .map(|n| serde_json::from_str(&good_line("pub-parked", n)).unwrap())

@@ -345,16 +345,22 @@ impl TestApp {
     /// replayed messages for `key` stay countable. Deleted by [`TestApp::delete_queue`].
     pub async fn bind_parking_queue(&self, key: &str) -> String {
         let name = format!("{}.park.{key}", self.names.exchange());
+        self.bind_queue(&name, key).await;
+        name
+    }
+
+    /// Declares the classic queue `name` bound to the main exchange with `key`.
+    pub async fn bind_queue(&self, name: &str, key: &str) {
         let ch = self.publisher.channel();
         ch.queue_declare(
-            name.as_str().into(),
+            name.into(),
             QueueDeclareOptions::default(),
             FieldTable::default(),
         )
         .await
         .unwrap();
         ch.queue_bind(
-            name.as_str().into(),
+            name.into(),
             self.names.exchange().into(),
             key.into(),
             Default::default(),
@@ -362,7 +368,6 @@ impl TestApp {
         )
         .await
         .unwrap();
-        name
     }
 
     pub async fn delete_queue(&self, name: &str) {
