@@ -5,7 +5,8 @@
 //! - **JSON Lines**, one change per line, read as a stream (any size). The first line holds a
 //!   whole JSON value, or is not JSON at all; a bad line is reported and the next one read.
 //! - **JSON documents**: the first line starts with `[`, or opens a value that later lines
-//!   close (pretty-printed). The input is then read whole; each document is a change or an
+//!   close (pretty-printed; unless the second line is a whole object: then the input is
+//!   JSON Lines whose first line is cut short). The input is then read whole; each document is a change or an
 //!   array of changes, and several may follow each other (as `jq` prints them). An entry is
 //!   numbered by the line its value starts on, plus its item number within an array.
 //!   Malformed JSON ends the reading there: where the next value starts cannot be known.
@@ -18,13 +19,23 @@ use std::io::{self, BufRead};
 
 use serde::de::IgnoredAny;
 
-use crate::change::{self, InvalidChange, ScriptChange, without_position};
+use super::documents::split_documents;
+use crate::change::{self, InvalidChange, ScriptChange};
 
 /// One change of the input, or why that part of the input is not one.
 #[derive(Debug)]
 pub struct Entry {
     pub at: Position,
     pub change: Result<ScriptChange, InvalidChange>,
+}
+
+impl Entry {
+    /// A part of the input at `line` that is no change, and why.
+    pub(super) fn invalid(line: usize, why: String) -> Self {
+        let at = Position { line, item: None };
+        let change = Err(InvalidChange(why));
+        Self { at, change }
+    }
 }
 
 /// Where an entry starts in the input: its line (1-based), and in an array its item (1-based).
@@ -93,23 +104,37 @@ impl<R: BufRead> Entries<R> {
         Entry { at, change }
     }
 
-    /// Documents mode: reads the rest of the input and splits it (first line `first`).
-    fn split_rest(&mut self, first: usize, text: Vec<u8>) -> io::Result<()> {
+    /// Decides the shape from the first non-blank line (and, when that line opens a value,
+    /// the next one: a whole object there means JSON Lines whose first line is cut short).
+    fn decide(&mut self, line: usize, text: Vec<u8>) -> io::Result<()> {
+        let array = text.starts_with(b"[");
+        let opens = !array && opens_a_document(&text);
+        let second = if opens { self.next_line()? } else { None };
+        let cut_short = second.as_ref().is_some_and(|(_, t)| is_whole_object(t));
+        if !(array || opens) || cut_short {
+            self.lines_mode = Some(true);
+            self.split.push_back(self.line_entry(line, &text));
+            if let Some((line, text)) = second {
+                self.split.push_back(self.line_entry(line, &text));
+            }
+            return Ok(());
+        }
+        self.lines_mode = Some(false);
         let mut all = text;
+        if let Some((second_line, text)) = second {
+            all.extend(std::iter::repeat_n(b'\n', second_line - line));
+            all.extend(text);
+        }
         all.push(b'\n');
         self.reader.read_to_end(&mut all)?;
         self.split = match String::from_utf8(all) {
-            Ok(text) => split_documents(&text, first, self.max_bytes),
+            Ok(text) => split_documents(&text, line, self.max_bytes),
             Err(e) => {
                 let bytes = e.as_bytes();
                 let valid = e.utf8_error().valid_up_to();
-                let line = first + bytes[..valid].iter().filter(|b| **b == b'\n').count();
-                let at = Position { line, item: None };
+                let line = line + bytes[..valid].iter().filter(|b| **b == b'\n').count();
                 let why = "input is not UTF-8; the rest of the input is not read";
-                VecDeque::from([Entry {
-                    at,
-                    change: Err(InvalidChange(why.into())),
-                }])
+                VecDeque::from([Entry::invalid(line, why.into())])
             }
         };
         Ok(())
@@ -120,8 +145,11 @@ impl<R: BufRead> Iterator for Entries<R> {
     type Item = io::Result<Entry>;
 
     fn next(&mut self) -> Option<io::Result<Entry>> {
+        if let Some(entry) = self.split.pop_front() {
+            return Some(Ok(entry));
+        }
         if self.lines_mode == Some(false) {
-            return self.split.pop_front().map(Ok);
+            return None;
         }
         let (line, text) = match self.next_line() {
             Ok(Some(found)) => found,
@@ -129,14 +157,10 @@ impl<R: BufRead> Iterator for Entries<R> {
             Err(e) => return Some(Err(e)),
         };
         if self.lines_mode.is_none() {
-            let documents = text.starts_with(b"[") || opens_a_document(&text);
-            self.lines_mode = Some(!documents);
-            if documents {
-                return match self.split_rest(line, text) {
-                    Ok(()) => self.split.pop_front().map(Ok),
-                    Err(e) => Some(Err(e)),
-                };
-            }
+            return match self.decide(line, text) {
+                Ok(()) => self.next(),
+                Err(e) => Some(Err(e)),
+            };
         }
         Some(Ok(self.line_entry(line, &text)))
     }
@@ -147,105 +171,9 @@ fn opens_a_document(line: &[u8]) -> bool {
     serde_json::from_slice::<IgnoredAny>(line).is_err_and(|e| e.is_eof())
 }
 
-/// Splits `text` (whose first line is line `first`) into entries: each top-level value is
-/// one, an array's items one each.
-fn split_documents(text: &str, first: usize, max_bytes: usize) -> VecDeque<Entry> {
-    let mut lines = LineCounter::new(text, first);
-    let mut entries = VecDeque::new();
-    let mut pos = skip_space(text, 0);
-    while pos < text.len() {
-        let line = lines.at(pos);
-        let end = match value_end(text, pos) {
-            Ok(end) => end,
-            Err(e) => {
-                // serde counts from the value's start; a column on its first line is offset
-                // by where the value starts on that line.
-                let column = match e.line() {
-                    1 => pos - text[..pos].rfind('\n').map_or(0, |i| i + 1) + e.column(),
-                    _ => e.column(),
-                };
-                let line = line + e.line() - 1;
-                let why = format!(
-                    "not valid JSON: {} at column {column}; the rest of the input is not read",
-                    without_position(&e),
-                );
-                let at = Position { line, item: None };
-                entries.push_back(Entry {
-                    at,
-                    change: Err(InvalidChange(why)),
-                });
-                break;
-            }
-        };
-        if text[pos..].starts_with('[') {
-            let mut item_pos = skip_space(text, pos + 1);
-            let mut item = 0;
-            // The array parsed as a whole, so each item is a value followed by `,` or `]`.
-            while item_pos < end && !text[item_pos..].starts_with(']') {
-                item += 1;
-                let item_end = value_end(text, item_pos).unwrap_or(end);
-                let at = Position {
-                    line: lines.at(item_pos),
-                    item: Some(item),
-                };
-                let change = change::parse(&text.as_bytes()[item_pos..item_end], max_bytes);
-                entries.push_back(Entry { at, change });
-                item_pos = skip_space(text, item_end);
-                item_pos = skip_space(
-                    text,
-                    item_pos + usize::from(text[item_pos..].starts_with(',')),
-                );
-            }
-        } else {
-            let at = Position { line, item: None };
-            let change = change::parse(&text.as_bytes()[pos..end], max_bytes);
-            entries.push_back(Entry { at, change });
-        }
-        pos = skip_space(text, end);
-    }
-    entries
-}
-
-/// Where the JSON value starting at `pos` ends.
-fn value_end(text: &str, pos: usize) -> Result<usize, serde_json::Error> {
-    let mut values = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<IgnoredAny>();
-    match values.next() {
-        Some(Ok(_)) => Ok(pos + values.byte_offset()),
-        Some(Err(e)) => Err(e),
-        None => Ok(text.len()),
-    }
-}
-
-fn skip_space(text: &str, pos: usize) -> usize {
-    let rest = &text[pos.min(text.len())..];
-    text.len() - rest.trim_start().len()
-}
-
-/// Line numbers of byte offsets, counted forward (offsets asked in increasing order).
-struct LineCounter<'a> {
-    text: &'a str,
-    pos: usize,
-    line: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a str, first: usize) -> Self {
-        Self {
-            text,
-            pos: 0,
-            line: first,
-        }
-    }
-
-    fn at(&mut self, pos: usize) -> usize {
-        let pos = pos.max(self.pos);
-        self.line += self.text.as_bytes()[self.pos..pos]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        self.pos = pos;
-        self.line
-    }
+/// True if `line` is one whole JSON object (a line of JSON Lines, valid change or not).
+fn is_whole_object(line: &[u8]) -> bool {
+    line.starts_with(b"{") && serde_json::from_slice::<IgnoredAny>(line).is_ok()
 }
 
 #[cfg(test)]

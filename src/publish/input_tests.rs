@@ -93,6 +93,22 @@ fn each_bad_line_is_reported_with_its_number_and_field_and_reading_goes_on() {
 }
 
 #[test]
+fn json_lines_whose_first_line_is_cut_short_stay_json_lines() {
+    let cut = &line("a", "1")[..40];
+    let input = format!("{cut}\n\n{}\n{}\n", line("b", "2"), line("c", "3"));
+    let got = read(&input);
+    let at: Vec<&str> = got.iter().map(|(at, _)| at.as_str()).collect();
+    assert_eq!(at, ["line 1", "line 3", "line 4"]);
+    assert!(
+        got[0].1.as_ref().unwrap_err().contains("not valid JSON"),
+        "{got:?}"
+    );
+    assert_eq!((&got[1].1, &got[2].1), (&Ok("b".into()), &Ok("c".into())));
+    // Cut short and alone: one entry, not lost.
+    assert_eq!(errors(cut).len(), 1);
+}
+
+#[test]
 fn a_pretty_printed_change_is_one_entry_at_its_first_line() {
     let pretty = "\n{\n  \"schema\": \"script-change/v1\",\n  \"id\": \"p\",\n  \"tenant\": \"acme\",\n  \"script_id\": \"s\",\n  \"version\": 1,\n  \"version_hash\": \"h\",\n  \"published_at\": \"2026-01-01T00:00:00Z\"\n}\n";
     assert_eq!(read(pretty), [("line 2".to_owned(), Ok("p".to_owned()))]);

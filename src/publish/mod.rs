@@ -11,7 +11,8 @@
 //! # Layout
 //! - [`publisher`]: [`ChangePublisher`], one change at a time or many in flight.
 //! - [`routes`]: is there a queue for this tenant? (one passive declare per tenant)
-//! - [`input`]: JSON Lines or JSON documents → numbered entries, validated by the decoder.
+//! - [`input`]: JSON Lines or JSON documents → numbered entries, validated by the decoder;
+//!   [`documents`] splits the JSON documents.
 //! - [`driver`]: many entries → outcomes: send in order, a window of pending confirms, `--rate`.
 //! - [`summary`]: outcomes, the counts of a run, the progress line.
 //! - [`command`]: `scriptsync publish` (arguments, config, output, exit code).
@@ -54,6 +55,7 @@
 //! ```
 
 pub mod command;
+pub mod documents;
 pub mod driver;
 pub mod input;
 pub mod publisher;
