@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::dlq::args::{DlqArgs, DlqCommand, DlqFilterArgs};
+pub use crate::publish::PublishArgs;
 
 /// Keeps contact-centre compliance scripts in sync across Genesys Cloud and ServiceNow.
 #[derive(Debug, Parser)]
@@ -32,6 +33,9 @@ pub enum Command {
     Sim(SimArgs),
     /// Run the whole pipeline against the local RabbitMQ and the built-in simulator.
     Demo(DemoArgs),
+    /// Validate script changes (JSON Lines or JSON, from a file or stdin) and publish them
+    /// with confirms; `--dry-run` validates only.
+    Publish(PublishArgs),
     /// Inspect, replay or purge dead letters (`dlq --config FILE stats|list|replay|purge`).
     Dlq(DlqArgs),
     /// Measure throughput, quota use, latency and memory against the local RabbitMQ and the

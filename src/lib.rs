@@ -17,6 +17,8 @@
 //!   (rendezvous hashing) for several replicas.
 //! - [`pipeline`]: intake, batcher (coalescing), flush, ack tracker; composition only.
 //! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
+//! - [`publish`]: the publisher API (`ChangePublisher`: properties, confirms, unroutable
+//!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
 //! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
@@ -41,6 +43,7 @@ pub mod demo;
 pub mod dlq;
 pub mod metrics;
 pub mod pipeline;
+pub mod publish;
 pub mod push;
 pub mod shutdown;
 pub mod status;

@@ -60,6 +60,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Publish(args) => scriptsync::publish::command::run(args).await,
         Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }

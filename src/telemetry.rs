@@ -13,7 +13,8 @@
 //! (`opentelemetry_sdk=off`): an unreachable collector must not flood the worker's logs.
 //!
 //! Propagation: [`continue_trace`] reads a W3C `traceparent` (and `tracestate`) from message
-//! headers and makes a span a child of the publisher's trace.
+//! headers and makes a span a child of the publisher's trace; [`outgoing_trace`] is the other
+//! side, the headers a publisher (`scriptsync publish`) sends.
 
 use std::collections::HashMap;
 
@@ -170,6 +171,23 @@ pub fn continue_trace(span: &tracing::Span, header: impl Fn(&str) -> Option<Stri
     let _ = span.set_parent(parent);
 }
 
+/// The W3C trace-context headers a message published inside `span` carries: `span`'s own
+/// context when an OpenTelemetry layer gives it one (the consumer's spans join the
+/// publisher's trace), else a fresh `traceparent` (random trace and parent ids, sampled), so
+/// every change can be followed through the worker by one trace id.
+pub fn outgoing_trace(span: &tracing::Span) -> Vec<(String, String)> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = span.context();
+    if cx.span().span_context().is_valid() {
+        let mut carrier = HashMap::new();
+        TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+        return carrier.into_iter().collect();
+    }
+    let trace = uuid::Uuid::new_v4().simple();
+    let parent = rand::random_range(1..=u64::MAX);
+    vec![("traceparent".into(), format!("00-{trace}-{parent:016x}-01"))]
+}
+
 /// Adds a link from `span` to the trace `other` belongs to (batch members beyond the first).
 pub fn link_to(span: &tracing::Span, other: &tracing::Span) {
     use opentelemetry::trace::TraceContextExt as _;
@@ -205,6 +223,34 @@ mod tests {
             });
             span.context().span().span_context().trace_id()
         })
+    }
+
+    #[test]
+    fn outgoing_trace_is_a_fresh_traceparent_or_the_spans_own() {
+        let fresh = |headers: Vec<(String, String)>| headers[0].1.clone();
+        let a = fresh(outgoing_trace(&tracing::Span::none()));
+        let b = fresh(outgoing_trace(&tracing::Span::none()));
+        assert_ne!(a, b, "each message starts its own trace");
+        // The worker's side reads it back as that trace.
+        let trace = &a[3..35];
+        assert_eq!(trace_of(Some(&a)).to_string(), trace, "{a}");
+        assert!(
+            a.starts_with("00-") && a.ends_with("-01") && a.len() == 55,
+            "{a}"
+        );
+
+        // Inside a span with a context, the headers carry that span's trace.
+        let provider = SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            use opentelemetry::trace::TraceContextExt as _;
+            let span = tracing::info_span!("publish");
+            let own = span.context().span().span_context().trace_id().to_string();
+            let headers = outgoing_trace(&span);
+            let parent = headers.iter().find(|(k, _)| k == "traceparent").unwrap();
+            assert_eq!(&parent.1[3..35], own);
+        });
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{DEADLINE, TestApp, change, eventually, spawn_app};
+use common::{DEADLINE, TestApp, change, eventually, run_cli, spawn_app};
 use lapin::BasicProperties;
 use scriptsync::broker::Publisher;
 use scriptsync::change::{ScriptChange, TargetKind};
@@ -37,23 +37,6 @@ async fn tool_publisher(app: &TestApp) -> Publisher {
     Publisher::open(&app.conn, Duration::from_secs(10))
         .await
         .unwrap()
-}
-
-/// Runs the `scriptsync` binary with `args` and returns (exit code, stdout, stderr).
-async fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scriptsync"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output();
-    let out = tokio::time::timeout(DEADLINE, out)
-        .await
-        .expect("scriptsync dlq finishes")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 async fn publish_with_correlation(app: &TestApp, c: &ScriptChange, correlation: &str) {

@@ -9,7 +9,7 @@ pub mod topology;
 
 pub use consumer::QueueConsumer;
 pub use inbound::{AckHandle, Inbound};
-pub use publisher::{PublishError, Publisher};
+pub use publisher::{InFlight, PublishError, Publisher};
 pub use topology::{Names, Topology};
 
 use std::sync::atomic::{AtomicUsize, Ordering};

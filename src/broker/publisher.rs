@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, PublisherConfirm};
+use tokio::time::Instant;
 
 /// Why a publish did not become durable.
 #[derive(Debug, thiserror::Error)]
@@ -48,35 +49,72 @@ impl Publisher {
         properties: BasicProperties,
         mandatory: bool,
     ) -> Result<(), PublishError> {
+        self.send(exchange, routing_key, body, properties, mandatory)
+            .await?
+            .confirmed()
+            .await
+    }
+
+    /// Like [`Publisher::publish`], but returns once the message is written to the
+    /// connection: await [`InFlight::confirmed`] later, so many publishes can wait for their
+    /// confirms at once (the broker confirms in batches). Sending in order keeps the order.
+    /// Both waits together are bounded by `confirm_timeout`.
+    pub async fn send(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+        mandatory: bool,
+    ) -> Result<InFlight, PublishError> {
+        let deadline = Instant::now() + self.confirm_timeout;
         let properties = properties.with_delivery_mode(2);
         let options = BasicPublishOptions {
             mandatory,
             ..BasicPublishOptions::default()
         };
-        let confirm = async {
-            let pending = self
-                .channel
-                .basic_publish(
-                    exchange.into(),
-                    routing_key.into(),
-                    options,
-                    body,
-                    properties,
-                )
-                .await?;
-            pending.await
-        };
-        match tokio::time::timeout(self.confirm_timeout, confirm).await {
+        let sent = self.channel.basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            options,
+            body,
+            properties,
+        );
+        match tokio::time::timeout_at(deadline, sent).await {
             Err(_) => Err(PublishError::Timeout(self.confirm_timeout)),
             Ok(Err(e)) => Err(PublishError::Broker(e)),
-            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Unroutable),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(confirm)) => Ok(InFlight {
+                confirm,
+                deadline,
+                timeout: self.confirm_timeout,
+            }),
         }
     }
 
     /// The underlying channel (for declarations done by the same owner).
     pub fn channel(&self) -> &Channel {
         &self.channel
+    }
+}
+
+/// A message written to the broker whose confirm is still to come.
+#[must_use = "a publish counts only once confirmed"]
+pub struct InFlight {
+    confirm: PublisherConfirm,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl InFlight {
+    /// Waits for the broker's verdict: routed and durable, nacked, returned as unroutable
+    /// (with `mandatory`), or no answer by the deadline.
+    pub async fn confirmed(self) -> Result<(), PublishError> {
+        match tokio::time::timeout_at(self.deadline, self.confirm).await {
+            Err(_) => Err(PublishError::Timeout(self.timeout)),
+            Ok(Err(e)) => Err(PublishError::Broker(e)),
+            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Unroutable),
+            Ok(Ok(_)) => Ok(()),
+        }
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -173,6 +174,20 @@ pub fn decode(
     routing_key: &str,
     max_bytes: usize,
 ) -> Result<ScriptChange, InvalidChange> {
+    let change = parse(body, max_bytes)?;
+    if change.tenant != routing_key {
+        return Err(invalid(format!(
+            "tenant {:?} differs from routing key {:?}",
+            change.tenant, routing_key
+        )));
+    }
+    Ok(change)
+}
+
+/// Parses and validates a body that has no routing key yet (a publisher reading its input):
+/// every rule of [`decode`] except the tenant = routing key one. An error names the field at
+/// fault (`version: invalid type: …`) where there is one.
+pub fn parse(body: &[u8], max_bytes: usize) -> Result<ScriptChange, InvalidChange> {
     if body.len() > max_bytes {
         return Err(invalid(format!(
             "body is {} bytes, more than the limit of {max_bytes}",
@@ -186,16 +201,39 @@ pub fn decode(
             "not a valid script change: the body must be a JSON object",
         ));
     }
-    // Deserializing runs every rule (`wire`), so only the routing key is left to check.
-    let change: ScriptChange = serde_json::from_str(text)
-        .map_err(|e| invalid(format!("not a valid script change: {e}")))?;
-    if change.tenant != routing_key {
-        return Err(invalid(format!(
-            "tenant {:?} differs from routing key {:?}",
-            change.tenant, routing_key
-        )));
-    }
+    // Deserializing runs every rule (`wire`); the path names the field a type error is in.
+    let mut json = serde_json::Deserializer::from_str(text);
+    let change: ScriptChange = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let field = e.path().to_string();
+        // serde_json calls some wrong types syntax errors (`null` for an enum): only a body
+        // that does not parse as JSON at all is "not valid JSON".
+        let syntax = !e.inner().is_data() && serde_json::from_str::<IgnoredAny>(text).is_err();
+        match (syntax, field.as_str()) {
+            (true, _) => not_json(e.inner()),
+            (false, ".") => invalid(format!(
+                "not a valid script change: {}",
+                without_position(e.inner())
+            )),
+            (false, _) => invalid(format!(
+                "not a valid script change: {field}: {}",
+                without_position(e.inner())
+            )),
+        }
+    })?;
+    json.end().map_err(|e| not_json(&e))?;
     Ok(change)
+}
+
+fn not_json(e: &serde_json::Error) -> InvalidChange {
+    invalid(format!("not valid JSON: {e}"))
+}
+
+/// serde_json's message without its " at line L column C" (said otherwise, or not at all
+/// where the field is named).
+pub(crate) fn without_position(e: &serde_json::Error) -> String {
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let text = e.to_string();
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
 }
 
 fn invalid(message: impl Into<String>) -> InvalidChange {

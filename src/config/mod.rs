@@ -93,18 +93,22 @@ impl Settings {
         path: &Path,
         env: Option<HashMap<String, String>>,
     ) -> Result<Self, ConfigError> {
-        if !path.exists() {
-            return Err(ConfigError::Invalid(format!(
-                "config file {} does not exist",
-                path.display()
-            )));
-        }
-        let file = config::File::from(path).format(config::FileFormat::Toml);
-        let mut settings: Settings = Self::build(file, env.clone())?;
+        let mut settings: Settings = Self::build(toml_file(path)?, env.clone())?;
         settings.resolve_secrets_with_env(env.as_ref())?;
         settings.telemetry.resolve_env(env.as_ref())?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Only the `[broker]` section of `path`, with its `SCRIPTSYNC__BROKER__…` overrides and
+    /// its password resolved and checked: what a publisher (`scriptsync publish`) needs. The
+    /// whole file must still parse (unknown keys are errors), but no tenant is required and
+    /// the tenants' secrets are not read, so a publisher's host needs none of them.
+    pub fn load_broker(path: &Path) -> Result<BrokerSettings, ConfigError> {
+        let mut settings: Settings = Self::build(toml_file(path)?, None)?;
+        settings.broker.resolve_secrets(None)?;
+        settings.broker.validate()?;
+        Ok(settings.broker)
     }
 
     /// Parses TOML text (no environment overrides); used by tests and `check-config`.
@@ -189,6 +193,19 @@ impl Settings {
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// `path` as a TOML source, or a clear error if there is no such file.
+fn toml_file(
+    path: &Path,
+) -> Result<config::File<config::FileSourceFile, config::FileFormat>, ConfigError> {
+    if !path.exists() {
+        return Err(ConfigError::Invalid(format!(
+            "config file {} does not exist",
+            path.display()
+        )));
+    }
+    Ok(config::File::from(path).format(config::FileFormat::Toml))
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> ConfigError {

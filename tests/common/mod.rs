@@ -119,6 +119,41 @@ where
     }
 }
 
+/// Runs the `scriptsync` binary with `args` and returns (exit code, stdout, stderr).
+pub async fn run_cli(args: &[&str]) -> (i32, String, String) {
+    run_cli_with_stdin(args, b"").await
+}
+
+/// Like [`run_cli`], with `stdin` as the command's standard input.
+pub async fn run_cli_with_stdin(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scriptsync"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("scriptsync starts");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    // Written beside the wait: a large input must not block on a full pipe.
+    let writer = tokio::spawn(async move {
+        let _ = input.write_all(&stdin).await;
+    });
+    let out = tokio::time::timeout(DEADLINE, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("scriptsync {args:?} finishes"))
+        .unwrap();
+    let _ = writer.await;
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A message read from the DLQ.
 pub struct DeadLetterCopy {
     pub body: Vec<u8>,
@@ -310,16 +345,22 @@ impl TestApp {
     /// replayed messages for `key` stay countable. Deleted by [`TestApp::delete_queue`].
     pub async fn bind_parking_queue(&self, key: &str) -> String {
         let name = format!("{}.park.{key}", self.names.exchange());
+        self.bind_queue(&name, key).await;
+        name
+    }
+
+    /// Declares the classic queue `name` bound to the main exchange with `key`.
+    pub async fn bind_queue(&self, name: &str, key: &str) {
         let ch = self.publisher.channel();
         ch.queue_declare(
-            name.as_str().into(),
+            name.into(),
             QueueDeclareOptions::default(),
             FieldTable::default(),
         )
         .await
         .unwrap();
         ch.queue_bind(
-            name.as_str().into(),
+            name.into(),
             self.names.exchange().into(),
             key.into(),
             Default::default(),
@@ -327,7 +368,6 @@ impl TestApp {
         )
         .await
         .unwrap();
-        name
     }
 
     pub async fn delete_queue(&self, name: &str) {
