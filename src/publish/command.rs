@@ -39,8 +39,9 @@ pub struct PublishArgs {
     /// Publish at most R changes per second.
     #[arg(long, value_name = "R")]
     pub rate: Option<NonZeroU32>,
-    /// The broker to use instead of the config's (amqp://user@host:port/vhost; the password
-    /// still comes from the config's password_env / password_file).
+    /// The broker to use instead of the config's (amqp://user@host:port/vhost; the nodes of
+    /// a cluster comma-separated; the password still comes from the config's password_env /
+    /// password_file).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
     /// The exchange and queue name prefix instead of the config's broker.prefix.
@@ -103,9 +104,9 @@ fn broker_settings(args: &PublishArgs) -> anyhow::Result<BrokerSettings> {
             .with_context(|| format!("cannot use config {}", path.display()))?,
         None => BrokerSettings::default(),
     };
-    if let Some(url) = &args.broker {
-        broker.url = url.clone();
-        broker.other_urls.clear();
+    if let Some(urls) = &args.broker {
+        let given = BrokerSettings::with_addresses(urls);
+        (broker.url, broker.other_urls) = (given.url, given.other_urls);
     }
     if let Some(prefix) = &args.prefix {
         broker.prefix = prefix.clone();
