@@ -2,6 +2,7 @@
 //! simulator (port 0), publishes changes, waits by polling with a deadline, and cleans up.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod process;
 
 use std::future::Future;

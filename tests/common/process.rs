@@ -22,6 +22,8 @@ pub struct Harness {
     pub names: Names,
     pub sim: SimHandle,
     pub tenant: String,
+    /// The broker addresses: the machine's broker (`url`), or a cluster's nodes (`urls`).
+    pub urls: Vec<String>,
 }
 
 /// Extra TOML appended to the generated config's top-level sections.
@@ -43,13 +45,25 @@ impl Default for Options {
     }
 }
 
-fn write_config(dir: &Path, prefix: &str, tenant: &str, sim_url: &str, o: &Options) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    prefix: &str,
+    tenant: &str,
+    sim_url: &str,
+    o: &Options,
+    urls: &[String],
+) -> PathBuf {
     let secret = dir.join("secret");
     std::fs::write(&secret, "proc-test-secret\n").unwrap();
     let secret = secret.display();
+    // One address as `url` (the machine's broker), several as `urls` (a cluster's nodes).
+    let address = match urls {
+        [one] => format!("url = {one:?}"),
+        many => format!("urls = {many:?}"),
+    };
     let text = format!(
         r#"[broker]
-url = "{BROKER_URL}"
+{address}
 prefix = "{prefix}"
 prefetch = {prefetch}
 [batch]
@@ -90,12 +104,25 @@ max_concurrency = {conc}
 }
 
 impl Harness {
+    /// Against the machine's broker ([`BROKER_URL`]).
     pub async fn new(tenant: &str, sim_config: SimConfig, options: Options) -> Self {
+        Self::with_urls(tenant, sim_config, options, vec![BROKER_URL.into()]).await
+    }
+
+    /// Against the broker nodes at `urls` (written as `broker.urls` when there are several);
+    /// the harness's own connections use them too.
+    pub async fn with_urls(
+        tenant: &str,
+        sim_config: SimConfig,
+        options: Options,
+        urls: Vec<String>,
+    ) -> Self {
+        assert!(!urls.is_empty(), "at least one broker URL");
         let sim = fixtures::start(sim_config).await.unwrap();
         let prefix = setup::random_prefix("proc");
         let dir = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&dir).unwrap();
-        let config = write_config(&dir, &prefix, tenant, &sim.base_url(), &options);
+        let config = write_config(&dir, &prefix, tenant, &sim.base_url(), &options, &urls);
         let h = Self {
             log: dir.join("worker.log"),
             dir,
@@ -103,6 +130,7 @@ impl Harness {
             names: Names::new(&prefix),
             sim,
             tenant: tenant.into(),
+            urls,
         };
         let (conn, publisher) = h.connect().await;
         h.topology().declare(publisher.channel()).await.unwrap();
@@ -113,7 +141,8 @@ impl Harness {
     /// A fresh connection and confirm channel (retried while the broker comes back).
     pub async fn connect(&self) -> (lapin::Connection, Publisher) {
         let settings = BrokerSettings {
-            url: BROKER_URL.into(),
+            url: self.urls[0].clone(),
+            other_urls: self.urls[1..].to_vec(),
             prefix: self.names.exchange(),
             ..BrokerSettings::default()
         };
@@ -130,6 +159,11 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The worker's AMQP connection name (as `list_connections` shows it).
+    pub fn worker_connection_name(&self) -> String {
+        format!("scriptsync worker {}", self.names.exchange())
     }
 
     pub fn topology(&self) -> Topology<'_> {

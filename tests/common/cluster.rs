@@ -1,0 +1,343 @@
+//! A local 3-node RabbitMQ cluster for tests, beside the machine's own broker (which it never
+//! touches): each node gets its own node name (unique per run), AMQP port, distribution port,
+//! data and log folders, `rabbitmq.conf`, env file and empty enabled-plugins file, all under one
+//! temporary directory. The nodes boot in parallel from the package's own
+//! `/usr/lib/rabbitmq/bin/rabbitmq-server` script, each in its own process group; nodes 2 and 3
+//! then join node 1. Dropping the [`LocalCluster`] (also when the test panics) stops every
+//! node with `rabbitmqctl stop`, kills what is left of its process group and removes the
+//! directory.
+//!
+//! The Erlang cookie: as root, `rabbitmqctl` (the PATH wrapper) switches to the `rabbitmq`
+//! user and reads the cookie in that user's home, so the nodes are started with `HOME` set to
+//! that home and read the same cookie. That is why the cluster needs root (CI runs as root);
+//! elsewhere, or where `rabbitmq-server` is missing, [`LocalCluster::start`] prints a
+//! `SKIPPED:` line and returns `None`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The package's own start script (not the PATH wrapper, which switches user).
+const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+/// Home of the `rabbitmq` user, where the CLI's Erlang cookie lives.
+const RABBITMQ_HOME: &str = "/var/lib/rabbitmq";
+/// Upper bound for one node's boot or one `rabbitmqctl` step.
+const STEP_TIMEOUT_SECS: u64 = 120;
+
+struct Node {
+    name: String,
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+    /// False between [`LocalCluster::stop_node`] and [`LocalCluster::start_node`].
+    up: AtomicBool,
+}
+
+pub struct LocalCluster {
+    dir: PathBuf,
+    nodes: Vec<Node>,
+    /// From the first spawn to all three nodes booted (before the join).
+    pub boot_time: Duration,
+    /// The join of nodes 2 and 3 (stop_app, join_cluster, start_app).
+    pub join_time: Duration,
+}
+
+/// Runs `rabbitmqctl -q -n node args…`; Ok(stdout) on success, Err(stdout + stderr) otherwise.
+fn ctl(node: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("rabbitmqctl")
+        .args(["-q", "-n", node])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("rabbitmqctl: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// `n` distinct free loopback ports (all listeners held until every port is chosen).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// Why the cluster cannot run here, if it cannot.
+fn unavailable() -> Option<String> {
+    if !Path::new(SERVER).exists() {
+        return Some("rabbitmq-server not found, cluster tests need it".into());
+    }
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some(
+            "cluster tests need root (the nodes must read the rabbitmq user's Erlang cookie, \
+             which rabbitmqctl uses)"
+                .into(),
+        );
+    }
+    None
+}
+
+fn spawn_node(dir: &Path, name: &str, port: u16, dist_port: u16) -> Child {
+    std::fs::create_dir_all(dir.join("mnesia")).unwrap();
+    std::fs::create_dir_all(dir.join("log")).unwrap();
+    let conf = dir.join("rabbitmq.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listeners.tcp.1 = 127.0.0.1:{port}\n\
+             # guest may log in from loopback only (the default); the tests connect from 127.0.0.1\n\
+             loopback_users.guest = true\n"
+        ),
+    )
+    .unwrap();
+    let plugins = dir.join("enabled_plugins");
+    std::fs::write(&plugins, "[].\n").unwrap();
+    // Our own env file, so the machine's (which names its node) is not read; distribution
+    // on loopback only, like the machine's node.
+    let env_file = dir.join("rabbitmq-env.conf");
+    std::fs::write(
+        &env_file,
+        "export ERL_FLAGS=\"-kernel inet_dist_use_interface {127,0,0,1}\"\n",
+    )
+    .unwrap();
+    let out = std::fs::File::create(dir.join("stdout.log")).unwrap();
+    let err = out.try_clone().unwrap();
+    use std::os::unix::process::CommandExt;
+    Command::new(SERVER)
+        .current_dir(dir)
+        .env("HOME", RABBITMQ_HOME)
+        .env("RABBITMQ_NODENAME", name)
+        .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+        .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
+        .env("RABBITMQ_LOG_BASE", dir.join("log"))
+        .env("RABBITMQ_ENABLED_PLUGINS_FILE", &plugins)
+        .env("RABBITMQ_CONFIG_FILE", &conf)
+        .env("RABBITMQ_ADVANCED_CONFIG_FILE", dir.join("advanced.config"))
+        .env("RABBITMQ_CONF_ENV_FILE", &env_file)
+        .env("RABBITMQ_PID_FILE", dir.join("pid"))
+        // A marker on the VM's command line, so `ps aux | grep ssc` finds the nodes (the node
+        // name itself travels in the environment).
+        .env(
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+            format!("-scriptsync_test_node {name}"),
+        )
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .expect("rabbitmq-server starts")
+}
+
+impl LocalCluster {
+    /// Boots and joins three nodes; `None` (after printing why) where that cannot run here.
+    pub fn start() -> Option<Self> {
+        if let Some(why) = unavailable() {
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let run = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let dir = std::env::temp_dir().join(format!("scriptsync-cluster-{run}"));
+        let ports = free_ports(6);
+        let started = Instant::now();
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let name = format!("ssc{run}{}@localhost", i + 1);
+            let node_dir = dir.join(format!("n{}", i + 1));
+            let child = spawn_node(&node_dir, &name, ports[i], ports[3 + i]);
+            nodes.push(Node {
+                name,
+                port: ports[i],
+                dir: node_dir,
+                child,
+                up: AtomicBool::new(true),
+            });
+        }
+        // From here on, Drop cleans up whatever happens.
+        let mut cluster = Self {
+            dir,
+            nodes,
+            boot_time: Duration::ZERO,
+            join_time: Duration::ZERO,
+        };
+        std::thread::scope(|s| {
+            let waits: Vec<_> = cluster
+                .nodes
+                .iter()
+                .map(|n| s.spawn(|| n.wait_booted()))
+                .collect();
+            for w in waits {
+                w.join().unwrap();
+            }
+        });
+        cluster.boot_time = started.elapsed();
+        let joined = Instant::now();
+        let first = cluster.nodes[0].name.clone();
+        std::thread::scope(|s| {
+            let joins: Vec<_> = cluster.nodes[1..]
+                .iter()
+                .map(|n| {
+                    let first = &first;
+                    s.spawn(move || {
+                        n.ctl_ok(&["stop_app"]);
+                        n.ctl_ok(&["join_cluster", first]);
+                        n.ctl_ok(&["start_app"]);
+                        n.ctl_ok(&["await_startup", "--timeout", "120"]);
+                    })
+                })
+                .collect();
+            for j in joins {
+                j.join().unwrap();
+            }
+        });
+        cluster.join_time = joined.elapsed();
+        let status = cluster.nodes[0].ctl_ok(&["cluster_status", "--formatter", "json"]);
+        for n in &cluster.nodes {
+            assert!(
+                status.contains(&format!("\"{}\"", n.name)),
+                "{} not in the cluster: {status}",
+                n.name
+            );
+        }
+        eprintln!(
+            "local cluster {:?} up: boot {:.1} s, join {:.1} s, AMQP ports {:?}",
+            cluster.names(),
+            cluster.boot_time.as_secs_f64(),
+            cluster.join_time.as_secs_f64(),
+            cluster.nodes.iter().map(|n| n.port).collect::<Vec<_>>()
+        );
+        Some(cluster)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// One AMQP URL per node, in node order. No credentials: the worker refuses a password
+    /// in `broker.url(s)` and uses RabbitMQ's `guest` account on loopback by itself.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("amqp://127.0.0.1:{}/%2f", n.port))
+            .collect()
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        self.urls()[i].clone()
+    }
+
+    /// Stops the broker app of node `i` (`stop_app`; the Erlang VM stays up).
+    pub async fn stop_node(&self, i: usize) {
+        let node = &self.nodes[i];
+        node.up.store(false, Ordering::SeqCst);
+        tokio::task::block_in_place(|| node.ctl_ok(&["stop_app"]));
+    }
+
+    /// Starts the broker app of node `i` again and waits until it has booted.
+    pub async fn start_node(&self, i: usize) {
+        let node = &self.nodes[i];
+        tokio::task::block_in_place(|| {
+            node.ctl_ok(&["start_app"]);
+            node.ctl_ok(&["await_startup", "--timeout", "120"]);
+        });
+        node.up.store(true, Ordering::SeqCst);
+    }
+
+    /// `rabbitmqctl` on the first node that is up (for cluster-wide listings).
+    fn ctl_any(&self, args: &[&str]) -> Result<String, String> {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.up.load(Ordering::SeqCst))
+            .ok_or("no node is up")?;
+        ctl(&node.name, args)
+    }
+
+    /// The node that the client connection named `connection_name` is attached to (by the
+    /// server port of `list_connections`, which lists the connections of every running node).
+    pub async fn node_serving(&self, connection_name: &str) -> Option<usize> {
+        let needle = format!("{{\"connection_name\",\"{connection_name}\"}}");
+        let listing = tokio::task::block_in_place(|| {
+            self.ctl_any(&[
+                "list_connections",
+                "--no-table-headers",
+                "port",
+                "client_properties",
+            ])
+        })
+        .ok()?;
+        let port: u16 = listing
+            .lines()
+            .find(|l| l.contains(&needle))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        self.nodes.iter().position(|n| n.port == port)
+    }
+
+    /// `list_queues` with `columns`, from any node that is up (for the record).
+    pub async fn list_queues(&self, columns: &[&str]) -> String {
+        let mut args = vec!["list_queues"];
+        args.extend_from_slice(columns);
+        tokio::task::block_in_place(|| self.ctl_any(&args)).unwrap_or_else(|e| e)
+    }
+}
+
+impl Node {
+    fn ctl_ok(&self, args: &[&str]) -> String {
+        ctl(&self.name, args).unwrap_or_else(|e| panic!("rabbitmqctl -n {} {args:?}: {e}", self.name))
+    }
+
+    /// `rabbitmqctl wait` on the pid file: waits for the VM to write it, then for the app.
+    fn wait_booted(&self) {
+        let pid_file = self.dir.join("pid");
+        let pid_file = pid_file.to_str().unwrap();
+        let timeout = STEP_TIMEOUT_SECS.to_string();
+        if let Err(e) = ctl(&self.name, &["wait", pid_file, "--timeout", &timeout]) {
+            let log = std::fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default();
+            panic!("node {} did not boot: {e}\n--- its output ---\n{log}", self.name);
+        }
+    }
+
+    /// Stops the node (VM included), then kills whatever is left of its process group.
+    fn shut_down(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = ctl(&self.name, &["stop", "--timeout", "30"]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The process group (the script, the VM, its port programs), alive or not.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        std::thread::scope(|s| {
+            for n in &mut self.nodes {
+                s.spawn(|| n.shut_down());
+            }
+        });
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
