@@ -100,16 +100,52 @@ async fn start_worker(h: &Harness) -> (KillOnDrop, String) {
     (worker, admin)
 }
 
-/// The worker log written since byte `from`, its last `max` lines.
-fn log_since(h: &Harness, from: usize, max: usize) -> String {
+/// The worker's warnings and errors logged since byte `from`: each distinct message with
+/// its count and its first occurrence (fields included), plus how many changes were pushed.
+fn log_summary(h: &Harness, from: usize) -> String {
     let text = std::fs::read_to_string(&h.log).unwrap_or_default();
-    let new = text.get(from..).unwrap_or("");
-    let lines: Vec<&str> = new.lines().collect();
-    lines[lines.len().saturating_sub(max)..].join("\n")
+    let mut seen: BTreeMap<String, (u32, String)> = BTreeMap::new();
+    let mut pushed = 0;
+    for line in text.get(from..).unwrap_or("").lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let message = v["message"].as_str().unwrap_or("").to_string();
+        if message == "change pushed" {
+            pushed += 1;
+        }
+        let level = v["level"].as_str().unwrap_or("");
+        if level == "WARN" || level == "ERROR" {
+            let mut example = line.to_string();
+            example.truncate(400);
+            seen.entry(format!("{level} {message}"))
+                .or_insert((0, example))
+                .0 += 1;
+        }
+    }
+    let mut out = format!(
+        "{pushed} \"change pushed\" lines; warnings and errors: {}",
+        seen.len()
+    );
+    for (message, (count, example)) in &seen {
+        out.push_str(&format!("\n    {count} × {message}: {example}"));
+    }
+    out
+}
+
+/// How often the worker logged `message` (a WARN or ERROR text) since byte `from`.
+fn log_count(h: &Harness, from: usize, message: &str) -> usize {
+    let text = std::fs::read_to_string(&h.log).unwrap_or_default();
+    text.get(from..)
+        .unwrap_or("")
+        .matches(&format!("\"message\":\"{message}\""))
+        .count()
 }
 
 fn log_len(h: &Harness) -> usize {
-    std::fs::metadata(&h.log).map(|m| m.len() as usize).unwrap_or(0)
+    std::fs::metadata(&h.log)
+        .map(|m| m.len() as usize)
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +158,11 @@ async fn follower_node_stopped_and_restarted_mid_run() {
     let (worker, _admin) = start_worker(&h).await;
     let serving = worker_node(&cluster, &h).await;
     let follower = (serving + 1) % 3;
-    eprintln!("worker on node {}, stopping follower node {}", serving + 1, follower + 1);
+    eprintln!(
+        "worker on node {}, stopping follower node {}",
+        serving + 1,
+        follower + 1
+    );
     let before = h.genesys_writes();
     let stopped = Instant::now();
     cluster.stop_node(follower).await;
@@ -137,7 +177,10 @@ async fn follower_node_stopped_and_restarted_mid_run() {
         "follower down for {:.1} s (stop_app to start_app done): {writes_while_down} Genesys writes meanwhile, \
          changes still pending when it came back: {pending}; worker still on node {:?}",
         stopped.elapsed().as_secs_f64(),
-        cluster.node_serving(&h.worker_connection_name()).await.map(|i| i + 1)
+        cluster
+            .node_serving(&h.worker_connection_name())
+            .await
+            .map(|i| i + 1)
     );
     h.finish(worker, SCRIPTS, VERSIONS).await;
 }
@@ -224,7 +267,10 @@ async fn probe<T: std::fmt::Debug, E: std::fmt::Debug>(
     outcome
 }
 
-const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long each probe waits for the broker (on 3.10 the node itself gives up after about
+/// 65 s: basic.get and basic.consume close the connection with 541 INTERNAL_ERROR, a publish
+/// is nacked).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Calls against the surviving node while the majority is down, each on its own connection,
 /// all at once: passive declare, basic.get and consume on the tenant's quorum queue, and a
@@ -249,15 +295,12 @@ async fn probe_majority_loss(h: &Harness, url: String) -> Vec<String> {
             passive: true,
             ..Default::default()
         };
-        let r = probe(
-            "passive queue.declare of the quorum queue",
-            async {
-                p.channel()
-                    .queue_declare(queue.as_str().into(), opts, FieldTable::default())
-                    .await
-                    .map(|q| format!("{} ready messages", q.message_count()))
-            },
-        )
+        let r = probe("passive queue.declare of the quorum queue", async {
+            p.channel()
+                .queue_declare(queue.as_str().into(), opts, FieldTable::default())
+                .await
+                .map(|q| format!("{} ready messages", q.message_count()))
+        })
         .await;
         (r, conn)
     };
@@ -367,8 +410,8 @@ async fn majority_lost_then_back() {
             .await
     );
     eprintln!(
-        "  worker log during the loss (last lines):\n{}",
-        log_since(&h, log_from, 25)
+        "  worker log during the loss: {}",
+        log_summary(&h, log_from)
     );
 
     let back = Instant::now();
@@ -387,7 +430,7 @@ async fn majority_lost_then_back() {
     );
     h.finish(worker, SCRIPTS, VERSIONS).await;
     assert!(
-        answers.get("503").is_some(),
+        answers.contains_key("503"),
         "issue 14: /readyz must say 503 while the majority is down; it answered {answers:?}"
     );
 }
@@ -406,7 +449,7 @@ async fn dead_letter_published_while_its_node_dies() {
         Some(&h.tenant),
         SimTarget::Genesys,
         Faults {
-            latency: Duration::from_millis(100),
+            latency: GENESYS_LATENCY,
             record_errors: bad.iter().cloned().collect(),
             ..Faults::default()
         },
@@ -422,7 +465,10 @@ async fn dead_letter_published_while_its_node_dies() {
     let (conn, publisher) = h.connect().await;
     let mut bad_ids = Vec::new();
     for (i, script) in bad.iter().enumerate() {
-        for c in [change(&h.tenant, script, 1), change(&h.tenant, &format!("s{i}"), 1)] {
+        for c in [
+            change(&h.tenant, script, 1),
+            change(&h.tenant, &format!("s{i}"), 1),
+        ] {
             if c.script_id().starts_with("bad") {
                 bad_ids.push(c.id().to_string());
             }
@@ -443,6 +489,7 @@ async fn dead_letter_published_while_its_node_dies() {
     })
     .await;
     let depth_at_stop = h.depth(&dlq).await;
+    let log_from = log_len(&h);
     let t0 = Instant::now();
     cluster.stop_node(serving).await;
     eprintln!(
@@ -460,28 +507,41 @@ async fn dead_letter_published_while_its_node_dies() {
         })
     })
     .await;
-    eventually("every bad change in the DLQ", || async {
-        h.depth(&dlq).await as usize >= BAD
-    })
-    .await;
     let queue = h.names.tenant_queue(&h.tenant);
     eventually("tenant queue drained", || async {
         h.depth(&queue).await == 0
     })
     .await;
-
-    // Every dead letter, by change id (read without removing: basic.get, then channel close).
-    let letters = read_dlq(&h).await;
+    // Every dead letter (read without removing: basic.get, then channel close), once every
+    // bad change is among them.
+    let letters = poll_for("every bad change in the DLQ", || async {
+        let letters = read_dlq(&h).await;
+        let ids: Vec<String> = letters.iter().map(|b| change_id(b)).collect();
+        bad_ids.iter().all(|id| ids.contains(id)).then_some(letters)
+    })
+    .await;
     let mut by_id: BTreeMap<String, u32> = BTreeMap::new();
     for body in &letters {
-        let c: ScriptChange = serde_json::from_slice(body).expect("a dead letter is a change");
-        *by_id.entry(c.id().to_string()).or_default() += 1;
+        *by_id.entry(change_id(body)).or_default() += 1;
     }
     let duplicates: Vec<(&String, &u32)> = by_id.iter().filter(|(_, n)| **n > 1).collect();
     eprintln!(
         "DLQ: {} letters for {} distinct changes; duplicated: {duplicates:?}",
         letters.len(),
         by_id.len()
+    );
+    eprintln!(
+        "worker log since the stop: {} × \"cannot dead-letter; requeueing the message\", \
+         {} × \"ack after dead-lettering failed; the broker will redeliver\", \
+         {} × \"change dead-lettered\" (for {BAD} bad changes, {depth_at_stop} dead-lettered before the stop); {}",
+        log_count(&h, log_from, "cannot dead-letter; requeueing the message"),
+        log_count(
+            &h,
+            log_from,
+            "ack after dead-lettering failed; the broker will redeliver"
+        ),
+        log_count(&h, log_from, "change dead-lettered"),
+        log_summary(&h, log_from)
     );
     for id in &bad_ids {
         assert!(by_id.contains_key(id), "dead letter {id} lost");
@@ -492,8 +552,12 @@ async fn dead_letter_published_while_its_node_dies() {
     let (code, list, err) = run_cli(&["dlq", "--config", h.config.to_str().unwrap(), "list"]).await;
     assert_eq!(code, 0, "{err}");
     eprintln!("$ scriptsync dlq list ({} lines)", list.lines().count());
-    for line in list.lines().take(8) {
+    for line in list.lines().take(6) {
         eprintln!("{line}");
+    }
+    for (id, _) in &duplicates {
+        let lines: Vec<&str> = list.lines().filter(|l| l.contains(id.as_str())).collect();
+        eprintln!("duplicate {id} in `dlq list`:\n{}", lines.join("\n"));
     }
     let state = h.sim.state();
     assert_eq!(state.total_violations(), 0);
@@ -507,6 +571,12 @@ async fn dead_letter_published_while_its_node_dies() {
     let _ = conn.close(200, "done".into()).await;
     h.sim.shutdown();
     let _ = std::fs::remove_dir_all(&h.dir);
+}
+
+/// The change id in a dead letter's body.
+fn change_id(body: &[u8]) -> String {
+    let c: ScriptChange = serde_json::from_slice(body).expect("a dead letter is a change");
+    c.id().to_string()
 }
 
 /// The bodies of every message in the DLQ, left in place (taken unacked, returned on close).

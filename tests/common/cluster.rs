@@ -299,7 +299,8 @@ impl LocalCluster {
 
 impl Node {
     fn ctl_ok(&self, args: &[&str]) -> String {
-        ctl(&self.name, args).unwrap_or_else(|e| panic!("rabbitmqctl -n {} {args:?}: {e}", self.name))
+        ctl(&self.name, args)
+            .unwrap_or_else(|e| panic!("rabbitmqctl -n {} {args:?}: {e}", self.name))
     }
 
     /// `rabbitmqctl wait` on the pid file: waits for the VM to write it, then for the app.
@@ -309,7 +310,10 @@ impl Node {
         let timeout = STEP_TIMEOUT_SECS.to_string();
         if let Err(e) = ctl(&self.name, &["wait", pid_file, "--timeout", &timeout]) {
             let log = std::fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default();
-            panic!("node {} did not boot: {e}\n--- its output ---\n{log}", self.name);
+            panic!(
+                "node {} did not boot: {e}\n--- its output ---\n{log}",
+                self.name
+            );
         }
     }
 
