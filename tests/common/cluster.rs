@@ -153,12 +153,19 @@ impl LocalCluster {
         let dir = std::env::temp_dir().join(format!("scriptsync-cluster-{run}"));
         let ports = free_ports(6);
         let started = Instant::now();
-        let mut nodes = Vec::new();
+        // Each node goes into the cluster as soon as it is spawned, so Drop stops it whatever
+        // happens next (a later spawn failing, a boot timing out).
+        let mut cluster = Self {
+            dir: dir.clone(),
+            nodes: Vec::new(),
+            boot_time: Duration::ZERO,
+            join_time: Duration::ZERO,
+        };
         for i in 0..3 {
             let name = format!("ssc{run}{}@localhost", i + 1);
             let node_dir = dir.join(format!("n{}", i + 1));
             let child = spawn_node(&node_dir, &name, ports[i], ports[3 + i]);
-            nodes.push(Node {
+            cluster.nodes.push(Node {
                 name,
                 port: ports[i],
                 dir: node_dir,
@@ -166,13 +173,6 @@ impl LocalCluster {
                 up: AtomicBool::new(true),
             });
         }
-        // From here on, Drop cleans up whatever happens.
-        let mut cluster = Self {
-            dir,
-            nodes,
-            boot_time: Duration::ZERO,
-            join_time: Duration::ZERO,
-        };
         std::thread::scope(|s| {
             let waits: Vec<_> = cluster
                 .nodes
@@ -337,11 +337,17 @@ impl Node {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        let started = Instant::now();
         std::thread::scope(|s| {
             for n in &mut self.nodes {
                 s.spawn(|| n.shut_down());
             }
         });
         let _ = std::fs::remove_dir_all(&self.dir);
+        eprintln!(
+            "local cluster {:?} stopped in {:.1} s",
+            self.names(),
+            started.elapsed().as_secs_f64()
+        );
     }
 }
