@@ -146,7 +146,10 @@ impl LocalCluster {
     /// Boots and joins three nodes; `None` (after printing why) where that cannot run here.
     pub fn start() -> Option<Self> {
         if let Some(why) = unavailable() {
-            eprintln!("SKIPPED: {why}");
+            // Straight to the process's stderr: libtest captures `eprintln!` of passing tests,
+            // and this must show in a plain `cargo test`.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
             return None;
         }
         let run = &uuid::Uuid::new_v4().simple().to_string()[..8];
