@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::LocalCluster;
 use common::process::{Harness, Options, signal, wait_exit};
-use common::{DEADLINE, KillOnDrop, change, eventually};
+use common::{DEADLINE, KillOnDrop, change, eventually, run_cli};
 use lapin::options::{BasicConsumeOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use scriptsync::broker::{self, Publisher};
@@ -597,21 +597,4 @@ async fn read_dlq(h: &Harness) -> Vec<Vec<u8>> {
     }
     let _ = conn.close(200, "read".into()).await;
     out
-}
-
-/// Runs the `scriptsync` binary with `args`; (exit code, stdout, stderr).
-async fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scriptsync"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .expect("scriptsync dlq finishes")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
