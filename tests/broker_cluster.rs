@@ -272,6 +272,10 @@ async fn probe<T: std::fmt::Debug, E: std::fmt::Debug>(
 /// is nacked).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest `/readyz` is watched for a 503 once the majority is gone (the worker's write
+/// probe needs its confirm timeout, 10 s by default, plus up to one probe interval).
+const MAJORITY_WATCH: Duration = Duration::from_secs(40);
+
 /// Calls against the surviving node while the majority is down, each on its own connection,
 /// all at once: passive declare, basic.get and consume on the tenant's quorum queue, and a
 /// confirmed publish routed to it.
@@ -369,15 +373,17 @@ async fn majority_lost_then_back() {
     let stops_took = t0.elapsed();
     let writes_at_loss = h.genesys_writes();
 
-    // While the majority is down: watch /readyz (every 100 ms, for the probes' duration) and
-    // probe the surviving node.
+    // While the majority is down: watch /readyz every 100 ms for at least the probes'
+    // duration, and on until it has said 503 (at most MAJORITY_WATCH), and probe the
+    // surviving node meanwhile.
     let watch = {
         let admin = admin.clone();
         tokio::spawn(async move {
             let mut answers: BTreeMap<String, u32> = BTreeMap::new();
             let mut first_503 = None;
-            let until = Instant::now() + PROBE_TIMEOUT + Duration::from_secs(2);
-            while Instant::now() < until {
+            let at_least = Instant::now() + PROBE_TIMEOUT + Duration::from_secs(2);
+            let at_most = Instant::now() + MAJORITY_WATCH;
+            while Instant::now() < at_most && (Instant::now() < at_least || first_503.is_none()) {
                 let status = readyz(&admin).await;
                 if status == Some(503) && first_503.is_none() {
                     first_503 = Some(t0.elapsed());
@@ -386,18 +392,18 @@ async fn majority_lost_then_back() {
                 *answers.entry(key).or_default() += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            (answers, first_503)
+            (answers, first_503, t0.elapsed())
         })
     };
     let probes = probe_majority_loss(&h, cluster.url(serving)).await;
-    let (answers, first_503) = watch.await.unwrap();
+    let (answers, first_503, watched) = watch.await.unwrap();
     let writes_during_loss = h.genesys_writes() - writes_at_loss;
     eprintln!(
-        "majority lost (nodes {:?} stopped in {:.1} s, worker on node {}):\n  /readyz answers over {:.0} s: {answers:?}, first 503 at {:?}\n  Genesys writes during the loss: {writes_during_loss}",
+        "majority lost (nodes {:?} stopped in {:.1} s, worker on node {}):\n  /readyz answers over the first {:.1} s: {answers:?}, first 503 at {:?} (from the first stop command)\n  Genesys writes during the loss: {writes_during_loss}",
         others.iter().map(|i| i + 1).collect::<Vec<_>>(),
         stops_took.as_secs_f64(),
         serving + 1,
-        (PROBE_TIMEOUT + Duration::from_secs(2)).as_secs_f64(),
+        watched.as_secs_f64(),
         first_503.map(|d| format!("+{:.2} s", d.as_secs_f64())),
     );
     for p in &probes {
