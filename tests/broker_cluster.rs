@@ -561,9 +561,35 @@ async fn dead_letter_published_while_its_node_dies() {
     for line in list.lines().take(6) {
         eprintln!("{line}");
     }
-    for (id, _) in &duplicates {
+    for (id, n) in &duplicates {
         let lines: Vec<&str> = list.lines().filter(|l| l.contains(id.as_str())).collect();
         eprintln!("duplicate {id} in `dlq list`:\n{}", lines.join("\n"));
+        let marked = format!("{id} ×{n}");
+        assert!(
+            lines.iter().all(|l| l.starts_with(&marked)),
+            "not marked ×{n}: {lines:?}"
+        );
+    }
+    // `--json`: every letter counts its copies, and a copy written after a redelivery says so.
+    let config = h.config.to_str().unwrap();
+    let (code, json, err) = run_cli(&["dlq", "--config", config, "list", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let records: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), letters.len());
+    for r in &records {
+        let id = r["change_id"].as_str().unwrap();
+        assert_eq!(r["copies"].as_u64(), Some(u64::from(by_id[id])), "{r}");
+    }
+    for (id, _) in &duplicates {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["change_id"] == id.as_str() && r["redelivered"] == true),
+            "no copy of {id} says it was redelivered"
+        );
     }
     let state = h.sim.state();
     assert_eq!(state.total_violations(), 0);

@@ -527,3 +527,55 @@ async fn purge_without_yes_refuses_and_deletes_nothing() {
     );
     app.stop().await;
 }
+
+/// The same change dead-lettered twice (its confirm lost with a broker node, then dead-lettered
+/// again after the redelivery): `dlq list` marks both copies `×2`, `--json` counts them and
+/// shows which copy was written after a redelivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_of_one_change_are_marked_in_dlq_list() {
+    let app = spawn_app(&["cp"], |_| {}).await;
+    fill_dlq(&app, "cp", 2).await;
+    let twice = change("cp", "script-0", 1)
+        .to_builder()
+        .id("cp-00000".to_string())
+        .build()
+        .unwrap();
+    let body = serde_json::to_vec(&twice).unwrap();
+    let headers = [
+        ("x-scriptsync-reason", "exhausted".to_string()),
+        ("x-scriptsync-tenant", "cp".to_string()),
+        ("x-scriptsync-redelivered", "true".to_string()),
+    ];
+    app.put_dead_letter(&body, &headers, twice.id()).await;
+    app.wait_dlq(3).await;
+    let config = app.write_config();
+    let config = config.to_str().unwrap();
+    let (code, list, err) = run_cli(&["dlq", "--config", config, "list"]).await;
+    assert_eq!(code, 0, "{err}");
+    println!("$ scriptsync dlq list\n{list}");
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.starts_with("cp-00000 ×2 "))
+            .count(),
+        2
+    );
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("cp-00001 ")).count(),
+        1
+    );
+    let (code, json, err) = run_cli(&["dlq", "--config", config, "list", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let copies = |id: &str| -> Vec<(u64, bool)> {
+        rows.iter()
+            .filter(|r| r["change_id"] == id)
+            .map(|r| (r["copies"].as_u64().unwrap(), r["redelivered"] == true))
+            .collect()
+    };
+    assert_eq!(copies("cp-00000"), [(2, false), (2, true)]);
+    assert_eq!(copies("cp-00001"), [(1, false)]);
+    app.stop().await;
+}

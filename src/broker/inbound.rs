@@ -26,6 +26,19 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    /// A message not taken from any queue (its ack handle does nothing): for unit tests.
+    #[cfg(test)]
+    pub(crate) fn detached(body: &[u8], properties: BasicProperties, redelivered: bool) -> Self {
+        Self {
+            body: body.to_vec(),
+            routing_key: "acme".into(),
+            properties,
+            redelivered,
+            ack: AckHandle { acker: None },
+            span: tracing::Span::none(),
+        }
+    }
+
     pub fn from_delivery(d: Delivery) -> Self {
         Self {
             body: d.data,

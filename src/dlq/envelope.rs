@@ -116,3 +116,27 @@ impl DeadLetter {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn says_redelivered(props: &BasicProperties) -> bool {
+        let headers = props.headers().as_ref().map(|t| t.inner().clone());
+        headers.and_then(|t| t.get(h::REDELIVERED).cloned())
+            == Some(AMQPValue::LongString(LongString::from("true")))
+    }
+
+    #[test]
+    fn a_copy_written_after_a_redelivery_says_so_and_a_replay_does_not_inherit_it() {
+        let dl = DeadLetter::intake(Reason::Invalid, "bad", Some("acme".into()));
+        let first = Inbound::detached(b"{}", BasicProperties::default(), false);
+        assert!(!says_redelivered(&dl.properties(&first)));
+        let again = Inbound::detached(b"{}", BasicProperties::default(), true);
+        let letter = dl.properties(&again);
+        assert!(says_redelivered(&letter));
+        // The letter replayed and delivered afresh, then dead-lettered again.
+        let replayed = Inbound::detached(b"{}", letter, false);
+        assert!(!says_redelivered(&dl.properties(&replayed)));
+    }
+}
