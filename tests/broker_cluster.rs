@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::cluster::LocalCluster;
-use common::process::{Harness, Options, signal, wait_exit};
+use common::process::{Harness, Options, readyz};
 use common::{DEADLINE, KillOnDrop, change, eventually, run_cli};
 use lapin::options::{BasicConsumeOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -46,19 +46,6 @@ async fn node_losses_on_one_cluster() {
     dead_letter_published_while_its_node_dies(&cluster).await;
     the_workers_node_stopped_and_kept_down(&cluster).await;
     majority_lost_then_back(&cluster).await;
-}
-
-async fn readyz(admin: &str) -> Option<u16> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    client
-        .get(format!("http://{admin}/readyz"))
-        .send()
-        .await
-        .ok()
-        .map(|r| r.status().as_u16())
 }
 
 /// A harness on the cluster's three nodes, Genesys answering after 250 ms (so the run lasts
@@ -588,15 +575,7 @@ async fn dead_letter_published_while_its_node_dies(cluster: &LocalCluster) {
     let state = h.sim.state();
     assert_eq!(state.total_violations(), 0);
     assert_eq!(state.tenant(&h.tenant).genesys.older_writes, 0);
-    let mut worker = worker;
-    signal(&worker.0, "TERM");
-    let status = wait_exit(&mut worker.0).await;
-    assert!(status.success(), "worker exit after SIGTERM: {status:?}");
-    let (conn, publisher) = h.connect().await;
-    let _ = h.topology().delete(publisher.channel()).await;
-    let _ = conn.close(200, "done".into()).await;
-    h.sim.shutdown();
-    let _ = std::fs::remove_dir_all(&h.dir);
+    h.stop_and_clean(worker).await;
     cluster.start_node(serving).await;
 }
 

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::eventually;
-use common::process::{Harness, Options};
+use common::process::{Harness, Options, readyz};
 use scriptsync_sim::{Faults, SimConfig, SimTarget};
 
 const SCRIPTS: u64 = 30;
@@ -38,19 +38,6 @@ impl Drop for BrokerAppGuard {
         rabbitmqctl(&["start_app"]);
         rabbitmqctl(&["await_startup", "--timeout", "120"]);
     }
-}
-
-async fn readyz(admin: &str) -> Option<u16> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    client
-        .get(format!("http://{admin}/readyz"))
-        .send()
-        .await
-        .ok()
-        .map(|r| r.status().as_u16())
 }
 
 async fn slow_harness(tenant: &str) -> Harness {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::secret::Secret;
-use super::sections::{BrokerSettings, QueueType};
+use super::sections::{BrokerSettings, QueueType, split_addresses};
 use super::tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, default_concurrency,
     default_genesys_window, default_headroom, default_rpm,
@@ -31,11 +31,7 @@ impl UrlList {
     fn into_vec(self) -> Vec<String> {
         match self {
             UrlList::Many(urls) => urls,
-            UrlList::Joined(text) => text
-                .split(',')
-                .map(|u| u.trim().to_owned())
-                .filter(|u| !u.is_empty())
-                .collect(),
+            UrlList::Joined(text) => split_addresses(&text).collect(),
         }
     }
 }

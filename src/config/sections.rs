@@ -76,11 +76,11 @@ impl BrokerSettings {
     /// The defaults, with the addresses of `list`: one URL, or several comma-separated (the
     /// conventional host-list form; `bench --broker-url` and `demo --broker-url` take it).
     pub fn with_addresses(list: &str) -> Self {
-        let mut urls = list.split(',').map(str::trim).filter(|u| !u.is_empty());
-        let url = urls.next().unwrap_or_default().to_owned();
+        let mut urls = split_addresses(list);
+        let url = urls.next().unwrap_or_default();
         Self {
             url,
-            other_urls: urls.map(str::to_owned).collect(),
+            other_urls: urls.collect(),
             ..Self::default()
         }
     }
@@ -341,4 +341,12 @@ pub struct LogSettings {
 pub enum LogFormat {
     Json,
     Pretty,
+}
+
+/// The URLs of a comma-separated host list, trimmed, empty entries dropped.
+pub(crate) fn split_addresses(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
 }

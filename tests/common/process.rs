@@ -284,7 +284,7 @@ impl Harness {
     /// Waits until everything is delivered, the queue is empty, nothing was dead-lettered
     /// and nothing older overwrote anything newer; then stops `worker` with SIGTERM (exit 0
     /// required) and cleans up.
-    pub async fn finish(self, mut worker: KillOnDrop, scripts: u64, versions: u64) {
+    pub async fn finish(self, worker: KillOnDrop, scripts: u64, versions: u64) {
         eventually(
             "every script at its newest version on both targets",
             || async { self.all_newest(scripts, versions) },
@@ -307,6 +307,12 @@ impl Harness {
             "no older version over a newer one at Genesys"
         );
         assert_eq!(state.total_violations(), 0);
+        self.stop_and_clean(worker).await;
+    }
+
+    /// SIGTERMs the worker (it must exit 0), deletes the queues, stops the simulator and
+    /// removes the temporary folder.
+    pub async fn stop_and_clean(self, mut worker: KillOnDrop) {
         signal(&worker.0, "TERM");
         let status = wait_exit(&mut worker.0).await;
         assert!(status.success(), "worker exit after SIGTERM: {status:?}");
@@ -316,6 +322,20 @@ impl Harness {
         self.sim.shutdown();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The worker's `/readyz` status, or `None` when it does not answer within 2 s.
+pub async fn readyz(admin: &str) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    client
+        .get(format!("http://{admin}/readyz"))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
 }
 
 pub fn signal(child: &Child, sig: &str) {
