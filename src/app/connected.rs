@@ -21,8 +21,8 @@ use crate::cluster::owned_by;
 use crate::pipeline::tenant::task_panicked;
 use crate::pipeline::{LoopEnd, LoopSettings, run_tenant, run_unrouted};
 
-/// How long closing a channel or the connection may take (a dying broker may never answer).
-const TEARDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long closing the connection may take (a dying broker may never answer).
+const TEARDOWN_MARGIN: std::time::Duration = broker::CLOSE_MARGIN;
 
 /// A tenant this replica is consuming.
 struct Running {
@@ -264,11 +264,13 @@ impl Application {
         let id = tasks
             .set
             .spawn(async move {
-                let end = run_tenant(ctx, stream, settings, task_stop).await;
+                let mut stream = stream;
+                let end = run_tenant(ctx, &mut stream, settings, task_stop).await;
                 // Whatever the channel still holds goes back to the queue, and the next
-                // consumer (another replica, after a handover) becomes the active one.
-                let closing = consumer.channel.close(200, "tenant stopped".into());
-                let _ = tokio::time::timeout(TEARDOWN_MARGIN, closing).await;
+                // consumer (another replica, after a handover) becomes the active one. The
+                // consumer is dropped after its channel is closed (see `close_channel`).
+                broker::close_channel(&consumer.channel, "tenant stopped").await;
+                drop(stream);
                 end
             })
             .id();

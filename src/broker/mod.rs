@@ -15,7 +15,7 @@ pub use topology::{Names, Topology};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lapin::tcp::OwnedTLSConfig;
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties};
 use url::Url;
 
 use crate::config::{BrokerSettings, expose, read_ca_file};
@@ -119,5 +119,19 @@ pub fn redacted_url(url: &str) -> String {
             u.to_string()
         }
         Err(_) => "<unparseable broker url>".into(),
+    }
+}
+
+/// How long closing a channel may take (a dying broker may never answer).
+pub const CLOSE_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes `channel` and waits for the broker's answer (at most [`CLOSE_MARGIN`]); what it
+/// held unacked goes back to its queues. Every channel is closed this way before its last
+/// handle or consumer is dropped and before its connection closes: a channel that lapin
+/// closes on drop does so in a task of its own, which fails (and logs an ERROR) when the
+/// connection is closed under it, as in every clean stop.
+pub async fn close_channel(channel: &Channel, why: &str) {
+    if channel.status().connected() {
+        let _ = tokio::time::timeout(CLOSE_MARGIN, channel.close(200, why.into())).await;
     }
 }

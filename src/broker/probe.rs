@@ -27,8 +27,19 @@ pub async fn run(
     writable: Arc<AtomicBool>,
     stop: CancellationToken,
 ) -> Result<(), PublishError> {
+    let end = probe_until_stopped(&publisher, &queue, &writable, &stop).await;
+    super::close_channel(publisher.channel(), "probe stopped").await;
+    end
+}
+
+async fn probe_until_stopped(
+    publisher: &Publisher,
+    queue: &str,
+    writable: &AtomicBool,
+    stop: &CancellationToken,
+) -> Result<(), PublishError> {
     loop {
-        let probe = publisher.publish("", &queue, b"probe", BasicProperties::default(), true);
+        let probe = publisher.publish("", queue, b"probe", BasicProperties::default(), true);
         let outcome = tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             outcome = probe => outcome,

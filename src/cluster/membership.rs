@@ -181,6 +181,23 @@ impl Membership {
         leaving: CancellationToken,
     ) -> lapin::Result<()> {
         let mut beats = listen(&channel, exchange).await?;
+        let end = self
+            .beat_and_listen(&channel, &mut beats, exchange, stop, leaving)
+            .await;
+        // The channel closes before the consumer is dropped (see `broker::close_channel`).
+        crate::broker::close_channel(&channel, "heartbeats stopped").await;
+        drop(beats);
+        end
+    }
+
+    async fn beat_and_listen(
+        self: &Arc<Self>,
+        channel: &Channel,
+        beats: &mut lapin::Consumer,
+        exchange: &str,
+        stop: CancellationToken,
+        leaving: CancellationToken,
+    ) -> lapin::Result<()> {
         let expiration = (self.interval * MISSED_BEATS).as_millis().to_string();
         let beat = |leaving: bool| {
             let body = serde_json::to_vec(&Beat {
@@ -196,6 +213,9 @@ impl Membership {
         };
         let mut tick = tokio::time::interval(self.interval);
         loop {
+            // Beats already received are read before the tick's refresh: a replica that was
+            // starved of CPU must not drop a peer (and take its tenants without the pause
+            // that peer's last beat reported) while that beat waits in the consumer.
             tokio::select! {
                 biased;
                 _ = leaving.cancelled() => {
@@ -206,13 +226,6 @@ impl Membership {
                     return Ok(());
                 }
                 _ = stop.cancelled() => return Ok(()),
-                _ = tick.tick() => {
-                    let (body, props) = beat(false);
-                    channel
-                        .basic_publish(exchange.into(), "".into(), BasicPublishOptions::default(), &body, props)
-                        .await?;
-                    self.refresh(Instant::now());
-                }
                 next = beats.next() => match next {
                     Some(Ok(delivery)) => {
                         if let Ok(beat) = serde_json::from_slice::<Beat>(&delivery.data) {
@@ -225,6 +238,13 @@ impl Membership {
                         "the heartbeat consumer ended",
                     ))),
                 },
+                _ = tick.tick() => {
+                    let (body, props) = beat(false);
+                    channel
+                        .basic_publish(exchange.into(), "".into(), BasicPublishOptions::default(), &body, props)
+                        .await?;
+                    self.refresh(Instant::now());
+                }
             }
         }
     }
