@@ -423,7 +423,7 @@ impl TestApp {
     }
 }
 
-// ---- Observability helpers (tests/observability.rs) ------------------------------------
+// ---- Observability helpers (tests/integration/observability.rs) ------------------------------------
 
 /// Like [`spawn_app_with_sim`], with the admin endpoints on a free loopback port
 /// ([`TestApp::admin`]).

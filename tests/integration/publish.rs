@@ -3,7 +3,7 @@
 //! published and delivered; a tenant without a queue reported as unroutable; `--dry-run`
 //! connecting to nothing; the AMQP properties of a published change.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The replay tool (`scriptsync dlq`) against the real RabbitMQ, the real worker and the
 //! simulator: every "Must hold" item of issue 4.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;

@@ -4,7 +4,7 @@
 //! logs at trace level, its stdout, the DLQ headers and bodies, the admin endpoints
 //! (`/status`, `/metrics`, ...) and `check-config`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};

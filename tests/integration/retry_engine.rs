@@ -4,9 +4,9 @@
 //!
 //! Every wait polls with a deadline; outcomes are asserted on the simulator's counts and its
 //! answer order (`TargetState::recent`), never on wall-clock time. Elapsed times are only
-//! printed (`cargo test --test retry_engine -- --nocapture`).
+//! printed (`cargo test --test integration retry_engine:: -- --nocapture`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! prefetch and batch sizes (the peak RSS is printed and checked against a loose bound) and
 //! everything is delivered at its newest version.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

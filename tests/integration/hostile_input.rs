@@ -2,7 +2,7 @@
 //! `invalid` with a one-line reason, body unchanged, while valid messages interleaved with
 //! them are delivered and the worker keeps consuming.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

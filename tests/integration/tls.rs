@@ -7,7 +7,7 @@
 //! the proxies; without it the same setup fails on the certificate, visibly. Plaintext
 //! endpoints on other hosts are warned about when the application is built.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! to a loopback receiver (with the publisher's trace continued), and no export at all when
 //! no endpoint is configured (the real binary, its sockets and its log lines inspected).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! The walking skeleton end to end: real RabbitMQ, the real worker, the simulator.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! nothing. Each ends with every change delivered at its newest version (or in the DLQ with
 //! a reason), nothing lost and no older version written over a newer one.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

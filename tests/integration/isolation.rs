@@ -8,7 +8,7 @@
 //! rows and records (`tokens_seen`), every path each principal's token reached (`paths`), the
 //! requests no endpoint matched (`unrouted`) and the logins (`token_requests`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

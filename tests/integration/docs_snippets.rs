@@ -28,7 +28,7 @@
 //!   an object with `key` and `versionHash` only columns the Genesys target writes.
 //! - ` ```python `, ` ```js ` / ` ```javascript `: an excerpt of `schemas/examples/` (every
 //!   non-blank line, trimmed, occurs in a file there of that language), which
-//!   `tests/publisher_examples.rs` runs. A block preceded by
+//!   `tests/integration/publisher_examples.rs` runs. A block preceded by
 //!   `<!-- snippet: servicenow-transform -->` is the ServiceNow transform script instead: it
 //!   is run with `node` on sample records (skipped, with a message, when node is missing,
 //!   unless `SCRIPTSYNC_REQUIRE_EXAMPLES=1`).
@@ -55,11 +55,11 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     (
         "python3",
-        "runs schemas/examples/publish.py, which tests/publisher_examples.rs runs against a worker",
+        "runs schemas/examples/publish.py, which tests/integration/publisher_examples.rs runs against a worker",
     ),
     (
         "node",
-        "runs schemas/examples/publish.js, which tests/publisher_examples.rs runs against a worker",
+        "runs schemas/examples/publish.js, which tests/integration/publisher_examples.rs runs against a worker",
     ),
     (
         "pip",
@@ -465,7 +465,7 @@ fn check_command(
         return Ok(());
     }
     Err(format!(
-        "{program:?} is neither scriptsync nor in the ALLOWED list of tests/docs_snippets.rs"
+        "{program:?} is neither scriptsync nor in the ALLOWED list of tests/integration/docs_snippets.rs"
     ))
 }
 

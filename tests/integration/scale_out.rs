@@ -3,7 +3,7 @@
 //! `X-Scriptsync-Replica` shows no interleaving), and when a replica is killed its tenants
 //! continue on the others with nothing lost and nothing written older-over-newer.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

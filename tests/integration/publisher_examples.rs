@@ -9,7 +9,7 @@
 //! When pika or amqplib is missing the test prints `SKIPPED: …` and passes, unless
 //! `SCRIPTSYNC_REQUIRE_EXAMPLES=1` (CI sets it, after `.ci/run` installs both), where it fails.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! other, late binding sends only the newest version after a pause, compliance changes go
 //! first, a new row costs one request, and the retry budget counts every request of a change.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -10,9 +10,9 @@
 //! Each test ends with the same check ([`assert_nothing_lost`]): every script's newest
 //! published version is held by both targets or sits in the DLQ with a reason, no older version
 //! overwrote a newer one, the tenant queue is empty. Waits poll with a deadline; measured
-//! figures are printed (`cargo test --test outages -- --nocapture`), never asserted on time.
+//! figures are printed (`cargo test --test integration outages:: -- --nocapture`), never asserted on time.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::future::Future;
