@@ -156,11 +156,9 @@ fn triple(s: &LatencySummary) -> String {
 
 fn row(id: &str, what: &str, p: &Pressure) -> Row {
     let p99 = |s: &LatencySummary| s.p99.unwrap_or_default().as_secs_f64();
-    let ratio = if p99(&p.bound) > 0.0 {
-        p99(&p.genesys) / p99(&p.bound)
-    } else {
-        f64::NAN
-    };
+    // A bound of 0 s (the quota never binds: `--quick` has fewer scripts per tenant than a
+    // window allows) leaves no ratio to judge.
+    let ratio = (p99(&p.bound) > 0.0).then(|| p99(&p.genesys) / p99(&p.bound));
     let mut row = Row::new(id, what);
     row.figure = format!(
         "p50 / p99 / max: Genesys {}, ServiceNow {}; {:.2} Genesys requests per script",
@@ -168,18 +166,24 @@ fn row(id: &str, what: &str, p: &Pressure) -> Row {
         triple(&p.servicenow),
         p.requests_per_script
     );
-    row.ratio = format!(
-        "Genesys p99 = {ratio:.2} × bound (bound {})",
-        triple(&p.bound)
-    );
+    row.ratio = match ratio {
+        Some(ratio) => format!(
+            "Genesys p99 = {ratio:.2} × bound (bound {})",
+            triple(&p.bound)
+        ),
+        None => "no ratio: the bound is 0 s (the quota never binds at this size)".into(),
+    };
     row.target =
         "Genesys p99 ≤ 1.2 × bound, ServiceNow p99 ≤ 1 s, ≤ 1.1 requests per script".into();
     if id.ends_with("scriptsync") {
-        row.verdict = Verdict::all(&[
-            ratio <= 1.2,
-            p99(&p.servicenow) <= 1.0,
-            p.requests_per_script <= 1.1,
-        ]);
+        row.verdict = match ratio {
+            Some(ratio) => Verdict::all(&[
+                ratio <= 1.2,
+                p99(&p.servicenow) <= 1.0,
+                p.requests_per_script <= 1.1,
+            ]),
+            None => Verdict::Info,
+        };
     }
     let mut values = |prefix: &str, s: &LatencySummary| {
         row.value(
@@ -195,7 +199,9 @@ fn row(id: &str, what: &str, p: &Pressure) -> Row {
     values("genesys", &p.genesys);
     values("servicenow", &p.servicenow);
     values("bound", &p.bound);
-    row.value("genesys_requests_per_script", p.requests_per_script)
-        .value("genesys_p99_over_bound", ratio);
+    row.value("genesys_requests_per_script", p.requests_per_script);
+    if let Some(ratio) = ratio {
+        row.value("genesys_p99_over_bound", ratio);
+    }
     row
 }
