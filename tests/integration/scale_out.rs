@@ -262,12 +262,18 @@ async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
     let cluster = Cluster::new().await;
     let mut workers = cluster.started(&["r0", "r1", "r2"]).await;
 
-    // Spread: each tenant served by one replica, every replica serves 2–6 of the 12.
+    // Spread: each tenant ends on one replica, every replica serves 3–5 of the 12. A replica
+    // that started later than the others' settle time (a loaded machine) takes its tenants
+    // over during round 1: one handover, never back and forth.
     let runs = cluster.runs();
     let mut load: BTreeMap<String, usize> = BTreeMap::new();
     for (tenant, r) in &runs {
-        assert_eq!(r.len(), 1, "{tenant}: one replica, no interleaving: {r:?}");
-        *load.entry(r[0].clone()).or_default() += 1;
+        let distinct: BTreeSet<&String> = r.iter().collect();
+        assert!(
+            !r.is_empty() && distinct.len() == r.len(),
+            "{tenant}: one replica at a time, never back and forth: {r:?}"
+        );
+        *load.entry(r[r.len() - 1].clone()).or_default() += 1;
     }
     assert_eq!(load.len(), 3, "every replica owns tenants: {load:?}");
     assert!(load.values().all(|n| (3..=5).contains(n)), "{load:?}");
@@ -290,12 +296,11 @@ async fn tenants_spread_over_replicas_and_a_killed_replica_hands_over() {
     for (tenant, r) in &after {
         let last = r.last().unwrap();
         assert_ne!(last, &victim, "{tenant} still on the killed replica: {r:?}");
-        // One handover at most, and never back and forth.
-        let distinct: BTreeSet<&String> = r.iter().collect();
-        assert_eq!(
-            distinct.len(),
-            r.len(),
-            "{tenant}: interleaved replicas {r:?}"
+        // Since the kill: one handover at most (the victim's tenants), nothing else moved.
+        let before = &runs[tenant];
+        assert!(
+            r.starts_with(before) && r.len() <= before.len() + 1,
+            "{tenant}: {before:?} before the kill, {r:?} after"
         );
     }
     assert_eq!(cluster.violations_and_older_writes(), (0, 0));
@@ -413,7 +418,7 @@ async fn a_pause_outlives_its_replica() {
     let runs = cluster.runs();
     let (tenant, owner) = runs
         .iter()
-        .map(|(t, r)| (t.clone(), r[0].clone()))
+        .map(|(t, r)| (t.clone(), r[r.len() - 1].clone()))
         .next()
         .unwrap();
 
