@@ -21,9 +21,6 @@ use crate::cluster::owned_by;
 use crate::pipeline::tenant::task_panicked;
 use crate::pipeline::{LoopEnd, LoopSettings, run_tenant, run_unrouted};
 
-/// How long closing the connection may take (a dying broker may never answer).
-const TEARDOWN_MARGIN: std::time::Duration = broker::CLOSE_MARGIN;
-
 /// A tenant this replica is consuming.
 struct Running {
     stop: CancellationToken,
@@ -132,7 +129,7 @@ impl Application {
         // The tenants drain within `drain_timeout`; a task stuck on a dying connection must
         // not hold the reconnect back beyond that.
         let drained = async { while tasks.set.join_next().await.is_some() {} };
-        let grace = self.settings.shutdown.drain_timeout + TEARDOWN_MARGIN;
+        let grace = self.settings.shutdown.drain_timeout + broker::CLOSE_MARGIN;
         if tokio::time::timeout(grace, drained).await.is_err() {
             tracing::warn!(
                 ?grace,
@@ -142,7 +139,7 @@ impl Application {
             while tasks.set.join_next().await.is_some() {}
         }
         let _ = tokio::time::timeout(
-            TEARDOWN_MARGIN,
+            broker::CLOSE_MARGIN,
             conn.close(200, "scriptsync stopping".into()),
         )
         .await;
@@ -241,7 +238,7 @@ impl Application {
         (t, taking_over): (&TenantParts, bool),
     ) -> anyhow::Result<()> {
         let queue = self.names.tenant_queue(&t.id);
-        let (consumer, stream) = QueueConsumer::start(conn, &queue, t.prefetch, "").await?;
+        let (consumer, mut stream) = QueueConsumer::start(conn, &queue, t.prefetch, "").await?;
         for target in &t.targets {
             let gate = target.gate();
             if taking_over {
@@ -264,7 +261,6 @@ impl Application {
         let id = tasks
             .set
             .spawn(async move {
-                let mut stream = stream;
                 let end = run_tenant(ctx, &mut stream, settings, task_stop).await;
                 // Whatever the channel still holds goes back to the queue, and the next
                 // consumer (another replica, after a handover) becomes the active one. The

@@ -122,7 +122,7 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
-/// How long closing a channel may take (a dying broker may never answer).
+/// How long closing a channel or a connection may take (a dying broker may never answer).
 pub const CLOSE_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Closes `channel` and waits for the broker's answer (at most [`CLOSE_MARGIN`]); what it
