@@ -45,6 +45,11 @@ fn tenant_ids() -> Vec<String> {
     (0..TENANTS).map(|i| format!("org-{i:02}")).collect()
 }
 
+/// The client secret every replica's config names, written once per cluster: rewriting it
+/// for each replica truncated it while another replica was starting, which then read it
+/// empty and exited with a config error.
+const SECRET_FILE: &str = "secret";
+
 /// The config of replica `id`: every tenant on the simulator (Genesys only, a quick beat).
 fn write_config(
     dir: &Path,
@@ -53,8 +58,7 @@ fn write_config(
     (sim_url, quota): (&str, &Quota),
     tenants: &[String],
 ) -> PathBuf {
-    let secret = dir.join("secret");
-    std::fs::write(&secret, format!("{}\n", fixtures::SIM_SECRET)).unwrap();
+    let secret = dir.join(SECRET_FILE);
     let mut text = format!(
         "[broker]\nurl = \"{BROKER_URL}\"\nprefix = \"{prefix}\"\n[batch]\nlinger = \"20ms\"\n\
          [shutdown]\ndrain_timeout = \"10s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
@@ -108,6 +112,8 @@ impl Cluster {
         let prefix = setup::random_prefix("scale");
         let dir = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&dir).unwrap();
+        let secret = format!("{}\n", fixtures::SIM_SECRET);
+        std::fs::write(dir.join(SECRET_FILE), secret).unwrap();
         let c = Self {
             dir,
             names: Names::new(&prefix),
@@ -162,6 +168,13 @@ impl Cluster {
                 .spawn()
                 .expect("worker starts"),
         )
+    }
+
+    /// The last lines replica `id` logged (for a failure's message).
+    fn log_tail(&self, id: &str) -> String {
+        let log = std::fs::read_to_string(self.dir.join(format!("{id}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// Publishes version `version` of every script of every tenant.
@@ -352,7 +365,11 @@ async fn a_joining_replica_takes_its_share_and_a_rolling_restart_loses_nothing()
         let mut old = workers.remove(id).unwrap();
         signal(&old.0, "TERM");
         let status = common::process::wait_exit(&mut old.0).await;
-        assert!(status.success(), "{id} exits cleanly on SIGTERM: {status}");
+        assert!(
+            status.success(),
+            "{id} exits cleanly on SIGTERM: {status}; the end of its log:\n{}",
+            cluster.log_tail(id)
+        );
         workers.insert(id.to_string(), cluster.spawn(id));
         version += 1;
         cluster.publish_round(version).await;
