@@ -83,12 +83,21 @@ fn write_config(
 impl Cluster {
     /// Starts the replicas `ids` and waits until round 1 is delivered (they have settled).
     async fn started(&self, ids: &[&str]) -> BTreeMap<String, KillOnDrop> {
-        let workers = ids
+        let mut workers: BTreeMap<String, KillOnDrop> = ids
             .iter()
             .map(|id| (id.to_string(), self.spawn(id)))
             .collect();
         self.publish_round(1).await;
         self.delivered(1).await;
+        for (id, worker) in &mut workers {
+            let exited = worker.0.try_wait().unwrap();
+            assert!(
+                exited.is_none(),
+                "{id} exited ({}) while the others delivered; the end of its log:\n{}",
+                exited.map(|s| s.to_string()).unwrap_or_default(),
+                self.log_tail(id)
+            );
+        }
         workers
     }
 
