@@ -73,8 +73,9 @@ pub trait Target: Send + Sync {
     fn gate(&self) -> &Arc<Gate>;
     /// Most jobs one request carries (Genesys: one row; ServiceNow: a Batch API call).
     fn capacity(&self) -> usize;
-    /// Learns what it needs before the lane's first request (Genesys lists the table's row
-    /// keys once per process). Failures are logged and lived with, never fatal.
+    /// Learns what it needs before the lane's first request (Genesys lists the table's rows
+    /// with their versions each time a lane starts). Failures are logged and lived with,
+    /// never fatal.
     fn prepare(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }

@@ -316,6 +316,12 @@ impl Harness {
         signal(&worker.0, "TERM");
         let status = wait_exit(&mut worker.0).await;
         assert!(status.success(), "worker exit after SIGTERM: {status:?}");
+        self.clean().await;
+    }
+
+    /// Deletes the queues, stops the simulator and removes the temporary folder (the worker
+    /// has exited).
+    pub async fn clean(self) {
         let (conn, publisher) = self.connect().await;
         let _ = self.topology().delete(publisher.channel()).await;
         let _ = conn.close(200, "done".into()).await;

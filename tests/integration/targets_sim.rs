@@ -235,7 +235,7 @@ async fn genesys_stale_knowledge_falls_back_to_post_and_to_put() {
     bounded(async {
         let sim = sim().await;
         let ctx = context(10);
-        // Learns an empty table, then another writer creates "s0" behind its back.
+        // Learns an empty table, then another writer creates "s1" behind its back.
         let target = genesys(&sim, "g5", &ctx);
         assert_all_delivered(
             &drive(target.clone(), &ctx, changes("g5", 1, 1), false).await,
@@ -246,11 +246,23 @@ async fn genesys_stale_knowledge_falls_back_to_post_and_to_put() {
             &drive(other.clone(), &ctx, vec![change("g5", "s1", 1)], false).await,
             1,
         );
-        // `target` believes s1 is new: POST → 409 → PUT.
+        // The next lane's listing is refused, so `target` keeps what it knew and believes
+        // s1 is new: POST → 409 → PUT.
+        let refused = InjectedResponse {
+            status: 400,
+            retry_after: None,
+            genesys_body_seconds: None,
+            count: 1,
+        };
+        let faults = Faults {
+            inject: vec![refused],
+            ..Faults::default()
+        };
+        sim.set_faults(Some("g5"), SimTarget::Genesys, faults);
         let out = drive(target, &ctx, vec![change("g5", "s1", 2)], false).await;
         assert_eq!(out["s1"], Outcome::Delivered(2));
         let state = sim.state().tenant("g5").genesys;
-        assert_eq!(state.answered(409), 1);
+        assert_eq!((state.answered(400), state.answered(409)), (1, 1));
         assert_eq!(state.held["s1"].version, 2);
         sim.shutdown();
     })
@@ -273,6 +285,42 @@ async fn genesys_replays_skip_older_versions() {
         let held = sim.state().tenant("g2").genesys.held;
         assert_eq!(held[script].version, 6, "{held:?}");
         assert_eq!(held[script].writes, 2, "v3 was never written");
+        sim.shutdown();
+    })
+    .await;
+}
+
+/// A restarted worker (a new target, knowing nothing) lists the rows with their versions: a
+/// change older than its row, arriving as a new message (not a redelivery), is held already
+/// and never written, without a request of its own; a newer one is written with one PUT.
+#[tokio::test]
+async fn genesys_after_a_restart_never_writes_an_older_new_message() {
+    bounded(async {
+        let sim = sim().await;
+        let ctx = context(10);
+        let script = "s-restart";
+        let before = genesys(&sim, "g6", &ctx);
+        assert_all_delivered(
+            &drive(before, &ctx, vec![change("g6", script, 5)], false).await,
+            1,
+        );
+        let after = genesys(&sim, "g6", &ctx);
+        let out = drive(after.clone(), &ctx, vec![change("g6", script, 3)], false).await;
+        assert_eq!(out[script], Outcome::AlreadyHeld(5));
+        let out = drive(after, &ctx, vec![change("g6", script, 5)], false).await;
+        assert_eq!(out[script], Outcome::AlreadyHeld(5), "equal: superseded");
+        let state = sim.state().tenant("g6").genesys;
+        assert_eq!(state.held[script].version, 5, "{:?}", state.held);
+        assert_eq!((state.writes, state.older_writes), (1, 0));
+        let row = format!(
+            "/api/v2/flows/datatables/{}/rows/{script}",
+            fixtures::SIM_DATATABLE
+        );
+        assert!(
+            !state.paths.keys().any(|p| p.ends_with(&row)),
+            "no row read or write after the restart: {:?}",
+            state.paths
+        );
         sim.shutdown();
     })
     .await;

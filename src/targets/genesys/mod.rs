@@ -1,9 +1,11 @@
 //! Genesys Cloud (DESIGN §5.1): each change upserts one row of the tenant's Architect data
 //! table, keyed by script id, and optionally publishes the script version.
 //!
-//! One job (one change) per attempt: (DLQ replays and broker redeliveries only)
-//! `GET …/rows/{script_id}?showbrief=false`, already held if the row has this version or a
-//! newer one, retried if the row cannot be read → the row write, one request:
+//! One job (one change) per attempt: already held, without a request, if the row is known
+//! ([`rows`], listed when the lane starts) to hold this version or a newer one → (DLQ replays
+//! and broker redeliveries only) `GET …/rows/{script_id}?showbrief=false`, already held if
+//! the row has this version or a newer one, retried if the row cannot be read → the row
+//! write, one request:
 //! `PUT …/rows/{script_id}` for a row known to exist, `POST …/rows` for a new one ([`rows`]
 //! knows which; on a stale guess PUT→404→POST and POST→409→PUT) → with `publish_scripts`
 //! and a `genesys_version_id`, `POST /api/v2/scripts/published`. The first request goes
@@ -75,18 +77,19 @@ impl GenesysTarget {
         endpoint(&self.api_base, &table)
     }
 
-    /// Lists the table's row keys, page by page (each page one logical request with its
-    /// own retries). Errors leave the knowledge unlisted: writes then start with PUT.
+    /// Lists the table's rows with their versions, page by page (each page one logical
+    /// request with its own retries). Errors leave the knowledge as it was: unlisted at
+    /// start (writes then start with PUT), or the previous listing and what followed it.
     async fn list_rows(&self) -> Result<usize, String> {
         let rows_url = self.rows_url().ok_or_else(bad_base)?;
-        let mut keys = Vec::new();
+        let mut rows = Vec::new();
         let mut page = 1;
         loop {
             let mut url = rows_url.clone();
             url.query_pairs_mut()
                 .append_pair("pageNumber", &page.to_string())
                 .append_pair("pageSize", &rows::PAGE_SIZE.to_string())
-                .append_pair("showbrief", "true");
+                .append_pair("showbrief", "false");
             let budget = self.client.budget();
             let reply = self
                 .client
@@ -96,14 +99,14 @@ impl GenesysTarget {
             let body = reply.json().unwrap_or_default();
             let (found, more) = rows::parse_page(&body, page)
                 .ok_or_else(|| format!("GET rows: page {page} is not a row listing"))?;
-            keys.extend(found);
+            rows.extend(found);
             if !more {
                 break;
             }
             page += 1;
         }
-        let n = keys.len();
-        self.rows.set_listing(keys);
+        let n = rows.len();
+        self.rows.set_listing(rows);
         Ok(n)
     }
 
@@ -125,6 +128,19 @@ impl GenesysTarget {
         } else {
             None
         };
+        if let Some(held) = self
+            .rows
+            .held(change.script_id())
+            .filter(|_| !job.steps.checked)
+        {
+            // Known from the listing or an earlier answer: an older change (a new message
+            // published late, after a restart or a hand-over) must not overwrite the row.
+            // The lane's permit goes unused; this only happens to stale changes.
+            if held > change.version() || (held == change.version() && publish.is_none()) {
+                return Attempted::AlreadyHeld(held);
+            }
+            job.steps.row_written |= held == change.version();
+        }
         if job.replay && !job.steps.checked {
             let mut get_url = row_url.clone();
             get_url.query_pairs_mut().append_pair("showbrief", "false");
@@ -136,8 +152,9 @@ impl GenesysTarget {
             match got {
                 Ok(reply) => {
                     job.steps.checked = true;
-                    self.rows.exists(change.script_id());
-                    let held = row_version(&reply).unwrap_or(0);
+                    let read = row_version(&reply);
+                    self.rows.holds(change.script_id(), read);
+                    let held = read.unwrap_or(0);
                     if held > change.version() || (held == change.version() && publish.is_none()) {
                         return Attempted::AlreadyHeld(held);
                     }
@@ -186,6 +203,7 @@ impl GenesysTarget {
         row_url: &Url,
     ) -> Result<(), AttemptError> {
         let key = job.change.script_id().to_owned();
+        let version = job.change.version();
         let body = row_body(&job.change);
         let put = |http: &reqwest::Client| http.put(row_url.clone()).json(&body);
         let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
@@ -195,7 +213,7 @@ impl GenesysTarget {
                 .await
             {
                 Ok(_) => {
-                    self.rows.exists(&key);
+                    self.rows.holds(&key, Some(version));
                     return Ok(());
                 }
                 Err(e) if e.status == Some(404) => self.rows.absent(&key),
@@ -207,14 +225,15 @@ impl GenesysTarget {
             .await
         {
             Ok(_) => {
-                self.rows.exists(&key);
+                self.rows.holds(&key, Some(version));
                 Ok(())
             }
             Err(e) if e.status == Some(409) => {
                 self.rows.exists(&key);
                 self.request(permit, job, ("PUT row", Verdict::Done), put)
-                    .await
-                    .map(|_| ())
+                    .await?;
+                self.rows.holds(&key, Some(version));
+                Ok(())
             }
             Err(e) => Err(e),
         }
@@ -268,16 +287,16 @@ impl Target for GenesysTarget {
         1
     }
 
+    /// Lists the rows each time a lane starts: another replica may have written the table
+    /// since this process last listed it (the tenant was elsewhere, or the connection lost).
     fn prepare(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            if self.rows.listed() {
-                return;
-            }
             match self.list_rows().await {
                 Ok(n) => tracing::info!(tenant = %self.tenant, rows = n, "data-table rows listed"),
                 Err(error) => tracing::warn!(
                     tenant = %self.tenant, %error,
-                    "cannot list the data-table rows; writes start with PUT"
+                    "cannot list the data-table rows; a row not known from before is written \
+                     with PUT first and without a version check unless the change is a replay"
                 ),
             }
         })
@@ -329,10 +348,7 @@ pub fn row_body(change: &ScriptChange) -> Value {
 
 /// The `version` of a row as returned by GET (a number, or a numeric string).
 fn row_version(reply: &Reply) -> Option<u64> {
-    let v = reply.json()?.get("version")?.clone();
-    v.as_u64()
-        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-        .or_else(|| v.as_str()?.trim().parse().ok())
+    rows::version_of(reply.json()?.get("version")?)
 }
 
 /// The judge of a GET row: a row that cannot be read (cut short, not JSON) says nothing about

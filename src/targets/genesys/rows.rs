@@ -1,20 +1,24 @@
-//! Which rows of the tenant's data table exist, so that a change costs one request: `PUT` for
-//! a known row, `POST` for a new one (DESIGN §5.1). Learned once per process by listing the
-//! table (`GET …/rows?showbrief=true`, paged), then kept up to date by every answer: a
-//! created or updated row is known, a 404 forgets it, a 409 learns it.
+//! Which rows of the tenant's data table exist and which version each holds, so that a change
+//! costs one request (`PUT` for a known row, `POST` for a new one, DESIGN §5.1) and a change
+//! older than what the row holds is never written (DESIGN §3). Learned by listing the table
+//! with full rows (`GET …/rows?showbrief=false`, paged) when the lane starts (at worker start,
+//! after a reconnect, when this replica takes the tenant over), then kept up to date by every
+//! answer: a written row holds the version written, a read row the version read, a 404
+//! forgets the row, a 409 learns that it exists.
 //!
 //! Without a listing (it failed, or the lane has not started) nothing is known as absent, so
 //! writes start with `PUT` (then `POST` on 404): the pre-listing behaviour.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
-/// Rows asked for per listing request (Genesys's largest page for data-table rows).
-pub const PAGE_SIZE: usize = 500;
+/// Rows asked for per listing request. Full rows carry the disclaimer (up to 8 KiB), so 250
+/// of them stay near half of the 4 MiB answer limit (`push::body::MAX_TARGET_BODY`).
+pub const PAGE_SIZE: usize = 250;
 /// Listing stops after this many pages, whatever `pageCount` says (a server answering
-/// nonsense must not keep the lane listing forever): 5 million rows.
+/// nonsense must not keep the lane listing forever): 2.5 million rows.
 pub const MAX_PAGES: usize = 10_000;
 
 /// How to write a row.
@@ -26,46 +30,74 @@ pub enum Write {
     Create,
 }
 
+/// A version not known (a row whose `version` cell is missing or not a number): versions
+/// start at 1, so it never covers a change.
+const UNKNOWN: u64 = 0;
+
 #[derive(Debug, Default)]
 struct Known {
     listed: bool,
-    rows: HashSet<String>,
+    /// Row key → the version the row holds as last seen, or [`UNKNOWN`].
+    rows: HashMap<String, u64>,
 }
 
-/// The row keys this process knows to exist in one table.
+/// The rows this process knows of in one table, with their versions.
 #[derive(Debug, Default)]
 pub struct RowKnowledge {
     known: Mutex<Known>,
 }
 
 impl RowKnowledge {
-    /// True once a listing completed.
-    pub fn listed(&self) -> bool {
-        self.lock().listed
-    }
-
-    /// Takes a completed listing (merged with what was learned meanwhile).
-    pub fn set_listing(&self, keys: impl IntoIterator<Item = String>) {
+    /// Takes a completed listing: it replaces what was known (a row missing from it was
+    /// deleted), except that a version learned meanwhile that is newer than the listed one
+    /// is kept (the page may predate a write that finished while the listing ran).
+    pub fn set_listing(&self, rows: impl IntoIterator<Item = ListedRow>) {
         let mut known = self.lock();
-        known.rows.extend(keys);
+        let listed = rows
+            .into_iter()
+            .map(|(key, version)| {
+                let seen = known.rows.get(&key).copied().unwrap_or(UNKNOWN);
+                let version = version.unwrap_or(UNKNOWN).max(seen);
+                (key, version)
+            })
+            .collect();
+        known.rows = listed;
         known.listed = true;
     }
 
     /// The first request for `key`.
     pub fn write_for(&self, key: &str) -> Write {
         let known = self.lock();
-        if known.listed && !known.rows.contains(key) {
+        if known.listed && !known.rows.contains_key(key) {
             Write::Create
         } else {
             Write::Update
         }
     }
 
-    /// The row exists (written, or a POST answered 409).
+    /// The version the row `key` holds, when known.
+    pub fn held(&self, key: &str) -> Option<u64> {
+        self.lock().rows.get(key).copied().filter(|v| *v != UNKNOWN)
+    }
+
+    /// The row exists, its version not known (a POST answered 409).
     pub fn exists(&self, key: &str) {
         let mut known = self.lock();
-        if !known.rows.contains(key) {
-            known.rows.insert(key.to_owned());
+        if !known.rows.contains_key(key) {
+            known.rows.insert(key.to_owned(), UNKNOWN);
+        }
+    }
+
+    /// The row holds `version` now: written by this process, or read (`None`: read, but its
+    /// `version` cell was not a number).
+    pub fn holds(&self, key: &str, version: Option<u64>) {
+        let mut known = self.lock();
+        let version = version.unwrap_or(UNKNOWN);
+        match known.rows.get_mut(key) {
+            Some(slot) => *slot = version,
+            None => {
+                known.rows.insert(key.to_owned(), version);
+            }
         }
     }
 
@@ -80,20 +112,34 @@ impl RowKnowledge {
     }
 }
 
-/// One listing page: its keys, and whether another page follows. `None` when the body is
-/// not an entity listing.
-pub fn parse_page(body: &Value, page: usize) -> Option<(Vec<String>, bool)> {
+/// A listed row: its key, and its version if the row has a numeric `version`.
+pub type ListedRow = (String, Option<u64>);
+
+/// One listing page: its rows, and whether another page follows. `None` when the body is not
+/// an entity listing.
+pub fn parse_page(body: &Value, page: usize) -> Option<(Vec<ListedRow>, bool)> {
     let entities = body.get("entities")?.as_array()?;
-    let keys = entities
+    let rows = entities
         .iter()
-        .filter_map(|e| e.get("key")?.as_str().map(str::to_owned))
+        .filter_map(|e| {
+            let key = e.get("key")?.as_str()?.to_owned();
+            Some((key, e.get("version").and_then(version_of)))
+        })
         .collect();
     let page_count = body.get("pageCount").and_then(Value::as_u64);
     let more = match page_count {
         Some(count) => (page as u64) < count,
         None => entities.len() >= PAGE_SIZE,
     };
-    Some((keys, more && !entities.is_empty() && page < MAX_PAGES))
+    Some((rows, more && !entities.is_empty() && page < MAX_PAGES))
+}
+
+/// A row's `version` cell: a number, or a numeric string (what an integrator's column
+/// type may give back).
+pub fn version_of(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+        .or_else(|| v.as_str()?.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -101,11 +147,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn listing(rows: &[(&str, Option<u64>)]) -> Vec<ListedRow> {
+        rows.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
     #[test]
     fn unknown_rows_are_created_only_after_a_listing() {
         let rows = RowKnowledge::default();
         assert_eq!(rows.write_for("a"), Write::Update, "nothing known yet");
-        rows.set_listing(["a".to_string()]);
+        rows.set_listing(listing(&[("a", Some(1))]));
         assert_eq!(rows.write_for("a"), Write::Update);
         assert_eq!(rows.write_for("b"), Write::Create);
         rows.exists("b");
@@ -115,11 +165,54 @@ mod tests {
     }
 
     #[test]
+    fn versions_come_from_the_listing_reads_and_writes() {
+        let rows = RowKnowledge::default();
+        assert_eq!(rows.held("a"), None);
+        rows.set_listing(listing(&[("a", Some(7)), ("b", None)]));
+        assert_eq!(rows.held("a"), Some(7));
+        assert_eq!(rows.held("b"), None, "a row without a numeric version");
+        assert_eq!(rows.write_for("b"), Write::Update, "but it exists");
+        rows.holds("a", Some(9));
+        assert_eq!(rows.held("a"), Some(9));
+        rows.holds("c", Some(2));
+        assert_eq!(
+            (rows.held("c"), rows.write_for("c")),
+            (Some(2), Write::Update)
+        );
+        rows.exists("c");
+        assert_eq!(rows.held("c"), Some(2), "a 409 keeps the version known");
+        rows.holds("c", None);
+        assert_eq!(rows.held("c"), None, "read, version unreadable");
+        rows.absent("a");
+        assert_eq!(rows.held("a"), None);
+    }
+
+    #[test]
+    fn a_new_listing_replaces_what_was_known_but_keeps_newer_versions() {
+        let rows = RowKnowledge::default();
+        rows.set_listing(listing(&[("a", Some(3)), ("gone", Some(4))]));
+        rows.holds("a", Some(5));
+        rows.set_listing(listing(&[("a", Some(4)), ("b", Some(2))]));
+        assert_eq!(
+            rows.held("a"),
+            Some(5),
+            "written meanwhile, newer than listed"
+        );
+        assert_eq!(rows.held("b"), Some(2));
+        assert_eq!(rows.held("gone"), None);
+        assert_eq!(rows.write_for("gone"), Write::Create, "deleted since");
+    }
+
+    #[test]
     fn pages_follow_page_count_and_stop_on_nonsense() {
-        let page = json!({"entities": [{"key": "a"}, {"key": "b"}, {"nokey": 1}], "pageCount": 2});
+        let page = json!({"entities": [{"key": "a", "version": 3}, {"key": "b", "version": "4"},
+                                       {"key": "c", "version": "x"}, {"nokey": 1}], "pageCount": 2});
         assert_eq!(
             parse_page(&page, 1),
-            Some((vec!["a".into(), "b".into()], true))
+            Some((
+                listing(&[("a", Some(3)), ("b", Some(4)), ("c", None)]),
+                true
+            ))
         );
         assert_eq!(parse_page(&page, 2).map(|p| p.1), Some(false));
         let empty = json!({"entities": [], "pageCount": 1_000_000});
@@ -132,5 +225,15 @@ mod tests {
         assert_eq!(parse_page(&endless, MAX_PAGES).map(|p| p.1), Some(false));
         assert_eq!(parse_page(&json!({"rows": []}), 1), None);
         assert_eq!(parse_page(&json!("html"), 1), None);
+    }
+
+    #[test]
+    fn versions_are_numbers_or_numeric_strings() {
+        assert_eq!(version_of(&json!(5)), Some(5));
+        assert_eq!(version_of(&json!("6")), Some(6));
+        assert_eq!(version_of(&json!(7.0)), Some(7));
+        assert_eq!(version_of(&json!(-1)), None);
+        assert_eq!(version_of(&json!(null)), None);
+        assert_eq!(version_of(&json!("seven")), None);
     }
 }
