@@ -210,6 +210,18 @@ impl Harness {
         found.unwrap()
     }
 
+    /// Publishes one change, `script` at `version`, as a new message (own connection).
+    pub async fn publish_one(&self, script: &str, version: u64) {
+        let (conn, publisher) = self.connect().await;
+        let body = serde_json::to_vec(&change(&self.tenant, script, version)).unwrap();
+        let props = BasicProperties::default().with_content_type("application/json".into());
+        publisher
+            .publish(&self.names.exchange(), &self.tenant, &body, props, false)
+            .await
+            .unwrap();
+        let _ = conn.close(200, "ok".into()).await;
+    }
+
     /// Publishes `scripts` × `versions` changes, versions rising per script, in batches
     /// of confirms.
     pub async fn publish_all(&self, scripts: u64, versions: u64) {

@@ -7,8 +7,8 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::eventually;
 use common::process::{Harness, Options, signal, wait_exit};
-use common::{change, eventually};
 use scriptsync_sim::{Faults, SimConfig, SimTarget};
 
 const SCRIPTS: u64 = 30;
@@ -56,19 +56,6 @@ async fn sigkill_mid_flight_loses_nothing() {
     h.finish(worker, SCRIPTS, VERSIONS).await;
 }
 
-/// Publishes one change, `script` at `version`, as a new message.
-async fn publish_one(h: &Harness, script: &str, version: u64) {
-    let (conn, publisher) = h.connect().await;
-    let body = serde_json::to_vec(&change(&h.tenant, script, version)).unwrap();
-    let props = lapin::BasicProperties::default().with_content_type("application/json".into());
-    let exchange = h.names.exchange();
-    publisher
-        .publish(&exchange, &h.tenant, &body, props, false)
-        .await
-        .unwrap();
-    let _ = conn.close(200, "ok".into()).await;
-}
-
 /// A restarted worker remembers nothing it delivered, and a late publisher's older version
 /// arrives as a new message (not a redelivery): the Genesys lane's listing, which carries
 /// each row's version, still keeps it from overwriting the newer row.
@@ -83,9 +70,9 @@ async fn after_a_restart_a_late_older_version_never_overwrites_the_row() {
     let writes = h.genesys_writes();
 
     let mut worker = h.spawn_worker();
-    publish_one(&h, "s0", 2).await;
+    h.publish_one("s0", 2).await;
     // Published after the old version: once it is held, the old one was taken.
-    publish_one(&h, "s1", 6).await;
+    h.publish_one("s1", 6).await;
     let genesys_holds = |script: &str| {
         let state = h.sim.state();
         state

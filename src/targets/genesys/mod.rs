@@ -136,7 +136,7 @@ impl GenesysTarget {
             // Known from the listing or an earlier answer: an older change (a new message
             // published late, after a restart or a hand-over) must not overwrite the row.
             // The lane's permit goes unused; this only happens to stale changes.
-            if held > change.version() || (held == change.version() && publish.is_none()) {
+            if covers(held, change.version(), publish.is_some()) {
                 return Attempted::AlreadyHeld(held);
             }
             job.steps.row_written |= held == change.version();
@@ -155,11 +155,9 @@ impl GenesysTarget {
                     let read = row_version(&reply);
                     self.rows.holds(change.script_id(), read);
                     let held = read.unwrap_or(0);
-                    if held > change.version() || (held == change.version() && publish.is_none()) {
+                    if covers(held, change.version(), publish.is_some()) {
                         return Attempted::AlreadyHeld(held);
                     }
-                    // This version is held and a publish is asked for: publish again
-                    // (idempotent), without rewriting the row.
                     job.steps.row_written = held == change.version();
                 }
                 Err(e) if e.status == Some(404) => {
@@ -344,6 +342,13 @@ pub fn row_body(change: &ScriptChange) -> Value {
     row.insert("changeId".into(), json!(change.id()));
     row.insert("publishedAt".into(), json!(change.published_at()));
     Value::Object(row)
+}
+
+/// True when a row holding `held` leaves nothing to do for a change at `version`: the row has
+/// a newer version, or this one and no publish is owed. (This version with a publish owed:
+/// publish again, idempotent, without rewriting the row.)
+fn covers(held: u64, version: u64, publish_owed: bool) -> bool {
+    held > version || (held == version && !publish_owed)
 }
 
 /// The `version` of a row as returned by GET (a number, or a numeric string).
