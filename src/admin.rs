@@ -86,6 +86,8 @@ pub struct TenantStatus {
     pub owner: Option<String>,
     /// Deliveries taken from the queue and not yet settled.
     pub unacked: i64,
+    /// Rows in the tenant's Genesys data table, once listed (an alert fires near the cap).
+    pub datatable_rows: Option<i64>,
     pub targets: Vec<TargetStatus>,
 }
 
@@ -96,6 +98,11 @@ pub struct TargetStatus {
     pub gate: &'static str,
     /// RFC 3339; present while paused.
     pub paused_until: Option<String>,
+    /// Seconds until the gate reopens (0 when open): what `scriptsync_gate_reopens_in_seconds`
+    /// says, so an alert can fire on a long pause rather than on a flood of dead letters.
+    pub reopens_in_seconds: Option<f64>,
+    /// Changes handed to the wait queue because this gate stayed closed past the hold limit.
+    pub parked: u64,
     pub rate_per_minute: Option<f64>,
     pub ceiling_per_minute: Option<f64>,
     pub in_flight: Option<usize>,
@@ -142,6 +149,17 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
+    // Pauses end by themselves: the seconds until each gate reopens are read now.
+    for t in &state.tenants {
+        for (kind, gate) in &t.targets {
+            if let Some(gate) = gate {
+                let left = gate.paused_for().unwrap_or_default();
+                state
+                    .metrics
+                    .gate_reopens_in(&t.tenant, *kind, left.as_secs_f64());
+            }
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -169,6 +187,7 @@ pub fn snapshot(state: &AdminState) -> Status {
                 queue: t.queue.clone(),
                 owner: owner(&t.tenant, &replicas).map(str::to_owned),
                 unacked: board.inflight,
+                datatable_rows: board.datatable_rows,
                 targets: t
                     .targets
                     .iter()
@@ -202,6 +221,10 @@ fn target_status(
             "open"
         },
         paused_until: paused_for.map(|d| rfc3339(now + d)),
+        reopens_in_seconds: snap
+            .as_ref()
+            .map(|s| round2(s.paused_for.unwrap_or_default().as_secs_f64())),
+        parked: board.target(kind).parked,
         rate_per_minute: snap.as_ref().map(|s| round2(s.per_minute)),
         ceiling_per_minute: snap.as_ref().map(|s| round2(s.ceiling_per_minute)),
         in_flight: snap.as_ref().map(|s| s.in_flight),

@@ -96,6 +96,10 @@ pub struct TargetState {
     pub paused_seconds: f64,
     /// The gate's current rate (requests per minute), once it has one.
     pub gate_rate: Option<f64>,
+    /// The gate's ceiling (requests per minute), once it has one.
+    pub gate_ceiling: Option<f64>,
+    /// Changes handed to the wait queue while the gate stayed closed.
+    pub parked: u64,
     pub last: LastOutcome,
 }
 
@@ -112,6 +116,8 @@ pub struct TenantState {
     pub superseded: u64,
     /// Messages published to the DLQ, by reason.
     pub dead_lettered: BTreeMap<String, u64>,
+    /// Rows in the tenant's Genesys data table, once listed.
+    pub datatable_rows: Option<i64>,
     pub targets: BTreeMap<TargetKind, TargetState>,
 }
 

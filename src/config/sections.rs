@@ -168,7 +168,8 @@ pub struct RetrySettings {
     pub max_attempts: usize,
     #[serde(with = "humantime_serde")]
     pub max_elapsed: Duration,
-    /// Longest server-requested wait we honour; longer ones are clamped to this.
+    /// Longest server-requested wait we honour: only absurd values beyond it are clamped
+    /// (logged and counted). A server's wait is never a failure.
     #[serde(with = "humantime_serde")]
     pub max_retry_after: Duration,
 }
@@ -181,7 +182,7 @@ impl Default for RetrySettings {
             max_delay: Duration::from_secs(30),
             max_attempts: 10,
             max_elapsed: Duration::from_secs(300),
-            max_retry_after: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(86_400),
         }
     }
 }

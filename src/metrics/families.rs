@@ -60,3 +60,23 @@ pub(super) const TASK_PANICS: Family = Family {
     name: "scriptsync_task_panics_total",
     help: "Pipeline tasks that panicked (and were restarted)",
 };
+pub(super) const RETRY_AFTER_CLAMPED: Family = Family {
+    name: "scriptsync_retry_after_clamped_total",
+    help: "Server waits beyond retry.max_retry_after (absurd values), clamped to it",
+};
+pub(super) const GATE_REOPENS_IN: Family = Family {
+    name: "scriptsync_gate_reopens_in_seconds",
+    help: "Seconds until a paused gate reopens (0 when open)",
+};
+pub(super) const GATE_CEILING: Family = Family {
+    name: "scriptsync_gate_ceiling",
+    help: "Most requests per minute the gate uses: the configured quota x headroom, capped by what the server reported or the 429 point taught",
+};
+pub(super) const PARKED: Family = Family {
+    name: "scriptsync_parked_total",
+    help: "Changes handed to the wait queue because their gate stays closed past the hold limit",
+};
+pub(super) const DATATABLE_ROWS: Family = Family {
+    name: "scriptsync_datatable_rows",
+    help: "Rows in the tenant's Genesys data table (listed at lane start, then counted)",
+};

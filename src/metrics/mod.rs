@@ -176,6 +176,61 @@ impl Metrics {
         self.otel(|o| o.gate_rate.record(per_minute, &attrs(tenant, target)));
     }
 
+    /// A server asked for a wait beyond `retry.max_retry_after`; it was clamped.
+    pub fn retry_after_clamped(&self, tenant: &str, target: TargetKind) {
+        self.prom
+            .retry_after_clamped
+            .with_label_values(&pair(tenant, target))
+            .inc();
+        self.otel(|o| o.retry_after_clamped.add(1, &attrs(tenant, target)));
+    }
+
+    /// `changes` changes of (tenant, target) went to the wait queue (their gate stays closed).
+    pub fn parked(&self, tenant: &str, target: TargetKind, changes: u64) {
+        self.board
+            .update_target(tenant, target, |t| t.parked += changes);
+        self.prom
+            .parked
+            .with_label_values(&pair(tenant, target))
+            .inc_by(changes);
+        self.otel(|o| o.parked.add(changes, &attrs(tenant, target)));
+    }
+
+    /// Seconds until the (tenant, target) gate reopens, 0 when open. Set when a pause starts
+    /// and refreshed at each `/metrics` scrape (see [`Metrics::refresh_gates`]).
+    pub fn gate_reopens_in(&self, tenant: &str, target: TargetKind, seconds: f64) {
+        let seconds = seconds.max(0.0);
+        let series = self
+            .prom
+            .gate_reopens_in
+            .with_label_values(&pair(tenant, target));
+        series.set(seconds);
+        self.otel(|o| o.gate_reopens_in.record(seconds, &attrs(tenant, target)));
+    }
+
+    /// The gate's ceiling (requests per minute) changed.
+    pub fn gate_ceiling(&self, tenant: &str, target: TargetKind, per_minute: f64) {
+        self.board
+            .update_target(tenant, target, |t| t.gate_ceiling = Some(per_minute));
+        let series = self
+            .prom
+            .gate_ceiling
+            .with_label_values(&pair(tenant, target));
+        series.set(per_minute);
+        self.otel(|o| o.gate_ceiling.record(per_minute, &attrs(tenant, target)));
+    }
+
+    /// The tenant's Genesys data table holds `rows` rows.
+    pub fn datatable_rows(&self, tenant: &str, rows: usize) {
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        self.board.update(tenant, |t| t.datatable_rows = Some(rows));
+        self.prom
+            .datatable_rows
+            .with_label_values(&[tenant])
+            .set(rows);
+        self.otel(|o| o.datatable_rows.record(rows, &[kv("tenant", tenant)]));
+    }
+
     pub fn dead_lettered(&self, tenant: &str, reason: &str) {
         self.board.update(tenant, |t| {
             *t.dead_lettered.entry(reason.to_owned()).or_default() += 1;

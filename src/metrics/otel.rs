@@ -41,6 +41,11 @@ pub(super) struct Otel {
     pub inflight: UpDownCounter<i64>,
     pub token_renewals: Counter<u64>,
     pub task_panics: Counter<u64>,
+    pub retry_after_clamped: Counter<u64>,
+    pub parked: Counter<u64>,
+    pub gate_reopens_in: Gauge<f64>,
+    pub gate_ceiling: Gauge<f64>,
+    pub datatable_rows: Gauge<i64>,
 }
 
 /// An attribute of an OTel data point (the Prometheus label of the same name).
@@ -83,6 +88,23 @@ impl Otel {
             superseded: counter(&f::SUPERSEDED),
             token_renewals: counter(&f::TOKEN_RENEWALS),
             task_panics: counter(&f::TASK_PANICS),
+            retry_after_clamped: counter(&f::RETRY_AFTER_CLAMPED),
+            parked: counter(&f::PARKED),
+            gate_reopens_in: meter
+                .f64_gauge(f::GATE_REOPENS_IN.name)
+                .with_description(f::GATE_REOPENS_IN.help)
+                .with_unit("s")
+                .build(),
+            gate_ceiling: meter
+                .f64_gauge(f::GATE_CEILING.name)
+                .with_description(f::GATE_CEILING.help)
+                .with_unit("{request}/min")
+                .build(),
+            datatable_rows: meter
+                .i64_gauge(f::DATATABLE_ROWS.name)
+                .with_description(f::DATATABLE_ROWS.help)
+                .with_unit("{row}")
+                .build(),
             gate_paused_seconds: meter
                 .f64_counter(f::GATE_PAUSED_SECONDS.name)
                 .with_description(f::GATE_PAUSED_SECONDS.help)
@@ -120,9 +142,16 @@ impl Otel {
         }
         for target in targets {
             let pair = [t.clone(), kv("target", target.as_str())];
-            for counter in [&self.rate_limited, &self.retries, &self.token_renewals] {
+            for counter in [
+                &self.rate_limited,
+                &self.retries,
+                &self.token_renewals,
+                &self.retry_after_clamped,
+                &self.parked,
+            ] {
                 counter.add(0, &pair);
             }
+            self.gate_reopens_in.record(0.0, &pair);
             self.gate_paused_seconds.add(0.0, &pair);
             self.task_panics
                 .add(0, &[t.clone(), kv("task", target.as_str())]);

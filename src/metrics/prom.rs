@@ -41,6 +41,16 @@ pub(super) struct Prom {
     pub token_renewals: IntCounterVec,
     /// `{tenant, task}`
     pub task_panics: IntCounterVec,
+    /// `{tenant, target}`
+    pub retry_after_clamped: IntCounterVec,
+    /// `{tenant, target}`
+    pub gate_reopens_in: GaugeVec,
+    /// `{tenant, target}`
+    pub gate_ceiling: GaugeVec,
+    /// `{tenant, target}`
+    pub parked: IntCounterVec,
+    /// `{tenant}`
+    pub datatable_rows: IntGaugeVec,
 }
 
 const TENANT: &[&str] = &["tenant"];
@@ -79,6 +89,11 @@ impl Prom {
             superseded: counter(&f::SUPERSEDED, TENANT)?,
             token_renewals: counter(&f::TOKEN_RENEWALS, TENANT_TARGET)?,
             task_panics: counter(&f::TASK_PANICS, &["tenant", "task"])?,
+            retry_after_clamped: counter(&f::RETRY_AFTER_CLAMPED, TENANT_TARGET)?,
+            parked: counter(&f::PARKED, TENANT_TARGET)?,
+            gate_reopens_in: register(r, GaugeVec::new(opts(&f::GATE_REOPENS_IN), TENANT_TARGET))?,
+            gate_ceiling: register(r, GaugeVec::new(opts(&f::GATE_CEILING), TENANT_TARGET))?,
+            datatable_rows: register(r, IntGaugeVec::new(opts(&f::DATATABLE_ROWS), TENANT))?,
             gate_paused_seconds: register(
                 r,
                 CounterVec::new(opts(&f::GATE_PAUSED_SECONDS), TENANT_TARGET),
@@ -102,9 +117,16 @@ impl Prom {
         }
         for target in targets {
             let pair = [tenant, target.as_str()];
-            for counter in [&self.rate_limited, &self.retries, &self.token_renewals] {
+            for counter in [
+                &self.rate_limited,
+                &self.retries,
+                &self.token_renewals,
+                &self.retry_after_clamped,
+                &self.parked,
+            ] {
                 counter.with_label_values(&pair);
             }
+            self.gate_reopens_in.with_label_values(&pair);
             self.gate_paused_seconds.with_label_values(&pair);
             self.task_panics.with_label_values(&pair);
             for outcome in PushOutcomeLabel::ALL {

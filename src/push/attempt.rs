@@ -1,17 +1,13 @@
-//! One attempt's failure ([`AttemptError`]), what the attempts of one logical request share
-//! ([`Progress`]: attempt count, the one token renewal, the last real error), and the
-//! [`PushFailure`] they end in: `permanent` for a refusal, `exhausted` when attempts or the
-//! time budget ran out on retryable failures ([`give_up`]).
+//! One attempt's failure ([`AttemptError`]) and the [`PushFailure`] a change ends with when
+//! the retry engine ([`super::retries`]) gives up: `permanent` for a refusal, `exhausted` when
+//! the failures of a change spent its budget ([`give_up`]).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::auth::AuthError;
 use super::classify::{Class, TransportKind};
 use super::outcome::{FailureReason, PushFailure};
 use super::reply;
-use super::schedule::RetryHint;
 
 /// Why one attempt did not succeed.
 #[derive(Debug, Clone)]
@@ -22,128 +18,83 @@ pub struct AttemptError {
     pub status: Option<u16>,
     pub message: String,
     pub correlation_id: Option<String>,
-    /// The gate cannot open inside the budget: stop now.
-    pub budget_spent: bool,
+    /// How long the failed request took, from sending to its answer (a timeout's whole
+    /// length): failure time, counted toward `retry.max_elapsed`.
+    pub took: Duration,
 }
 
 impl AttemptError {
-    pub fn transport(what: &str, kind: TransportKind, class: Class, status: Option<u16>) -> Self {
+    /// A failure of `class` described by `message`, with nothing else known.
+    pub fn new(class: Class, message: impl Into<String>) -> Self {
         Self {
             class,
             wait: None,
-            status,
-            message: format!("{what}: {}", kind.as_str()),
-            correlation_id: None,
-            budget_spent: false,
-        }
-    }
-
-    pub fn budget_spent(what: &str) -> Self {
-        Self {
-            class: Class::Transient,
-            wait: None,
             status: None,
-            message: format!("{what}: the gate stays closed beyond the retry budget"),
+            message: message.into(),
             correlation_id: None,
-            budget_spent: true,
+            took: Duration::ZERO,
         }
     }
-}
 
-impl RetryHint for AttemptError {
-    fn retryable(&self) -> bool {
-        !self.budget_spent && self.class != Class::Permanent
+    /// The same failure with the HTTP status it came with.
+    pub fn with_status(mut self, status: Option<u16>) -> Self {
+        self.status = status;
+        self
     }
-    fn wait_hint(&self) -> Option<Duration> {
-        self.wait
+
+    /// The same failure with the target's id of the failed response.
+    pub fn with_correlation_id(mut self, id: Option<String>) -> Self {
+        self.correlation_id = id;
+        self
+    }
+
+    pub fn transport(what: &str, kind: TransportKind, class: Class, status: Option<u16>) -> Self {
+        Self::new(class, format!("{what}: {}", kind.as_str())).with_status(status)
+    }
+
+    /// The gate stays closed (a server's pause, or the rate) for `reopens_in` more, longer
+    /// than the caller will hold a request for: not a failure; the change waits in its lane.
+    pub fn gate_closed(what: &str, reopens_in: Duration) -> Self {
+        Self {
+            wait: Some(reopens_in),
+            ..Self::new(
+                Class::RateLimited {
+                    wait: Some(reopens_in),
+                },
+                format!(
+                    "{what}: the gate is closed for {}s more",
+                    reopens_in.as_secs()
+                ),
+            )
+        }
+    }
+
+    /// True for the answers that mean "wait", not "failed": a 429 (or a 503 with a wait), or
+    /// a gate closed for long. They never consume a change's retry budget (DESIGN §6).
+    pub fn is_throttled(&self) -> bool {
+        matches!(self.class, Class::RateLimited { .. })
     }
 }
 
 impl From<AuthError> for AttemptError {
     fn from(e: AuthError) -> Self {
         Self {
-            class: e.class,
             wait: e.wait,
-            status: e.status,
-            message: e.message,
-            correlation_id: None,
-            budget_spent: false,
+            ..Self::new(e.class, e.message).with_status(e.status)
         }
     }
 }
 
-/// State shared by the attempts of one logical request.
-#[derive(Debug, Default)]
-pub(crate) struct Progress {
-    attempts: AtomicU32,
-    renewed: AtomicBool,
-    last: Mutex<Option<AttemptError>>,
-    first_failed_at: Mutex<Option<SystemTime>>,
-}
-
-impl Progress {
-    /// Progress whose next attempt is number `first` (a lane counts the attempts of a change
-    /// across requests).
-    pub(crate) fn starting_at(first: u32) -> Self {
-        Self {
-            attempts: AtomicU32::new(first.saturating_sub(1)),
-            ..Self::default()
-        }
-    }
-
-    /// Counts an attempt; returns its number (1-based).
-    pub(crate) fn start_attempt(&self) -> u32 {
-        self.attempts.fetch_add(1, Ordering::SeqCst) + 1
-    }
-
-    /// True the first time only: a 401 renews the token once per logical request.
-    pub(crate) fn renew_once(&self) -> bool {
-        !self.renewed.swap(true, Ordering::SeqCst)
-    }
-
-    /// Remembers a real failure, so a later "budget spent" can report what went wrong, and
-    /// when the first one happened.
-    pub(crate) fn record(&self, e: &AttemptError) {
-        self.first_failed_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(SystemTime::now);
-        if !e.budget_spent {
-            *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
-        }
-    }
-
-    /// The failure the logical request ends with.
-    pub(crate) fn failure(&self, e: AttemptError) -> PushFailure {
-        let attempts = self.attempts.load(Ordering::SeqCst);
-        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let first_failed_at = *self
-            .first_failed_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        give_up(e, last, attempts, first_failed_at)
-    }
-}
-
-/// The [`PushFailure`] a change ends with after `attempts` attempts, the last one failing
-/// with `e`: `permanent` for a refusal, else `exhausted`. When `e` only says the budget ran
-/// out, the last real error (`last`) is reported instead, so the DLQ says what went wrong.
-/// `first_failed_at` is when the first failure happened (now, if `e` is the first).
+/// The [`PushFailure`] a change ends with after `requests` requests, the last one failing
+/// with `e`, `failures` of them counted as failures: `permanent` for a refusal, else
+/// `exhausted`. `first_failed_at` is when the first failure happened (now, if `e` is the first).
 pub fn give_up(
-    mut e: AttemptError,
-    last: Option<AttemptError>,
-    attempts: u32,
+    e: AttemptError,
+    requests: u32,
+    failures: u32,
     first_failed_at: Option<SystemTime>,
 ) -> PushFailure {
-    if e.budget_spent
-        && let Some(last) = last
-    {
-        e = AttemptError {
-            budget_spent: true,
-            ..last
-        };
-    }
-    let reason = if e.class == Class::Permanent && !e.budget_spent {
+    let reason = if e.class == Class::Permanent {
         FailureReason::Permanent
     } else {
         FailureReason::Exhausted
@@ -151,14 +102,19 @@ pub fn give_up(
     let error = match reason {
         FailureReason::Permanent => e.message,
         FailureReason::Exhausted => {
-            format!("{} (gave up after {attempts} attempts)", e.message)
+            let failed = if failures == 1 {
+                "1 failed request".to_owned()
+            } else {
+                format!("{failures} failed requests")
+            };
+            format!("{} (gave up after {failed})", e.message)
         }
     };
     PushFailure {
         reason,
         status: e.status,
         error: reply::truncate(&error, reply::MAX_ERROR_BYTES),
-        attempts,
+        attempts: requests,
         correlation_id: e.correlation_id,
         first_failed_at: Some(first_failed_at.unwrap_or_else(SystemTime::now)),
     }
@@ -169,55 +125,31 @@ mod tests {
     use super::*;
 
     fn error(class: Class, status: u16) -> AttemptError {
-        AttemptError {
-            class,
-            wait: None,
-            status: Some(status),
-            message: format!("PUT row: {status}"),
-            correlation_id: Some("cid".into()),
-            budget_spent: false,
-        }
+        AttemptError::new(class, format!("PUT row: {status}"))
+            .with_status(Some(status))
+            .with_correlation_id(Some("cid".into()))
     }
 
     #[test]
     fn permanent_and_exhausted() {
-        let p = Progress::default();
-        p.start_attempt();
-        let f = p.failure(error(Class::Permanent, 400));
+        let f = give_up(error(Class::Permanent, 400), 1, 1, None);
         assert_eq!(
             (f.reason, f.status, f.attempts),
             (FailureReason::Permanent, Some(400), 1)
         );
         assert_eq!(f.error, "PUT row: 400");
-        p.start_attempt();
-        let f = p.failure(error(Class::Transient, 503));
-        assert_eq!((f.reason, f.attempts), (FailureReason::Exhausted, 2));
-        assert_eq!(f.error, "PUT row: 503 (gave up after 2 attempts)");
-    }
-
-    #[test]
-    fn budget_spent_reports_the_last_real_error() {
-        let p = Progress::default();
-        p.start_attempt();
-        p.record(&error(Class::RateLimited { wait: None }, 429));
-        p.start_attempt();
-        let spent = AttemptError::budget_spent("PUT row");
-        p.record(&spent);
-        let f = p.failure(spent);
-        assert_eq!((f.reason, f.status), (FailureReason::Exhausted, Some(429)));
         assert_eq!(f.correlation_id.as_deref(), Some("cid"));
-        // Without an earlier error, the budget itself is the reason.
-        let p = Progress::default();
-        p.start_attempt();
-        let f = p.failure(AttemptError::budget_spent("PUT row"));
-        assert_eq!((f.reason, f.status), (FailureReason::Exhausted, None));
-        assert!(f.error.contains("beyond the retry budget"), "{}", f.error);
+        let f = give_up(error(Class::Transient, 503), 5, 2, None);
+        assert_eq!((f.reason, f.attempts), (FailureReason::Exhausted, 5));
+        assert_eq!(f.error, "PUT row: 503 (gave up after 2 failed requests)");
+        assert!(f.first_failed_at.is_some());
     }
 
     #[test]
-    fn one_renewal_per_request() {
-        let p = Progress::default();
-        assert!(p.renew_once());
-        assert!(!p.renew_once());
+    fn a_closed_gate_is_a_wait_not_a_failure() {
+        let e = AttemptError::gate_closed("PUT row", Duration::from_secs(90));
+        assert!(e.is_throttled());
+        assert_eq!(e.wait, Some(Duration::from_secs(90)));
+        assert!(!error(Class::Transient, 503).is_throttled());
     }
 }

@@ -154,6 +154,9 @@ mod tests {
     }
 
     const GENESYS_429: &str = r#"{"message":"Rate limit exceeded the maximum. Retry the request in [42] seconds","code":"too.many.requests.retry.after","status":429}"#;
+    /// The wording before Genesys normalized its 429s (still in error catalogues): the limit
+    /// and the window, not a wait.
+    const GENESYS_429_OLDER: &str = r#"{"message":"Rate limit exceeded the maximum [300] requests within [60] seconds","code":"too.many.requests","status":429}"#;
     const TRUNCATED: &str = r#"{"result":[{"status":"inserted"#;
     /// `now()` + 10 s as an HTTP-date.
     const IN_TEN_SECONDS: &str = "Tue, 14 Nov 2023 22:13:30 GMT";
@@ -177,6 +180,14 @@ mod tests {
             (G, 429, Some("2"), "", RateLimited { wait: secs(2) }),
             (G, 429, None, GENESYS_429, RateLimited { wait: secs(42) }),
             (G, 429, None, "", RateLimited { wait: None }),
+            (G, 429, None, GENESYS_429_OLDER, RateLimited { wait: None }),
+            (
+                G,
+                429,
+                Some("4"),
+                GENESYS_429_OLDER,
+                RateLimited { wait: secs(4) },
+            ),
             (S, 429, Some("7"), "", RateLimited { wait: secs(7) }),
             (S, 429, None, GENESYS_429, RateLimited { wait: None }),
             // 503 with Retry-After → rate-limited; without → transient

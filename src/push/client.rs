@@ -1,12 +1,13 @@
-//! [`PushClient`]: sends ONE logical request of one (tenant, target) through the token cache,
-//! the gate and the retry schedule, and hands the final response to the target to judge.
+//! [`PushClient`]: the requests of one (tenant, target) through the token cache and the gate;
+//! the answer is classified and handed to the target to judge.
 //!
-//! Per attempt: get a credential → acquire the gate (slot, pause, rate) → send → classify.
-//! A 401 renews the token once and resends at once without spending an attempt; a 429 (or a
-//! 503 with `Retry-After`) pauses the whole gate for the clamped, jittered wait and cuts its
-//! rate; transient failures back off with full jitter; permanent ones end at once. Every
-//! response is counted in `scriptsync_http_requests_total`, every retry in
-//! `scriptsync_retries_total`.
+//! Per attempt: get a credential → the gate admits it (slot, pause, rate) → send → classify.
+//! A 401 renews the token once and resends at once without counting a failure; a 429 (or a
+//! 503 with `Retry-After`) pauses the whole gate for the server's wait (+ jitter) and cuts its
+//! rate. [`PushClient::send`] runs one logical request to its end with the retry engine
+//! ([`Retries`]); [`PushClient::attempt_admitted`] is one attempt of a request a lane already
+//! had admitted (the lane keeps the `Retries` of each change). Every response is counted in
+//! `scriptsync_http_requests_total`, every retry in `scriptsync_retries_total`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,15 +16,16 @@ use reqwest::RequestBuilder;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::attempt::{AttemptError, Progress};
+use super::attempt::AttemptError;
 
 use super::auth::TokenCache;
-use super::classify::{Class, Observed, TransportKind, classify};
+use super::classify::{Observed, TransportKind, classify};
 use super::gate::{Gate, GatePermit};
 use super::outcome::{PushFailure, TargetContext};
 use super::reply::Reply;
+use super::retries::{self, Retries};
 use super::retry_after;
-use super::schedule::{Budget, Schedule};
+use super::schedule::Schedule;
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
 
@@ -31,6 +33,12 @@ use crate::metrics::Metrics;
 const X_RATELIMIT_LIMIT: &str = "x-ratelimit-limit";
 /// The furthest a ServiceNow rate-limit window can end from now (its rules count per hour).
 const MAX_WINDOW_AHEAD: Duration = Duration::from_secs(3600);
+/// How long a request of an attempt already under way (a fallback, a publish, a resend after
+/// a renewed token) waits for the gate before it hands its change back to the lane, where it
+/// waits for the gate without holding anything (and may be replaced by a newer version).
+pub const GATE_PATIENCE: Duration = Duration::from_secs(10);
+/// Waiting that is never a failure has no deadline: a day at a time.
+const FAR: Duration = Duration::from_secs(86_400);
 
 /// A target's judgement of a 2xx response.
 #[derive(Debug)]
@@ -95,26 +103,25 @@ impl PushClient {
         &self.gate
     }
 
-    /// A fresh time budget for one change (share it between the requests of that change).
-    pub fn budget(&self) -> Budget {
-        self.schedule.budget()
+    /// A fresh retry budget for one logical request or change.
+    pub fn retries(&self) -> Retries {
+        Retries::start(&self.schedule)
     }
 
-    /// Sends one logical request; `Ok` with the 2xx reply, else the failure. A permanent
-    /// failure keeps its status (a target may react to 404 or 409). `what` names the
-    /// request in error texts ("PUT row").
-    pub async fn send<B>(&self, budget: &Budget, what: &str, build: B) -> Result<Reply, PushFailure>
+    /// Sends one logical request to its end: `Ok` with the 2xx reply, else the failure the
+    /// retry engine gave up with. A permanent failure keeps its status (a target may react to
+    /// 404 or 409). `what` names the request in error texts ("GET rows").
+    pub async fn send<B>(&self, what: &str, build: B) -> Result<Reply, PushFailure>
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
     {
-        self.send_judged(budget, what, build, Verdict::Done).await
+        self.send_judged(what, build, Verdict::Done).await
     }
 
     /// Like [`send`](Self::send), with the target judging each 2xx reply: `Retry` makes it
     /// one more (transient) failure. `build` is called once per attempt.
     pub async fn send_judged<T, B, J>(
         &self,
-        budget: &Budget,
         what: &str,
         build: B,
         judge: J,
@@ -123,56 +130,76 @@ impl PushClient {
         B: Fn(&reqwest::Client) -> RequestBuilder,
         J: Fn(Reply) -> Verdict<T>,
     {
-        let progress = Progress::default();
-        let on_retry = |e: &AttemptError, wait: Duration| {
-            self.metrics.retried(&self.tenant, self.target);
-            if matches!(e.class, Class::RateLimited { wait: None }) {
-                // A 429 without a hint still closes the gate for everyone, for our backoff.
-                self.gate.pause_until(Instant::now() + wait);
+        let mut retries = self.retries();
+        loop {
+            let permit = self.admit_within(what, FAR).await;
+            let result = match permit {
+                Ok(permit) => {
+                    let attempt = retries.count();
+                    self.attempt_admitted(permit, attempt, what, &build, &judge)
+                        .await
+                }
+                Err(closed) => Err(closed),
+            };
+            let e = match result {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            match retries::decide(&mut retries, &e, &self.gate, rand::random::<f64>()) {
+                Some(wait) => {
+                    self.metrics.retried(&self.tenant, self.target);
+                    tracing::debug!(
+                        tenant = %self.tenant, target = %self.target, what, error = %e.message,
+                        correlation_id = ?e.correlation_id, ?wait, "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                None => {
+                    let failure = retries.give_up(e);
+                    // Debug only: a 404 is often normal; the pipeline logs what it dead-letters.
+                    tracing::debug!(
+                        tenant = %self.tenant, target = %self.target, reason = failure.reason.as_str(),
+                        status = ?failure.status, correlation_id = ?failure.correlation_id,
+                        error = %failure.error, "request failed for good"
+                    );
+                    return Err(failure);
+                }
             }
-            tracing::debug!(
-                tenant = %self.tenant, target = %self.target, what, error = %e.message,
-                correlation_id = ?e.correlation_id, ?wait, "retrying"
-            );
-        };
-        let result = self
-            .schedule
-            .run(
-                budget,
-                || self.attempt(budget.deadline(), None, what, &build, &judge, &progress),
-                on_retry,
-            )
-            .await;
-        result.map_err(|e| {
-            let failure = progress.failure(e);
-            // Debug only: a 404 before a row is created is normal; the pipeline logs DLQs.
-            tracing::debug!(
-                tenant = %self.tenant, target = %self.target, reason = failure.reason.as_str(),
-                status = ?failure.status, correlation_id = ?failure.correlation_id,
-                error = %failure.error, "request failed for good"
-            );
-            failure
-        })
+        }
     }
 
-    /// Waits until the gate admits one request, or fails when it cannot before `deadline`.
-    pub async fn admit(&self, deadline: Instant) -> Result<GatePermit, AttemptError> {
+    /// Waits until the gate admits one request, for at most [`GATE_PATIENCE`]; a gate closed
+    /// longer answers [`AttemptError::gate_closed`] (a wait, not a failure).
+    pub async fn admit(&self, what: &str) -> Result<GatePermit, AttemptError> {
+        self.admit_within(what, GATE_PATIENCE).await
+    }
+
+    async fn admit_within(
+        &self,
+        what: &str,
+        patience: Duration,
+    ) -> Result<GatePermit, AttemptError> {
+        let gate_wait =
+            tracing::info_span!("gate wait", tenant = %self.tenant, target = %self.target);
         self.gate
-            .acquire(deadline)
+            .acquire(Instant::now() + patience)
+            .instrument(gate_wait)
             .await
-            .map_err(|_| AttemptError::budget_spent("gate"))
+            .map_err(|_| {
+                let reopens_in = self.gate.paused_for().unwrap_or(patience);
+                AttemptError::gate_closed(what, reopens_in)
+            })
     }
 
     /// ONE attempt of a request the gate already admitted (`permit`): the caller chose what
-    /// to send at admission (a lane's late binding) and keeps the retry schedule itself.
-    /// `attempt` is the attempt's number for this change (spans and logs). A 401 renews the
-    /// token once and resends at once, through the gate again (before `deadline`), without
-    /// counting an attempt. The answer is the judged 2xx, or the attempt's failure.
+    /// to send at admission (a lane's late binding) and keeps the retry engine itself.
+    /// `attempt` is the request's number for this change (spans and logs). A 401 renews the
+    /// token once and resends at once, through the gate again (see [`Self::admit`]), without
+    /// counting a failure. The answer is the judged 2xx, or the attempt's failure.
     pub async fn attempt_admitted<T, B, J>(
         &self,
         permit: GatePermit,
         attempt: u32,
-        deadline: Instant,
         what: &str,
         build: B,
         judge: J,
@@ -181,25 +208,6 @@ impl PushClient {
         B: Fn(&reqwest::Client) -> RequestBuilder,
         J: Fn(Reply) -> Verdict<T>,
     {
-        let progress = Progress::starting_at(attempt);
-        self.attempt(deadline, Some(permit), what, &build, &judge, &progress)
-            .await
-    }
-
-    async fn attempt<T, B, J>(
-        &self,
-        deadline: Instant,
-        admitted: Option<GatePermit>,
-        what: &str,
-        build: &B,
-        judge: &J,
-        progress: &Progress,
-    ) -> Result<T, AttemptError>
-    where
-        B: Fn(&reqwest::Client) -> RequestBuilder,
-        J: Fn(Reply) -> Verdict<T>,
-    {
-        let attempt = progress.start_attempt();
         let span = tracing::info_span!(
             "attempt",
             otel.name = what,
@@ -215,19 +223,12 @@ impl PushClient {
             http.response.status_code = tracing::field::Empty,
         );
         let result = self
-            .attempt_in_span(
-                attempt,
-                (deadline, admitted),
-                what,
-                (build, judge),
-                progress,
-            )
+            .attempt_in_span(attempt, permit, what, (&build, &judge))
             .instrument(span.clone())
             .await;
         if let Err(e) = &result {
-            progress.record(e);
             span.record("otel.status_code", "ERROR");
-            if !e.budget_spent {
+            if e.status.is_some() || !e.is_throttled() {
                 self.metrics
                     .request_failed(&self.tenant, self.target, e.status, &e.message);
             }
@@ -242,39 +243,57 @@ impl PushClient {
         result
     }
 
-    /// One attempt inside its span: token, gate ([`Self::admit_once`]), send
-    /// ([`Self::exchange`]), classify and judge ([`Self::interpret`]); a first 401 renews the
-    /// token and goes round once more.
+    /// One attempt inside its span: token, send ([`Self::exchange`]), classify and judge
+    /// ([`Self::interpret`]); a first 401 renews the token and goes round once more, through
+    /// the gate again. A failure carries how long its request took.
     async fn attempt_in_span<T, B, J>(
         &self,
         attempt: u32,
-        (deadline, mut admitted): (Instant, Option<GatePermit>),
+        permit: GatePermit,
         what: &str,
         (build, judge): (&B, &J),
-        progress: &Progress,
     ) -> Result<T, AttemptError>
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
         J: Fn(Reply) -> Verdict<T>,
     {
+        let mut admitted = Some(permit);
+        let mut renewed = false;
         loop {
-            let credential = self.auth.get().await.map_err(AttemptError::from)?;
+            let started = Instant::now();
+            let took = |mut e: AttemptError| {
+                e.took = started.elapsed();
+                e
+            };
+            let credential = self.auth.get().await.map_err(|e| took(e.into()))?;
             // The permit lives to the end of this iteration: any pause is set before it goes.
-            let permit = self.admit_once(&mut admitted, deadline, what).await?;
-            let answer = self.exchange(&credential, build, what).await?;
+            let permit = match admitted.take() {
+                Some(permit) => permit,
+                None => self.admit(what).await?,
+            };
+            let started = Instant::now();
+            let took = |mut e: AttemptError| {
+                e.took = started.elapsed();
+                e
+            };
+            let answer = self
+                .exchange(&credential, build, what)
+                .await
+                .map_err(took)?;
             let call = Call {
                 what,
                 attempt,
                 issued_at: permit.issued_at(),
             };
             match self.interpret(answer, &call, judge) {
-                Interpreted::Done(result) => return result,
-                Interpreted::Unauthorized(e) if progress.renew_once() => {
-                    // Renew once and resend at once; not an attempt of its own.
+                Interpreted::Done(result) => return result.map_err(took),
+                Interpreted::Unauthorized(e) if !renewed => {
+                    // Renew once and resend at once; not a failure of its own.
+                    renewed = true;
                     tracing::debug!(error = %e.message, "token refused; renewing it once");
                     self.auth.invalidate(&credential).await;
                 }
-                Interpreted::Unauthorized(e) => return Err(e),
+                Interpreted::Unauthorized(e) => return Err(took(e)),
             }
         }
     }

@@ -102,9 +102,8 @@ async fn a_huge_answer_is_cut_at_the_limit_and_retried_as_transient() {
     for declared in [true, false] {
         let (sent, url) = serve(declared).await;
         let client = client();
-        let budget = client.budget();
         let failure = client
-            .send(&budget, "PUT row", |http| http.put(&url).body("{}"))
+            .send("PUT row", |http| http.put(&url).body("{}"))
             .await
             .expect_err("no usable answer");
         assert_eq!(

@@ -3,7 +3,7 @@
 //! - [`classify`](mod@classify): one answer → [`Class`] (success, rate-limited, transient,
 //!   auth, permanent).
 //! - [`retry_after`]: how long the server asked us to wait; clamp and jitter.
-//! - [`schedule`]: the backoff schedule and the per-change time [`Budget`] (backon).
+//! - [`schedule`]: the backoff schedules from the retry settings (backon).
 //! - [`gate`]: one [`Gate`] per (tenant, target): the AIMD token bucket ([`rate`]), the
 //!   shared [`pause`] (and its probe), the concurrency cap.
 //! - [`auth`] + [`credential`]: the token cache per (tenant, target) and what signs a request.
@@ -14,8 +14,8 @@
 //!   ([`attempt`]: one attempt's failure and the final `PushFailure`).
 //! - [`outcome`]: [`PushFailure`] (a change's final failure at a target) and the
 //!   [`TargetContext`] every target's client is built from.
-//! - [`retries`]: [`Retries`], the attempts and time budget of one change at one target, for
-//!   lanes that re-admit failed changes through the gate.
+//! - [`retries`]: [`Retries`], the one retry engine: after each failed attempt, wait (how
+//!   long) or give up, with a budget that counts failures, never the waits a server asked for.
 
 pub mod attempt;
 pub mod auth;
@@ -42,7 +42,7 @@ pub use gate::{Gate, GateConfig, GatePermit, GateSnapshot};
 pub use outcome::{FailureReason, PushFailure, TargetContext};
 pub use reply::Reply;
 pub use retries::Retries;
-pub use schedule::{Budget, Schedule};
+pub use schedule::Schedule;
 
 use url::Url;
 

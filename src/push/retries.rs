@@ -1,171 +1,280 @@
-//! [`Retries`]: the retry budget of one change at one target (DESIGN §6), for a lane that
-//! re-admits a failed change through its gate instead of sleeping on it.
+//! [`Retries`]: the one retry engine (DESIGN §6). Everything that retries a request (a lane's
+//! changes, the row listing, through [`PushClient::send`](super::PushClient::send)) keeps one
+//! `Retries` per logical unit (a change at a target, a listing page) and asks it, after each
+//! failed attempt, what to do next ([`Retries::after`]):
 //!
-//! Every request made for the change counts as an attempt (`retry.max_attempts`: a GET, PUT,
-//! POST and publish of one change are four), the time budget (`retry.max_elapsed`) starts at
-//! its first request, and the wait before the next try is the server's hint or backon's
-//! exponential step with full jitter ([`next_delay`]); `None` (give up now) when attempts are
-//! spent or the wait would cross the budget. A newer version of the script starts afresh: the
-//! lane drops a superseded change's `Retries` with it.
+//! | the attempt | counts as a failure | next |
+//! |---|---|---|
+//! | permanent (other 4xx, a refused record) | — | give up now: `permanent` |
+//! | rate-limited with a wait (429 / 503 + `Retry-After`, a closed gate) | no | wait what the server said |
+//! | rate-limited without a wait | no | the throttle backoff (never runs out) |
+//! | transient (5xx, timeout, connection error, 401 after the renewal) | yes | the backoff step with full jitter, or give up: `exhausted` |
+//!
+//! The budget counts failures only: `retry.max_attempts` failed requests, and
+//! `retry.max_elapsed` of failure time (the failed requests' own durations plus the backoff
+//! waits after them). Time a server asked us to wait, and time spent queueing for the gate,
+//! are not failures. When the next backoff would cross `max_elapsed`, the change gives up now
+//! rather than sleep and fail later. backon's iterator gives `None` after the last attempt: that
+//! `None` is passed through as "give up".
 
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBackoff};
 use tokio::time::Instant;
 
-use super::attempt::AttemptError;
-use super::schedule::{Budget, Schedule, next_delay};
+use super::attempt::{self, AttemptError};
+use super::classify::Class;
+use super::gate::Gate;
+use super::outcome::PushFailure;
+use super::schedule::Schedule;
 
-/// Attempts made and budget left for one change at one target.
+/// Requests made, failures counted and budget left for one change at one target.
 #[derive(Debug)]
 pub struct Retries {
-    attempts: u32,
-    max_attempts: u32,
-    budget: Budget,
+    requests: u32,
+    failures: u32,
+    max_failures: u32,
+    failing_for: Duration,
+    max_elapsed: Duration,
     backoff: ExponentialBackoff,
-    /// The last real failure, reported if the budget ends the retries.
-    last: Option<AttemptError>,
+    throttle: ExponentialBackoff,
     /// When the first request of the change failed (DLQ `x-scriptsync-first-failed-at`).
     first_failed_at: Option<SystemTime>,
 }
 
 impl Retries {
-    /// A fresh budget, starting now (at the change's first request).
+    /// A fresh budget.
     pub fn start(schedule: &Schedule) -> Self {
-        let max_attempts = u32::try_from(schedule.settings().max_attempts).unwrap_or(u32::MAX);
+        let s = schedule.settings();
         Self {
-            attempts: 0,
-            max_attempts: max_attempts.max(1),
-            budget: schedule.budget(),
+            requests: 0,
+            failures: 0,
+            max_failures: u32::try_from(s.max_attempts).unwrap_or(u32::MAX).max(1),
+            failing_for: Duration::ZERO,
+            max_elapsed: s.max_elapsed,
             backoff: schedule.backoff().build(),
-            last: None,
+            throttle: schedule.throttle_backoff().build(),
             first_failed_at: None,
         }
     }
 
-    /// Counts one request about to be sent; returns its attempt number (1-based).
+    /// Counts one request about to be sent; returns its number (1-based), for spans and logs.
     pub fn count(&mut self) -> u32 {
-        self.attempts += 1;
-        self.attempts
+        self.requests += 1;
+        self.requests
     }
 
     /// Requests made so far.
     pub fn attempts(&self) -> u32 {
-        self.attempts
+        self.requests
     }
 
-    /// Requests may still be admitted for this change until then.
-    pub fn deadline(&self) -> Instant {
-        self.budget.deadline()
+    /// Failed requests counted so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 
-    /// True while another request fits: attempts left and the budget not over.
-    pub fn may_send(&self) -> bool {
-        self.attempts < self.max_attempts && Instant::now() < self.budget.deadline()
-    }
-
-    /// After a failure `e`: the wait before the next try, or `None` to give up now (not
-    /// retryable, attempts spent, or the wait would cross the budget). `jitter` (0.0–1.0)
-    /// scales the backoff step when the server gave no hint.
-    pub fn next_wait(&mut self, e: &AttemptError, jitter: f64) -> Option<Duration> {
-        use super::schedule::RetryHint as _;
-        self.first_failed_at.get_or_insert_with(SystemTime::now);
-        if !e.budget_spent {
-            self.last = Some(e.clone());
+    /// After the failed attempt `e`: how long to wait before the next try, or `None` to give
+    /// up now (see the module table). `jitter` (0.0–1.0) scales the backoff step.
+    pub fn after(&mut self, e: &AttemptError, jitter: f64) -> Option<Duration> {
+        let jitter = jitter.clamp(0.0, 1.0);
+        match e.class {
+            Class::Success => Some(Duration::ZERO),
+            Class::Permanent => {
+                self.first_failed_at.get_or_insert_with(SystemTime::now);
+                self.failures += 1;
+                None
+            }
+            Class::RateLimited { .. } => Some(match e.wait {
+                Some(wait) => wait,
+                // Half the step at least: a throttled caller must not come straight back.
+                None => self
+                    .throttle
+                    .next()
+                    .unwrap_or_default()
+                    .mul_f64(0.5 + jitter / 2.0),
+            }),
+            Class::Transient | Class::Auth => {
+                self.first_failed_at.get_or_insert_with(SystemTime::now);
+                self.failures += 1;
+                self.failing_for += e.took;
+                if self.failures >= self.max_failures {
+                    return None;
+                }
+                let wait = self.backoff.next()?.mul_f64(jitter);
+                let spent = self.failing_for.saturating_add(wait);
+                if spent > self.max_elapsed {
+                    return None;
+                }
+                self.failing_for = spent;
+                Some(wait)
+            }
         }
-        if !e.retryable() || self.attempts >= self.max_attempts {
-            return None;
-        }
-        next_delay(e.wait_hint(), self.backoff.next(), &self.budget, jitter)
     }
 
     /// The failure to report when giving up after `e`.
-    pub fn give_up(&mut self, e: AttemptError) -> super::outcome::PushFailure {
+    pub fn give_up(&mut self, e: AttemptError) -> PushFailure {
         let first_failed_at = *self.first_failed_at.get_or_insert_with(SystemTime::now);
-        super::attempt::give_up(e, self.last.take(), self.attempts, Some(first_failed_at))
+        attempt::give_up(e, self.requests, self.failures, Some(first_failed_at))
     }
+}
+
+/// [`Retries::after`], and what a wait means for the gate: a 429 that gave no wait still
+/// closes the gate for every caller of the (tenant, target), for the wait chosen here (a
+/// 429 with a wait closed it already, when it was classified).
+pub fn decide(
+    retries: &mut Retries,
+    e: &AttemptError,
+    gate: &Gate,
+    jitter: f64,
+) -> Option<Duration> {
+    let wait = retries.after(e, jitter)?;
+    if matches!(e.class, Class::RateLimited { wait: None }) {
+        gate.pause_until(Instant::now() + wait);
+    }
+    Some(wait)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::RetrySettings;
-    use crate::push::Class;
 
-    fn failure(class: Class, wait: Option<Duration>) -> AttemptError {
+    fn failure(class: Class, wait: Option<u64>, took_ms: u64) -> AttemptError {
         AttemptError {
-            class,
-            wait,
-            status: Some(503),
-            message: "PUT row: 503".into(),
-            correlation_id: None,
-            budget_spent: false,
+            wait: wait.map(Duration::from_secs),
+            took: Duration::from_millis(took_ms),
+            ..AttemptError::new(class, "PUT row: 503").with_status(Some(503))
         }
     }
 
-    fn schedule(max_attempts: usize, max_elapsed: u64) -> Schedule {
-        Schedule::new(&RetrySettings {
+    fn retries(max_attempts: usize, max_elapsed_s: u64) -> Retries {
+        Retries::start(&Schedule::new(&RetrySettings {
             max_attempts,
-            max_elapsed: Duration::from_secs(max_elapsed),
+            max_elapsed: Duration::from_secs(max_elapsed_s),
             ..RetrySettings::default()
-        })
+        }))
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn every_request_counts_toward_max_attempts() {
-        let mut r = Retries::start(&schedule(3, 300));
-        let e = failure(Class::Transient, None);
-        r.count();
-        r.count();
-        assert!(r.next_wait(&e, 0.5).is_some(), "2 of 3 used");
-        r.count();
-        assert!(!r.may_send());
-        assert_eq!(r.next_wait(&e, 0.5), None, "3 of 3 used");
-        let f = r.give_up(e);
-        assert_eq!(f.attempts, 3);
-        assert_eq!(f.error, "PUT row: 503 (gave up after 3 attempts)");
+    const TRANSIENT: Class = Class::Transient;
+    const LIMITED: Class = Class::RateLimited { wait: None };
+
+    #[test]
+    fn the_table_row_by_row() {
+        let initial = RetrySettings::default().initial;
+        // (class, server wait s, jitter, expected wait; None = give up)
+        let rows: &[(Class, Option<u64>, f64, Option<Duration>)] = &[
+            (Class::Permanent, None, 1.0, None),
+            (TRANSIENT, None, 1.0, Some(initial)),
+            (TRANSIENT, None, 0.0, Some(Duration::ZERO)),
+            (Class::Auth, None, 1.0, Some(initial)),
+            (LIMITED, Some(42), 1.0, Some(Duration::from_secs(42))),
+            (LIMITED, Some(3_600), 0.0, Some(Duration::from_secs(3_600))),
+            (LIMITED, None, 1.0, Some(initial)),
+            (LIMITED, None, 0.0, Some(initial / 2)),
+        ];
+        for (i, (class, wait, jitter, want)) in rows.iter().enumerate() {
+            let mut r = retries(10, 300);
+            r.count();
+            let e = failure(*class, *wait, 5);
+            assert_eq!(r.after(&e, *jitter), *want, "row {i}: {class:?}");
+        }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn hints_replace_the_step_and_the_budget_ends_retries_early() {
-        let mut r = Retries::start(&schedule(10, 60));
+    #[test]
+    fn waits_the_server_asked_for_never_spend_the_budget() {
+        // Two failures allowed, a minute of failure time: a thousand hour-long pauses later,
+        // the change still has both.
+        let mut r = retries(2, 60);
+        for _ in 0..1000 {
+            r.count();
+            let hour = failure(LIMITED, Some(3_600), 5);
+            assert_eq!(r.after(&hour, 0.5), Some(Duration::from_secs(3_600)));
+            r.count();
+            assert!(r.after(&failure(LIMITED, None, 5), 0.5).is_some());
+        }
+        assert_eq!(r.failures(), 0);
         r.count();
-        let hinted = failure(
-            Class::RateLimited { wait: None },
-            Some(Duration::from_secs(42)),
-        );
-        assert_eq!(r.next_wait(&hinted, 0.0), Some(Duration::from_secs(42)));
-        tokio::time::advance(Duration::from_secs(42)).await;
+        assert!(r.after(&failure(TRANSIENT, None, 5), 0.5).is_some());
+        r.count();
+        assert_eq!(r.after(&failure(TRANSIENT, None, 5), 0.5), None, "2 of 2");
+        let f = r.give_up(failure(TRANSIENT, None, 5));
+        assert_eq!((f.attempts, f.status), (2002, Some(503)));
+        assert_eq!(f.error, "PUT row: 503 (gave up after 2 failed requests)");
+    }
+
+    #[test]
+    fn failure_time_ends_retries_before_a_backoff_would_cross_it() {
+        // Requests that time out after 2 s each, in a 5 s budget: the third failure leaves
+        // 6 s spent, so nothing more is tried after it (without sleeping first).
+        let mut r = retries(100, 5);
+        for n in 1..=2 {
+            r.count();
+            let wait = r.after(&failure(TRANSIENT, None, 2_000), 0.0);
+            assert_eq!(wait, Some(Duration::ZERO), "failure {n}");
+        }
+        r.count();
+        assert_eq!(r.after(&failure(TRANSIENT, None, 2_000), 0.0), None);
+        // A backoff step that would cross the budget gives up now too.
+        let mut r = Retries::start(&Schedule::new(&RetrySettings {
+            initial: Duration::from_secs(4),
+            max_delay: Duration::from_secs(4),
+            max_elapsed: Duration::from_secs(5),
+            ..RetrySettings::default()
+        }));
         r.count();
         assert_eq!(
-            r.next_wait(&hinted, 0.0),
+            r.after(&failure(TRANSIENT, None, 0), 1.0),
+            Some(Duration::from_secs(4))
+        );
+        r.count();
+        assert_eq!(
+            r.after(&failure(TRANSIENT, None, 0), 1.0),
             None,
-            "42 s more would cross 60 s"
+            "4 + 4 > 5"
         );
-        let mut r = Retries::start(&schedule(10, 60));
-        r.count();
-        let plain = failure(Class::Transient, None);
-        let first = r.next_wait(&plain, 1.0).unwrap();
-        assert_eq!(
-            first,
-            RetrySettings::default().initial,
-            "full step at jitter 1.0"
-        );
-        assert_eq!(r.next_wait(&plain, 0.0), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn backoff_grows_and_throttle_backoff_never_runs_out() {
+        let mut r = retries(4, 3_600);
+        let waits: Vec<u128> = (0..3)
+            .map(|_| {
+                r.after(&failure(TRANSIENT, None, 0), 1.0)
+                    .unwrap()
+                    .as_millis()
+            })
+            .collect();
+        assert_eq!(waits, [200, 400, 800]);
+        assert_eq!(r.after(&failure(TRANSIENT, None, 0), 1.0), None, "4 of 4");
+        let mut r = retries(1, 1);
+        let last = (0..50)
+            .map(|_| r.after(&failure(LIMITED, None, 0), 1.0))
+            .last()
+            .flatten();
+        assert_eq!(last, Some(RetrySettings::default().max_delay));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn permanent_and_budget_spent_give_up_with_the_real_error() {
-        let mut r = Retries::start(&schedule(10, 60));
-        r.count();
-        assert_eq!(r.next_wait(&failure(Class::Permanent, None), 0.5), None);
-        let mut r = Retries::start(&schedule(10, 60));
-        r.count();
-        let real = failure(Class::RateLimited { wait: None }, None);
-        assert!(r.next_wait(&real, 0.5).is_some());
-        let spent = AttemptError::budget_spent("PUT row");
-        assert_eq!(r.next_wait(&spent, 0.5), None);
-        let f = r.give_up(spent);
-        assert_eq!(f.status, Some(503), "the last real error is reported");
+    async fn a_429_without_a_wait_closes_the_gate_for_the_chosen_wait() {
+        use crate::push::GateConfig;
+        let gate = Gate::new(
+            "t",
+            crate::change::TargetKind::Genesys,
+            GateConfig {
+                per_minute: 600.0,
+                burst: 1,
+                max_concurrency: 1,
+                headroom: 0.9,
+                recovery_period: Duration::from_secs(60),
+            },
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
+        );
+        let mut r = retries(10, 300);
+        let wait = decide(&mut r, &failure(LIMITED, None, 0), &gate, 1.0).unwrap();
+        assert_eq!(gate.paused_for(), Some(wait));
+        let mut r = retries(10, 300);
+        assert!(decide(&mut r, &failure(TRANSIENT, None, 0), &gate, 1.0).is_some());
+        assert_eq!(gate.paused_for(), Some(wait), "a 503 does not pause");
     }
 }

@@ -91,24 +91,32 @@ fn is_decimal(s: &str) -> bool {
     digits > 0 && dots <= 1
 }
 
-/// The seconds in a Genesys 429 message: `"… Retry the request in [42] seconds"`.
+/// The seconds in a Genesys 429 message, in the wording Genesys uses since it normalized its
+/// 429s (Nov 2021): `"… Retry the request in [42] seconds"`. Only that sentence is a wait: the
+/// older wording still found in error catalogues, `"Rate limit exceeded the maximum [300]
+/// requests within [60] seconds"`, holds the limit and the window, not a wait, and any other
+/// wording is no hint (the caller backs off, or waits for the window's end if it knows it).
 pub fn genesys_body_seconds(body: &[u8]) -> Option<Duration> {
+    const WAIT: &str = "retry the request in [";
     let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    let mut rest = message.as_str();
-    while let Some(open) = rest.find('[') {
-        rest = &rest[open + 1..];
-        let Some(close) = rest.find(']') else { break };
-        let inside = rest[..close].trim();
-        if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) {
-            let secs = inside.parse::<u64>().unwrap_or(u64::MAX);
-            return Some(Duration::from_secs(secs));
-        }
-        rest = &rest[close..];
+    let lower = message.to_ascii_lowercase();
+    let start = lower.find(WAIT)? + WAIT.len();
+    let rest = &lower[start..];
+    let close = rest.find(']')?;
+    let inside = rest[..close].trim();
+    let tail = rest[close + 1..].trim_start();
+    if inside.is_empty()
+        || !inside.bytes().all(|b| b.is_ascii_digit())
+        || !tail.starts_with("second")
+    {
+        return None;
     }
-    None
+    Some(Duration::from_secs(
+        inside.parse::<u64>().unwrap_or(u64::MAX),
+    ))
 }
 
 /// The wait we honour: `wait` clamped to `max`, plus `jitter` (0.0–1.0) × 10 % of it.
@@ -190,12 +198,32 @@ mod tests {
     fn genesys_body_fallback() {
         let body = br#"{"message":"Rate limit exceeded the maximum. Retry the request in [42] seconds","code":"too.many.requests.retry.after","status":429}"#;
         assert_eq!(genesys_body_seconds(body), Some(Duration::from_secs(42)));
-        assert_eq!(
-            genesys_body_seconds(b"Retry in [x] or [7] s"),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(genesys_body_seconds(b"no brackets ["), None);
-        assert_eq!(genesys_body_seconds(b""), None);
+        // (body, what it asks for): only "Retry the request in [N] seconds" is a wait.
+        let rows: &[(&[u8], Option<u64>)] = &[
+            (b"Rate limit exceeded the maximum. Retry the request in [7] seconds", Some(7)),
+            (b"retry the request in [ 3 ] seconds.", Some(3)),
+            (b"Retry the request in [1] second", Some(1)),
+            // The older wording: the limit and the window, never a wait of 300 s.
+            (
+                br#"{"message":"Rate limit exceeded the maximum [300] requests within [60] seconds","code":"too.many.requests","status":429}"#,
+                None,
+            ),
+            (b"Rate limit exceeded the maximum [300] requests within [60] seconds", None),
+            (b"Retry in [x] or [7] s", None),
+            (b"Retry the request in [x] seconds", None),
+            (b"Retry the request in [5] minutes", None),
+            (b"Retry the request in [-5] seconds", None),
+            (b"no brackets [", None),
+            (b"", None),
+        ];
+        for (body, want) in rows {
+            assert_eq!(
+                genesys_body_seconds(body),
+                want.map(Duration::from_secs),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
         let headers = HeaderMap::new();
         let got = server_wait(TargetKind::Genesys, &headers, body, now());
         assert_eq!(got, Some(Duration::from_secs(42)));

@@ -227,27 +227,34 @@ async fn a_target_answering_503_forever_dead_letters_as_exhausted_within_the_bud
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_after_beyond_the_budget_dead_letters_now_without_a_resend() {
+async fn a_retry_after_beyond_the_budget_is_waited_out_never_dead_lettered() {
+    // The server's wait (6 s) is twice the whole failure budget (3 s): waiting it out is not
+    // a failure, so the change is delivered after it, with nothing sent before it ends.
     let app = spawn_app(&["far"], |s| s.retry.max_elapsed = Duration::from_secs(3)).await;
     warm_up_genesys(&app, "far").await;
     let before = app.sim_state().tenant("far").genesys.total_requests();
-    let inject = vec![InjectedResponse::new(429).with_retry_after("30")];
+    let inject = vec![InjectedResponse::new(429).with_retry_after("6")];
     app.sim
         .set_faults(Some("far"), SimTarget::Genesys, faults_inject(inject));
+    let started = Instant::now();
     app.publish(&change_for("far", "s", TargetKind::Genesys))
         .await;
-    let dead = one_dead_letter(&app).await;
+    app.wait_settled("far", 2).await;
+    let took = started.elapsed();
     assert_eq!(
-        dead.header("x-scriptsync-reason").as_deref(),
-        Some("exhausted")
+        app.depth(&app.names.dlq()).await,
+        0,
+        "nothing dead-lettered"
     );
-    assert_eq!(dead.header("x-scriptsync-status").as_deref(), Some("429"));
-    assert_eq!(dead.header("x-scriptsync-attempts").as_deref(), Some("1"));
     let g = app.sim_state().tenant("far").genesys;
     assert_eq!(
-        (g.total_requests() - before, g.violations),
-        (1, 0),
-        "never resent"
+        (g.total_requests() - before, g.answered(429), g.violations),
+        (2, 1, 0),
+        "one 429, then one request after the server's time"
+    );
+    assert_eq!(g.held["s"].version, 1);
+    eprintln!(
+        "far: Retry-After 6 s with retry.max_elapsed 3 s → delivered {took:?} after publishing"
     );
     app.stop().await;
 }

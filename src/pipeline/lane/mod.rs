@@ -169,7 +169,7 @@ pub async fn run_lane(
                 admission = None;
                 if let Ok(permit) = admitted {
                     super::panics::fault::lane_request(&lane.tenant);
-                    request::dispatch(&lane, &mut pending, permit, &mut inflight, &report);
+                    request::dispatch(&lane, &mut pending, permit, &mut inflight);
                 }
             }
             _ = sleep_until(wakeup.unwrap_or(now)), if wakeup.is_some() => {}

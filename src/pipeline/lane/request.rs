@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::change::{Priority, TargetKind};
 use crate::metrics::PushOutcomeLabel;
-use crate::push::{AttemptError, Class, GatePermit, Retries};
+use crate::push::{AttemptError, Class, GatePermit, Retries, retries};
 use crate::targets::{Attempted, FailureReason, Job};
 use crate::telemetry;
 
@@ -40,7 +40,6 @@ pub(crate) fn dispatch(
     pending: &mut PendingSet<Waiting>,
     permit: GatePermit,
     inflight: &mut JoinSet<Completion>,
-    report: &Reporter,
 ) {
     let mut jobs = Vec::new();
     let mut sent = Vec::new();
@@ -53,12 +52,6 @@ pub(crate) fn dispatch(
             ..
         } = taken.item;
         let job = job.unwrap_or_else(|| Job::new(change, replay, Retries::start(&lane.schedule)));
-        if !job.retries.may_send() {
-            // A retry whose budget ran out while it waited for the gate.
-            let spent = AttemptError::budget_spent("waiting for the gate");
-            give_up(lane, pending, job, spent, report);
-            continue;
-        }
         sent.push(Sent {
             since: taken.since,
             priority: taken.priority,
@@ -110,30 +103,29 @@ pub(crate) fn complete(
             Attempted::AlreadyHeld(held) => {
                 reached(lane, pending, &job, held.max(version), false, report);
             }
-            Attempted::Failed(e) => match job.retries.next_wait(&e, jitter) {
-                Some(wait) => {
-                    lane.metrics.retried(&lane.tenant, kind);
-                    if matches!(e.class, Class::RateLimited { wait: None }) {
-                        // A 429 without a hint still closes the gate for everyone, for our backoff.
-                        lane.target.gate().pause_until(Instant::now() + wait);
+            Attempted::Failed(e) => {
+                match retries::decide(&mut job.retries, &e, lane.target.gate(), jitter) {
+                    Some(wait) => {
+                        lane.metrics.retried(&lane.tenant, kind);
+                        tracing::debug!(
+                            tenant = %lane.tenant, target = %kind, script_id = %script, version,
+                            attempt = job.retries.attempts(), error = %e.message, ?wait, "retrying"
+                        );
+                        let (change, replay) = (job.change.clone(), job.replay);
+                        let waiting = Waiting::new(lane, change, replay, sent.span, Some(job));
+                        let taken = Taken {
+                            script: script.clone(),
+                            item: waiting,
+                            since: sent.since,
+                            priority: sent.priority,
+                        };
+                        // A newer version waiting replaces this one: its retries end here.
+                        let _superseded =
+                            pending.finish(&script, Some((taken, Instant::now() + wait)));
                     }
-                    tracing::debug!(
-                        tenant = %lane.tenant, target = %kind, script_id = %script, version,
-                        attempt = job.retries.attempts(), error = %e.message, ?wait, "retrying"
-                    );
-                    let (change, replay) = (job.change.clone(), job.replay);
-                    let waiting = Waiting::new(lane, change, replay, sent.span, Some(job));
-                    let taken = Taken {
-                        script: script.clone(),
-                        item: waiting,
-                        since: sent.since,
-                        priority: sent.priority,
-                    };
-                    // A newer version waiting replaces this one: its retries end here.
-                    let _superseded = pending.finish(&script, Some((taken, Instant::now() + wait)));
+                    None => give_up(lane, pending, job, e, report),
                 }
-                None => give_up(lane, pending, job, e, report),
-            },
+            }
         }
     }
 }
@@ -206,14 +198,7 @@ fn give_up(
 
 /// A target answered fewer results than jobs (a bug): the job is retried as transient.
 fn no_answer() -> AttemptError {
-    AttemptError {
-        class: Class::Transient,
-        wait: None,
-        status: None,
-        message: "no answer for this change".into(),
-        correlation_id: None,
-        budget_spent: false,
-    }
+    AttemptError::new(Class::Transient, "no answer for this change")
 }
 
 /// The span of one request: a child of the first delivery's span (and so of the publisher's

@@ -1,21 +1,19 @@
-//! The three steps of one attempt of [`PushClient`]: the gate admits it
-//! ([`PushClient::admit_once`]), the request goes out and its answer comes back within the
-//! body limit ([`PushClient::exchange`]), and the answer is classified (DESIGN §6) and judged
-//! by the target ([`PushClient::interpret`]), pausing and cutting the gate on a 429.
+//! The two steps of one attempt of [`PushClient`] after the gate admitted it: the request goes
+//! out and its answer comes back within the body limit ([`PushClient::exchange`]), and the
+//! answer is classified (DESIGN §6) and judged by the target ([`PushClient::interpret`]),
+//! pausing and cutting the gate on a 429.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use reqwest::RequestBuilder;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use super::{PushClient, Verdict};
 use crate::push::attempt::AttemptError;
 use crate::push::body::{self, BodyError};
 use crate::push::classify::{Class, Observed, classify};
 use crate::push::credential::Credential;
-use crate::push::gate::GatePermit;
 use crate::push::reply::{self, Reply};
 use crate::push::retry_after::effective_wait;
 
@@ -42,25 +40,6 @@ pub(super) enum Interpreted<T> {
 }
 
 impl PushClient {
-    /// The permit the caller was admitted with, else one from the gate before `deadline`.
-    pub(super) async fn admit_once(
-        &self,
-        admitted: &mut Option<GatePermit>,
-        deadline: Instant,
-        what: &str,
-    ) -> Result<GatePermit, AttemptError> {
-        if let Some(permit) = admitted.take() {
-            return Ok(permit);
-        }
-        let gate_wait =
-            tracing::info_span!("gate wait", tenant = %self.tenant, target = %self.target);
-        self.gate
-            .acquire(deadline)
-            .instrument(gate_wait)
-            .await
-            .map_err(|_| AttemptError::budget_spent(what))
-    }
-
     /// Sends the request `build` makes with `credential` and reads the answer (the body up
     /// to `MAX_TARGET_BODY`); every answer is counted in `scriptsync_http_requests_total`.
     pub(super) async fn exchange<B>(
@@ -89,14 +68,10 @@ impl PushClient {
             Err(BodyError::Transport(e)) => return Err(self.transport(what, &e, Some(status))),
             Err(too_large @ BodyError::TooLarge { .. }) => {
                 self.metrics.http_request(self.target, &status.to_string());
-                return Err(AttemptError {
-                    class: Class::Transient,
-                    wait: None,
-                    status: Some(status),
-                    message: format!("{what}: {status}, {too_large}"),
-                    correlation_id: reply::correlation_id(&headers),
-                    budget_spent: false,
-                });
+                let message = format!("{what}: {status}, {too_large}");
+                return Err(AttemptError::new(Class::Transient, message)
+                    .with_status(Some(status))
+                    .with_correlation_id(reply::correlation_id(&headers)));
             }
         };
         self.metrics.http_request(self.target, &status.to_string());
@@ -133,12 +108,10 @@ impl PushClient {
         let class = classify(self.target, observed, SystemTime::now());
         let correlation_id = reply::correlation_id(&headers);
         let fail = |class, wait, message| AttemptError {
-            class,
             wait,
-            status: Some(status),
-            message,
-            correlation_id: correlation_id.clone(),
-            budget_spent: false,
+            ..AttemptError::new(class, message)
+                .with_status(Some(status))
+                .with_correlation_id(correlation_id.clone())
         };
         if class == Class::Success {
             // The answer goes to the target's judge as it is (no copy).
@@ -175,16 +148,31 @@ impl PushClient {
             Class::RateLimited { wait } => {
                 self.metrics.rate_limited(&self.tenant, self.target);
                 self.gate.on_rate_limited(call.issued_at);
-                let settings = self.schedule.settings();
-                let wait = wait.map(|w| effective_wait(w, settings.max_retry_after));
-                // Without a hint, a short provisional pause; the retry extends it to the
-                // backoff.
-                let pause = wait.unwrap_or(settings.initial);
+                let wait = wait.map(|w| self.honoured_wait(w, call.what));
+                // Without a hint, a short provisional pause; the retry engine extends it to
+                // its throttle backoff.
+                let pause = wait.unwrap_or(self.schedule.settings().initial);
                 self.gate.pause_until(Instant::now() + pause);
                 Err(fail(Class::RateLimited { wait }, wait, message))
             }
             other => Err(fail(other, None, message)),
         };
         Interpreted::Done(result)
+    }
+
+    /// The wait honoured for a server's `wait`: all of it (never sending before the server's
+    /// time), plus 0–10 % jitter; only an absurd value (beyond `retry.max_retry_after`, a day
+    /// by default) is clamped, with a log line and `scriptsync_retry_after_clamped_total`.
+    fn honoured_wait(&self, wait: Duration, what: &str) -> Duration {
+        let max = self.schedule.settings().max_retry_after;
+        if wait > max {
+            self.metrics.retry_after_clamped(&self.tenant, self.target);
+            tracing::warn!(
+                tenant = %self.tenant, target = %self.target, what,
+                asked_secs = wait.as_secs(), clamped_to_secs = max.as_secs(),
+                "the server asked for an absurd wait; clamped to retry.max_retry_after"
+            );
+        }
+        effective_wait(wait, max)
     }
 }

@@ -90,10 +90,9 @@ impl GenesysTarget {
                 .append_pair("pageNumber", &page.to_string())
                 .append_pair("pageSize", &rows::PAGE_SIZE.to_string())
                 .append_pair("showbrief", "false");
-            let budget = self.client.budget();
             let reply = self
                 .client
-                .send(&budget, "GET rows", |http| http.get(url.clone()))
+                .send("GET rows", |http| http.get(url.clone()))
                 .await
                 .map_err(|f| f.error)?;
             let body = reply.json().unwrap_or_default();
@@ -252,14 +251,12 @@ impl GenesysTarget {
     {
         let permit = match permit.take() {
             Some(permit) => permit,
-            None if !job.retries.may_send() => return Err(no_attempts_left(what)),
-            None => self.client.admit(job.retries.deadline()).await?,
+            None => self.client.admit(what).await?,
         };
         let attempt = job.retries.count();
-        let deadline = job.retries.deadline();
         let result = self
             .client
-            .attempt_admitted(permit, attempt, deadline, what, build, judge)
+            .attempt_admitted(permit, attempt, what, build, judge)
             .await;
         let correlation_id = match &result {
             Ok(reply) => reply.correlation_id.clone(),
@@ -311,7 +308,7 @@ impl Target for GenesysTarget {
             for job in jobs.iter_mut() {
                 let permit = match permit.take() {
                     Some(p) => p,
-                    None => match self.client.admit(job.retries.deadline()).await {
+                    None => match self.client.admit("row request").await {
                         Ok(p) => p,
                         Err(e) => {
                             out.push(Attempted::Failed(e));
@@ -379,24 +376,7 @@ fn no_row_path(script_id: &str) -> String {
 
 /// A refusal decided here, without a request.
 fn refused(message: String) -> AttemptError {
-    AttemptError {
-        class: Class::Permanent,
-        wait: None,
-        status: None,
-        message,
-        correlation_id: None,
-        budget_spent: false,
-    }
-}
-
-/// A job's next request would exceed `retry.max_attempts`.
-fn no_attempts_left(what: &str) -> AttemptError {
-    AttemptError {
-        budget_spent: true,
-        ..refused(format!(
-            "{what}: no attempts left within retry.max_attempts"
-        ))
-    }
+    AttemptError::new(Class::Permanent, message)
 }
 
 #[cfg(test)]

@@ -87,17 +87,13 @@ impl ServiceNowTarget {
             .map(|j| j.retries.count())
             .max()
             .unwrap_or(1);
-        let deadline = jobs.iter().map(|j| j.retries.deadline()).min();
-        let deadline = deadline.unwrap_or_else(tokio::time::Instant::now);
         let build = |http: &reqwest::Client| {
             http.post(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
         };
         self.client
-            .attempt_admitted(permit, attempt, deadline, what, build, |reply| {
-                Verdict::Done(reply)
-            })
+            .attempt_admitted(permit, attempt, what, build, Verdict::Done)
             .await
     }
 
@@ -214,14 +210,9 @@ fn item_failure(
     message: String,
     transaction: Option<&str>,
 ) -> AttemptError {
-    AttemptError {
-        class,
-        wait: None,
-        status,
-        message,
-        correlation_id: transaction.map(str::to_owned),
-        budget_spent: false,
-    }
+    AttemptError::new(class, message)
+        .with_status(status)
+        .with_correlation_id(transaction.map(str::to_owned))
 }
 
 fn bad_url(n: usize) -> Vec<Attempted> {
