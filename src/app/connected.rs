@@ -255,6 +255,7 @@ impl Application {
             max_changes: self.settings.batch.max_changes,
             linger: self.settings.batch.linger,
             drain_timeout: self.settings.shutdown.drain_timeout,
+            hold_limit: self.settings.broker.hold_limit(),
         };
         let tenant_stop = stop.child_token();
         let task_stop = tenant_stop.clone();

@@ -311,6 +311,7 @@ impl Application {
             max_message_bytes: self.settings.broker.max_message_bytes,
             retry: self.settings.retry.clone(),
             panics: self.panics.clone(),
+            wait_queue_type: self.settings.broker.queue_type,
         }
     }
 
@@ -325,6 +326,7 @@ impl Application {
             max_message_bytes: self.settings.broker.max_message_bytes,
             retry: self.settings.retry.clone(),
             panics: self.panics.clone(),
+            wait_queue_type: self.settings.broker.queue_type,
         }
     }
 }

@@ -13,6 +13,10 @@ use lapin::types::AMQPValue;
 /// The header counting how many times `scriptsync dlq replay` sent a message back (DESIGN §7):
 /// read here, on every delivery, and written by the DLQ tool.
 pub const REPLAYS: &str = "x-scriptsync-replays";
+/// The header counting how many times the worker handed a change to a wait queue while a
+/// target's gate stayed closed (DESIGN §6, long pauses); with it, `x-scriptsync-targets`
+/// names the targets the change still owes.
+pub const PARKED: &str = "x-scriptsync-parked";
 
 /// A delivery as the pipeline sees it: bytes, routing key, properties and the ack handle.
 pub struct Inbound {
@@ -78,9 +82,16 @@ impl Inbound {
 
     /// How many times `scriptsync dlq replay` has sent this message back.
     pub fn replays(&self) -> u32 {
-        self.header(REPLAYS)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        self.count_header(REPLAYS)
+    }
+
+    /// How many times the worker has parked this message in a wait queue.
+    pub fn parked(&self) -> u32 {
+        self.count_header(PARKED)
+    }
+
+    fn count_header(&self, name: &str) -> u32 {
+        self.header(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The queue topology of DESIGN §4, declared idempotently at start (and deleted by the demo
-//! and tests, which use random prefixes).
+//! and tests, which use random prefixes); a tenant's wait queues are declared when first used.
 
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
@@ -8,6 +8,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
+use crate::change::TargetKind;
 use crate::config::{BrokerSettings, QueueType};
 
 /// Routing key used from the DLX to the DLQ (the original key travels in a header).
@@ -51,6 +52,44 @@ impl Names {
     pub fn tenant_queue(&self, tenant: &str) -> String {
         format!("{}.t.{tenant}", self.prefix)
     }
+    /// Where a tenant's changes wait, out of the consumer's hands, while `target`'s gate stays
+    /// closed past the hold limit: each message expires when the gate reopens and goes back to
+    /// the tenant queue (see [`declare_wait_queue`]).
+    pub fn wait_queue(&self, tenant: &str, target: TargetKind) -> String {
+        format!("{}.t.{tenant}.wait.{target}", self.prefix)
+    }
+}
+
+/// Declares the wait queue of (`tenant`, `target`): a message expires there (its own
+/// `expiration`) and is dead-lettered back through the main exchange with the tenant's routing
+/// key, so it returns to the tenant queue. On a quorum queue the dead-lettering is
+/// at-least-once (`x-dead-letter-strategy`, which needs `x-overflow = reject-publish`): a
+/// message leaves the wait queue only once the broker has routed it back. Idempotent.
+pub async fn declare_wait_queue(
+    ch: &Channel,
+    names: &Names,
+    (tenant, target): (&str, TargetKind),
+    kind: QueueType,
+) -> lapin::Result<String> {
+    let queue = names.wait_queue(tenant, target);
+    let mut args = queue_args(kind, false);
+    let text = |s: String| AMQPValue::LongString(LongString::from(s));
+    args.insert("x-dead-letter-exchange".into(), text(names.exchange()));
+    args.insert("x-dead-letter-routing-key".into(), text(tenant.to_owned()));
+    if kind == QueueType::Quorum {
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            text("at-least-once".into()),
+        );
+        args.insert("x-overflow".into(), text("reject-publish".into()));
+    }
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    ch.queue_declare(queue.as_str().into(), options, args)
+        .await?;
+    Ok(queue)
 }
 
 /// What to declare: the names, queue types and the configured tenants.
@@ -200,6 +239,11 @@ impl Topology<'_> {
         for tenant in &self.tenants {
             ch.queue_delete(n.tenant_queue(tenant).into(), QueueDeleteOptions::default())
                 .await?;
+            for target in TargetKind::ALL {
+                let wait = n.wait_queue(tenant, target);
+                ch.queue_delete(wait.into(), QueueDeleteOptions::default())
+                    .await?;
+            }
         }
         for q in [n.dlq(), n.unrouted(), n.probe()] {
             ch.queue_delete(q.into(), QueueDeleteOptions::default())

@@ -15,7 +15,7 @@ use super::secret::Secret;
 use super::sections::{BrokerSettings, QueueType, split_addresses};
 use super::tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, default_concurrency,
-    default_genesys_window, default_headroom, default_rpm,
+    default_genesys_window, default_headroom, default_rpm, default_servicenow_window,
 };
 
 /// `broker.urls` as written: a list, or one string of comma-separated URLs (the form an
@@ -51,6 +51,8 @@ pub struct BrokerFile {
     prefetch: u16,
     #[serde(with = "humantime_serde")]
     confirm_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    consumer_timeout: Duration,
     max_message_bytes: usize,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
@@ -95,6 +97,7 @@ impl TryFrom<BrokerFile> for BrokerSettings {
             dlq_queue_type: f.dlq_queue_type,
             prefetch: f.prefetch,
             confirm_timeout: f.confirm_timeout,
+            consumer_timeout: f.consumer_timeout,
             max_message_bytes: f.max_message_bytes,
             ca_file: f.ca_file,
         })
@@ -118,6 +121,7 @@ impl From<BrokerSettings> for BrokerFile {
             dlq_queue_type: s.dlq_queue_type,
             prefetch: s.prefetch,
             confirm_timeout: s.confirm_timeout,
+            consumer_timeout: s.consumer_timeout,
             max_message_bytes: s.max_message_bytes,
             password_env,
             password_file,
@@ -207,6 +211,8 @@ pub struct ServiceNowFile {
     #[serde(default)]
     mode: ServiceNowMode,
     requests_per_hour: Option<u32>,
+    #[serde(default = "default_servicenow_window", with = "humantime_serde")]
+    window: Duration,
     #[serde(default = "default_headroom")]
     headroom: f64,
     #[serde(default = "default_concurrency")]
@@ -227,6 +233,7 @@ impl TryFrom<ServiceNowFile> for ServiceNowSettings {
             staging_table: f.staging_table,
             mode: f.mode,
             requests_per_hour: f.requests_per_hour,
+            window: f.window,
             headroom: f.headroom,
             max_concurrency: f.max_concurrency,
         })
@@ -249,6 +256,7 @@ impl From<ServiceNowSettings> for ServiceNowFile {
             staging_table: s.staging_table,
             mode: s.mode,
             requests_per_hour: s.requests_per_hour,
+            window: s.window,
             headroom: s.headroom,
             max_concurrency: s.max_concurrency,
         }

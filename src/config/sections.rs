@@ -36,6 +36,10 @@ pub struct BrokerSettings {
     pub prefetch: u16,
     /// How long to wait for a publisher confirm before treating the publish as failed.
     pub confirm_timeout: Duration,
+    /// The broker's `consumer_timeout` (RabbitMQ closes a channel holding a delivery unacked
+    /// longer; 30 min by default): a change that would be held past half of it, because its
+    /// target's gate stays closed, is handed to a wait queue instead and acked.
+    pub consumer_timeout: Duration,
     /// Largest accepted message body in bytes (DESIGN §3: 64 KiB).
     pub max_message_bytes: usize,
     /// `password_env` or `password_file` in the file.
@@ -55,6 +59,7 @@ impl Default for BrokerSettings {
             dlq_queue_type: QueueType::Quorum,
             prefetch: 500,
             confirm_timeout: Duration::from_secs(10),
+            consumer_timeout: Duration::from_secs(30 * 60),
             max_message_bytes: 64 * 1024,
             password: None,
             ca_file: None,
@@ -63,6 +68,12 @@ impl Default for BrokerSettings {
 }
 
 impl BrokerSettings {
+    /// How long a delivery may be held waiting for a closed gate before it is handed to a
+    /// wait queue: half the broker's `consumer_timeout`, well clear of it.
+    pub fn hold_limit(&self) -> Duration {
+        self.consumer_timeout / 2
+    }
+
     pub(crate) fn resolve_secrets(
         &mut self,
         env: Option<&HashMap<String, String>>,
@@ -110,6 +121,9 @@ impl BrokerSettings {
         }
         if self.prefetch == 0 {
             return Err(invalid("broker.prefetch must be at least 1"));
+        }
+        if self.consumer_timeout < std::time::Duration::from_secs(2) {
+            return Err(invalid("broker.consumer_timeout must be at least 2s"));
         }
         if let Some(path) = &self.ca_file {
             read_ca_file(path, "broker.ca_file")?;

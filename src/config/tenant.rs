@@ -205,8 +205,12 @@ pub struct ServiceNowSettings {
     /// Import Set staging table, e.g. `u_scriptsync_import`.
     pub staging_table: String,
     pub mode: ServiceNowMode,
-    /// The instance's rate-limit rule for our user, if any (requests per hour).
+    /// The instance's rate-limit rule for our user, if any (requests per hour, per `window`).
     pub requests_per_hour: Option<u32>,
+    /// The window rate-limit rules count in: an hour at ServiceNow (`requests_per_hour` and a
+    /// reported `X-RateLimit-Limit` are per window). Only a rehearsal against a simulator with
+    /// a scaled hour changes it.
+    pub window: Duration,
     pub headroom: f64,
     pub max_concurrency: usize,
 }
@@ -265,6 +269,11 @@ impl ServiceNowSettings {
             self.requests_per_hour != Some(0),
             id,
             "servicenow.requests_per_hour must be > 0",
+        )?;
+        require(
+            self.window >= MIN_GENESYS_WINDOW && self.window <= DEFAULT_SERVICENOW_WINDOW,
+            id,
+            "servicenow.window must be between 1s and 1h",
         )?;
         require(
             self.headroom > 0.0 && self.headroom <= 1.0,
@@ -341,6 +350,11 @@ const MIN_GENESYS_WINDOW: Duration = Duration::from_secs(1);
 const MAX_GENESYS_WINDOW: Duration = Duration::from_secs(3600);
 pub(super) fn default_genesys_window() -> Duration {
     DEFAULT_GENESYS_WINDOW
+}
+/// ServiceNow's rate-limit rules count per hour.
+const DEFAULT_SERVICENOW_WINDOW: Duration = Duration::from_secs(3600);
+pub(super) fn default_servicenow_window() -> Duration {
+    DEFAULT_SERVICENOW_WINDOW
 }
 pub(super) fn default_headroom() -> f64 {
     0.9

@@ -42,6 +42,7 @@ pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {
             staging_table: SIM_STAGING_TABLE.to_owned(),
             mode: ServiceNowMode::Batch,
             requests_per_hour: None,
+            window: Duration::from_secs(3600),
             headroom: 0.9,
             max_concurrency: 4,
         }),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::broker::{Names, Publisher};
 use crate::change::TargetKind;
-use crate::config::RetrySettings;
+use crate::config::{QueueType, RetrySettings};
 use crate::metrics::Metrics;
 use crate::targets::Target;
 
@@ -26,6 +26,8 @@ pub struct TenantContext {
     pub retry: RetrySettings,
     /// Where a panicking task of the tenant is recorded (the worker's readiness reads it).
     pub panics: Arc<PanicLog>,
+    /// The type of the tenant's wait queues (`broker.queue_type`).
+    pub wait_queue_type: QueueType,
 }
 
 impl TenantContext {

@@ -1,8 +1,9 @@
 //! Intake: turns a delivery into a pending change, or dead-letters it at once.
 //!
 //! Invalid bodies (DESIGN §3) go to the DLQ as `invalid` with the body unchanged; a change
-//! naming a target this tenant has not configured goes as `permanent`. Replayed messages
-//! may carry `x-scriptsync-targets`, which narrows the owed targets to those still owed.
+//! naming a target this tenant has not configured goes as `permanent`. Replayed messages and
+//! copies back from a wait queue carry `x-scriptsync-targets`, which narrows the owed targets
+//! to those still owed.
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub struct Admitted {
     /// The message came from a DLQ replay or is a redelivery: check what the target holds
     /// before writing.
     pub replay: bool,
+    /// The message is a copy back from a wait queue.
+    pub returning: bool,
     pub token: Inbound,
 }
 
@@ -88,7 +91,7 @@ async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Admitted> {
     }
     let still_owed: Option<Vec<TargetKind>> = inbound
         .header(headers::TARGETS)
-        .filter(|_| inbound.replays() > 0)
+        .filter(|_| inbound.replays() > 0 || inbound.parked() > 0)
         .map(|v| {
             v.split(',')
                 .filter_map(|t| TargetKind::parse(t.trim()))
@@ -106,6 +109,7 @@ async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Admitted> {
         // A replayed or redelivered message may be older than what the target already holds
         // (this process's ordering state does not survive a crash): read before writing.
         replay: inbound.replays() > 0 || inbound.redelivered,
+        returning: inbound.parked() > 0,
         token: inbound,
     })
 }

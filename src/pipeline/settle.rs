@@ -44,14 +44,18 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
         verdict,
     } = settled;
     match verdict {
-        Verdict::Delivered | Verdict::Superseded => {
+        Verdict::Delivered | Verdict::Superseded | Verdict::Parked => {
             if verdict == Verdict::Superseded {
                 ctx.metrics.superseded(&ctx.tenant);
             }
             match token.ack.ack().await {
                 Ok(()) => {
                     ctx.metrics.settled(&ctx.tenant);
-                    if let Some(published) = change.published_at_time() {
+                    // A parked change is not there yet: its copy reports when it is.
+                    if let Some(published) = change
+                        .published_at_time()
+                        .filter(|_| verdict != Verdict::Parked)
+                    {
                         let age = OffsetDateTime::now_utc() - published;
                         ctx.metrics.end_to_end(age.as_seconds_f64());
                     }

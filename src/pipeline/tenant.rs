@@ -26,6 +26,7 @@ use crate::push::Schedule;
 use super::context::TenantContext;
 use super::intake::{Admitted, intake};
 use super::lane::{LaneContext, Offer, Report, Reporter, run_lane};
+use super::park::{ParkedCopy, park};
 use super::settle::settle;
 use super::tracker::{AckTracker, Settled};
 
@@ -36,6 +37,8 @@ pub struct LoopSettings {
     pub max_changes: usize,
     pub linger: Duration,
     pub drain_timeout: Duration,
+    /// Longest a change waits for a closed gate before it goes to a wait queue.
+    pub hold_limit: Duration,
 }
 
 /// How the loop ended.
@@ -73,10 +76,28 @@ impl Settler {
     }
 
     /// What a lane of target `kind` reports.
-    fn report(&self, kind: TargetKind, report: Report) {
+    fn report(self: &Arc<Self>, kind: TargetKind, report: Report) {
         let settled = {
             let mut tracker = self.tracker();
             match report {
+                Report::Parked {
+                    script,
+                    version,
+                    wait,
+                } => {
+                    // The delivery of that version (still owing `kind`) is what gets copied.
+                    let copy = tracker
+                        .owing(kind, &script, version)
+                        .map(|inbound| ParkedCopy::of(inbound, kind));
+                    drop(tracker);
+                    if let Some(copy) = copy {
+                        self.park(kind, (script, version), copy, wait);
+                    }
+                    return;
+                }
+                Report::Covered { script, version } => {
+                    tracker.handed_off(kind, &script, version, false)
+                }
                 Report::Reached {
                     script,
                     version,
@@ -90,6 +111,35 @@ impl Settler {
             }
         };
         self.settle_all(settled);
+    }
+
+    /// Puts `copy` in `kind`'s wait queue; once confirmed, what it covers is settled. If the
+    /// broker refuses, the deliveries stay held (owing `kind`) and go back to the queue when
+    /// the channel closes: nothing is lost.
+    fn park(
+        self: &Arc<Self>,
+        kind: TargetKind,
+        (script, version): (String, u64),
+        copy: ParkedCopy,
+        wait: Duration,
+    ) {
+        let settler = self.clone();
+        self.tasks.spawn(async move {
+            let ctx = &settler.ctx;
+            match park(ctx, kind, copy, wait).await {
+                Ok(()) => {
+                    ctx.metrics.parked(&ctx.tenant, kind, 1);
+                    let settled = settler.tracker().handed_off(kind, &script, version, true);
+                    settler.settle_all(settled);
+                }
+                Err(e) => tracing::error!(
+                    tenant = %ctx.tenant, target = %kind, script_id = %script, version,
+                    error = %e,
+                    "cannot put the change in its wait queue; it stays held and returns to the \
+                     queue when the channel closes"
+                ),
+            }
+        });
     }
 }
 
@@ -121,6 +171,7 @@ where
             schedule: Schedule::new(&ctx.retry),
             metrics: ctx.metrics.clone(),
             linger: settings.linger,
+            hold_limit: settings.hold_limit,
         });
         let (tx, rx) = unbounded_channel();
         offers.push((kind, tx));
@@ -195,6 +246,7 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
         change,
         owed,
         replay,
+        returning,
         token,
     } = a;
     let span = token.span.clone();
@@ -205,6 +257,7 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
             let offer = Offer {
                 change: change.clone(),
                 replay,
+                returning,
                 span: span.clone(),
             };
             // A lane ends only after its offers close: the send cannot fail while we run.

@@ -5,10 +5,12 @@
 //! A delivery is admitted with the targets it owes. Each lane reports what it achieved for a
 //! script: it now holds version `v` there ([`AckTracker::reached`]; every delivery of that
 //! script at `v` or below stops owing that target), or it gave up at `v`
-//! ([`AckTracker::failed`]; those deliveries owe that target a dead letter). When a delivery
-//! owes nothing more it is settled with a [`Verdict`]: delivered (its own version was pushed
-//! somewhere), superseded (every target holds a newer or equal one already), or dead-lettered
-//! owing exactly the targets that failed.
+//! ([`AckTracker::failed`]; those deliveries owe that target a dead letter), or it handed `v`
+//! to a wait queue while the target's gate stays closed ([`AckTracker::handed_off`]; the copy
+//! there now owes that target for them). When a delivery owes nothing more it is settled with
+//! a [`Verdict`]: delivered (its own version was pushed somewhere), parked (its own version
+//! waits in a wait queue), superseded (a newer or equal version holds or carries each target),
+//! or dead-lettered owing exactly the targets that failed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +23,11 @@ use crate::targets::PushFailure;
 pub enum Verdict {
     /// Its own version reached at least one target; every owed target is satisfied.
     Delivered,
-    /// Every owed target holds a newer (or the same, already delivered) version.
+    /// Every owed target holds (or a parked newer copy carries) a newer or the same version.
     Superseded,
+    /// Its own version went to a wait queue for some target (the copy owes it there) and every
+    /// other owed target is satisfied: ack, nothing lost.
+    Parked,
     /// Some owed targets failed: dead-letter owing exactly those.
     DeadLetter(Vec<(TargetKind, PushFailure)>),
 }
@@ -41,6 +46,7 @@ struct Waiting<T> {
     owed: Vec<TargetKind>,
     failures: Vec<(TargetKind, PushFailure)>,
     pushed_own: bool,
+    parked_own: bool,
 }
 
 impl<T> Waiting<T> {
@@ -49,6 +55,8 @@ impl<T> Waiting<T> {
             Verdict::DeadLetter(self.failures)
         } else if self.pushed_own {
             Verdict::Delivered
+        } else if self.parked_own {
+            Verdict::Parked
         } else {
             Verdict::Superseded
         };
@@ -89,6 +97,7 @@ impl<T> AckTracker<T> {
             owed,
             failures: Vec::new(),
             pushed_own: false,
+            parked_own: false,
         };
         if waiting.owed.is_empty() {
             return Some(waiting.settle());
@@ -127,6 +136,31 @@ impl<T> AckTracker<T> {
         self.resolve(target, script, version, |w| {
             w.failures.push((target, failure.clone()));
         })
+    }
+
+    /// `version` of `script` now waits in `target`'s wait queue (its copy confirmed there):
+    /// every delivery at or below it stops owing `target`. With `own_copy`, the deliveries of
+    /// exactly that version are the parked one (else they are only covered by a newer copy).
+    pub fn handed_off(
+        &mut self,
+        target: TargetKind,
+        script: &str,
+        version: u64,
+        own_copy: bool,
+    ) -> Vec<Settled<T>> {
+        self.resolve(target, script, version, |w| {
+            w.parked_own |= own_copy && w.change.version() == version;
+        })
+    }
+
+    /// The delivery of `version` of `script` that still owes `target`, if one is held: the
+    /// message a wait queue gets a copy of.
+    pub fn owing(&self, target: TargetKind, script: &str, version: u64) -> Option<&T> {
+        self.by_script
+            .get(script)?
+            .iter()
+            .find(|w| w.change.version() == version && w.owed.contains(&target))
+            .map(|w| &w.token)
     }
 
     /// Deliveries still owing something.

@@ -121,3 +121,32 @@ fn owing_nothing_settles_at_once_and_only_owed_targets_count() {
         [(2, Verdict::Delivered)]
     );
 }
+
+#[test]
+fn a_parked_version_settles_its_own_delivery_as_parked_and_older_ones_as_superseded() {
+    let mut t = AckTracker::default();
+    assert!(t.admit(3, change("s", 3), vec![G, S]).is_none());
+    assert!(t.admit(5, change("s", 5), vec![G, S]).is_none());
+    assert!(t.admit(6, change("s", 6), vec![S]).is_none());
+    // Genesys delivered 5 (so 3 and 5 hold it there).
+    assert!(t.reached(G, "s", 5, true).is_empty());
+    assert_eq!(t.owing(S, "s", 5), Some(&5));
+    assert_eq!(t.owing(G, "s", 5), None, "Genesys is satisfied");
+    // ServiceNow's gate stays closed: 5 goes to its wait queue.
+    assert_eq!(
+        verdicts(t.handed_off(S, "s", 5, true)),
+        [(3, Verdict::Superseded), (5, Verdict::Delivered)]
+    );
+    // 6 is covered by nothing yet; a newer copy of it parked settles it as parked.
+    assert_eq!(
+        verdicts(t.handed_off(S, "s", 6, true)),
+        [(6, Verdict::Parked)]
+    );
+    assert!(t.is_empty());
+    // A covering copy (not its own) settles as superseded.
+    assert!(t.admit(7, change("s", 7), vec![S]).is_none());
+    assert_eq!(
+        verdicts(t.handed_off(S, "s", 8, false)),
+        [(7, Verdict::Superseded)]
+    );
+}

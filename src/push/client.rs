@@ -314,7 +314,7 @@ impl PushClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u32>().ok());
         if let Some(per_hour) = limit.filter(|n| *n > 0) {
-            self.gate.observe_limit_per_hour(per_hour);
+            self.gate.observe_limit(per_hour);
         }
         // Rules count per hour: a reset further ahead than that is garbage, not a window.
         let reset = retry_after::ratelimit_reset(headers, SystemTime::now());

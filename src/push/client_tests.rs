@@ -78,6 +78,8 @@ fn client() -> PushClient {
         max_concurrency: 1,
         headroom: 0.9,
         recovery_period: Duration::from_secs(60),
+        window: Duration::from_secs(60),
+        learns_from_429: true,
     };
     let auth = AuthMethod::Basic(crate::push::Credential::basic(
         "user".into(),

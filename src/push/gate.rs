@@ -5,17 +5,23 @@
 //! 2. a shared pause: after a 429 nobody sends until the server's `Retry-After` has passed,
 //!    then one probe request goes first (`pause`);
 //! 3. a concurrency cap (a semaphore slot per request in flight);
-//! 4. an adaptive rate (AIMD): each 429 halves the rate (floor 1/min), each clean minute
-//!    (each clean quota window, when a rehearsal scales the window) adds back 10 % of the
-//!    ceiling; where the server says when its quota window ends (ServiceNow
-//!    `X-RateLimit-Reset`), a cut is undone when that window ends.
+//! 4. an adaptive rate (`rate`): the ceiling is the configured quota × headroom, capped by
+//!    what the server reported of its limits and by what a 429 taught. A Genesys 429 says
+//!    when the server's fixed window ends (`Retry-After`): the requests this gate let through
+//!    in that window are the share really available (other integrations use the same org's
+//!    limits), and that × headroom becomes the ceiling, probed upward slowly afterwards. A 429
+//!    that teaches nothing halves the rate (AIMD, floor 1/min), and each clean minute (clean
+//!    quota window, when a rehearsal scales the window) adds back 10 % of the ceiling; where
+//!    the server says when its quota window ends (ServiceNow `X-RateLimit-Reset`), a cut is
+//!    undone when that window ends.
 //!
 //! [`Gate::acquire`] re-checks the pause after it has the slot and the rate token, right
 //! before returning, so nothing is sent while the gate is closed. The bucket and AIMD live
 //! in `rate`, the pause and its probe in `pause`. Time is tokio's throughout, so tests can
 //! use `tokio::time::pause()`.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -43,6 +49,12 @@ pub struct GateConfig {
     /// How long a spell without a 429 must last for AIMD to give back one step: the quota
     /// window (a minute; shorter only against a simulator with scaled windows).
     pub recovery_period: Duration,
+    /// The server's quota window: what a reported limit counts in (Genesys: a minute;
+    /// ServiceNow: an hour; scaled only for rehearsals).
+    pub window: Duration,
+    /// Whether a 429 with a wait ends a fixed window of `window` whose count this gate can
+    /// learn its share from (Genesys). ServiceNow reports its limit instead.
+    pub learns_from_429: bool,
 }
 
 impl GateConfig {
@@ -57,16 +69,20 @@ impl GateConfig {
             max_concurrency: s.max_concurrency,
             headroom: s.headroom,
             recovery_period: window,
+            window,
+            learns_from_429: true,
         }
     }
 
+    /// `requests_per_hour` per `window` (an hour unless scaled for a rehearsal), × headroom.
     pub fn servicenow(s: &ServiceNowSettings) -> Self {
+        let window = s.window.max(Duration::from_millis(1));
         let (per_minute, burst) = match s.requests_per_hour {
-            Some(per_hour) => {
-                let per_hour = f64::from(per_hour);
+            Some(per_window) => {
+                let per_window = f64::from(per_window);
                 (
-                    per_hour * s.headroom / 60.0,
-                    burst_for(per_hour * (1.0 - s.headroom)),
+                    per_window * s.headroom * 60.0 / window.as_secs_f64(),
+                    burst_for(per_window * (1.0 - s.headroom)),
                 )
             }
             None => (UNLIMITED_PER_MINUTE, MAX_BURST),
@@ -77,6 +93,8 @@ impl GateConfig {
             max_concurrency: s.max_concurrency,
             headroom: s.headroom,
             recovery_period: RECOVERY_PERIOD,
+            window,
+            learns_from_429: false,
         }
     }
 }
@@ -123,6 +141,10 @@ pub struct Gate {
     slots: Arc<Semaphore>,
     pause: Arc<SharedPause>,
     rate: AdaptiveRate,
+    /// When the requests of the last `window` were let through (what a 429 point counts).
+    issued: Mutex<VecDeque<Instant>>,
+    /// The end of a server window seen in a 429 (windows are fixed: the next ones follow).
+    window_end: Mutex<Option<Instant>>,
     metrics: Arc<Metrics>,
 }
 
@@ -135,7 +157,10 @@ impl Gate {
     ) -> Self {
         let on_change = {
             let (metrics, tenant) = (metrics.clone(), tenant.to_owned());
-            Box::new(move |per_minute| metrics.gate_rate(&tenant, target, per_minute))
+            Box::new(move |per_minute, ceiling| {
+                metrics.gate_rate(&tenant, target, per_minute);
+                metrics.gate_ceiling(&tenant, target, ceiling);
+            })
         };
         Self {
             tenant: tenant.to_owned(),
@@ -148,6 +173,8 @@ impl Gate {
                 config.recovery_period,
                 on_change,
             ),
+            issued: Mutex::default(),
+            window_end: Mutex::default(),
             config,
             metrics,
         }
@@ -166,8 +193,10 @@ impl Gate {
             self.pause.wait_probe(deadline).await?;
             self.rate.take(deadline).await?;
             if let Some(probe) = self.pause.try_pass() {
+                let issued_at = Instant::now();
+                self.note_issued(issued_at);
                 return Ok(GatePermit {
-                    issued_at: Instant::now(),
+                    issued_at,
                     _probe: probe,
                     _slot: slot,
                 });
@@ -189,16 +218,82 @@ impl Gate {
         self.pause.remaining()
     }
 
-    /// A 429 came back for a request let through at `issued_at`: halve the rate, unless an
-    /// earlier 429 already cut it after that request left (in-flight 429s cut once).
-    pub fn on_rate_limited(&self, issued_at: Instant) {
-        self.rate.cut(issued_at);
+    /// A 429 came back for a request let through at `issued_at`, with the server's `wait`
+    /// (raw). Where the wait ends the server's fixed window (Genesys), the requests let
+    /// through in that window before this one are the share really available: the ceiling
+    /// becomes that × headroom (see `rate`). Otherwise AIMD halves the rate. Either way
+    /// in-flight 429s act once.
+    pub fn on_rate_limited(&self, issued_at: Instant, wait: Option<Duration>) {
+        let window = self.config.window;
+        let Some(wait) = wait.filter(|w| self.config.learns_from_429 && *w <= window) else {
+            self.rate.cut(issued_at);
+            return;
+        };
+        let now = Instant::now();
+        let end = now + wait;
+        // Waits are whole seconds rounded up: the latest end seen is the safe one.
+        let mut known = self.window_end.lock().unwrap_or_else(|p| p.into_inner());
+        *known = Some(known.map_or(end, |k| k.max(end)));
+        drop(known);
+        let start = end.checked_sub(window).unwrap_or(now);
+        let got = self
+            .issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|t| **t >= start && **t < issued_at)
+            .count()
+            .max(1);
+        let per_minute = got as f64 * self.config.headroom * 60.0 / window.as_secs_f64();
+        let (before, _) = self.rate.rates();
+        self.rate.learn(issued_at, per_minute);
+        let (after, ceiling) = self.rate.rates();
+        if (after - before).abs() > f64::EPSILON {
+            tracing::info!(
+                tenant = %self.tenant, target = %self.target, requests_in_window = got,
+                window_secs = window.as_secs_f64(), ceiling_per_minute = ceiling,
+                "429: learned the share of the quota this gate really gets"
+            );
+        }
     }
 
-    /// ServiceNow reported its rule (`X-RateLimit-Limit`, per hour): never go above it.
-    pub fn observe_limit_per_hour(&self, per_hour: u32) {
-        self.rate
-            .limit_ceiling(f64::from(per_hour) * self.config.headroom / 60.0);
+    /// The server reported its limit, `per_window` requests per quota window (ServiceNow's
+    /// `X-RateLimit-Limit`, the Genesys org limits): never go above it × headroom.
+    pub fn observe_limit(&self, per_window: u32) {
+        let per_minute =
+            f64::from(per_window) * self.config.headroom * 60.0 / self.config.window.as_secs_f64();
+        self.rate.limit_ceiling(per_minute);
+    }
+
+    /// When the server's current quota window ends, if a 429 said where windows end (they
+    /// are fixed: one every `window` after it). What a 429 without a wait waits for.
+    pub fn window_end_after(&self, now: Instant) -> Option<Instant> {
+        let known = (*self.window_end.lock().unwrap_or_else(|p| p.into_inner()))?;
+        if known >= now {
+            return Some(known);
+        }
+        let window = self.config.window.as_nanos().max(1);
+        let behind = (now - known).as_nanos();
+        let windows = behind.div_ceil(window);
+        let ahead = u64::try_from(windows * window).ok()?;
+        Some(known + Duration::from_nanos(ahead))
+    }
+
+    /// Remembers a request let through now (only where a 429 can teach: at most the rate of
+    /// one window is kept); forgets what is older than a window.
+    fn note_issued(&self, at: Instant) {
+        if !self.config.learns_from_429 {
+            return;
+        }
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let horizon = at.checked_sub(self.config.window);
+        while issued
+            .front()
+            .is_some_and(|t| horizon.is_some_and(|h| *t < h))
+        {
+            issued.pop_front();
+        }
+        issued.push_back(at);
     }
 
     /// ServiceNow said when its rate-limit window ends (`X-RateLimit-Reset`): recovery from

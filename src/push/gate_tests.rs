@@ -11,6 +11,8 @@ fn gate(per_minute: f64, burst: u32, max_concurrency: usize) -> Arc<Gate> {
         max_concurrency,
         headroom: 0.9,
         recovery_period: super::RECOVERY_PERIOD,
+        window: super::RECOVERY_PERIOD,
+        learns_from_429: false,
     };
     Arc::new(Gate::new(
         "t1",
@@ -130,14 +132,14 @@ async fn aimd_halves_once_per_wave_and_recovers_per_clean_minute() {
     ]
     .into();
     // Both requests were in flight when the first 429 came back: one cut only.
-    g.on_rate_limited(permits[0].issued_at());
-    g.on_rate_limited(permits[1].issued_at());
+    g.on_rate_limited(permits[0].issued_at(), None);
+    g.on_rate_limited(permits[1].issued_at(), None);
     assert_eq!(g.snapshot().per_minute, 50.0);
     drop(permits);
     // A request sent after the cut that is refused again cuts again.
     tokio::time::advance(Duration::from_millis(10)).await;
     let p = g.acquire(far()).await.unwrap();
-    g.on_rate_limited(p.issued_at());
+    g.on_rate_limited(p.issued_at(), None);
     assert_eq!(g.snapshot().per_minute, 25.0);
     drop(p);
     // Two clean minutes give back 2 × 10 % of the ceiling.
@@ -155,7 +157,7 @@ async fn the_end_of_the_servers_window_undoes_a_cut_made_in_it() {
     let g = gate(100.0, 10, 4);
     g.align_window(Instant::now() + Duration::from_secs(20));
     tokio::time::advance(Duration::from_secs(5)).await;
-    g.on_rate_limited(Instant::now());
+    g.on_rate_limited(Instant::now(), None);
     assert_eq!(g.snapshot().per_minute, 50.0);
     // Still inside the window: the cut holds.
     tokio::time::advance(Duration::from_secs(14)).await;
@@ -166,7 +168,7 @@ async fn the_end_of_the_servers_window_undoes_a_cut_made_in_it() {
     drop(g.acquire(far()).await.unwrap());
     assert_eq!(g.snapshot().per_minute, 100.0);
     // A cut after that window, with no newer window known, recovers by clean minutes only.
-    g.on_rate_limited(Instant::now());
+    g.on_rate_limited(Instant::now(), None);
     g.align_window(Instant::now() - Duration::from_secs(1)); // stale: ignored
     tokio::time::advance(Duration::from_secs(30)).await;
     drop(g.acquire(far()).await.unwrap());
@@ -189,7 +191,7 @@ async fn a_conservative_start_has_no_burst() {
 async fn aimd_floor_is_one_per_minute() {
     let g = gate(4.0, 1, 4);
     for _ in 0..10 {
-        g.on_rate_limited(Instant::now());
+        g.on_rate_limited(Instant::now(), None);
         tokio::time::advance(Duration::from_millis(1)).await;
     }
     assert_eq!(g.snapshot().per_minute, MIN_PER_MINUTE);
@@ -280,7 +282,7 @@ async fn aimd_recovers_one_step_per_clean_scaled_window() {
     let config = GateConfig::genesys(&scaled_genesys(100, Duration::from_secs(2)));
     let ceiling = config.per_minute;
     let g = Gate::new("t1", TargetKind::Genesys, config, Arc::new(Metrics::new()));
-    g.on_rate_limited(Instant::now());
+    g.on_rate_limited(Instant::now(), None);
     assert_eq!(g.snapshot().per_minute, ceiling / 2.0);
     tokio::time::advance(Duration::from_secs(2)).await;
     drop(g.acquire(far()).await.unwrap());
@@ -315,4 +317,98 @@ async fn after_a_pause_one_probe_goes_alone() {
         "{:?}",
         issued - start
     );
+}
+
+/// A Genesys gate for a quota of `quota` per 60 s window.
+fn genesys_gate(quota: u32) -> Gate {
+    let config = GateConfig::genesys(&scaled_genesys(quota, Duration::from_secs(60)));
+    assert!(config.learns_from_429);
+    Gate::new("t1", TargetKind::Genesys, config, Arc::new(Metrics::new()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_teaches_the_share_the_window_really_gave() {
+    let g = genesys_gate(40);
+    assert_eq!(g.snapshot().ceiling_per_minute, 36.0);
+    // 30 requests 0.5 s apart from the window's start; the one let through 15 s in is
+    // refused, and the answer comes back at 15.5 s: the window ends in 44.5 s.
+    let t0 = Instant::now();
+    for i in 0..30 {
+        g.note_issued(t0 + Duration::from_millis(500 * i));
+    }
+    let refused = t0 + Duration::from_secs(15);
+    g.note_issued(refused);
+    tokio::time::advance(Duration::from_millis(15_500)).await;
+    g.on_rate_limited(refused, Some(Duration::from_millis(44_500)));
+    let snap = g.snapshot();
+    // 30 let through before the refused one, × 0.9 headroom, per 60 s window.
+    assert_eq!((snap.per_minute, snap.ceiling_per_minute), (27.0, 27.0));
+    // A second 429 for a request that was in flight with it teaches nothing new.
+    g.on_rate_limited(
+        refused - Duration::from_millis(1),
+        Some(Duration::from_secs(44)),
+    );
+    assert_eq!(g.snapshot().per_minute, 27.0);
+    // The windows are fixed: one ends 44.5 s after the 429, the next 60 s later.
+    let now = Instant::now();
+    let end = now + Duration::from_millis(44_500);
+    assert_eq!(g.window_end_after(now), Some(end));
+    tokio::time::advance(Duration::from_secs(50)).await;
+    assert_eq!(
+        g.window_end_after(Instant::now()),
+        Some(end + Duration::from_secs(60))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_learned_share_is_probed_upward_by_growing_steps_up_to_the_configured_ceiling() {
+    let g = genesys_gate(120);
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        g.note_issued(t0);
+    }
+    tokio::time::advance(Duration::from_secs(1)).await;
+    g.on_rate_limited(Instant::now(), Some(Duration::from_secs(59)));
+    assert_eq!(
+        g.snapshot().ceiling_per_minute,
+        90.0,
+        "100 × 0.9 per minute"
+    );
+    // Clean windows probe upward by 2 %, 4 %, 8 %, … (at most 32 %).
+    tokio::time::advance(Duration::from_secs(60)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert!((g.snapshot().ceiling_per_minute - 91.8).abs() < 1e-6);
+    tokio::time::advance(Duration::from_secs(120)).await;
+    drop(g.acquire(far()).await.unwrap());
+    let probed = g.snapshot().ceiling_per_minute;
+    assert!((probed - 91.8 * 1.04 * 1.08).abs() < 1e-6, "{probed}");
+    // A few windows later the probe has met the configured ceiling, and stays there.
+    tokio::time::advance(Duration::from_secs(180)).await;
+    drop(g.acquire(far()).await.unwrap());
+    assert_eq!(g.snapshot().ceiling_per_minute, 108.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_point_never_cuts_deeper_than_half_at_once() {
+    // Configured for 3× what the org gives: the first 429 point (few requests seen yet, e.g.
+    // a 429 that was about another limit) halves the rate at most, like AIMD.
+    let g = genesys_gate(900);
+    assert_eq!(g.snapshot().ceiling_per_minute, 810.0);
+    g.on_rate_limited(Instant::now(), Some(Duration::from_secs(30)));
+    assert_eq!(g.snapshot().ceiling_per_minute, 405.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reported_limit_caps_the_ceiling_and_a_long_wait_teaches_nothing() {
+    let g = genesys_gate(900);
+    // The org says 300 per window: 270 per minute after headroom.
+    g.observe_limit(300);
+    assert_eq!(g.snapshot().ceiling_per_minute, 270.0);
+    assert_eq!(g.snapshot().per_minute, 270.0);
+    // A 429 whose wait is longer than the window (a daily limit) is no window's end: the
+    // rate is halved (AIMD) and nothing is learned.
+    g.on_rate_limited(Instant::now(), Some(Duration::from_secs(3_600)));
+    let snap = g.snapshot();
+    assert_eq!((snap.per_minute, snap.ceiling_per_minute), (135.0, 270.0));
+    assert_eq!(g.window_end_after(Instant::now()), None);
 }

@@ -267,6 +267,8 @@ mod tests {
                 max_concurrency: 1,
                 headroom: 0.9,
                 recovery_period: Duration::from_secs(60),
+                window: Duration::from_secs(60),
+                learns_from_429: true,
             },
             std::sync::Arc::new(crate::metrics::Metrics::new()),
         );

@@ -21,6 +21,7 @@ mod docs_snippets;
 mod hostile_input;
 mod isolation;
 mod lanes;
+mod long_pauses;
 mod module_cycles;
 mod observability;
 mod outages;

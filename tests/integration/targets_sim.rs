@@ -128,6 +128,7 @@ async fn drive(
         schedule: Schedule::new(&ctx.retry),
         metrics: ctx.metrics.clone(),
         linger: Duration::ZERO,
+        hold_limit: Duration::from_secs(3600),
     });
     let outcomes = Arc::new(Mutex::new(BTreeMap::new()));
     let reporter: Reporter = {
@@ -145,6 +146,7 @@ async fn drive(
                 Report::Failed {
                     script, failure, ..
                 } => (script, Outcome::Failed(failure)),
+                other => panic!("no gate stays closed for an hour here: {other:?}"),
             };
             outcomes.lock().unwrap().insert(script, outcome);
         })
@@ -155,6 +157,7 @@ async fn drive(
         tx.send(Offer {
             change,
             replay,
+            returning: false,
             span,
         })
         .unwrap();

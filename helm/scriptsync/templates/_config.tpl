@@ -28,6 +28,7 @@ queue_type = {{ include $q .Values.broker.queueType }}
 dlq_queue_type = {{ include $q .Values.broker.dlqQueueType }}
 prefetch = {{ int64 .Values.broker.prefetch }}
 confirm_timeout = {{ include $q .Values.broker.confirmTimeout }}
+consumer_timeout = {{ include $q .Values.broker.consumerTimeout }}
 max_message_bytes = {{ int64 .Values.broker.maxMessageBytes }}
 {{- if include "scriptsync.caSet" .Values.broker.ca }}
 ca_file = {{ include $q (printf "%s/broker/%s" (trimSuffix "/" .Values.caMountPath) .Values.broker.ca.key) }}

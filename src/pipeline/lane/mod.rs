@@ -5,10 +5,13 @@
 //! What each request achieved goes to the tenant's ack tracker through a [`Report`].
 //!
 //! Retries go back into the pending set with a not-before time and pass the gate again; a
-//! newer version that arrives meanwhile replaces the failed one and its retries. The lane ends
+//! newer version that arrives meanwhile replaces the failed one and its retries. A change that
+//! would wait for a closed gate past the hold limit is handed to a wait queue ([`parking`]).
+//! The lane ends
 //! when its offers are closed and nothing is pending or on its way (a drain), or at once when
 //! `abort` is cancelled (requests on their way are dropped; the broker redelivers).
 
+mod parking;
 pub mod pending;
 mod request;
 
@@ -26,6 +29,7 @@ use crate::push::Schedule;
 use crate::targets::{Job, PushFailure, Target};
 
 use super::order::HighWater;
+use parking::Parking;
 use pending::{Offered, Pendable, PendingSet};
 use request::Completion;
 
@@ -38,6 +42,8 @@ pub struct Offer {
     pub change: Arc<ScriptChange>,
     /// A DLQ replay or a redelivery: check the target before writing.
     pub replay: bool,
+    /// A copy back from this lane's wait queue (not covered by its own parking).
+    pub returning: bool,
     /// The delivery's span, parent of the push.
     pub span: tracing::Span,
 }
@@ -57,6 +63,15 @@ pub enum Report {
         version: u64,
         failure: PushFailure,
     },
+    /// `version` waited too long for the closed gate: put a copy of its delivery in the wait
+    /// queue, owing this target, to come back in `wait` (when the gate reopens).
+    Parked {
+        script: String,
+        version: u64,
+        wait: Duration,
+    },
+    /// `version` is covered by a newer (or the same) version already parked: nothing to send.
+    Covered { script: String, version: u64 },
 }
 
 /// Where a lane sends its reports.
@@ -72,6 +87,8 @@ pub struct LaneContext {
     pub metrics: Arc<Metrics>,
     /// How long a new script waits for newer versions (and a ServiceNow call for company).
     pub linger: Duration,
+    /// Longest a change may wait for a closed gate before it goes to the wait queue.
+    pub hold_limit: Duration,
 }
 
 /// A pending change as the lane keeps it: fresh, or a job that failed and will be retried.
@@ -130,6 +147,7 @@ pub async fn run_lane(
         usize::MAX
     };
     let mut pending: PendingSet<Waiting> = PendingSet::new(lane.linger, fill);
+    let mut parking = Parking::new(lane.hold_limit);
     let mut inflight: JoinSet<Completion> = JoinSet::new();
     // The target prepares (Genesys lists its rows) when the first change arrives, so a
     // lane without traffic costs no request.
@@ -150,6 +168,8 @@ pub async fn run_lane(
             admission = Some(Box::pin(async move { gate.acquire(now + FAR).await }));
         }
         let wakeup = pending.next_wakeup();
+        let paused_for = target.gate().paused_for().unwrap_or_default();
+        let park_at = parking.due_at(&pending, paused_for);
         tokio::select! {
             biased;
             _ = abort.cancelled() => break,
@@ -158,11 +178,11 @@ pub async fn run_lane(
             }
             Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                 if let Ok(done) = done {
-                    request::complete(&lane, &mut pending, done, &report);
+                    request::complete(&lane, (&mut pending, &mut parking), done, &report);
                 }
             }
             offer = offers.recv(), if open => match offer {
-                Some(offer) => accept(&lane, &mut pending, offer, &report),
+                Some(offer) => accept(&lane, (&mut pending, &mut parking), offer, &report),
                 None => open = false,
             },
             admitted = async { admission.as_mut().expect("guarded").await }, if admission.is_some() => {
@@ -172,16 +192,35 @@ pub async fn run_lane(
                     request::dispatch(&lane, &mut pending, permit, &mut inflight);
                 }
             }
+            _ = sleep_until(park_at.unwrap_or(now)), if park_at.is_some() => {
+                parking.park_due(&lane, &mut pending, &report);
+            }
             _ = sleep_until(wakeup.unwrap_or(now)), if wakeup.is_some() => {}
         }
     }
 }
 
 /// Takes an offer: already held at the target (by this worker's record) → reached at once;
-/// else it joins the pending set, where it may replace an older waiting version.
-fn accept(lane: &LaneContext, pending: &mut PendingSet<Waiting>, offer: Offer, report: &Reporter) {
+/// covered by a parked copy → covered; else it joins the pending set, where it may replace an
+/// older waiting version.
+fn accept(
+    lane: &LaneContext,
+    (pending, parking): (&mut PendingSet<Waiting>, &mut Parking),
+    offer: Offer,
+    report: &Reporter,
+) {
     let kind = lane.target.kind();
     let script = offer.change.script_id();
+    if offer.returning {
+        parking.returned(script, offer.change.version());
+    }
+    if parking.covers(script, offer.change.version()) {
+        report(Report::Covered {
+            script: script.to_owned(),
+            version: offer.change.version(),
+        });
+        return;
+    }
     let held = lane
         .high_water
         .lock()

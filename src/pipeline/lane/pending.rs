@@ -7,7 +7,9 @@
 //! lingers `linger` before it may go, so that a burst of versions costs one request; with
 //! `fill` lingering scripts or more (a full request's worth) they may go at once. A failed
 //! change returns with a not-before time; a newer version replaces it, and its retries with it.
-//! Pure data on tokio's clock: unit-tested with paused time.
+//! What has waited longest (by when the oldest change it carries arrived) can be taken out
+//! altogether ([`PendingSet::take_held_since`]): a lane hands it to a wait queue when its gate
+//! stays closed. Pure data on tokio's clock: unit-tested with paused time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -77,6 +79,8 @@ pub struct PendingSet<J> {
     ready: BTreeMap<Rank, String>,
     lingering: BTreeMap<(Instant, u64), String>,
     backoff: BTreeMap<(Instant, u64), String>,
+    /// Every waiting item (whatever its place) by when the oldest change it carries arrived.
+    held: BTreeMap<(Instant, u64), String>,
     linger: Duration,
     fill: usize,
     seq: u64,
@@ -91,6 +95,7 @@ impl<J: Pendable> PendingSet<J> {
             ready: BTreeMap::new(),
             lingering: BTreeMap::new(),
             backoff: BTreeMap::new(),
+            held: BTreeMap::new(),
             linger,
             fill: fill.max(1),
             seq: 0,
@@ -209,6 +214,7 @@ impl<J: Pendable> PendingSet<J> {
                 .expect("ready scripts have a slot");
             let next = slot.next.take().expect("ready scripts have a next");
             slot.sending = Some(next.item.version());
+            self.held.remove(&(next.since, next.seq));
             out.push(Taken {
                 script,
                 item: next.item,
@@ -251,8 +257,41 @@ impl<J: Pendable> PendingSet<J> {
         }
     }
 
+    /// When the oldest waiting item's oldest change arrived (items on their way excluded).
+    pub fn oldest_held_since(&self) -> Option<Instant> {
+        self.held.keys().next().map(|k| k.0)
+    }
+
+    /// Takes out every waiting item whose oldest change arrived at or before `cutoff`,
+    /// oldest first; a script with a request on its way keeps its slot for that request.
+    pub fn take_held_since(&mut self, cutoff: Instant) -> Vec<Taken<J>> {
+        let later = self.held.split_off(&(cutoff, u64::MAX));
+        let due = std::mem::replace(&mut self.held, later);
+        let mut out = Vec::new();
+        for script in due.into_values() {
+            let Some(slot) = self.slots.get_mut(&script) else {
+                continue;
+            };
+            let Some(next) = slot.next.take() else {
+                continue;
+            };
+            if slot.sending.is_none() {
+                self.slots.remove(&script);
+            }
+            self.unindex(&script, &next);
+            out.push(Taken {
+                script,
+                item: next.item,
+                since: next.since,
+                priority: next.priority,
+            });
+        }
+        out
+    }
+
     fn place(&mut self, script: &str, next: Next<J>) {
         let key = script.to_owned();
+        self.held.insert((next.since, next.seq), key.clone());
         match next.place {
             Place::Lingering(at) => drop(self.lingering.insert((at, next.seq), key)),
             Place::Backoff(at) => drop(self.backoff.insert((at, next.seq), key)),
@@ -268,6 +307,7 @@ impl<J: Pendable> PendingSet<J> {
     }
 
     fn unindex(&mut self, _script: &str, next: &Next<J>) {
+        self.held.remove(&(next.since, next.seq));
         match next.place {
             Place::Lingering(at) => drop(self.lingering.remove(&(at, next.seq))),
             Place::Backoff(at) => drop(self.backoff.remove(&(at, next.seq))),

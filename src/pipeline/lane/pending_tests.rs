@@ -123,3 +123,46 @@ async fn a_retry_comes_back_later_unless_a_newer_version_replaced_it() {
         "no backoff, no new linger"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_waiting_can_be_taken_out_whatever_their_place() {
+    let mut set = PendingSet::new(LINGER, usize::MAX);
+    let t0 = Instant::now();
+    set.offer("a", Item(1, N), t0);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    set.offer("b", Item(1, N), Instant::now());
+    // b goes out; a newer b waits (parked behind it); c arrives later still.
+    let sent = due(&mut set, 1);
+    assert_eq!(names(&sent), [("a", 1)], "oldest first");
+    set.finish(
+        "a",
+        Some((
+            sent.into_iter().next().unwrap(),
+            Instant::now() + LINGER * 50,
+        )),
+    );
+    tokio::time::advance(LINGER).await;
+    assert_eq!(names(&due(&mut set, 1)), [("b", 1)]);
+    set.offer("b", Item(2, N), Instant::now());
+    tokio::time::advance(Duration::from_secs(1)).await;
+    set.offer("c", Item(1, N), Instant::now());
+    assert_eq!(
+        set.oldest_held_since(),
+        Some(t0),
+        "a, backing off, keeps its arrival"
+    );
+    // Everything that arrived by t0 + 1.5 s: a (backing off since t0) and b v2 (arrived at
+    // t0 + 1.1 s, waiting behind b v1's request).
+    let out = set.take_held_since(t0 + Duration::from_millis(1500));
+    assert_eq!(names(&out), [("a", 1), ("b", 2)]);
+    assert_eq!(
+        set.len(),
+        2,
+        "b keeps its slot for the request on its way, c waits"
+    );
+    assert!(set.finish("b", None).is_none());
+    assert_eq!(set.len(), 1);
+    tokio::time::advance(LINGER).await;
+    assert_eq!(names(&due(&mut set, 10)), [("c", 1)], "only c is left");
+    assert_eq!(set.oldest_held_since(), None);
+}

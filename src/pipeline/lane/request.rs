@@ -17,6 +17,7 @@ use crate::push::{AttemptError, Class, GatePermit, Retries, retries};
 use crate::targets::{Attempted, FailureReason, Job};
 use crate::telemetry;
 
+use super::parking::Parking;
 use super::pending::{PendingSet, Taken};
 use super::{LaneContext, Report, Reporter, Waiting};
 
@@ -82,7 +83,7 @@ pub(crate) fn dispatch(
 /// Takes the answers of one request.
 pub(crate) fn complete(
     lane: &LaneContext,
-    pending: &mut PendingSet<Waiting>,
+    (pending, parking): (&mut PendingSet<Waiting>, &mut Parking),
     done: Completion,
     report: &Reporter,
 ) {
@@ -98,10 +99,18 @@ pub(crate) fn complete(
             .unwrap_or_else(|| Attempted::Failed(no_answer()));
         match result {
             Attempted::Delivered => {
+                parking.reached(&script, version);
                 reached(lane, pending, &job, version, true, report);
             }
             Attempted::AlreadyHeld(held) => {
+                parking.reached(&script, held.max(version));
                 reached(lane, pending, &job, held.max(version), false, report);
+            }
+            Attempted::Failed(_) if parking.covers(&script, version) => {
+                // A newer (or the same) version went to the wait queue meanwhile: it carries
+                // this one; no retry.
+                pending.finish(&script, None);
+                report(Report::Covered { script, version });
             }
             Attempted::Failed(e) => {
                 match retries::decide(&mut job.retries, &e, lane.target.gate(), jitter) {

@@ -15,7 +15,7 @@ use crate::push::body::{self, BodyError};
 use crate::push::classify::{Class, Observed, classify};
 use crate::push::credential::Credential;
 use crate::push::reply::{self, Reply};
-use crate::push::retry_after::effective_wait;
+use crate::push::retry_after::{self, effective_wait};
 
 /// A whole answer: status, headers and a body within `MAX_TARGET_BODY`.
 pub(super) struct Answer {
@@ -146,18 +146,47 @@ impl PushClient {
                 return Interpreted::Unauthorized(fail(Class::Transient, None, message));
             }
             Class::RateLimited { wait } => {
-                self.metrics.rate_limited(&self.tenant, self.target);
-                self.gate.on_rate_limited(call.issued_at);
-                let wait = wait.map(|w| self.honoured_wait(w, call.what));
-                // Without a hint, a short provisional pause; the retry engine extends it to
-                // its throttle backoff.
-                let pause = wait.unwrap_or(self.schedule.settings().initial);
-                self.gate.pause_until(Instant::now() + pause);
+                let wait = self.throttled(call.issued_at, wait, call.what);
                 Err(fail(Class::RateLimited { wait }, wait, message))
             }
             other => Err(fail(other, None, message)),
         };
         Interpreted::Done(result)
+    }
+
+    /// A request let through at `issued_at` was refused 429 (or 503 with a wait), the server
+    /// saying `wait` (raw): counts it, lets the gate learn or cut its rate, and closes the gate
+    /// for every caller. Without a wait, the end of the server's window where it is known (a
+    /// Genesys window seen in an earlier 429); else no hint: a short provisional pause until
+    /// the retry engine's throttle backoff decides. Returns the wait honoured, if known.
+    fn throttled(
+        &self,
+        issued_at: Instant,
+        wait: Option<Duration>,
+        what: &str,
+    ) -> Option<Duration> {
+        self.metrics.rate_limited(&self.tenant, self.target);
+        self.gate.on_rate_limited(issued_at, wait);
+        let now = Instant::now();
+        let wait = wait.or_else(|| {
+            let end = self.gate.window_end_after(now)?;
+            Some(end.saturating_duration_since(now)).filter(|w| !w.is_zero())
+        });
+        let wait = wait.map(|w| self.honoured_wait(w, what));
+        let pause = wait.unwrap_or(self.schedule.settings().initial);
+        self.gate.pause_until(now + pause);
+        wait
+    }
+
+    /// Items inside a 2xx answer (a ServiceNow batch) were refused 429: such a sub-response
+    /// carries no headers of its own (`exclude_response_headers`), so the answer's own
+    /// rate-limit headers say how long: `Retry-After`, else `X-RateLimit-Reset` (the rule's
+    /// window end). The gate closes for that wait, like for a 429 of the call itself; the
+    /// wait honoured is returned (`None`: none known, the retry engine backs off).
+    pub fn throttled_items(&self, reply: &Reply, what: &str) -> Option<Duration> {
+        let wait = retry_after::server_wait(self.target, &reply.headers, b"", SystemTime::now());
+        let issued_at = Instant::now();
+        self.throttled(issued_at, wait.filter(|w| !w.is_zero()), what)
     }
 
     /// The wait honoured for a server's `wait`: all of it (never sending before the server's

@@ -12,6 +12,7 @@
 //! under the permit the lane was admitted with; the others pass the gate themselves. Every
 //! request counts as an attempt of the job, and a retry skips the steps already done.
 
+mod limits;
 pub mod rows;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct GenesysTarget {
     publish_scripts: bool,
     client: PushClient,
     rows: RowKnowledge,
+    /// The quota this tenant is configured with, and when the org's own was last read.
+    limits: limits::OrgLimits,
 }
 
 impl GenesysTarget {
@@ -62,6 +65,7 @@ impl GenesysTarget {
                 AuthMethod::genesys(settings)?,
             ),
             rows: RowKnowledge::default(),
+            limits: limits::OrgLimits::new(settings.requests_per_minute),
         })
     }
 
@@ -286,6 +290,7 @@ impl Target for GenesysTarget {
     /// since this process last listed it (the tenant was elsewhere, or the connection lost).
     fn prepare(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            self.read_org_limits().await;
             match self.list_rows().await {
                 Ok(n) => tracing::info!(tenant = %self.tenant, rows = n, "data-table rows listed"),
                 Err(error) => tracing::warn!(
@@ -317,6 +322,10 @@ impl Target for GenesysTarget {
                     },
                 };
                 out.push(self.attempt_job(permit, job).await);
+            }
+            // The org's limits again once an hour, after the jobs (their permits are gone).
+            if self.limits.due() {
+                self.read_org_limits().await;
             }
             out
         })

@@ -130,13 +130,41 @@ impl ServiceNowTarget {
             Ok(answer) => {
                 let sent: Vec<&str> = ids.iter().map(String::as_str).collect();
                 let transaction = answer.correlation_id.as_deref();
-                judge_batch(&answer.body, &sent)
+                let verdicts = judge_batch(&answer.body, &sent);
+                // Items refused 429 close the gate for the best wait the answer tells.
+                let throttled = verdicts.iter().any(|v| {
+                    matches!(
+                        v,
+                        ItemVerdict::Retry {
+                            status: Some(429),
+                            ..
+                        }
+                    )
+                });
+                let wait = if throttled {
+                    self.client.throttled_items(&answer, "batch item")
+                } else {
+                    None
+                };
+                verdicts
                     .into_iter()
                     .map(|verdict| match verdict {
                         ItemVerdict::Delivered => Attempted::Delivered,
                         ItemVerdict::Permanent { status, message } => Attempted::Failed(
                             item_failure(Class::Permanent, Some(status), message, transaction),
                         ),
+                        ItemVerdict::Retry {
+                            status: Some(429),
+                            message,
+                        } => Attempted::Failed(AttemptError {
+                            wait,
+                            ..item_failure(
+                                Class::RateLimited { wait },
+                                Some(429),
+                                message,
+                                transaction,
+                            )
+                        }),
                         ItemVerdict::Retry { status, message } => Attempted::Failed(item_failure(
                             Class::Transient,
                             status,
@@ -202,8 +230,7 @@ impl Target for ServiceNowTarget {
     }
 }
 
-/// One item's failure inside a 2xx batch answer (no pause: such items carry no headers),
-/// with the batch call's transaction id.
+/// One item's failure inside a 2xx batch answer, with the batch call's transaction id.
 fn item_failure(
     class: Class,
     status: Option<u16>,
