@@ -39,7 +39,7 @@ pub enum Command {
     /// Inspect, replay or purge dead letters (`dlq --config FILE stats|list|replay|purge`).
     Dlq(DlqArgs),
     /// Measure throughput, quota use, latency and memory against the local RabbitMQ and the
-    /// built-in simulator (scenarios A–H); prints a table, `--json FILE` writes it.
+    /// built-in simulator (scenarios A–I); prints a table, `--json FILE` writes it.
     #[command(after_long_help = BOUND_FORMULA)]
     Bench(BenchArgs),
 }
@@ -59,7 +59,7 @@ the run's actual publish times; the row reports measured Genesys p99 ÷ bound p9
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Run only these scenarios: letters A–H, comma-separated (F, the naive baseline, runs
+    /// Run only these scenarios: letters A–I, comma-separated (F, the naive baseline, runs
     /// beside D, E and H).
     #[arg(long, value_delimiter = ',', value_parser = parse_scenario)]
     pub only: Vec<char>,
@@ -86,14 +86,14 @@ pub struct BenchArgs {
     pub worker_bin: Option<PathBuf>,
 }
 
-/// One scenario letter, A to H (case-insensitive).
+/// One scenario letter, A to I (case-insensitive).
 pub fn parse_scenario(text: &str) -> Result<char, String> {
     let mut chars = text.trim().chars();
     match (chars.next(), chars.next()) {
-        (Some(c), None) if ('A'..='H').contains(&c.to_ascii_uppercase()) => {
+        (Some(c), None) if ('A'..='I').contains(&c.to_ascii_uppercase()) => {
             Ok(c.to_ascii_uppercase())
         }
-        _ => Err(format!("'{text}' is not a scenario letter A–H")),
+        _ => Err(format!("'{text}' is not a scenario letter A–I")),
     }
 }
 
@@ -131,6 +131,10 @@ pub struct DemoArgs {
     /// Distinct scripts per tenant the changes are spread over.
     #[arg(long, default_value_t = 40)]
     pub scripts: usize,
+    /// Scripts per tenant retired at the end of the burst (a `script-retire/v1` after their
+    /// last change: the Genesys row is deleted, the ServiceNow record marked retired).
+    #[arg(long, default_value_t = 5)]
+    pub retires: usize,
     /// Give up waiting for the burst to settle after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,

@@ -5,8 +5,9 @@
 //! # Layout
 //! - [`config`]: the Settings tree (each secret one `Secret` from one source), file + env
 //!   loading.
-//! - [`change`]: the `ScriptChange` message, parsed and validated; fields behind accessors,
-//!   made only by the decoder, serde (same rules) or `ChangeBuilder`.
+//! - [`change`]: the `ScriptChange` message, an upsert (`script-change/v1`) or a retire
+//!   (`script-retire/v1`), parsed and validated; fields behind accessors, made only by the
+//!   decoder, serde (same rules) or `ChangeBuilder`.
 //! - [`metrics`]: the instruments of DESIGN §11, recorded beside the [`status`] board.
 //! - [`status`]: the typed per-tenant state `/status`, the demo and tests read.
 //! - [`push`]: the retry policy (classification, Retry-After, schedule), the per-(tenant,

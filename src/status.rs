@@ -100,6 +100,8 @@ pub struct TargetState {
     pub gate_ceiling: Option<f64>,
     /// Changes handed to the wait queue while the gate stayed closed.
     pub parked: u64,
+    /// Retires carried out here (row deleted, record marked retired).
+    pub retired: u64,
     pub last: LastOutcome,
 }
 

@@ -3,6 +3,10 @@
 //
 //   (cd schemas/examples && npm ci)
 //   node schemas/examples/publish.js --tenant acme --script-id welcome --version 3
+//   node schemas/examples/publish.js --tenant acme --script-id welcome --version 4 --retire
+//
+// With --retire the message is a script-retire/v1 (the script is retired at that version, in
+// the same version sequence as its changes) instead of a script-change/v1.
 //
 // Settings come from arguments, else environment variables, else defaults:
 //   --url       AMQP_URL              amqp://guest:guest@127.0.0.1:5672/%2f
@@ -33,6 +37,7 @@ function options() {
       disclaimer: { type: 'string' },
       priority: { type: 'string' },
       'genesys-version-id': { type: 'string' },
+      retire: { type: 'boolean', default: false },
     },
   });
   const version = Number(values.version);
@@ -43,10 +48,15 @@ function options() {
   if (values.priority && !['compliance', 'normal'].includes(values.priority)) {
     throw new Error('--priority must be compliance or normal');
   }
+  const content = ['version-hash', 'disclaimer', 'genesys-version-id'];
+  if (values.retire && content.some((k) => values[k] !== undefined)) {
+    throw new Error('--retire carries no content: no --version-hash, --disclaimer or --genesys-version-id');
+  }
   return { ...values, version };
 }
 
 function buildChange(o) {
+  if (o.retire) return buildRetire(o);
   const change = {
     schema: 'script-change/v1',
     id: o.id || crypto.randomUUID(),
@@ -60,6 +70,19 @@ function buildChange(o) {
   if (o.priority !== undefined) change.priority = o.priority;
   if (o['genesys-version-id'] !== undefined) change.genesys_version_id = o['genesys-version-id'];
   return change;
+}
+
+function buildRetire(o) {
+  const retire = {
+    schema: 'script-retire/v1',
+    id: o.id || crypto.randomUUID(),
+    tenant: o.tenant,
+    script_id: o['script-id'],
+    version: o.version,
+    published_at: new Date().toISOString(),
+  };
+  if (o.priority !== undefined) retire.priority = o.priority;
+  return retire;
 }
 
 async function main() {
@@ -96,7 +119,7 @@ async function main() {
   } finally {
     await connection.close().catch(() => {});
   }
-  console.log(`published ${change.id} (${change.tenant}/${change.script_id} v${change.version})`);
+  console.log(`published ${change.id} (${change.schema}: ${change.tenant}/${change.script_id} v${change.version})`);
 }
 
 main().catch((err) => {

@@ -3,6 +3,10 @@
 
     pip install -r schemas/examples/requirements.txt
     python3 schemas/examples/publish.py --tenant acme --script-id welcome --version 3
+    python3 schemas/examples/publish.py --tenant acme --script-id welcome --version 4 --retire
+
+With --retire the message is a script-retire/v1 (the script is retired at that version, in
+the same version sequence as its changes) instead of a script-change/v1.
 
 Settings come from arguments, else environment variables, else defaults:
   --url       AMQP_URL              amqp://guest:guest@127.0.0.1:5672/%2f
@@ -40,14 +44,20 @@ def parse_args():
     p.add_argument("--disclaimer", default=None)
     p.add_argument("--priority", choices=["compliance", "normal"], default=None)
     p.add_argument("--genesys-version-id", default=None, help="Genesys script version (UUID) to publish")
+    p.add_argument("--retire", action="store_true", help="retire the script (script-retire/v1)")
     args = p.parse_args()
     if not args.tenant:
         p.error("--tenant (or SCRIPTSYNC_TENANT) is required")
+    content = [args.version_hash, args.disclaimer, args.genesys_version_id]
+    if args.retire and any(c is not None for c in content):
+        p.error("--retire carries no content: no --version-hash, --disclaimer or --genesys-version-id")
     return args
 
 
 def build_change(args):
     published_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    if args.retire:
+        return build_retire(args, published_at.replace("+00:00", "Z"))
     change = {
         "schema": "script-change/v1",
         "id": args.id or str(uuid.uuid4()),
@@ -64,6 +74,20 @@ def build_change(args):
     if args.genesys_version_id is not None:
         change["genesys_version_id"] = args.genesys_version_id
     return change
+
+
+def build_retire(args, published_at):
+    retire = {
+        "schema": "script-retire/v1",
+        "id": args.id or str(uuid.uuid4()),
+        "tenant": args.tenant,
+        "script_id": args.script_id,
+        "version": args.version,
+        "published_at": published_at,
+    }
+    if args.priority is not None:
+        retire["priority"] = args.priority
+    return retire
 
 
 def main():
@@ -101,7 +125,7 @@ def main():
         # AMQPConnectionError: the change was not accepted.
         print(f"error: not published: {e!r}", file=sys.stderr)
         return 1
-    print(f"published {change['id']} ({change['tenant']}/{change['script_id']} v{change['version']})")
+    print(f"published {change['id']} ({change['schema']}: {change['tenant']}/{change['script_id']} v{change['version']})")
     return 0
 
 

@@ -134,7 +134,14 @@ impl Application {
                 })
             })
             .collect::<Result<Vec<TenantParts>, crate::config::ConfigError>>()?;
-        let reasons = [Reason::Invalid, Reason::Permanent, Reason::Exhausted].map(Reason::as_str);
+        let reasons = [
+            Reason::Invalid,
+            Reason::Permanent,
+            Reason::Exhausted,
+            Reason::InvalidKey,
+            Reason::DatatableFull,
+        ]
+        .map(Reason::as_str);
         for t in &tenants {
             let kinds: Vec<TargetKind> = t.targets.iter().map(|target| target.kind()).collect();
             metrics.start_at_zero(&t.id, &kinds, &reasons);

@@ -43,6 +43,16 @@ impl Ctx {
         sim: &SimHandle,
         quota: Quota,
     ) -> anyhow::Result<WorkerProcess> {
+        self.worker_with(rig, sim, (quota, None)).await
+    }
+
+    /// [`Ctx::worker`], told ServiceNow's rate-limit window too (a rehearsal's scaled hour).
+    pub async fn worker_with(
+        &self,
+        rig: &Rig,
+        sim: &SimHandle,
+        (quota, servicenow_window): (Quota, Option<Duration>),
+    ) -> anyhow::Result<WorkerProcess> {
         WorkerProcess::start(&WorkerSpec {
             bin: &self.worker_bin,
             broker_url: &self.broker_url,
@@ -51,6 +61,7 @@ impl Ctx {
             tenants: &rig.tenants,
             settings: self.settings,
             quota,
+            servicenow_window,
         })
         .await
     }

@@ -7,7 +7,7 @@
 //!
 //! Layout: [`ceilings`] (A), [`throughput`] (B, C), [`quota`] (D), [`storm`] (E), [`naive`]
 //! (F, the hand-written baseline beside D, E and H), [`backlog`] (G), [`pressure`] (H) with
-//! [`bound`] (its quota-optimal lower bound); [`rows`] turns results into table rows;
+//! [`bound`] (its quota-optimal lower bound), [`hour_rule`] (I); [`rows`] turns results into table rows;
 //! [`context`], [`rig`], [`worker`], [`scrape`], [`direct`] are the shared machinery;
 //! [`report`], [`machine`], [`progress`] the output.
 
@@ -16,6 +16,7 @@ pub mod bound;
 pub mod ceilings;
 pub mod context;
 pub mod direct;
+pub mod hour_rule;
 pub mod machine;
 pub mod naive;
 pub mod paced;
@@ -43,7 +44,7 @@ use report::Report;
 use worker::WorkerSettings;
 
 /// Every scenario letter, in running order.
-pub const SCENARIOS: [char; 8] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
+pub const SCENARIOS: [char; 9] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I'];
 
 /// Runs the selected scenarios and prints the table; exit 1 if the broker is unreachable
 /// or a scenario failed to complete (a missed target is a figure, not a failure).
@@ -97,6 +98,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if selected('H') || naive {
         rows.extend(pressure::rows(&ctx, selected('H'), selected('H') || naive).await);
+    }
+    if selected('I') {
+        rows.extend(hour_rule::rows(&ctx).await);
     }
     let report = Report {
         machine,

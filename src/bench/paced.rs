@@ -3,6 +3,8 @@
 //! schedule, each publish instant and every applied write fed into [`Arrivals`]; then a
 //! bounded wait until the changes of interest have arrived, and the clean-up.
 
+use std::time::Duration;
+
 use scriptsync_sim::{Applied, Arrivals, SimHandle, SimTarget};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -52,7 +54,31 @@ impl Paced {
         tenants: Vec<String>,
         quota: Quota,
     ) -> anyhow::Result<Self> {
+        Self::start_told(ctx, who, kind, tenants, (quota, quota)).await
+    }
+
+    /// [`Paced::start`] with a simulator at the real `quota` and a worker `told` another one
+    /// (its `requests_per_minute`; the naive baseline knows no quota).
+    pub async fn start_told(
+        ctx: &Ctx,
+        who: Who,
+        kind: &str,
+        tenants: Vec<String>,
+        (quota, told): (Quota, Quota),
+    ) -> anyhow::Result<Self> {
         let sim = simulator(quota).await?;
+        Self::start_on(ctx, (who, kind), tenants, sim, (told, None)).await
+    }
+
+    /// [`Paced::start`] on a simulator of the caller's, the worker told `told` and, if given,
+    /// ServiceNow's (scaled) rate-limit window.
+    pub async fn start_on(
+        ctx: &Ctx,
+        (who, kind): (Who, &str),
+        tenants: Vec<String>,
+        sim: SimHandle,
+        told: (Quota, Option<Duration>),
+    ) -> anyhow::Result<Self> {
         let rig = match Rig::open(&ctx.broker_url, kind, tenants).await {
             Ok(rig) => rig,
             Err(e) => {
@@ -61,7 +87,10 @@ impl Paced {
             }
         };
         let consumer = match who {
-            Who::Scriptsync => ctx.worker(&rig, &sim, quota).await.map(Consumer::Worker),
+            Who::Scriptsync => ctx
+                .worker_with(&rig, &sim, told)
+                .await
+                .map(Consumer::Worker),
             Who::Naive => Naive::start(&ctx.broker_url, &rig, &sim.base_url())
                 .await
                 .map(Consumer::Naive),
@@ -120,6 +149,14 @@ impl Paced {
                 latencies.missing
             );
             tokio::time::sleep(super::context::POLL).await;
+        }
+    }
+
+    /// The worker's `/metrics`, parsed (an error for the naive baseline, which has none).
+    pub async fn worker_metrics(&self) -> anyhow::Result<super::scrape::Scrape> {
+        match &self.consumer {
+            Consumer::Worker(worker) => worker.metrics().await,
+            Consumer::Naive(_) => anyhow::bail!("the naive baseline has no metrics"),
         }
     }
 

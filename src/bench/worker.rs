@@ -61,6 +61,9 @@ pub struct WorkerSpec<'a> {
     pub tenants: &'a [String],
     pub settings: WorkerSettings,
     pub quota: Quota,
+    /// ServiceNow's rate-limit window as the worker is told it (`servicenow.window`; `None`:
+    /// the hour of the real service).
+    pub servicenow_window: Option<Duration>,
 }
 
 /// A running worker; killed on drop.
@@ -216,13 +219,17 @@ fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow:
              window = \"{window}ms\"\nheadroom = {headroom}\nmax_concurrency = {conc}\n\
              [tenants.servicenow]\ninstance_url = {sim:?}\nauth = \"oauth_client_credentials\"\n\
              client_id = {tenant:?}\nclient_secret_file = {secret:?}\nstaging_table = {staging:?}\n\
-             max_concurrency = {conc}\n",
+             max_concurrency = {conc}\n{sn_window}",
             table = fixtures::SIM_DATATABLE,
             staging = fixtures::SIM_STAGING_TABLE,
             rpm = spec.quota.requests,
             window = spec.quota.window.as_millis(),
             headroom = s.headroom,
             conc = s.max_concurrency,
+            sn_window = spec.servicenow_window.map_or(String::new(), |w| format!(
+                "window = \"{}ms\"\n",
+                w.as_millis()
+            )),
         );
     }
     let path = dir.join("worker.toml");

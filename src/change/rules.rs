@@ -1,22 +1,18 @@
-//! The rules of `schemas/script-change.v1.json` that serde cannot express (lengths, patterns,
-//! ranges), and the field parsers the wire shape uses.
+//! The rules of `schemas/script-change.v1.json` and `schemas/script-retire.v1.json` that
+//! serde cannot express (lengths, patterns, ranges), and the field parsers the wire shapes
+//! use. The fields both schemas have obey the same rules, checked by the same code.
 
 use serde::{Deserialize, Deserializer};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-use super::{InvalidChange, MAX_VERSION, SCHEMA_V1, ScriptChange, invalid};
+use super::{Content, InvalidChange, MAX_VERSION, ScriptChange, invalid};
 use crate::config::is_valid_tenant_id;
 
 impl ScriptChange {
-    /// The rules serde cannot express (lengths, patterns, ranges).
+    /// The rules serde cannot express (lengths, patterns, ranges), in the schema's field
+    /// order; the content rules only for an upsert. (`schema` was checked by the wire shape.)
     pub(super) fn check(&self) -> Result<(), InvalidChange> {
-        if self.schema != SCHEMA_V1 {
-            return Err(invalid(format!(
-                "schema must be {SCHEMA_V1:?}, got {:?}",
-                self.schema
-            )));
-        }
         chars_between("id", &self.id, 1, 128)?;
         if !is_valid_tenant_id(&self.tenant) {
             return Err(invalid(
@@ -29,10 +25,32 @@ impl ScriptChange {
                 "version must be between 1 and {MAX_VERSION}"
             )));
         }
-        chars_between("version_hash", &self.version_hash, 1, 128)?;
+        if let Some(content) = &self.content {
+            chars_between("version_hash", &content.version_hash, 1, 128)?;
+        }
         if self.published_at_time().is_none() {
             return Err(invalid("published_at is not an RFC 3339 timestamp"));
         }
+        if let Some(content) = &self.content {
+            content.check()?;
+        }
+        if let Some(targets) = &self.targets {
+            if targets.is_empty() {
+                return Err(invalid("targets must not be empty"));
+            }
+            for (i, t) in targets.iter().enumerate() {
+                if targets[..i].contains(t) {
+                    return Err(invalid(format!("targets lists {t} twice")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Content {
+    /// The optional content fields of `script-change/v1`.
+    fn check(&self) -> Result<(), InvalidChange> {
         if let Some(d) = &self.disclaimer {
             chars_between("disclaimer", d, 0, 8192)?;
         }
@@ -53,16 +71,6 @@ impl ScriptChange {
             for (k, v) in attrs {
                 chars_between("attributes key", k, 1, 64)?;
                 chars_between("attributes value", v, 0, 1024)?;
-            }
-        }
-        if let Some(targets) = &self.targets {
-            if targets.is_empty() {
-                return Err(invalid("targets must not be empty"));
-            }
-            for (i, t) in targets.iter().enumerate() {
-                if targets[..i].contains(t) {
-                    return Err(invalid(format!("targets lists {t} twice")));
-                }
             }
         }
         Ok(())

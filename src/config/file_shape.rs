@@ -15,7 +15,8 @@ use super::secret::Secret;
 use super::sections::{BrokerSettings, QueueType, split_addresses};
 use super::tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, default_concurrency,
-    default_genesys_window, default_headroom, default_rpm, default_servicenow_window,
+    default_genesys_window, default_headroom, default_limits_namespace, default_max_rows,
+    default_rpm, default_servicenow_window,
 };
 
 /// `broker.urls` as written: a list, or one string of comma-separated URLs (the form an
@@ -151,6 +152,10 @@ pub struct GenesysFile {
     publish_scripts: bool,
     #[serde(default = "default_concurrency")]
     max_concurrency: usize,
+    #[serde(default = "default_max_rows")]
+    max_rows: usize,
+    #[serde(default = "default_limits_namespace")]
+    limits_namespace: String,
 }
 
 impl TryFrom<GenesysFile> for GenesysSettings {
@@ -171,6 +176,8 @@ impl TryFrom<GenesysFile> for GenesysSettings {
             headroom: f.headroom,
             publish_scripts: f.publish_scripts,
             max_concurrency: f.max_concurrency,
+            max_rows: f.max_rows,
+            limits_namespace: f.limits_namespace,
         })
     }
 }
@@ -191,6 +198,8 @@ impl From<GenesysSettings> for GenesysFile {
             headroom: s.headroom,
             publish_scripts: s.publish_scripts,
             max_concurrency: s.max_concurrency,
+            max_rows: s.max_rows,
+            limits_namespace: s.limits_namespace,
         }
     }
 }

@@ -20,8 +20,8 @@ pub use sections::{
     RetrySettings, ShutdownSettings, TelemetrySettings,
 };
 pub use tenant::{
-    GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, TenantSettings,
-    is_valid_tenant_id,
+    DEFAULT_LIMITS_NAMESPACE, DEFAULT_MAX_ROWS, GenesysSettings, ServiceNowAuth, ServiceNowMode,
+    ServiceNowSettings, TenantSettings, is_valid_tenant_id,
 };
 pub use tls::{CaBundle, is_plaintext_to_remote, plaintext_endpoints, read_ca_file};
 

@@ -109,6 +109,13 @@ pub struct GenesysSettings {
     pub publish_scripts: bool,
     /// Requests in flight at once for this tenant.
     pub max_concurrency: usize,
+    /// Rows the data table may hold: 5,000 unless Genesys Customer Care raised the table's
+    /// limit. A full table dead-letters new scripts as `datatable_full`; a warning is logged at
+    /// 90 %, and `scriptsync_datatable_rows` lets an alert fire there.
+    pub max_rows: usize,
+    /// The org-limits namespace holding `client.credentials.token.rate.per.minute`, read at
+    /// lane start and hourly (`GET /api/v2/organizations/limits/namespaces/{namespace}`).
+    pub limits_namespace: String,
 }
 
 impl GenesysSettings {
@@ -182,6 +189,16 @@ impl GenesysSettings {
             self.max_concurrency > 0,
             id,
             "genesys.max_concurrency must be > 0",
+        )?;
+        require(self.max_rows > 0, id, "genesys.max_rows must be > 0")?;
+        require(
+            !self.limits_namespace.is_empty()
+                && self
+                    .limits_namespace
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')),
+            id,
+            "genesys.limits_namespace must be a namespace name like platform.api",
         )
     }
 }
@@ -361,4 +378,15 @@ pub(super) fn default_headroom() -> f64 {
 }
 pub(super) fn default_concurrency() -> usize {
     4
+}
+/// Rows a Genesys data table holds unless Genesys raised its limit (docs/genesys.md §7).
+pub const DEFAULT_MAX_ROWS: usize = 5_000;
+/// The org-limits namespace read for the client's rate limit, unless configured: the limits
+/// page lists the key under "Platform API" (docs/genesys.md §8).
+pub const DEFAULT_LIMITS_NAMESPACE: &str = "platform.api";
+pub(super) fn default_max_rows() -> usize {
+    DEFAULT_MAX_ROWS
+}
+pub(super) fn default_limits_namespace() -> String {
+    DEFAULT_LIMITS_NAMESPACE.to_owned()
 }

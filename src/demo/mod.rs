@@ -55,7 +55,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let topology_names = crate::broker::Names::new(&prefix);
     let worker = tokio::spawn(app.run_until(stop.clone()));
 
-    let changes = burst::generate(&tenants, args.changes, args.scripts)?;
+    let changes = burst::generate(&tenants, args.changes, (args.scripts, args.retires))?;
+    let per_tenant = (changes.len() / tenants.len().max(1)) as u64;
     let expected = burst::expected(&changes);
     let published = changes.len() as u64;
     let mut applied = sim.watch_applied();
@@ -63,14 +64,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     burst::publish(&publisher, &topology_names, changes, &mut arrivals).await?;
 
     let deadline = started + Duration::from_secs(args.timeout_secs);
-    let settled = view::watch(
-        board.clone(),
-        &tenants,
-        args.changes as u64,
-        deadline,
-        args.plain,
-    )
-    .await;
+    let settled = view::watch(board.clone(), &tenants, per_tenant, deadline, args.plain).await;
     let elapsed = started.elapsed().as_secs_f64();
 
     stop.cancel();

@@ -31,6 +31,8 @@ pub fn sim_tenant(id: &str, base_url: &str) -> TenantSettings {
             headroom: 0.9,
             publish_scripts: false,
             max_concurrency: 4,
+            max_rows: 5_000,
+            limits_namespace: "platform.api".to_owned(),
         }),
         servicenow: Some(ServiceNowSettings {
             instance_url: base,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use scriptsync_sim::{Arrivals, LatencySummary, SimState, SimTarget};
 
-use crate::change::TargetKind;
+use crate::change::{Operation, TargetKind};
 use crate::status::{PushOutcomeLabel, StatusSnapshot};
 
 use super::burst::Expected;
@@ -32,6 +32,8 @@ pub struct Summary {
     pub consumed: u64,
     pub delivered_genesys: u64,
     pub delivered_servicenow: u64,
+    /// Retires carried out, both targets together (rows deleted, records marked retired).
+    pub retired: u64,
     pub superseded: u64,
     pub retried: u64,
     pub rate_limited: u64,
@@ -59,6 +61,7 @@ impl Summary {
             consumed: now.total(|t| t.consumed),
             delivered_genesys: delivered(TargetKind::Genesys),
             delivered_servicenow: delivered(TargetKind::Servicenow),
+            retired: now.total(|t| t.sum_targets(|x| x.retired)),
             superseded: now.total(|t| t.superseded),
             retried: now.total(|t| t.sum_targets(|x| x.retries)),
             rate_limited: now.total(|t| t.sum_targets(|x| x.rate_limited)),
@@ -96,6 +99,10 @@ impl Summary {
             self.delivered_servicenow
         ));
         line(format!(
+            "  retired                {}  (Genesys rows deleted + ServiceNow records marked retired)",
+            self.retired
+        ));
+        line(format!(
             "  superseded             {}  (acked; a newer version won)",
             self.superseded
         ));
@@ -111,7 +118,7 @@ impl Summary {
             line(format!("    {name:<11}          {}", latency_line(l)));
         }
         if self.mismatches.is_empty() {
-            line("  check                  PASS: the simulator holds the newest version of every script at both targets".into());
+            line("  check                  PASS: the simulator holds the newest version of every script at both targets (retired: no row, the record marked retired)".into());
         } else {
             line(format!(
                 "  check                  FAIL: {} script(s) not at their newest version",
@@ -143,18 +150,24 @@ fn latency_line(l: &LatencySummary) -> String {
     text
 }
 
-/// Every (tenant, script, target) whose held version is not the newest published.
+/// Every (tenant, script, target) that does not hold what the newest message said: its
+/// version, live; or, for a retire, no Genesys row and a ServiceNow record retired at it.
 fn mismatches(sim: &SimState, expected: &Expected) -> Vec<String> {
     let mut out = Vec::new();
-    for ((tenant, script), &version) in expected {
+    for ((tenant, script), &(version, op)) in expected {
         let state = sim.tenants.get(tenant);
         for target in [SimTarget::Genesys, SimTarget::Servicenow] {
             let held = state
                 .and_then(|s| s.target(target).held.get(script))
-                .map(|h| h.version);
-            if held != Some(version) {
+                .map(|h| (h.version, h.retired));
+            let want = match (op, target) {
+                (Operation::Retire, SimTarget::Genesys) => None,
+                (Operation::Retire, SimTarget::Servicenow) => Some((version, true)),
+                (Operation::Upsert, _) => Some((version, false)),
+            };
+            if held != want {
                 out.push(format!(
-                    "{tenant}/{script} at {}: holds {held:?}, newest is {version}",
+                    "{tenant}/{script} at {}: holds {held:?} (version, retired), newest is {want:?}",
                     target.as_str()
                 ));
             }

@@ -79,9 +79,10 @@ fn status_line(now: &StatusSnapshot) -> String {
     let delivered =
         |target| now.total(|t| t.target(target).pushes.get(PushOutcomeLabel::Delivered));
     format!(
-        "genesys {} · servicenow {} · superseded {} · 429s {} · retries {} · dead-lettered {}",
+        "genesys {} · servicenow {} · retired {} · superseded {} · 429s {} · retries {} · dead-lettered {}",
         delivered(TargetKind::Genesys),
         delivered(TargetKind::Servicenow),
+        now.total(|t| t.sum_targets(|x| x.retired)),
         now.total(|t| t.superseded),
         now.total(|t| t.sum_targets(|x| x.rate_limited)),
         now.total(|t| t.sum_targets(|x| x.retries)),

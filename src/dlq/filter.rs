@@ -67,15 +67,13 @@ impl Filter {
 
 /// Parses a `--reason` value.
 pub fn parse_reason(s: &str) -> Result<Reason, String> {
-    [
-        Reason::Invalid,
-        Reason::UnknownTenant,
-        Reason::Permanent,
-        Reason::Exhausted,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == s)
-    .ok_or_else(|| format!("{s:?} is not one of invalid, unknown_tenant, permanent, exhausted"))
+    Reason::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| {
+            let all: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+            format!("{s:?} is not one of {}", all.join(", "))
+        })
 }
 
 /// Parses a `--target` value.
@@ -95,6 +93,7 @@ mod tests {
             tenant: Some(tenant.into()),
             script_id: None,
             version: None,
+            op: None,
             reason: Some(reason.into()),
             status: None,
             attempts: 1,

@@ -40,15 +40,30 @@ pub enum Reason {
     UnknownTenant,
     Permanent,
     Exhausted,
+    /// The script id cannot be a Genesys data-table key.
+    InvalidKey,
+    /// The Genesys data table is at its row limit.
+    DatatableFull,
 }
 
 impl Reason {
+    pub const ALL: [Reason; 6] = [
+        Reason::Invalid,
+        Reason::UnknownTenant,
+        Reason::Permanent,
+        Reason::Exhausted,
+        Reason::InvalidKey,
+        Reason::DatatableFull,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Invalid => "invalid",
             Reason::UnknownTenant => "unknown_tenant",
             Reason::Permanent => "permanent",
             Reason::Exhausted => "exhausted",
+            Reason::InvalidKey => "invalid_key",
+            Reason::DatatableFull => "datatable_full",
         }
     }
 }

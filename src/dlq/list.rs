@@ -1,5 +1,6 @@
 //! `scriptsync dlq list`: one line per matching dead letter (id, tenant, script, version,
-//! reason, status, attempts, age, short error), or one JSON object per line with `--json`.
+//! op (`upsert` or `retire`), reason, status, attempts, age, short error), or one JSON object
+//! per line with `--json` (`op` among its fields).
 //! Read-only: every message stays in the DLQ (see [`super::scan`]).
 
 use std::collections::HashMap;
@@ -70,8 +71,8 @@ pub async fn inspect(
 /// The column titles of [`line`].
 pub fn header() -> String {
     format!(
-        "{:<44} {:<16} {:<20} {:>7} {:<14} {:>6} {:>8} {:>9}  {}",
-        "ID", "TENANT", "SCRIPT", "VERSION", "REASON", "STATUS", "ATTEMPTS", "AGE", "ERROR"
+        "{:<44} {:<16} {:<20} {:>7} {:<6} {:<14} {:>6} {:>8} {:>9}  {}",
+        "ID", "TENANT", "SCRIPT", "VERSION", "OP", "REASON", "STATUS", "ATTEMPTS", "AGE", "ERROR"
     )
 }
 
@@ -79,11 +80,12 @@ pub fn header() -> String {
 pub fn line(r: &DeadLetterRecord) -> String {
     let dash = || "-".to_string();
     format!(
-        "{:<44} {:<16} {:<20} {:>7} {:<14} {:>6} {:>8} {:>9}  {}",
+        "{:<44} {:<16} {:<20} {:>7} {:<6} {:<14} {:>6} {:>8} {:>9}  {}",
         r.id_column(),
         r.tenant.clone().unwrap_or_else(dash),
         r.script_id.clone().unwrap_or_else(dash),
         r.version.map(|v| v.to_string()).unwrap_or_else(dash),
+        r.op.map_or("-", |op| op.as_str()),
         r.reason.clone().unwrap_or_else(dash),
         r.status.map(|s| s.to_string()).unwrap_or_else(dash),
         r.attempts,
@@ -115,6 +117,7 @@ fn short(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::Operation;
 
     #[test]
     fn copies_are_marked_in_the_id_column() {
@@ -127,6 +130,34 @@ mod tests {
         r.copies = 2;
         assert_eq!(r.id_column(), "c-1 ×2");
         assert!(line(&r).starts_with("c-1 ×2 "));
+    }
+
+    #[test]
+    fn the_op_column_says_upsert_or_retire_and_json_carries_it() {
+        let record = |op| DeadLetterRecord {
+            change_id: Some("c-1".into()),
+            version: Some(7),
+            op,
+            reason: Some("permanent".into()),
+            ..DeadLetterRecord::default()
+        };
+        let at = header().find("OP ").unwrap();
+        assert_eq!(&header()[at - 8..at], "VERSION ");
+        for (op, shown) in [
+            (Some(Operation::Upsert), "upsert"),
+            (Some(Operation::Retire), "retire"),
+            (None, "-"),
+        ] {
+            let text = line(&record(op));
+            assert_eq!(text[at..].split(' ').next(), Some(shown), "{text}");
+            assert!(text[at..].contains(" permanent "), "{text}");
+            let json: serde_json::Value = serde_json::from_str(&json_line(&record(op))).unwrap();
+            assert_eq!(json["op"], serde_json::to_value(op).unwrap());
+        }
+        assert_eq!(
+            line(&record(None)).find("permanent"),
+            header().find("REASON")
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One dead letter as the replay tool sees it: the `x-scriptsync-*` headers of DESIGN §7 and
-//! the few body fields worth showing (change id, script, version), read leniently because an
-//! `invalid` dead letter may not be JSON at all.
+//! the few body fields worth showing (change id, script, version, and whether it is a change
+//! or a retire), read leniently because an `invalid` dead letter may not be JSON at all.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -8,6 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::headers as h;
 use crate::broker::Inbound;
+use crate::change::Operation;
 
 /// The broker's redelivery counter on quorum queues (not ours; see [`super::scan`]).
 pub const DELIVERY_COUNT: &str = "x-delivery-count";
@@ -22,6 +23,8 @@ pub struct DeadLetterRecord {
     pub tenant: Option<String>,
     pub script_id: Option<String>,
     pub version: Option<u64>,
+    /// `upsert` or `retire`, from the body's `schema` (absent when it names neither).
+    pub op: Option<Operation>,
     pub reason: Option<String>,
     pub status: Option<u16>,
     pub attempts: u32,
@@ -88,6 +91,7 @@ impl DeadLetterRecord {
                 .as_ref()
                 .and_then(|b| b.get("version"))
                 .and_then(|v| v.as_u64()),
+            op: field("schema").and_then(|s| Operation::for_schema(&s)),
             reason: msg.header(h::REASON),
             status: msg.header(h::STATUS).and_then(|s| s.parse().ok()),
             attempts: msg

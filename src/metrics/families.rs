@@ -80,3 +80,7 @@ pub(super) const DATATABLE_ROWS: Family = Family {
     name: "scriptsync_datatable_rows",
     help: "Rows in the tenant's Genesys data table (listed at lane start, then counted)",
 };
+pub(super) const RETIRED: Family = Family {
+    name: "scriptsync_retired_total",
+    help: "Retires carried out at a target (Genesys row deleted, ServiceNow record marked retired)",
+};

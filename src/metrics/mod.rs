@@ -196,6 +196,16 @@ impl Metrics {
         self.otel(|o| o.parked.add(changes, &attrs(tenant, target)));
     }
 
+    /// A retire was carried out at (tenant, target).
+    pub fn retired(&self, tenant: &str, target: TargetKind) {
+        self.board.update_target(tenant, target, |t| t.retired += 1);
+        self.prom
+            .retired
+            .with_label_values(&pair(tenant, target))
+            .inc();
+        self.otel(|o| o.retired.add(1, &attrs(tenant, target)));
+    }
+
     /// Seconds until the (tenant, target) gate reopens, 0 when open. Set when a pause starts
     /// and refreshed at each `/metrics` scrape (see [`Metrics::refresh_gates`]).
     pub fn gate_reopens_in(&self, tenant: &str, target: TargetKind, seconds: f64) {

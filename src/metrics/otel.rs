@@ -43,6 +43,7 @@ pub(super) struct Otel {
     pub task_panics: Counter<u64>,
     pub retry_after_clamped: Counter<u64>,
     pub parked: Counter<u64>,
+    pub retired: Counter<u64>,
     pub gate_reopens_in: Gauge<f64>,
     pub gate_ceiling: Gauge<f64>,
     pub datatable_rows: Gauge<i64>,
@@ -90,6 +91,7 @@ impl Otel {
             task_panics: counter(&f::TASK_PANICS),
             retry_after_clamped: counter(&f::RETRY_AFTER_CLAMPED),
             parked: counter(&f::PARKED),
+            retired: counter(&f::RETIRED),
             gate_reopens_in: meter
                 .f64_gauge(f::GATE_REOPENS_IN.name)
                 .with_description(f::GATE_REOPENS_IN.help)
@@ -148,6 +150,7 @@ impl Otel {
                 &self.token_renewals,
                 &self.retry_after_clamped,
                 &self.parked,
+                &self.retired,
             ] {
                 counter.add(0, &pair);
             }

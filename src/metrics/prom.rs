@@ -51,6 +51,8 @@ pub(super) struct Prom {
     pub parked: IntCounterVec,
     /// `{tenant}`
     pub datatable_rows: IntGaugeVec,
+    /// `{tenant, target}`
+    pub retired: IntCounterVec,
 }
 
 const TENANT: &[&str] = &["tenant"];
@@ -91,6 +93,7 @@ impl Prom {
             task_panics: counter(&f::TASK_PANICS, &["tenant", "task"])?,
             retry_after_clamped: counter(&f::RETRY_AFTER_CLAMPED, TENANT_TARGET)?,
             parked: counter(&f::PARKED, TENANT_TARGET)?,
+            retired: counter(&f::RETIRED, TENANT_TARGET)?,
             gate_reopens_in: register(r, GaugeVec::new(opts(&f::GATE_REOPENS_IN), TENANT_TARGET))?,
             gate_ceiling: register(r, GaugeVec::new(opts(&f::GATE_CEILING), TENANT_TARGET))?,
             datatable_rows: register(r, IntGaugeVec::new(opts(&f::DATATABLE_ROWS), TENANT))?,
@@ -123,6 +126,7 @@ impl Prom {
                 &self.token_renewals,
                 &self.retry_after_clamped,
                 &self.parked,
+                &self.retired,
             ] {
                 counter.with_label_values(&pair);
             }

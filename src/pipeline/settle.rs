@@ -67,10 +67,14 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
         }
         Verdict::DeadLetter(failures) => {
             let (first_target, first) = &failures[0];
-            let reason = if failures
-                .iter()
-                .any(|(_, f)| f.reason == FailureReason::Permanent)
-            {
+            // One reason per letter: the one that most needs a person (a key to fix, a table
+            // to make room in), then a refusal, then a spent budget.
+            let has = |r: FailureReason| failures.iter().any(|(_, f)| f.reason == r);
+            let reason = if has(FailureReason::InvalidKey) {
+                Reason::InvalidKey
+            } else if has(FailureReason::DatatableFull) {
+                Reason::DatatableFull
+            } else if has(FailureReason::Permanent) {
                 Reason::Permanent
             } else {
                 Reason::Exhausted

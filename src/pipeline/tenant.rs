@@ -21,7 +21,9 @@ use tracing::Instrument;
 
 use crate::broker::Inbound;
 use crate::change::TargetKind;
-use crate::push::Schedule;
+use crate::push::attempt::give_up;
+use crate::push::{AttemptError, FailureReason, Schedule};
+use crate::targets::genesys;
 
 use super::context::TenantContext;
 use super::intake::{Admitted, intake};
@@ -250,10 +252,40 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
         token,
     } = a;
     let span = token.span.clone();
-    let settled = settler.tracker().admit(token, change.clone(), owed.clone());
-    settler.settle_all(settled.into_iter().collect());
+    let mut settled: Vec<_> = {
+        let mut tracker = settler.tracker();
+        let admitted = tracker.admit(token, change.clone(), owed.clone());
+        admitted.into_iter().collect()
+    };
+    // A script id that cannot be a data-table key never reaches the Genesys lane: that part
+    // is dead-lettered as `invalid_key` (what else it owes goes on).
+    let bad_key = owed
+        .contains(&TargetKind::Genesys)
+        .then(|| genesys::table::key_problem(change.script_id()))
+        .flatten();
+    if let Some(why) = &bad_key {
+        let ctx = &settler.ctx;
+        tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id(), error = %why, "the script id cannot be a Genesys data-table key");
+        let label = crate::metrics::PushOutcomeLabel::Permanent;
+        ctx.metrics
+            .push_outcome(&ctx.tenant, TargetKind::Genesys, label);
+        let failure = give_up(
+            AttemptError::refused_as(FailureReason::InvalidKey, why),
+            0,
+            0,
+            None,
+        );
+        let mut tracker = settler.tracker();
+        settled.extend(tracker.failed(
+            TargetKind::Genesys,
+            change.script_id(),
+            change.version(),
+            &failure,
+        ));
+    }
+    settler.settle_all(settled);
     for (kind, tx) in offers {
-        if owed.contains(kind) {
+        if owed.contains(kind) && !(bad_key.is_some() && *kind == TargetKind::Genesys) {
             let offer = Offer {
                 change: change.clone(),
                 replay,

@@ -52,8 +52,10 @@ pub struct PublishArgs {
 /// The input formats, shown by `publish --help`.
 pub const INPUT_HELP: &str = "\
 INPUT is JSON Lines (one change per line; blank lines skipped) or JSON: one change or an \
-array of changes, pretty-printed or not. Each change is checked against \
-schemas/script-change.v1.json (the worker's own decoder); a problem is printed on stderr \
+array of changes, pretty-printed or not. A change is a script-change/v1 message (the script's \
+new content) or a script-retire/v1 message (the script retired), told apart by its `schema`. \
+Each is checked against its schema, schemas/script-change.v1.json or \
+schemas/script-retire.v1.json (the worker's own decoder); a problem is printed on stderr \
 with its line (and, in an array, its item number) and the field at fault. A change is \
 published to the exchange <prefix> with routing key = tenant, persistent, content_type \
 application/json, message_id = id, timestamp and a traceparent header, and counts once the \

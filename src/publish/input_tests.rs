@@ -195,3 +195,63 @@ fn hostile_input_never_panics() {
     let too_long = errors(&long);
     assert!(too_long[0].1.contains("limit"), "{too_long:?}");
 }
+
+fn retire_line(id: &str, version: &str) -> String {
+    format!(
+        r#"{{"schema":"script-retire/v1","id":"{id}","tenant":"acme","script_id":"s","version":{version},"published_at":"2026-01-01T00:00:00Z"}}"#
+    )
+}
+
+#[test]
+fn retires_are_read_like_changes_in_both_shapes() {
+    let lines = [line("a", "1"), retire_line("r", "2"), line("b", "3")].join("\n");
+    let array = format!("[\n  {},\n  {}\n]\n", retire_line("r", "2"), line("b", "3"));
+    for input in [lines, array] {
+        let entries: Vec<Entry> = Entries::new(input.as_bytes(), LIMIT)
+            .map(|e| e.unwrap())
+            .collect();
+        let ops: Vec<(&str, crate::change::Operation)> = entries
+            .iter()
+            .map(|e| {
+                let change = e.change.as_ref().unwrap();
+                (change.id(), change.operation())
+            })
+            .collect();
+        assert!(
+            ops.contains(&("r", crate::change::Operation::Retire)),
+            "{ops:?}"
+        );
+        assert!(
+            ops.contains(&("b", crate::change::Operation::Upsert)),
+            "{ops:?}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_retire_is_reported_with_its_line_and_field() {
+    let input = [
+        retire_line("r1", "1"),
+        retire_line("r2", "2").replace(r#""version":2"#, r#""version":2,"disclaimer":"d""#),
+        retire_line("r3", "0"),
+        retire_line("r4", "4").replace("script-retire/v1", "script-retire/v2"),
+        retire_line("r5", "5").replace(r#","published_at":"2026-01-01T00:00:00Z""#, ""),
+    ]
+    .join("\n");
+    let errs = errors(&input);
+    let at: Vec<&str> = errs.iter().map(|(at, _)| at.as_str()).collect();
+    assert_eq!(at, ["line 2", "line 3", "line 4", "line 5"]);
+    let why = |i: usize| errs[i].1.as_str();
+    assert!(
+        why(0).contains("disclaimer: unknown field `disclaimer`"),
+        "{}",
+        why(0)
+    );
+    assert!(why(1).contains("version must be between 1"), "{}", why(1));
+    assert!(why(2).contains(r#"got "script-retire/v2""#), "{}", why(2));
+    assert!(
+        why(3).contains("missing field `published_at`"),
+        "{}",
+        why(3)
+    );
+}

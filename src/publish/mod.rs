@@ -1,8 +1,9 @@
 //! Publishing script changes: the library API behind `scriptsync publish`, for Rust programs
 //! that feed scriptsync.
 //!
-//! A [`ChangePublisher`] sends a [`ScriptChange`](crate::change::ScriptChange) the way the
-//! worker expects it (DESIGN §3): to the exchange `<prefix>` with routing key = tenant,
+//! A [`ChangePublisher`] sends a [`ScriptChange`](crate::change::ScriptChange), an upsert
+//! (`script-change/v1`) or a retire (`script-retire/v1`) alike, the way the worker expects it
+//! (DESIGN §3): to the exchange `<prefix>` with routing key = tenant,
 //! persistent, `content_type` `application/json`, `message_id` = the change's id, `timestamp`
 //! and a W3C `traceparent`, and waits for the broker's confirm. A tenant with no queue is
 //! refused as [`PublishFailure::Unroutable`] before anything is sent: the main exchange's
@@ -49,6 +50,10 @@
 //! for p in pending {
 //!     p.confirmed().await?;
 //! }
+//!
+//! // Retire the script: a version above every change it should win over.
+//! let retire = ScriptChange::retire_builder("chg-welcome-retire", "acme", "welcome", 11).build()?;
+//! publisher.publish(&retire).await?;
 //! publisher.close().await;
 //! # Ok(())
 //! # }

@@ -21,6 +21,8 @@ pub struct AttemptError {
     /// How long the failed request took, from sending to its answer (a timeout's whole
     /// length): failure time, counted toward `retry.max_elapsed`.
     pub took: Duration,
+    /// A refusal with a reason of its own (the data table is full), when it gives up.
+    pub reason: Option<FailureReason>,
 }
 
 impl AttemptError {
@@ -33,6 +35,15 @@ impl AttemptError {
             message: message.into(),
             correlation_id: None,
             took: Duration::ZERO,
+            reason: None,
+        }
+    }
+
+    /// A refusal that is dead-lettered with `reason` rather than `permanent`.
+    pub fn refused_as(reason: FailureReason, message: impl Into<String>) -> Self {
+        Self {
+            reason: Some(reason),
+            ..Self::new(Class::Permanent, message)
         }
     }
 
@@ -94,13 +105,15 @@ pub fn give_up(
     failures: u32,
     first_failed_at: Option<SystemTime>,
 ) -> PushFailure {
-    let reason = if e.class == Class::Permanent {
-        FailureReason::Permanent
-    } else {
-        FailureReason::Exhausted
+    let reason = match (e.reason, e.class) {
+        (Some(reason), _) => reason,
+        (None, Class::Permanent) => FailureReason::Permanent,
+        (None, _) => FailureReason::Exhausted,
     };
     let error = match reason {
-        FailureReason::Permanent => e.message,
+        FailureReason::Permanent | FailureReason::InvalidKey | FailureReason::DatatableFull => {
+            e.message
+        }
         FailureReason::Exhausted => {
             let failed = if failures == 1 {
                 "1 failed request".to_owned()
@@ -143,6 +156,12 @@ mod tests {
         assert_eq!((f.reason, f.attempts), (FailureReason::Exhausted, 5));
         assert_eq!(f.error, "PUT row: 503 (gave up after 2 failed requests)");
         assert!(f.first_failed_at.is_some());
+        let full = AttemptError::refused_as(FailureReason::DatatableFull, "POST row: 400 full");
+        let f = give_up(full, 1, 1, None);
+        assert_eq!(
+            (f.reason, f.error.as_str()),
+            (FailureReason::DatatableFull, "POST row: 400 full")
+        );
     }
 
     #[test]

@@ -12,6 +12,11 @@ pub enum FailureReason {
     Permanent,
     /// The retry budget ran out on retryable failures.
     Exhausted,
+    /// The script id cannot be a Genesys data-table key (too long, `/`, `\`, …): refused at
+    /// intake, without a request.
+    InvalidKey,
+    /// The Genesys data table is at its row limit: the new row cannot be created.
+    DatatableFull,
 }
 
 impl FailureReason {
@@ -20,6 +25,8 @@ impl FailureReason {
         match self {
             FailureReason::Permanent => "permanent",
             FailureReason::Exhausted => "exhausted",
+            FailureReason::InvalidKey => "invalid_key",
+            FailureReason::DatatableFull => "datatable_full",
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Options {
     pub max_changes: usize,
     pub requests_per_minute: u32,
     pub max_concurrency: usize,
+    /// `broker.consumer_timeout` as the worker is told it (`None`: its default, 30 min).
+    pub consumer_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             max_changes: 10,
             requests_per_minute: 6000,
             max_concurrency: 4,
+            consumer_timeout: None,
         }
     }
 }
@@ -66,7 +69,7 @@ fn write_config(
 {address}
 prefix = "{prefix}"
 prefetch = {prefetch}
-[batch]
+{consumer_timeout}[batch]
 max_changes = {max_changes}
 linger = "50ms"
 [shutdown]
@@ -97,6 +100,10 @@ max_concurrency = {conc}
         max_changes = o.max_changes,
         rpm = o.requests_per_minute,
         conc = o.max_concurrency,
+        consumer_timeout = o.consumer_timeout.map_or(String::new(), |t| format!(
+            "consumer_timeout = \"{}ms\"\n",
+            t.as_millis()
+        )),
     );
     let path = dir.join("scriptsync.toml");
     std::fs::write(&path, text).unwrap();

@@ -26,6 +26,7 @@ async fn a_100k_backlog_is_delivered_in_bounded_memory() {
         max_changes: 100,
         requests_per_minute: 1_000_000,
         max_concurrency: 16,
+        ..Options::default()
     };
     let h = Harness::new("backlog", sim_config, options).await;
     let started = Instant::now();

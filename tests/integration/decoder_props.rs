@@ -1,8 +1,8 @@
 //! Property tests over the message decoder: no input, however hostile, makes it panic, and
-//! whatever it accepts re-encodes to a body it accepts again.
+//! whatever it accepts (a change or a retire) re-encodes to a body it accepts again.
 
 use proptest::prelude::*;
-use scriptsync::change::{ScriptChange, decode};
+use scriptsync::change::{Operation, ScriptChange, decode};
 
 const LIMIT: usize = 64 * 1024;
 
@@ -13,6 +13,7 @@ fn json_like() -> impl Strategy<Value = String> {
         any::<f64>().prop_map(|f| format!("{f:?}")),
         "[a-z0-9._-]{0,20}".prop_map(|s| format!("\"{s}\"")),
         Just("\"script-change/v1\"".to_string()),
+        Just("\"script-retire/v1\"".to_string()),
         Just("\"2026-11-27T10:00:00Z\"".to_string()),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
@@ -71,5 +72,17 @@ proptest! {
         let body = serde_json::to_vec(&change).unwrap();
         let decoded = decode(&body, &tenant, LIMIT).expect("a valid change decodes");
         prop_assert_eq!(decoded, change);
+    }
+
+    #[test]
+    fn accepted_retires_round_trip(tenant in "[A-Za-z0-9][A-Za-z0-9._-]{0,20}", script in ".{1,40}", version in 1u64..9_007_199_254_740_991) {
+        let retire = ScriptChange::retire_builder("id-1", tenant.clone(), script, version)
+            .published_at("2026-11-27T10:00:00Z")
+            .build()
+            .expect("generated fields satisfy the schema");
+        let body = serde_json::to_vec(&retire).unwrap();
+        let decoded = decode(&body, &tenant, LIMIT).expect("a valid retire decodes");
+        prop_assert_eq!(decoded.operation(), Operation::Retire);
+        prop_assert_eq!(decoded, retire);
     }
 }

@@ -23,7 +23,9 @@
 //!   - a program in [`ALLOWED`], each with the reason it is not run here. Arguments that name
 //!     repository paths (`schemas/…`, `config/…`, `docs/…`, `helm/…`) must exist.
 //! - ` ```json `: must parse. An object with `"schema": "script-change/v1"` must pass
-//!   `schemas/script-change.v1.json` and `scriptsync::change::decode`; an object of `u_*`
+//!   `schemas/script-change.v1.json` and `scriptsync::change::decode` (as an upsert), one with
+//!   `"schema": "script-retire/v1"` `schemas/script-retire.v1.json` and `decode` (as a retire),
+//!   and any other `"schema": "script-…"` fails (a message no schema has); an object of `u_*`
 //!   fields must have exactly the fields of the ServiceNow import record the target sends;
 //!   an object with `key` and `versionHash` only columns the Genesys target writes.
 //! - ` ```python `, ` ```js ` / ` ```javascript `: an excerpt of `schemas/examples/` (every
@@ -42,10 +44,10 @@ use std::process::Command;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use scriptsync::change::decode;
+use scriptsync::change::{Operation, decode};
 use scriptsync::cli::Cli;
 use scriptsync::config::Settings;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Programs the docs may show without this test running them, and why.
 const ALLOWED: &[(&str, &str)] = &[
@@ -522,9 +524,19 @@ fn check_json(block: &Block) -> Result<(), String> {
     let Some(object) = value.as_object() else {
         return Ok(());
     };
-    if object.get("schema") == Some(&json!("script-change/v1")) {
+    let message = match object.get("schema").and_then(Value::as_str) {
+        Some("script-change/v1") => Some(("script-change.v1.json", Operation::Upsert)),
+        Some("script-retire/v1") => Some(("script-retire.v1.json", Operation::Retire)),
+        Some(other) if other.starts_with("script-") => {
+            return Err(format!(
+                "a message of schema {other:?}, which scriptsync does not know"
+            ));
+        }
+        _ => None,
+    };
+    if let Some((file, operation)) = message {
         let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(repo().join("schemas/script-change.v1.json")).unwrap(),
+            &std::fs::read_to_string(repo().join("schemas").join(file)).unwrap(),
         )
         .unwrap();
         let validator = jsonschema::draft202012::options()
@@ -536,11 +548,14 @@ fn check_json(block: &Block) -> Result<(), String> {
             .map(|e| e.to_string())
             .collect();
         if !errors.is_empty() {
-            return Err(format!("fails script-change.v1.json: {errors:?}"));
+            return Err(format!("fails {file}: {errors:?}"));
         }
         let tenant = object["tenant"].as_str().unwrap_or_default();
-        decode(block.text.as_bytes(), tenant, 64 * 1024)
+        let decoded = decode(block.text.as_bytes(), tenant, 64 * 1024)
             .map_err(|e| format!("decode refuses it: {e}"))?;
+        if decoded.operation() != operation {
+            return Err(format!("decode reads it as {}", decoded.operation()));
+        }
         return Ok(());
     }
     let example = reference_change();
@@ -616,25 +631,32 @@ fn check_transform_script(block: &Block) -> Result<(), String> {
     }
     let harness = format!(
         r#"
-function run(action, incoming, held) {{
+function run(action, incoming, held, operation) {{
   var ignore = false, error = false, error_message = '', status_message = '';
-  var source = {{ u_version: incoming }};
-  var target = action == 'update' ? {{ u_version: held }} : {{}};
+  var source = {{ u_version: incoming, u_operation: operation }};
+  var target = action == 'update' ? {{ u_version: held, u_active: true }} : {{}};
   var map = {{}}, log = {{ info: function () {{}}, warn: function () {{}}, error: function () {{}} }};
   eval({script});
-  return error ? 'error' : (ignore ? 'ignored' : action);
+  if (error) return 'error';
+  if (ignore) return 'ignored';
+  return action + (target.u_active === false ? ' retired' : target.u_active === true ? ' active' : ' ?');
 }}
 var cases = [
-  ['update', '3', '5', 'ignored'],
-  ['update', '5', '5', 'update'],
-  ['update', '7', '5', 'update'],
-  ['insert', '1', null, 'insert'],
-  ['update', '9007199254740991', '9007199254740990', 'update'],
-  ['update', '9007199254740990', '9007199254740991', 'ignored'],
-  ['insert', 'x', null, 'error'],
-  ['insert', '0', null, 'error'],
+  ['update', '3', '5', 'upsert', 'ignored'],
+  ['update', '5', '5', 'upsert', 'update active'],
+  ['update', '7', '5', 'upsert', 'update active'],
+  ['insert', '1', null, 'upsert', 'insert active'],
+  ['insert', '1', null, undefined, 'insert active'],
+  ['update', '9007199254740991', '9007199254740990', 'upsert', 'update active'],
+  ['update', '9007199254740990', '9007199254740991', 'upsert', 'ignored'],
+  ['insert', 'x', null, 'upsert', 'error'],
+  ['insert', '0', null, 'upsert', 'error'],
+  ['update', '8', '7', 'retire', 'update retired'],
+  ['insert', '8', null, 'retire', 'insert retired'],
+  ['update', '6', '7', 'retire', 'ignored'],
+  ['update', '9', '8', 'bogus', 'error'],
 ];
-var bad = cases.filter(function (c) {{ return run(c[0], c[1], c[2]) !== c[3]; }});
+var bad = cases.filter(function (c) {{ return run(c[0], c[1], c[2], c[3]) !== c[4]; }});
 if (bad.length) {{ console.error(JSON.stringify(bad)); process.exit(1); }}
 "#,
         script = serde_json::to_string(&block.text).unwrap()
@@ -648,7 +670,7 @@ if (bad.length) {{ console.error(JSON.stringify(bad)); process.exit(1); }}
         Ok(())
     } else {
         Err(format!(
-            "the transform script gives wrong outcomes (action, incoming, held, expected): {}",
+            "the transform script gives wrong outcomes (action, incoming, held, operation, expected): {}",
             String::from_utf8_lossy(&output.stderr)
         ))
     }
@@ -799,4 +821,22 @@ fn a_config_with_an_unknown_key_is_caught() {
     assert!(load_config("[batch]\nmax_change = 10\n", &dir).is_err());
     assert!(load_config("[tenants.servicenow]\ninstance_url = \"https://x.service-now.com\"\nauth = \"basic\"\nusername = \"u\"\npassword_file = \"/etc/x\"\nstaging_table = \"u_t\"\n", &dir).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_json_message_is_checked_against_its_own_schema() {
+    let block = |text: &str| Block {
+        doc: "test.md".into(),
+        line: 1,
+        info: "json".into(),
+        marker: None,
+        text: text.into(),
+    };
+    let retire = r#"{"schema": "script-retire/v1", "id": "r", "tenant": "acme", "script_id": "s", "version": 2, "published_at": "2026-11-27T10:00:00Z"}"#;
+    assert_eq!(check_json(&block(retire)), Ok(()));
+    let with_hash = retire.replace(r#""version": 2"#, r#""version": 2, "version_hash": "h""#);
+    let err = check_json(&block(&with_hash)).unwrap_err();
+    assert!(err.contains("script-retire.v1.json"), "{err}");
+    let unknown = retire.replace("script-retire/v1", "script-retire/v2");
+    assert!(check_json(&block(&unknown)).is_err());
 }

@@ -179,9 +179,11 @@ async fn a_burst_of_new_scripts_costs_one_genesys_request_each() {
     let listing = format!("GET /api/v2/flows/datatables/{SIM_DATATABLE}/rows");
     let listings = g.paths.get(&listing).copied().unwrap_or(0);
     assert_eq!(listings, 1, "one page lists the empty table: {:?}", g.paths);
+    let limits = "GET /api/v2/organizations/limits/namespaces/platform.api";
+    assert_eq!(g.paths.get(limits), Some(&1), "the org's limits, once");
     assert_eq!(
         g.total_requests(),
-        SCRIPTS as u64 + listings,
+        SCRIPTS as u64 + listings + 1,
         "{:?}",
         g.paths
     );

@@ -29,6 +29,7 @@ mod pipeline;
 mod process_faults;
 mod publish;
 mod publisher_examples;
+mod real_services;
 mod retry_engine;
 mod scale_out;
 mod schema_agreement;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use common::{eventually, run_cli, run_cli_with_stdin, spawn_app};
 use lapin::options::BasicGetOptions;
 use lapin::types::AMQPValue;
-use scriptsync::change::ScriptChange;
+use scriptsync::change::{Operation, ScriptChange};
 use scriptsync::publish::{ChangePublisher, Entries, PublishFailure};
 
 /// The lines `publish_lines` makes invalid, and the field each error must name.
@@ -309,11 +309,21 @@ async fn the_library_publisher_refuses_an_unknown_tenant_and_confirms_a_known_on
     app.stop().await;
 }
 
-/// Each file of the invalid corpus (named after the field at fault) is reported with that
-/// field, whatever rule it breaks.
+/// Each file of the invalid corpora of changes and retires (named after the field at fault)
+/// is reported with that field, whatever rule it breaks.
 #[test]
 fn every_invalid_corpus_file_is_reported_with_its_field() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/changes/invalid");
+    assert!(fields_named_in("changes") > 80);
+    assert!(fields_named_in("retires") > 25);
+}
+
+/// How many files of `tests/data/<messages>/invalid` named a field (each one that names a
+/// field of the schemas must be reported with it).
+fn fields_named_in(messages: &str) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(messages)
+        .join("invalid");
     let fields = [
         "genesys_version_id",
         "version_hash",
@@ -366,5 +376,116 @@ fn every_invalid_corpus_file_is_reported_with_its_field() {
         );
         checked += 1;
     }
-    assert!(checked > 80, "only {checked} corpus files named a field");
+    checked
+}
+
+/// A retire as a publisher writes it, canonical (the order and spacing serde writes), so the
+/// published body is the line itself.
+fn retire_line(tenant: &str, n: usize) -> String {
+    let retire =
+        ScriptChange::retire_builder(format!("{tenant}-retire-{n}"), tenant, "s1", 40 + n as u64)
+            .published_at("2026-11-27T10:00:00Z")
+            .build()
+            .unwrap();
+    serde_json::to_string(&retire).unwrap()
+}
+
+/// Takes the next message of `queue` (none consumes it): its body and message id.
+async fn next_message(app: &common::TestApp, queue: &str) -> (Vec<u8>, Option<String>) {
+    let ch = app.conn.create_channel().await.unwrap();
+    let msg = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("a message in {queue}"));
+    let id = msg
+        .delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|m| m.to_string());
+    let _ = ch.close(200, "ok".into()).await;
+    (msg.delivery.data, id)
+}
+
+/// A retire goes out like a change, from the library and from `scriptsync publish`: routed
+/// by tenant, with its id as message id, and its body byte for byte what was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retire_is_published_and_arrives_byte_for_byte() {
+    let app = spawn_app(&["pub-ret"], |_| {}).await;
+    // The tenant's queue as the worker would declare it, with no worker consuming it.
+    let queue = app.names.tenant_queue("pub-ret-parked");
+    app.bind_queue(&queue, "pub-ret-parked").await;
+
+    let mut publisher = ChangePublisher::connect(&app.settings.broker)
+        .await
+        .unwrap();
+    let retire = ScriptChange::retire_builder("lib-retire", "pub-ret-parked", "welcome", 9)
+        .priority(scriptsync::change::Priority::Compliance)
+        .build()
+        .unwrap();
+    publisher.publish(&retire).await.unwrap();
+    publisher.close().await;
+    let (body, id) = next_message(&app, &queue).await;
+    assert_eq!(body, serde_json::to_vec(&retire).unwrap());
+    assert_eq!(id.as_deref(), Some("lib-retire"));
+    let decoded = scriptsync::change::decode(&body, "pub-ret-parked", 65_536).unwrap();
+    assert_eq!(
+        (decoded.operation(), &decoded),
+        (Operation::Retire, &retire)
+    );
+
+    let lines = [
+        good_line("pub-ret-parked", 1),
+        retire_line("pub-ret-parked", 2),
+    ];
+    let config = app.write_config();
+    let (code, out, err) = publish_file(&config, "retire.jsonl", &lines.join("\n")).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("read 2, invalid 0, published 2"), "{out}");
+    for line in &lines {
+        let (body, _) = next_message(&app, &queue).await;
+        assert_eq!(String::from_utf8(body).unwrap(), *line);
+    }
+    app.delete_queue(&queue).await;
+    app.stop().await;
+}
+
+/// An invalid retire is refused before anything is sent, saying which line and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_retire_is_refused_with_a_clear_message() {
+    let app = spawn_app(&["pub-ret-bad"], |_| {}).await;
+    let queue = app.names.tenant_queue("pub-ret-bad-parked");
+    app.bind_queue(&queue, "pub-ret-bad-parked").await;
+    let good = retire_line("pub-ret-bad-parked", 1);
+    let text = [
+        good.clone(),
+        good.replace(r#""version":41"#, r#""version":41,"version_hash":"h41""#),
+        good.replace(r#""version":41"#, r#""version":0"#),
+        good.replace("script-retire/v1", "script-retire/v2"),
+    ]
+    .join("\n");
+    let config = app.write_config();
+    let (code, out, err) = publish_file(&config, "bad-retires.jsonl", &text).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("read 4, invalid 3, published 1"), "{out}");
+    let problems = problem_lines(&err);
+    assert_eq!(
+        problems,
+        [
+            "line 2: invalid: not a valid script change: version_hash: unknown field \
+             `version_hash`, expected one of `schema`, `id`, `tenant`, `script_id`, `version`, \
+             `published_at`, `targets`, `priority`",
+            "line 3: invalid: not a valid script change: version must be between 1 and \
+             9007199254740991",
+            "line 4: invalid: not a valid script change: schema must be \"script-change/v1\" or \
+             \"script-retire/v1\", got \"script-retire/v2\"",
+        ],
+        "{err}"
+    );
+    app.wait_depth(&queue, 1).await;
+    let (body, _) = next_message(&app, &queue).await;
+    assert_eq!(String::from_utf8(body).unwrap(), good);
+    app.delete_queue(&queue).await;
+    app.stop().await;
 }

@@ -3,8 +3,10 @@
 //! in-process on the simulator: each publishes one change, which must reach both targets,
 //! (and, the tenant having `publish_scripts`, its Genesys script version published),
 //! with the AMQP properties the README promises (persistent, `application/json`,
-//! `message_id` = the change id, a timestamp, a `traceparent` header). A change for a tenant
-//! without a queue is confirmed to the publisher and dead-lettered as `unknown_tenant`.
+//! `message_id` = the change id, a timestamp, a `traceparent` header). Each also publishes a
+//! retire (`--retire`), which arrives with the same properties as a `script-retire/v1`. A
+//! change for a tenant without a queue is confirmed to the publisher and dead-lettered as
+//! `unknown_tenant`.
 //!
 //! When pika or amqplib is missing the test prints `SKIPPED: …` and passes, unless
 //! `SCRIPTSYNC_REQUIRE_EXAMPLES=1` (CI sets it, after `.ci/run` installs both), where it fails.
@@ -17,6 +19,7 @@ use std::process::Stdio;
 use common::{DEADLINE, TestApp, eventually, spawn_app};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
+use scriptsync::change::{Operation, ScriptChange};
 use tokio::process::Command;
 
 /// URL the examples get: the test broker, with its credentials spelled out.
@@ -140,8 +143,38 @@ fn example_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &st
     .to_vec()
 }
 
-/// Takes the one message in `queue` and checks the AMQP properties the README promises.
-async fn assert_properties(app: &TestApp, queue: &str, id: &str, example: &str) {
+/// The arguments of a retire of `script` at `version`: no content, a priority.
+fn retire_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &str) -> Vec<String> {
+    [
+        "--url",
+        EXAMPLE_BROKER_URL,
+        "--exchange",
+        &app.names.exchange(),
+        "--tenant",
+        tenant,
+        "--script-id",
+        script,
+        "--version",
+        &version.to_string(),
+        "--id",
+        id,
+        "--priority",
+        "compliance",
+        "--retire",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Takes the one message in `queue`, checks the AMQP properties the README promises, and
+/// returns it decoded (routing key `tenant`).
+async fn assert_properties(
+    app: &TestApp,
+    queue: &str,
+    tenant: &str,
+    id: &str,
+    example: &str,
+) -> ScriptChange {
     let ch = app.conn.create_channel().await.unwrap();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let delivery = loop {
@@ -190,9 +223,10 @@ async fn assert_properties(app: &TestApp, queue: &str, id: &str, example: &str) 
         "{example}: traceparent {traceparent:?} is not W3C"
     );
     let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
-    let change = scriptsync::change::decode(&delivery.data, "acme", 64 * 1024)
+    let change = scriptsync::change::decode(&delivery.data, tenant, 64 * 1024)
         .unwrap_or_else(|e| panic!("{example}: body {body} does not decode: {e}"));
     assert_eq!(change.id(), id);
+    change
 }
 
 #[tokio::test]
@@ -218,13 +252,28 @@ async fn python_and_node_examples_publish_changes_the_worker_delivers() {
     // A second queue on the tenant's key sees the same messages as the worker: the
     // properties are read there.
     let copies = app.bind_parking_queue("acme").await;
+    // Retires go to a tenant no worker serves: only what the examples send is checked here.
+    let retired = app.names.tenant_queue("acme-retired");
+    app.bind_queue(&retired, "acme-retired").await;
 
     for (i, example) in runnable.iter().enumerate() {
         let script = format!("example-{}", example.script.replace('.', "-"));
         let version = 3 + i as u64;
         let id = format!("example-{}", uuid::Uuid::new_v4());
         run_example(example, &example_args(&app, "acme", &script, version, &id)).await;
-        assert_properties(&app, &copies, &id, example.name).await;
+        let change = assert_properties(&app, &copies, "acme", &id, example.name).await;
+        assert_eq!(change.operation(), Operation::Upsert, "{}", example.name);
+
+        let retire_id = format!("example-retire-{}", uuid::Uuid::new_v4());
+        let args = retire_args(&app, "acme-retired", &script, version + 1, &retire_id);
+        run_example(example, &args).await;
+        let retire =
+            assert_properties(&app, &retired, "acme-retired", &retire_id, example.name).await;
+        assert_eq!(retire.operation(), Operation::Retire, "{}", example.name);
+        assert_eq!(
+            (retire.script_id(), retire.version()),
+            (script.as_str(), version + 1)
+        );
 
         eventually(
             &format!("{}: v{version} of {script} at both targets", example.name),
@@ -271,6 +320,7 @@ async fn python_and_node_examples_publish_changes_the_worker_delivers() {
     );
 
     app.delete_queue(&copies).await;
+    app.delete_queue(&retired).await;
     assert_eq!(app.sim_state().total_violations(), 0);
     app.stop().await;
 }

@@ -12,6 +12,10 @@
 //! value at the limit and one past it, `null`, absence), so a change to either side that the
 //! other does not follow fails here. A keyword the generator does not know fails too, so a
 //! new field or rule cannot slip past.
+//!
+//! `script-retire/v1` (`schemas/script-retire.v1.json`) is held to the same tests, with its own
+//! corpus (`tests/data/retires/`), in [`retire`]; that module also checks that `decode`
+//! dispatches on `schema`: it accepts a body exactly when one of the two schemas does.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -49,7 +53,12 @@ fn change_validator() -> Validator {
 
 /// `(file name, bytes)` of every `*.json` in `tests/data/changes/<kind>/`, sorted by name.
 fn corpus(kind: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = repo_path(&format!("tests/data/changes/{kind}"));
+    corpus_in("changes", kind)
+}
+
+/// `(file name, bytes)` of every `*.json` in `tests/data/<messages>/<kind>/`, sorted by name.
+fn corpus_in(messages: &str, kind: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = repo_path(&format!("tests/data/{messages}/{kind}"));
     let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -367,8 +376,9 @@ fn base_change() -> Value {
     read_json("tests/data/changes/valid/minimal.json")
 }
 
-fn with_field(field: &str, value: Value) -> Value {
-    let mut change = base_change();
+/// `base` with `field` set to `value`.
+fn set_field(base: &Value, field: &str, value: Value) -> Value {
+    let mut change = base.clone();
     change[field] = value;
     change
 }
@@ -529,8 +539,10 @@ fn string_cases(what: &str, rule: &Value, place: &dyn Fn(String) -> Value, out: 
     }
 }
 
-/// Every case the schema's properties imply.
-fn schema_cases(schema: &Value) -> Vec<Case> {
+/// Every case the schema's properties imply, each a change to `base` (a valid message of
+/// that schema with only its required fields).
+fn schema_cases(schema: &Value, base: &Value) -> Vec<Case> {
+    let with_field = |field: &str, value: Value| set_field(base, field, value);
     let required: BTreeSet<&str> = schema["required"]
         .as_array()
         .unwrap()
@@ -546,7 +558,7 @@ fn schema_cases(schema: &Value) -> Vec<Case> {
             );
         }
         // Absent: fine exactly when optional. Null: never a value.
-        let mut absent = base_change();
+        let mut absent = base.clone();
         absent.as_object_mut().unwrap().remove(field);
         out.push(Case {
             what: format!("{field}: absent"),
@@ -665,7 +677,7 @@ fn schema_cases(schema: &Value) -> Vec<Case> {
             other => panic!("{field}: type {other:?} has no cases in this test"),
         }
     }
-    let mut unknown = base_change();
+    let mut unknown = base.clone();
     unknown["not_a_field"] = json!("x");
     out.push(Case {
         what: "an unknown field".into(),
@@ -677,14 +689,17 @@ fn schema_cases(schema: &Value) -> Vec<Case> {
 
 #[test]
 fn every_schema_field_agrees_with_decode_at_its_limits() {
-    let schema = change_schema();
-    let validator = change_validator();
-    let cases = schema_cases(&schema);
+    let cases = schema_cases(&change_schema(), &base_change());
     assert!(cases.len() > 100, "only {} cases", cases.len());
+    assert_cases_agree(&cases, &change_validator());
+}
+
+/// Each case judged by the schema (`validator`) and by `decode` as the case expects.
+fn assert_cases_agree(cases: &[Case], validator: &Validator) {
     let mut wrong = Vec::new();
-    for case in &cases {
+    for case in cases {
         let body = serde_json::to_vec(&case.change).unwrap();
-        let by_schema = schema_verdict(&validator, &body).is_ok();
+        let by_schema = schema_verdict(validator, &body).is_ok();
         // The body limit is a rule of its own (tested above): not in the way here.
         let by_decode = decode(&body, &routing_key(&body), usize::MAX).is_ok();
         let expected = case.expect.unwrap_or(by_schema);
@@ -715,3 +730,5 @@ fn version_limit_is_the_rust_constant() {
         json!(MAX_VERSION)
     );
 }
+
+mod retire;

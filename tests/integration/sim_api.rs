@@ -8,7 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use scriptsync_sim::{
-    Faults, InjectedResponse, SimConfig, SimHandle, SimState, SimTarget, Simulator,
+    Faults, GENESYS_LIMITS_NAMESPACE, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
+    GENESYS_MISSING_PERMISSIONS_CODE, GENESYS_RATE_LIMIT_KEY, GENESYS_ROW_EXISTS_CODE,
+    GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE, InjectedResponse, SimConfig, SimHandle,
+    SimState, SimTarget, Simulator, genesys_legacy_rate_limit_body,
 };
 use serde_json::{Value, json};
 
@@ -186,11 +189,21 @@ async fn genesys_rows_are_created_updated_read_and_published() {
     stop(sim).await;
 }
 
+/// The defaults, except that a request sent straight after a 429 counts as a violation (these
+/// tests send it on purpose, after reading the 429; the default grace forgives requests that
+/// were on their way when the pause was announced).
+fn instant_referee() -> SimConfig {
+    SimConfig {
+        in_flight_grace: Duration::ZERO,
+        ..SimConfig::default()
+    }
+}
+
 #[tokio::test]
 async fn genesys_quota_answers_429_and_counts_requests_sent_into_the_pause() {
     let config = SimConfig {
         genesys_requests_per_minute: 2,
-        ..SimConfig::default()
+        ..instant_referee()
     };
     let (sim, client) = start(config).await;
     let (acme, other) = (
@@ -233,7 +246,7 @@ async fn genesys_quota_answers_429_and_counts_requests_sent_into_the_pause() {
 
 #[tokio::test]
 async fn injected_429_and_503_pause_like_the_quota() {
-    let (sim, client) = start(SimConfig::default()).await;
+    let (sim, client) = start(instant_referee()).await;
     let token = genesys_login(&sim, &client, "acme").await;
     let faults = Faults {
         inject: vec![InjectedResponse::new(429).with_genesys_body_seconds(30)],
@@ -522,7 +535,7 @@ async fn servicenow_batch_judges_each_sub_request_and_insert_multiple_applies_al
 async fn servicenow_rate_limit_rule_reports_headers_and_429s() {
     let config = SimConfig {
         servicenow_requests_per_hour: Some(2),
-        ..SimConfig::default()
+        ..instant_referee()
     };
     let (sim, client) = start(config).await;
     let url = format!("{}/api/now/import/x", sim.base_url());
@@ -892,4 +905,413 @@ async fn genesys_rows_are_listed_in_pages_per_principal() {
     let (status, _, _) = send(list("pageSize=501")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     stop(sim).await;
+}
+
+fn rows_url(sim: &SimHandle, table: &str) -> String {
+    format!("{}/api/v2/flows/datatables/{table}/rows", sim.base_url())
+}
+
+async fn post_faults(sim: &SimHandle, client: &Client, body: Value) -> StatusCode {
+    let url = format!("{}/_sim/faults", sim.base_url());
+    send(client.post(url).json(&body)).await.0
+}
+
+fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> u64 {
+    header(headers, "retry-after")
+        .parse()
+        .expect("integer Retry-After")
+}
+
+#[tokio::test]
+async fn another_integrations_share_leaves_less_of_the_genesys_window() {
+    let window = Duration::from_secs(4);
+    let config = SimConfig {
+        genesys_requests_per_minute: 10,
+        genesys_window: window,
+        ..instant_referee()
+    };
+    let (sim, client) = start(config).await;
+    let faults = |share: f64| {
+        json!({"principal": "acme", "target": "genesys",
+                                     "faults": {"other_integration_share": share}})
+    };
+    assert_eq!(
+        post_faults(&sim, &client, faults(1.5)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_faults(&sim, &client, faults(1.0)).await,
+        StatusCode::NO_CONTENT
+    );
+    let (acme, globex) = (
+        genesys_login(&sim, &client, "acme").await,
+        genesys_login(&sim, &client, "globex").await,
+    );
+    // Half-way through the first window the other integration has sent 5 of the 10.
+    tokio::time::sleep(window / 2).await;
+    let get = |token: &str| client.get(row_url(&sim, "s1")).bearer_auth(token);
+    let mut admitted = 0;
+    let (headers, body) = loop {
+        let (status, headers, body) = send(get(&acme)).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break (headers, body);
+        }
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        admitted += 1;
+        assert!(admitted <= 5, "the other integration's share is ignored");
+    };
+    assert!(admitted >= 1, "{admitted}");
+    let wait = retry_after_secs(&headers);
+    assert!((1..=2).contains(&wait), "{wait}");
+    let message = format!("Rate limit exceeded the maximum. Retry the request in [{wait}] seconds");
+    assert_eq!(body["message"], message);
+    assert_eq!(
+        send(get(&acme)).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "paused"
+    );
+    // A client without the fault has the whole quota.
+    for _ in 0..10 {
+        assert_eq!(send(get(&globex)).await.0, StatusCode::NOT_FOUND);
+    }
+
+    let state: SimState = client
+        .get(format!("{}/_sim/state", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let genesys = state.tenant("acme").genesys;
+    assert!(genesys.other_requests >= 5, "{}", genesys.other_requests);
+    assert!(admitted + genesys.other_requests >= 10);
+    assert_eq!((genesys.answered(429), genesys.violations), (2, 1));
+    assert_eq!(state.tenant("globex").genesys.other_requests, 0);
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn genesys_daily_limit_answers_429_until_the_day_ends() {
+    let config = SimConfig {
+        genesys_daily_limit: Some(3),
+        genesys_day: Duration::from_secs(30),
+        ..instant_referee()
+    };
+    let (sim, client) = start(config).await;
+    let token = genesys_login(&sim, &client, "acme").await;
+    let get = || client.get(row_url(&sim, "s1")).bearer_auth(&token);
+    for _ in 0..3 {
+        assert_eq!(send(get()).await.0, StatusCode::NOT_FOUND);
+    }
+    let (status, headers, body) = send(get()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after_secs(&headers);
+    assert!((20..=30).contains(&wait), "the rest of the day: {wait}");
+    assert_eq!(
+        body["message"],
+        format!("Rate limit exceeded the maximum. Retry the request in [{wait}] seconds")
+    );
+    assert_eq!(body["code"], "too.many.requests.retry.after");
+    let (status, _, _) = send(get()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    let acme = sim.state().tenant("acme").genesys;
+    assert_eq!(
+        (acme.answered(404), acme.answered(429), acme.violations),
+        (3, 2, 1)
+    );
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn legacy_genesys_429s_carry_no_wait_and_raw_bodies_are_sent_as_is() {
+    let config = SimConfig {
+        genesys_requests_per_minute: 2,
+        ..SimConfig::default()
+    };
+    let (sim, client) = start(config).await;
+    let legacy = Faults {
+        genesys_legacy_429: true,
+        ..Faults::default()
+    };
+    sim.set_faults(Some("acme"), SimTarget::Genesys, legacy);
+    let token = genesys_login(&sim, &client, "acme").await;
+    let get = |token: &str| client.get(row_url(&sim, "s1")).bearer_auth(token);
+    for _ in 0..2 {
+        assert_eq!(send(get(&token)).await.0, StatusCode::NOT_FOUND);
+    }
+    for _ in 0..2 {
+        let (status, headers, body) = send(get(&token)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(headers.get("retry-after").is_none());
+        let cid = header(&headers, "inin-correlation-id");
+        assert_eq!(body, genesys_legacy_rate_limit_body(2, 60, cid));
+        assert_eq!(
+            body["message"],
+            "Rate limit exceeded the maximum [2] requests within [60] seconds"
+        );
+    }
+    let acme = sim.state().tenant("acme").genesys;
+    assert_eq!(
+        (acme.answered(429), acme.violations),
+        (2, 0),
+        "nothing was announced, so an early retry is no violation"
+    );
+
+    let raw = r#"{"message":"Some other wording entirely","status":429}"#;
+    let inject = Faults {
+        inject: vec![InjectedResponse::new(429).with_body(raw)],
+        ..Faults::default()
+    };
+    sim.set_faults(Some("globex"), SimTarget::Genesys, inject);
+    let globex = genesys_login(&sim, &client, "globex").await;
+    let response = get(&globex).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/json"
+    );
+    assert!(!header(response.headers(), "inin-correlation-id").is_empty());
+    assert_eq!(response.text().await.unwrap(), raw);
+    assert_eq!(
+        send(get(&globex)).await.0,
+        StatusCode::NOT_FOUND,
+        "no pause"
+    );
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn genesys_org_limits_report_the_quota_and_count_against_it() {
+    let config = SimConfig {
+        genesys_requests_per_minute: 3,
+        ..SimConfig::default()
+    };
+    let (sim, client) = start(config).await;
+    let token = genesys_login(&sim, &client, "acme").await;
+    let limits = |namespace: &str| {
+        let url = format!(
+            "{}/api/v2/organizations/limits/namespaces/{namespace}",
+            sim.base_url()
+        );
+        client.get(url).bearer_auth(&token)
+    };
+    let (status, _, body) = send(limits(GENESYS_LIMITS_NAMESPACE)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entities = body["entities"].as_array().unwrap();
+    let quota = entities
+        .iter()
+        .find(|e| e["key"] == GENESYS_RATE_LIMIT_KEY)
+        .expect("the quota key");
+    assert_eq!(quota["value"], 3);
+    assert_eq!(
+        (body["pageNumber"].clone(), body["total"].clone()),
+        (json!(1), json!(entities.len()))
+    );
+
+    let (status, headers, body) = send(limits("no.such.namespace")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["contextId"], header(&headers, "inin-correlation-id"));
+    let set = json!({"principal": "acme", "target": "genesys",
+                     "faults": {"limits_refused": true}});
+    assert_eq!(
+        post_faults(&sim, &client, set).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, _, body) = send(limits(GENESYS_LIMITS_NAMESPACE)).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (
+            StatusCode::FORBIDDEN,
+            json!(GENESYS_MISSING_PERMISSIONS_CODE)
+        )
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("You are missing the following permission(s): "),
+        "{message}"
+    );
+    // Three calls used the quota of 3.
+    let (status, headers, _) = send(limits(GENESYS_LIMITS_NAMESPACE)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after_secs(&headers) >= 1);
+    let unauthenticated = client.get(format!(
+        "{}/api/v2/organizations/limits/namespaces/{GENESYS_LIMITS_NAMESPACE}",
+        sim.base_url()
+    ));
+    assert_eq!(send(unauthenticated).await.0, StatusCode::UNAUTHORIZED);
+
+    let acme = sim.state().tenant("acme").genesys;
+    assert_eq!(
+        acme.requests,
+        [(200, 1), (403, 1), (404, 1), (429, 1)].into()
+    );
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn genesys_tables_cap_rows_check_keys_and_word_duplicates_as_configured() {
+    let config = SimConfig {
+        genesys_max_rows_per_table: 2,
+        genesys_duplicate_row_status: 400,
+        ..SimConfig::default()
+    };
+    let (sim, client) = start(config).await;
+    let token = genesys_login(&sim, &client, "acme").await;
+    let create = |table: &str, key: &str| {
+        client
+            .post(rows_url(&sim, table))
+            .bearer_auth(&token)
+            .json(&row(key, 1))
+    };
+    for key in ["a", "b"] {
+        assert_eq!(send(create(TABLE, key)).await.0, StatusCode::OK);
+    }
+    let (status, _, body) = send(create(TABLE, "c")).await;
+    assert_eq!(status.as_u16(), GENESYS_MAX_ROWS_STATUS);
+    assert_eq!(body["code"], GENESYS_MAX_ROWS_CODE);
+    let (status, _, body) = send(create(TABLE, "a")).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(GENESYS_ROW_EXISTS_CODE))
+    );
+    let update = client
+        .put(row_url(&sim, "b"))
+        .bearer_auth(&token)
+        .json(&row("b", 2));
+    assert_eq!(
+        send(update).await.0,
+        StatusCode::OK,
+        "a full table still updates"
+    );
+
+    let longest = "k".repeat(256);
+    assert_eq!(send(create("dt-2", &longest)).await.0, StatusCode::OK);
+    let (status, _, body) = send(create("dt-2", &format!("{longest}x"))).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(GENESYS_SCHEMA_CODE))
+    );
+    assert!(body["message"].as_str().unwrap().contains("257 characters"));
+
+    let held = sim.state().tenant("acme").genesys.held;
+    assert_eq!(held.len(), 3);
+    stop(sim).await;
+
+    let teapot = SimConfig {
+        genesys_duplicate_row_status: 418,
+        ..SimConfig::default()
+    };
+    let refused = Simulator::start(teapot, "127.0.0.1:0".parse().unwrap()).await;
+    assert!(refused.is_err(), "only 400 or 409 for a duplicate row");
+}
+
+#[tokio::test]
+async fn genesys_rows_are_deleted_with_204_and_watchers_see_it() {
+    let (sim, client) = start(SimConfig::default()).await;
+    let mut applied = sim.watch_applied();
+    let token = genesys_login(&sim, &client, "acme").await;
+    let create = client
+        .post(rows_url(&sim, TABLE))
+        .bearer_auth(&token)
+        .json(&row("s1", 3));
+    assert_eq!(send(create).await.0, StatusCode::OK);
+
+    let delete = || client.delete(row_url(&sim, "s1")).bearer_auth(&token);
+    let response = delete().send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(!header(response.headers(), "inin-correlation-id").is_empty());
+    assert!(response.bytes().await.unwrap().is_empty());
+    let (status, _, body) = send(delete()).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::NOT_FOUND, json!(GENESYS_ROW_NOT_FOUND_CODE))
+    );
+    let read = client.get(row_url(&sim, "s1")).bearer_auth(&token);
+    assert_eq!(send(read).await.0, StatusCode::NOT_FOUND);
+
+    let genesys = sim.state().tenant("acme").genesys;
+    assert!(genesys.held.is_empty());
+    assert_eq!((genesys.writes, genesys.deletes), (1, 1));
+    assert_eq!(genesys.requests, [(200, 1), (204, 1), (404, 2)].into());
+    let path = format!("DELETE /api/v2/flows/datatables/{TABLE}/rows/s1");
+    assert_eq!(genesys.paths[&path], 2);
+    let events: Vec<(u64, bool)> = std::iter::from_fn(|| applied.try_recv().ok())
+        .map(|e| (e.version, e.deleted))
+        .collect();
+    assert_eq!(events, [(3, false), (3, true)]);
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn servicenow_retire_records_follow_the_transform_rules() {
+    let (sim, client) = start(SimConfig::default()).await;
+    let mut applied = sim.watch_applied();
+    let token = sn_token(&sim, &client, "snc").await;
+    let with_op = |version: u64, operation: &str| {
+        let mut r = record("acme", "s1", version);
+        r["u_operation"] = json!(operation);
+        r
+    };
+    let status_of = |body: &Value| body["result"][0]["status"].as_str().unwrap().to_string();
+    let held = |sim: &SimHandle| sim.state().tenant("acme").servicenow.held["s1"].clone();
+
+    let (_, body) = import(&sim, &client, &token, &record("acme", "s1", 2)).await;
+    assert_eq!(status_of(&body), "inserted");
+    let (_, body) = import(&sim, &client, &token, &with_op(3, "retire")).await;
+    assert_eq!(status_of(&body), "updated");
+    assert!(held(&sim).retired && held(&sim).version == 3);
+    let (_, body) = import(&sim, &client, &token, &with_op(1, "retire")).await;
+    assert_eq!(
+        status_of(&body),
+        "skipped",
+        "an older retire changes nothing"
+    );
+    let (_, body) = import(&sim, &client, &token, &with_op(4, "upsert")).await;
+    assert_eq!(status_of(&body), "updated");
+    assert!(!held(&sim).retired);
+    let (status, body) = import(&sim, &client, &token, &with_op(5, "purge")).await;
+    assert_eq!(
+        (status, status_of(&body)),
+        (StatusCode::CREATED, "error".into())
+    );
+    let error = body["result"][0]["error_message"].as_str().unwrap();
+    assert!(error.contains("u_operation"), "{error}");
+
+    let acme = sim.state().tenant("acme").servicenow;
+    assert_eq!(
+        (
+            acme.writes,
+            acme.deletes,
+            acme.older_writes,
+            acme.held["s1"].version
+        ),
+        (2, 1, 1, 4)
+    );
+    let events: Vec<(u64, bool)> = std::iter::from_fn(|| applied.try_recv().ok())
+        .map(|e| (e.version, e.deleted))
+        .collect();
+    assert_eq!(events, [(2, false), (3, true), (4, false)]);
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn a_request_on_its_way_when_the_pause_was_announced_is_no_violation() {
+    let config = SimConfig {
+        genesys_requests_per_minute: 1,
+        in_flight_grace: Duration::from_secs(30),
+        ..SimConfig::default()
+    };
+    let (sim, client) = start(config).await;
+    let token = genesys_login(&sim, &client, "acme").await;
+    let get = || client.get(row_url(&sim, "s1")).bearer_auth(&token);
+    let _ = send(get()).await;
+    let (status, _, _) = send(get()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "over the quota");
+    // Inside the pause but within the grace of its announcement: refused, not a violation.
+    let (status, _, _) = send(get()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let g = sim.state().tenant("acme").genesys;
+    assert_eq!((g.violations, g.in_flight_at_pause), (0, 1));
 }

@@ -251,12 +251,7 @@ async fn genesys_stale_knowledge_falls_back_to_post_and_to_put() {
         );
         // The next lane's listing is refused, so `target` keeps what it knew and believes
         // s1 is new: POST → 409 → PUT.
-        let refused = InjectedResponse {
-            status: 400,
-            retry_after: None,
-            genesys_body_seconds: None,
-            count: 1,
-        };
+        let refused = InjectedResponse::new(400);
         let faults = Faults {
             inject: vec![refused],
             ..Faults::default()

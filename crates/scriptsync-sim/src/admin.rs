@@ -2,7 +2,8 @@
 //!
 //! - `GET /_sim/state` → [`SimState`] as JSON;
 //! - `POST /_sim/faults` with `{"principal": optional, "target": "genesys"|"servicenow",
-//!   "faults": Faults}` → 204;
+//!   "faults": Faults}` → 204 (400 for a body that does not parse, e.g. an
+//!   `other_integration_share` outside 0.0–1.0; omitted fields take their defaults);
 //! - `POST /_sim/expire-tokens` with an optional `{"principal": …}` (an empty body means every
 //!   principal) → 204.
 //!

@@ -177,6 +177,7 @@ mod tests {
             target,
             script_id: script.into(),
             version,
+            deleted: false,
             at: t0 + ms(at),
         }
     }

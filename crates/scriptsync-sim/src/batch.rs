@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::SimTarget;
-use super::faults::ItemFault;
+use super::fault_state::ItemFault;
 use super::respond::json_response;
 use super::servicenow::{error, error_body};
 use super::transform::Importer;
@@ -149,7 +149,7 @@ mod tests {
         let admitted = Admitted {
             record_errors: BTreeSet::from(["bad".to_string()]),
             unserviced: BTreeSet::from(["later".to_string()]),
-            truncated: false,
+            ..Admitted::default()
         };
         let request = json!({"batch_request_id": 7, "rest_requests": [
             sub("a", "/api/now/import/u_stage", "s1"),

@@ -1,7 +1,11 @@
 //! [`SimConfig`]: how the simulator's quotas, tokens and credentials behave.
 //!
 //! Defaults mirror the real services (300 requests per minute per Genesys client, 24 h Genesys
-//! tokens, 30 min ServiceNow tokens, no ServiceNow rate-limit rule). Tests shrink the windows.
+//! tokens, 30 min ServiceNow tokens, no ServiceNow rate-limit rule, no Genesys daily limit,
+//! 5000 rows per data table, 409 for a duplicate row). Tests shrink the windows.
+//!
+//! [`SimConfig::validate`] rejects: a zero `genesys_window` or `genesys_day`, a non-positive
+//! `servicenow_time_factor`, and a `genesys_duplicate_row_status` other than 400 or 409.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -37,6 +41,28 @@ pub struct SimConfig {
     /// Emulate the integrator's transform script: a ServiceNow record whose `u_version` is lower
     /// than the held one is answered `skipped` and not applied.
     pub servicenow_skip_older: bool,
+    /// A second, long Genesys limit per principal: admitted API requests per `genesys_day`
+    /// (fixed windows aligned to the simulator's start, like `genesys_window`). Over it: 429
+    /// with `Retry-After` = the seconds until that day-window ends. `None` (the default): no
+    /// such limit.
+    pub genesys_daily_limit: Option<u32>,
+    /// Length of the `genesys_daily_limit` window (default 24 h; tests shrink it).
+    #[serde(with = "humantime_serde")]
+    pub genesys_day: Duration,
+    /// Rows a data table holds at most, per principal: a `POST …/rows` that would create one
+    /// more is refused with [`crate::GENESYS_MAX_ROWS_STATUS`] /
+    /// [`crate::GENESYS_MAX_ROWS_CODE`]. `PUT` of an existing row still works. 0 refuses every
+    /// new row.
+    pub genesys_max_rows_per_table: usize,
+    /// Status of a `POST …/rows` whose key already exists: 409 (default) or 400, both with code
+    /// [`crate::GENESYS_ROW_EXISTS_CODE`].
+    pub genesys_duplicate_row_status: u16,
+    /// A request arriving inside a pause within this long of the 429 that announced it was
+    /// already on its way when the client was told (a client with several requests in flight
+    /// cannot take them back): refused the same, counted in `in_flight_at_pause`, not in
+    /// `violations`. Later arrivals are violations.
+    #[serde(with = "humantime_serde")]
+    pub in_flight_grace: Duration,
 }
 
 impl Default for SimConfig {
@@ -50,6 +76,11 @@ impl Default for SimConfig {
             servicenow_token_lifetime: Duration::from_secs(1_800),
             clients: None,
             servicenow_skip_older: true,
+            genesys_daily_limit: None,
+            genesys_day: Duration::from_secs(86_400),
+            genesys_max_rows_per_table: 5_000,
+            genesys_duplicate_row_status: 409,
+            in_flight_grace: Duration::from_millis(100),
         }
     }
 }
@@ -60,6 +91,12 @@ impl SimConfig {
         anyhow::ensure!(
             !self.genesys_window.is_zero(),
             "sim: genesys_window must be > 0"
+        );
+        anyhow::ensure!(!self.genesys_day.is_zero(), "sim: genesys_day must be > 0");
+        anyhow::ensure!(
+            matches!(self.genesys_duplicate_row_status, 400 | 409),
+            "sim: genesys_duplicate_row_status must be 400 or 409, got {}",
+            self.genesys_duplicate_row_status
         );
         anyhow::ensure!(
             self.servicenow_time_factor.is_finite() && self.servicenow_time_factor > 0.0,
@@ -98,16 +135,23 @@ mod tests {
         assert_eq!(config.genesys_requests_per_minute, 300);
         assert_eq!(config.genesys_window, Duration::from_secs(60));
         assert!(config.servicenow_skip_older);
+        assert_eq!(config.genesys_daily_limit, None);
+        assert_eq!(config.genesys_day, Duration::from_secs(86_400));
+        assert_eq!(config.genesys_max_rows_per_table, 5_000);
+        assert_eq!(config.genesys_duplicate_row_status, 409);
         config.validate().unwrap();
     }
 
     #[test]
     fn durations_are_human_readable_and_factor_scales_the_hour() {
         let config: SimConfig = serde_json::from_str(
-            r#"{"genesys_window":"2s","servicenow_time_factor":60.0,"servicenow_requests_per_hour":5}"#,
+            r#"{"genesys_window":"2s","servicenow_time_factor":60.0,"servicenow_requests_per_hour":5,
+                "genesys_daily_limit":100,"genesys_day":"10m"}"#,
         )
         .unwrap();
         assert_eq!(config.genesys_window, Duration::from_secs(2));
+        assert_eq!(config.genesys_daily_limit, Some(100));
+        assert_eq!(config.genesys_day, Duration::from_secs(600));
         assert_eq!(config.servicenow_window(), Duration::from_secs(60));
     }
 
@@ -124,6 +168,18 @@ mod tests {
         };
         assert!(negative.validate().is_err());
         assert!(serde_json::from_str::<SimConfig>(r#"{"nope":1}"#).is_err());
+        let no_day = SimConfig {
+            genesys_day: Duration::ZERO,
+            ..SimConfig::default()
+        };
+        assert!(no_day.validate().is_err());
+        for (status, ok) in [(400, true), (409, true), (418, false), (200, false)] {
+            let config = SimConfig {
+                genesys_duplicate_row_status: status,
+                ..SimConfig::default()
+            };
+            assert_eq!(config.validate().is_ok(), ok, "{status}");
+        }
     }
 
     #[test]

@@ -1,31 +1,41 @@
-//! Genesys Architect data-table rows: the store behind the row endpoints.
+//! Genesys Architect data-table rows: the store behind the row endpoints (the listing is
+//! [`super::rows_page`]).
 //!
-//! Rows are keyed by (principal, datatable id, key), so two Genesys orgs never see each other's
+//! Rows are kept per (principal, datatable id), so two Genesys orgs never see each other's
 //! rows. Writes are applied like the real table: last write wins, whatever its `version` (a
-//! lower version is counted in `older_writes`). The snapshot's `held` shows rows by key. The
-//! listing pages through one table's rows, keys ascending.
+//! lower version is counted in `older_writes`). The snapshot's `held` shows rows by key.
+//!
+//! The table's rules, checked in this order: a non-empty key of at most
+//! [`GENESYS_MAX_ROW_KEY_CHARS`] characters (else 400 [`GENESYS_SCHEMA_CODE`]); for `PUT` a
+//! key equal to the path's and an existing row (404); an integer `version`; for `POST` a key not
+//! held yet (`genesys_duplicate_row_status`, [`GENESYS_ROW_EXISTS_CODE`]) and room for one more
+//! row (`genesys_max_rows_per_table`, else [`GENESYS_MAX_ROWS_STATUS`] /
+//! [`GENESYS_MAX_ROWS_CODE`]). A delete removes the row, and its `held` entry unless another
+//! table of the principal holds the same key.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::codes::{
+    GENESYS_MAX_ROW_KEY_CHARS, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
+    GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE, GenesysError,
+};
 use super::world::World;
-use super::{HeldRecord, SimTarget};
+use super::{HeldRecord, SimConfig, SimTarget};
 
-/// A Genesys error to render: HTTP status, `code`, `message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RowError {
-    pub(crate) status: u16,
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
+/// The configured limits of every table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowRules {
+    pub(crate) max_rows: usize,
+    pub(crate) duplicate_status: u16,
 }
 
-impl RowError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+impl RowRules {
+    pub(crate) fn of(config: &SimConfig) -> Self {
         Self {
-            status,
-            code,
-            message: message.into(),
+            max_rows: config.genesys_max_rows_per_table,
+            duplicate_status: config.genesys_duplicate_row_status,
         }
     }
 }
@@ -34,59 +44,56 @@ impl RowError {
 /// (`PUT …/rows/{key}`) the row must exist; without (`POST …/rows`) it must not.
 pub(crate) fn write_row(
     world: &mut World,
-    principal: &str,
-    table: &str,
+    (principal, table): (&str, &str),
     path_key: Option<&str>,
     body: &[u8],
     record_errors: &BTreeSet<String>,
-) -> Result<Value, RowError> {
+    rules: RowRules,
+) -> Result<Value, GenesysError> {
     let row = parse_row(body)?;
-    let key = row
-        .get("key")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if key.is_empty() {
-        return Err(RowError::new(
-            400,
-            "flows.datatables.schema.exception",
-            "The row needs a string property \"key\"",
-        ));
-    }
+    let key = text(&row, "key");
+    check_key(&key)?;
     if path_key.is_some_and(|p| p != key) {
-        return Err(RowError::new(
-            400,
-            "bad.request",
-            format!("The row key '{key}' does not match the row id in the path"),
-        ));
+        return Err(GenesysError::bad_request(format!(
+            "The row key '{key}' does not match the row id in the path"
+        )));
     }
     let Some(version) = row.get("version").and_then(Value::as_u64) else {
-        return Err(RowError::new(
-            400,
-            "flows.datatables.schema.exception",
+        return Err(GenesysError::schema(
             "Property \"version\" must be an integer",
         ));
     };
     if record_errors.contains(&key) {
-        return Err(RowError::new(
-            400,
-            "flows.datatables.schema.exception",
-            format!("simulated row error for '{key}'"),
-        ));
+        return Err(GenesysError::schema(format!(
+            "simulated row error for '{key}'"
+        )));
     }
-    let id = (principal.to_string(), table.to_string(), key.clone());
-    match (path_key.is_some(), world.rows.contains_key(&id)) {
+    let rows = world
+        .tables
+        .entry((principal.to_string(), table.to_string()))
+        .or_default();
+    match (path_key.is_some(), rows.contains_key(&key)) {
         (true, false) => return Err(not_found(table, &key)),
         (false, true) => {
-            return Err(RowError::new(
-                409,
-                "flows.datatables.row.already.exists",
+            return Err(GenesysError::new(
+                rules.duplicate_status,
+                GENESYS_ROW_EXISTS_CODE,
                 format!("A row with key '{key}' already exists"),
+            ));
+        }
+        (false, false) if rows.len() >= rules.max_rows => {
+            return Err(GenesysError::new(
+                GENESYS_MAX_ROWS_STATUS,
+                GENESYS_MAX_ROWS_CODE,
+                format!(
+                    "The datatable '{table}' already holds the maximum of {} rows",
+                    rules.max_rows
+                ),
             ));
         }
         _ => {}
     }
-    world.rows.insert(id, row.clone());
+    rows.insert(key.clone(), row.clone());
 
     let state = world.target(principal, SimTarget::Genesys);
     state.writes += 1;
@@ -104,9 +111,39 @@ pub(crate) fn write_row(
             .and_then(Value::as_str)
             .map(str::to_string),
         writes: held.writes + 1,
+        retired: false,
     };
     world.applied(principal, SimTarget::Genesys, &key, version);
     Ok(Value::Object(row))
+}
+
+/// Deletes a row of `principal`; returns the version it held, or 404.
+pub(crate) fn delete_row(
+    world: &mut World,
+    principal: &str,
+    table: &str,
+    key: &str,
+) -> Result<u64, GenesysError> {
+    let id = (principal.to_string(), table.to_string());
+    let rows = world.tables.get_mut(&id);
+    let Some(row) = rows.and_then(|rows| rows.remove(key)) else {
+        return Err(not_found(table, key));
+    };
+    let held_elsewhere = world
+        .tables
+        .iter()
+        .any(|((p, _), rows)| p == principal && rows.contains_key(key));
+    let state = world.target(principal, SimTarget::Genesys);
+    let held = (!held_elsewhere).then(|| state.held.remove(key)).flatten();
+    let version = row
+        .get("version")
+        .and_then(Value::as_u64)
+        .or(held.map(|h| h.version))
+        .unwrap_or_default();
+    state.deletes += 1;
+    state.tokens_seen.insert(principal.to_string());
+    world.deleted(principal, SimTarget::Genesys, key, version);
+    Ok(version)
 }
 
 /// The stored row, or 404.
@@ -115,79 +152,50 @@ pub(crate) fn read_row(
     principal: &str,
     table: &str,
     key: &str,
-) -> Result<Value, RowError> {
-    let id = (principal.to_string(), table.to_string(), key.to_string());
+) -> Result<Value, GenesysError> {
+    let id = (principal.to_string(), table.to_string());
     world
-        .rows
+        .tables
         .get(&id)
+        .and_then(|rows| rows.get(key))
         .cloned()
         .map(Value::Object)
         .ok_or_else(|| not_found(table, key))
 }
 
-/// Largest `pageSize` the row listing accepts.
-pub(crate) const MAX_PAGE_SIZE: usize = 500;
-
-/// One page of the table's rows, keys ascending, in Genesys's entity-listing shape:
-/// `{"entities", "pageNumber", "pageSize", "total", "pageCount"}`. With `brief` each entity
-/// is `{"key"}` only (Genesys's `showbrief=true`, its default).
-pub(crate) fn list_rows(
-    world: &World,
-    principal: &str,
-    table: &str,
-    (page_number, page_size): (usize, usize),
-    brief: bool,
-) -> Result<Value, RowError> {
-    if page_number == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
-        return Err(RowError::new(
-            400,
-            "bad.request",
-            format!("pageNumber must be ≥ 1 and pageSize 1 to {MAX_PAGE_SIZE}"),
+/// A key the table accepts: present and not too long.
+fn check_key(key: &str) -> Result<(), GenesysError> {
+    if key.is_empty() {
+        return Err(GenesysError::schema(
+            "The row needs a string property \"key\"",
         ));
     }
-    let mut rows: Vec<(&String, &Map<String, Value>)> = world
-        .rows
-        .iter()
-        .filter(|((p, t, _), _)| p == principal && t == table)
-        .map(|((_, _, key), row)| (key, row))
-        .collect();
-    rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let total = rows.len();
-    let entities: Vec<Value> = rows
-        .into_iter()
-        .skip((page_number - 1).saturating_mul(page_size))
-        .take(page_size)
-        .map(|(key, row)| {
-            if brief {
-                serde_json::json!({ "key": key })
-            } else {
-                Value::Object(row.clone())
-            }
-        })
-        .collect();
-    Ok(serde_json::json!({
-        "entities": entities,
-        "pageNumber": page_number,
-        "pageSize": page_size,
-        "total": total,
-        "pageCount": total.div_ceil(page_size),
-    }))
+    let chars = key.chars().count();
+    if chars > GENESYS_MAX_ROW_KEY_CHARS {
+        return Err(GenesysError::new(
+            400,
+            GENESYS_SCHEMA_CODE,
+            format!(
+                "The row key is {chars} characters long; a key may have at most \
+                 {GENESYS_MAX_ROW_KEY_CHARS} characters"
+            ),
+        ));
+    }
+    Ok(())
 }
 
-fn not_found(table: &str, key: &str) -> RowError {
-    RowError::new(
+fn not_found(table: &str, key: &str) -> GenesysError {
+    GenesysError::new(
         404,
-        "flows.datatables.row.not.found",
+        GENESYS_ROW_NOT_FOUND_CODE,
         format!("Row '{key}' not found in datatable '{table}'"),
     )
 }
 
-fn parse_row(body: &[u8]) -> Result<Map<String, Value>, RowError> {
+fn parse_row(body: &[u8]) -> Result<Map<String, Value>, GenesysError> {
     match serde_json::from_slice(body) {
         Ok(Value::Object(row)) => Ok(row),
-        _ => Err(RowError::new(
-            400,
-            "bad.request",
+        _ => Err(GenesysError::bad_request(
             "The request body must be a JSON object",
         )),
     }
@@ -201,47 +209,5 @@ fn text(row: &Map<String, Value>, field: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn body(key: &str, version: u64) -> Vec<u8> {
-        json!({"key": key, "version": version, "versionHash": "h", "changeId": "c"})
-            .to_string()
-            .into_bytes()
-    }
-
-    #[test]
-    fn update_needs_the_row_create_refuses_a_duplicate_and_older_overwrites() {
-        let mut w = World::default();
-        let none = BTreeSet::new();
-        let put = |w: &mut World, v| write_row(w, "p", "t", Some("s1"), &body("s1", v), &none);
-        assert_eq!(put(&mut w, 2).unwrap_err().status, 404);
-        write_row(&mut w, "p", "t", None, &body("s1", 2), &none).unwrap();
-        let dup = write_row(&mut w, "p", "t", None, &body("s1", 3), &none);
-        assert_eq!(dup.unwrap_err().status, 409);
-        put(&mut w, 1).unwrap();
-        let state = &w.tenants["p"].genesys;
-        assert_eq!((state.writes, state.older_writes), (2, 1));
-        assert_eq!(state.held["s1"].version, 1);
-        assert_eq!(state.held["s1"].writes, 2);
-        assert_eq!(read_row(&w, "p", "t", "s1").unwrap()["version"], 1);
-        assert_eq!(read_row(&w, "other", "t", "s1").unwrap_err().status, 404);
-    }
-
-    #[test]
-    fn bad_rows_are_400() {
-        let mut w = World::default();
-        let errors = BTreeSet::from(["bad".to_string()]);
-        let mismatch = write_row(&mut w, "p", "t", Some("x"), &body("s1", 1), &errors);
-        assert_eq!(mismatch.unwrap_err().status, 400);
-        let no_version = write_row(&mut w, "p", "t", None, br#"{"key":"s1"}"#, &errors);
-        assert_eq!(no_version.unwrap_err().status, 400);
-        let flagged = write_row(&mut w, "p", "t", None, &body("bad", 1), &errors);
-        assert_eq!(
-            flagged.unwrap_err().code,
-            "flows.datatables.schema.exception"
-        );
-        assert!(w.rows.is_empty());
-    }
-}
+#[path = "datatable_tests.rs"]
+mod tests;

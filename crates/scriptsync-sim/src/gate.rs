@@ -4,8 +4,11 @@
 //!
 //! Every 429 (and 503 with a wait) that this step decides records a pause for the
 //! (principal, target); a request arriving inside a pause is a violation, answered 429 with the
-//! remaining seconds, without extending the pause. The handlers turn a [`Refusal`] into their
-//! own service's error body.
+//! remaining seconds, without extending the pause. The exception is a Genesys quota refusal
+//! under the `genesys_legacy_429` fault: it announces no wait, so it records no pause. The
+//! quota step itself (window, other integration's share, daily limit) is
+//! [`super::allowance::Gate::admit`]. The handlers turn a [`Refusal`] into their own service's
+//! error body.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -13,7 +16,9 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::SimTarget;
-use super::faults::{InjectedResponse, OutageMode};
+use super::allowance::Exhausted;
+use super::faults::OutageMode;
+use super::injected::InjectedResponse;
 use super::quota::ceil_secs;
 use super::world::Shared;
 
@@ -24,6 +29,8 @@ pub(crate) struct Admitted {
     pub(crate) unserviced: BTreeSet<String>,
     /// ServiceNow only: answer 200 with a truncated body and apply nothing.
     pub(crate) truncated: bool,
+    /// Genesys only: the org-limits endpoint answers 403 (the `limits_refused` fault).
+    pub(crate) limits_refused: bool,
 }
 
 /// Why a request is answered without reaching its handler.
@@ -44,9 +51,16 @@ pub(crate) enum Refusal {
     Injected(InjectedResponse),
     /// Chosen by `error_rate`: 500.
     ServerError,
-    /// The quota window is used up: 429 with the seconds until it ends.
+    /// A quota window (with another integration's share) or the daily limit is used up: 429
+    /// with the seconds until it ends.
     OverQuota {
         retry_after: u64,
+    },
+    /// The same under `genesys_legacy_429`: the old wording with the window's limit and length
+    /// in seconds, no `Retry-After`, no pause.
+    OverQuotaLegacy {
+        limit: u32,
+        window_secs: u64,
     },
 }
 
@@ -97,7 +111,9 @@ fn decide(
                 limit: w.limit(),
                 reset_unix: sim.unix_secs(w.window_end(now)),
             });
-        (gate.pause.remaining(now), rate)
+        let left = gate.pause.remaining(now);
+        let violation = gate.pause.violated_by(now, sim.config.in_flight_grace);
+        (left.map(|l| (l, violation)), rate)
     };
     let refuse = |refusal, rate| {
         (
@@ -109,8 +125,13 @@ fn decide(
         )
     };
 
-    if let Some(left) = pause_left {
-        world.target(principal, target).violations += 1;
+    if let Some((left, violation)) = pause_left {
+        let state = world.target(principal, target);
+        if violation {
+            state.violations += 1;
+        } else {
+            state.in_flight_at_pause += 1;
+        }
         return refuse(
             Refusal::Paused {
                 retry_after: ceil_secs(left),
@@ -122,6 +143,7 @@ fn decide(
     let mut admitted = Admitted::default();
     let mut latency = Duration::ZERO;
     let mut error_rate = 0.0;
+    let (mut share, mut legacy) = (0.0, false);
     if let Some(faults) = world.faults_for(principal, target) {
         if let Some(outage) = faults.api_outage(now) {
             let refusal = match outage.mode {
@@ -141,7 +163,9 @@ fn decide(
         }
         if let Some(injected) = faults.next_injected() {
             if let Some(wait) = injected.wait(target, now_wall) {
-                sim.gate(world, principal, target).pause.extend(now + wait);
+                sim.gate(world, principal, target)
+                    .pause
+                    .announce(now, now + wait);
             }
             return refuse(Refusal::Injected(injected), None);
         }
@@ -150,18 +174,29 @@ fn decide(
         admitted.record_errors = faults.faults.record_errors.clone();
         admitted.unserviced = faults.faults.unserviced.clone();
         admitted.truncated = target == SimTarget::Servicenow && faults.take_truncated();
+        if target == SimTarget::Genesys {
+            admitted.limits_refused = faults.faults.limits_refused;
+            share = faults.faults.share();
+            legacy = faults.faults.genesys_legacy_429;
+        }
     }
     if error_rate > 0.0 && rand::random::<f64>() < error_rate {
         return refuse(Refusal::ServerError, None);
     }
 
     let gate = sim.gate(world, principal, target);
-    if let Some(window) = gate.window.as_mut()
-        && let Err(left) = window.try_acquire(now)
-    {
-        let retry_after = ceil_secs(left);
-        gate.pause.extend(now + Duration::from_secs(retry_after));
-        return refuse(Refusal::OverQuota { retry_after }, rate);
+    let quota = gate.admit(now, share);
+    let refusal = quota
+        .verdict
+        .err()
+        .map(|used_up| over_quota(used_up, legacy));
+    if let Some(Refusal::OverQuota { retry_after }) = refusal {
+        gate.pause
+            .announce(now, now + Duration::from_secs(retry_after));
+    }
+    world.target(principal, target).other_requests += u64::from(quota.other_sent);
+    if let Some(refusal) = refusal {
+        return refuse(refusal, rate);
     }
     (
         Decision {
@@ -172,133 +207,20 @@ fn decide(
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Faults, SimConfig};
-
-    fn sim(per_minute: u32) -> Shared {
-        let config = SimConfig {
-            genesys_requests_per_minute: per_minute,
-            ..SimConfig::default()
-        };
-        Shared::new(config, "http://127.0.0.1:1".into())
-    }
-
-    fn at(sim: &Shared, secs: u64) -> Result<Admitted, Refusal> {
-        let now = sim.origin + Duration::from_secs(secs);
-        decide(sim, "p", SimTarget::Genesys, now, SystemTime::now())
-            .0
-            .verdict
-    }
-
-    fn violations(sim: &Shared) -> u64 {
-        sim.snapshot().tenant("p").genesys.violations
-    }
-
-    #[test]
-    fn over_quota_pauses_and_early_arrivals_are_violations() {
-        let sim = sim(2);
-        assert!(at(&sim, 10).is_ok() && at(&sim, 10).is_ok());
-        assert_eq!(
-            at(&sim, 15).unwrap_err(),
-            Refusal::OverQuota { retry_after: 45 }
-        );
-        assert_eq!(violations(&sim), 0);
-        // Inside the pause: remaining seconds, and the pause is not extended.
-        assert_eq!(
-            at(&sim, 50).unwrap_err(),
-            Refusal::Paused { retry_after: 10 }
-        );
-        assert_eq!(
-            at(&sim, 59).unwrap_err(),
-            Refusal::Paused { retry_after: 1 }
-        );
-        assert_eq!(violations(&sim), 2);
-        assert!(at(&sim, 60).is_ok(), "the pause ends with the window");
-    }
-
-    #[test]
-    fn injected_429_pauses_and_comes_before_the_quota() {
-        let sim = sim(300);
-        let faults = Faults {
-            inject: vec![InjectedResponse::new(429).with_genesys_body_seconds(5)],
-            ..Faults::default()
-        };
-        sim.lock().set_faults(None, SimTarget::Genesys, faults);
-        assert!(matches!(at(&sim, 0), Err(Refusal::Injected(r)) if r.status == 429));
-        assert_eq!(at(&sim, 4).unwrap_err(), Refusal::Paused { retry_after: 1 });
-        assert!(at(&sim, 5).is_ok());
-        assert_eq!(violations(&sim), 1);
-    }
-
-    #[test]
-    fn injected_errors_without_wait_do_not_pause() {
-        let sim = sim(300);
-        let faults = Faults {
-            inject: vec![InjectedResponse::new(500).times(2)],
-            ..Faults::default()
-        };
-        sim.lock().set_faults(Some("p"), SimTarget::Genesys, faults);
-        assert!(at(&sim, 0).is_err() && at(&sim, 0).is_err());
-        assert!(at(&sim, 0).is_ok());
-        assert_eq!(violations(&sim), 0);
-    }
-
-    #[test]
-    fn an_outage_refuses_every_request_until_it_ends_then_one_shots_apply() {
-        use crate::{Outage, OutageMode};
-        let sim = sim(300);
-        let set = sim.origin;
-        let faults = |mode| Faults {
-            outage: Some(Outage::new(mode, Duration::from_secs(30))),
-            drop_connections: 1,
-            ..Faults::default()
-        };
-        let at_set = |sim: &Shared, mode| {
-            let state = crate::faults::FaultState::new_at(faults(mode), set);
-            sim.lock().faults.insert((None, SimTarget::Genesys), state);
-        };
-        at_set(&sim, OutageMode::Unavailable);
-        for secs in [0, 10, 29] {
-            assert!(
-                matches!(at(&sim, secs), Err(Refusal::Injected(r)) if r.status == 503 && r.retry_after.is_none())
-            );
+/// The refusal for a used-up window: announced (and so a pause), or in the legacy wording.
+fn over_quota(exhausted: Exhausted, legacy: bool) -> Refusal {
+    if legacy {
+        Refusal::OverQuotaLegacy {
+            limit: exhausted.limit,
+            window_secs: ceil_secs(exhausted.window),
         }
-        assert_eq!(
-            at(&sim, 30).unwrap_err(),
-            Refusal::Drop,
-            "then the one-shot drop"
-        );
-        assert!(at(&sim, 30).is_ok());
-        assert_eq!(violations(&sim), 0, "an outage pauses nobody");
-
-        at_set(&sim, OutageMode::Drop);
-        assert_eq!(at(&sim, 5).unwrap_err(), Refusal::Drop);
-
-        at_set(&sim, OutageMode::Hang);
-        assert_eq!(
-            at(&sim, 5).unwrap_err(),
-            Refusal::Hang {
-                until: set + Duration::from_secs(30)
-            }
-        );
-        let g = sim.snapshot().tenant("p").genesys;
-        assert_eq!(
-            g.answered(0),
-            1,
-            "a hung request is counted when it arrives"
-        );
-    }
-
-    #[test]
-    fn error_rate_one_always_fails() {
-        let sim = sim(300);
-        let faults = Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        };
-        sim.lock().set_faults(None, SimTarget::Genesys, faults);
-        assert_eq!(at(&sim, 0).unwrap_err(), Refusal::ServerError);
+    } else {
+        Refusal::OverQuota {
+            retry_after: ceil_secs(exhausted.wait),
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "gate_tests.rs"]
+mod tests;

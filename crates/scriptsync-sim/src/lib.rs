@@ -9,35 +9,76 @@
 //! `GET /_sim/state` reports per tenant what each target holds and how many requests arrived
 //! during a pause (`violations`, which the worker must keep at 0).
 //!
+//! # What the simulator models
+//! - Genesys: the login; data-table rows (create, list, read, update, and delete → 204), with
+//!   the table's limits (`genesys_max_rows_per_table`, keys of at most
+//!   [`GENESYS_MAX_ROW_KEY_CHARS`] characters, a duplicate `POST` answered
+//!   `genesys_duplicate_row_status`); script publishing; the org limits,
+//!   `GET /api/v2/organizations/limits/namespaces/{namespace}`, which lists
+//!   [`GENESYS_RATE_LIMIT_KEY`] = `genesys_requests_per_minute` in
+//!   [`GENESYS_LIMITS_NAMESPACE`] (404 for any other namespace; 403 `missing.permissions` with
+//!   the `limits_refused` fault). Quotas per principal (OAuth client id): the per-window quota,
+//!   optionally shared with another integration of the same org
+//!   ([`Faults::other_integration_share`], counted in [`TargetState::other_requests`]), and an
+//!   optional daily limit (`genesys_daily_limit` per `genesys_day`). Their 429s say
+//!   "Retry the request in \[N\] seconds" with `Retry-After`, or, with
+//!   [`Faults::genesys_legacy_429`], the pre-November-2021 wording without any wait (and then
+//!   record no pause).
+//! - ServiceNow: the login (client credentials, password, refresh), the Import Set API (single
+//!   and insertMultiple), the Batch API, and the integrator's transform: coalesce on
+//!   (`u_tenant`, `u_script_id`), skip older versions, and retire records whose `u_operation`
+//!   is "retire" ([`HeldRecord::retired`]).
+//! - Both: injected responses (any status, `Retry-After`, or a raw body), error rates, latency,
+//!   dropped or hung connections, outages, expired tokens; [`SimHandle::watch_applied`] streams
+//!   every applied write, delete and retire ([`Applied::deleted`]).
+//!
 //! # Layout
 //! - `config`: [`SimConfig`]; [`fixtures`]: the shared fake org (table names, secret) and
 //!   ready-made configs, for scriptsync's demo, bench and tests;
 //! - `arrivals`: [`Arrivals`], time from a change's publication to each target holding it;
 //! - `state`: the snapshot types ([`SimState`] and below);
 //! - `world`: the locked mutable state shared by handlers;
-//! - `quota`: fixed windows and pauses; `gate`: the admission order of an API request;
-//! - `faults`: [`Faults`] and their live countdowns; `tokens`: tokens and credentials;
-//! - `genesys` + `datatable`: the Genesys endpoints and row store;
-//! - `servicenow` + `oauth` + `batch` + `transform`: the ServiceNow endpoints and the import
-//!   transform; `respond`: shared response builders; `admin`: the `/_sim` endpoints.
+//! - `quota`: fixed windows and pauses; `allowance`: a principal's gate (quota window with the
+//!   other integration's share, daily window, pause); `gate` (+ `gate_tests`): the admission
+//!   order of an API request;
+//! - `faults`: [`Faults`]; `injected`: [`InjectedResponse`]; `fault_state`: their live
+//!   countdowns; `tokens`: tokens and credentials;
+//! - `genesys`: the Genesys routes and handlers; `genesys_api`: their common path and error
+//!   dialect; `codes`: Genesys statuses and error codes (the public constants below);
+//!   `datatable` (+ `datatable_tests`) + `rows_page`: the row store and its listing; `limits`:
+//!   the org limits endpoint;
+//! - `servicenow` + `oauth` + `batch`: the ServiceNow endpoints; `transform` (+
+//!   `transform_tests`) + `coalesce` + `import_result`: the import transform, its decision
+//!   (upsert or retire) and its result rows;
+//! - `respond`: shared response builders; `admin`: the `/_sim` endpoints.
 //!
 //! Processing order of an API request: auth (401) → attribute to the principal (and note its
 //! path) → violation check → outage → dropped connection → injected response → error rate →
-//! quota → latency → handler; `requests[status]` counts whatever status is finally answered.
-//! A request that matches no endpoint is answered 404 and listed in `unrouted`.
+//! quota (daily limit, then the window with the other integration's share) → latency →
+//! handler; `requests[status]` counts whatever status is finally answered. A request that
+//! matches no endpoint is answered 404 and listed in `unrouted`.
 
 mod admin;
+mod allowance;
 mod arrivals;
 mod batch;
+mod coalesce;
+mod codes;
 mod config;
 mod datatable;
+mod fault_state;
 mod faults;
 pub mod fixtures;
 mod gate;
 mod genesys;
+mod genesys_api;
+mod import_result;
+mod injected;
+mod limits;
 mod oauth;
 mod quota;
 mod respond;
+mod rows_page;
 mod servicenow;
 mod state;
 mod tokens;
@@ -55,9 +96,17 @@ use tokio_util::sync::CancellationToken;
 
 pub use admin::{ExpireTokens, SetFaults};
 pub use arrivals::{Arrivals, Latencies, LatencySummary, percentile};
+pub use codes::{
+    GENESYS_LEGACY_429_CODE, GENESYS_LIMITS_NAMESPACE, GENESYS_MAX_ROW_KEY_CHARS,
+    GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS, GENESYS_MISSING_PERMISSIONS_CODE,
+    GENESYS_RATE_LIMIT_KEY, GENESYS_RETRY_AFTER_CODE, GENESYS_ROW_EXISTS_CODE,
+    GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE,
+};
 pub use config::SimConfig;
-pub use faults::{Faults, InjectedResponse, Outage, OutageMode};
-pub use genesys::rate_limit_body as genesys_rate_limit_body;
+pub use faults::{Faults, Outage, OutageMode};
+pub use genesys_api::legacy_rate_limit_body as genesys_legacy_rate_limit_body;
+pub use genesys_api::rate_limit_body as genesys_rate_limit_body;
+pub use injected::InjectedResponse;
 pub use state::{
     AnsweredRequest, Applied, HeldRecord, PublishedScript, RECENT_REQUESTS, ReplicaRun, SimState,
     SimTarget, TargetState, TenantState,

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::SimTarget;
 use super::faults::OutageMode;
-use super::genesys::with_correlation;
+use super::genesys_api::with_correlation;
 use super::respond::{dropped, json_response};
 use super::tokens;
 use super::world::Sim;

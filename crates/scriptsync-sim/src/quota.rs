@@ -4,7 +4,8 @@
 //! start (Genesys: a minute; ServiceNow: an hour scaled by the time factor), like the real
 //! services. A [`Pause`] remembers until when a (principal, target) was told to wait; a request
 //! that arrives before then is a *violation*. Both take `now` as an argument, so they are pure
-//! and the unit tests below need no clock at all.
+//! and the unit tests below need no clock at all. What one (principal, target) is allowed,
+//! combining windows, is [`super::allowance::Gate`].
 
 use std::time::Duration;
 
@@ -37,7 +38,12 @@ impl FixedWindow {
         self.limit
     }
 
-    fn index_at(&self, now: Instant) -> u128 {
+    pub(crate) fn length(&self) -> Duration {
+        self.length
+    }
+
+    /// Index of the window containing `now` (0 for the one starting at the origin).
+    pub(crate) fn index_at(&self, now: Instant) -> u128 {
         now.saturating_duration_since(self.origin).as_nanos() / self.length.as_nanos().max(1)
     }
 
@@ -52,19 +58,41 @@ impl FixedWindow {
         self.origin + offset
     }
 
-    /// Takes one request from the current window, or says how long until the window ends.
-    pub(crate) fn try_acquire(&mut self, now: Instant) -> Result<(), Duration> {
+    /// How far into its window `now` is: 0.0 at the start, approaching 1.0 at the end.
+    pub(crate) fn elapsed_fraction(&self, now: Instant) -> f64 {
+        let length = self.length.as_nanos().max(1);
+        let into = now.saturating_duration_since(self.origin).as_nanos() % length;
+        into as f64 / length as f64
+    }
+
+    /// Whether one more request fits in the window containing `now` when `others` requests
+    /// that are not this counter's also used it; if not, how long until the window ends.
+    /// Takes nothing (see [`FixedWindow::take`]).
+    pub(crate) fn room(&mut self, now: Instant, others: u32) -> Result<(), Duration> {
         let index = self.index_at(now);
         if index != self.index {
             self.index = index;
             self.used = 0;
         }
-        if self.used < self.limit {
-            self.used += 1;
+        if self.used.saturating_add(others) < self.limit {
             Ok(())
         } else {
             Err(self.window_end(now).saturating_duration_since(now))
         }
+    }
+
+    /// Counts one request in the current window (after [`FixedWindow::room`] said yes).
+    pub(crate) fn take(&mut self) {
+        self.used = self.used.saturating_add(1);
+    }
+
+    /// Takes one request from the current window, or says how long until the window ends
+    /// (the tests' shorthand for [`FixedWindow::room`] then [`FixedWindow::take`]).
+    #[cfg(test)]
+    pub(crate) fn try_acquire(&mut self, now: Instant) -> Result<(), Duration> {
+        self.room(now, 0)?;
+        self.take();
+        Ok(())
     }
 }
 
@@ -72,9 +100,21 @@ impl FixedWindow {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Pause {
     until: Option<Instant>,
+    /// When the latest extension was announced (the 429 that set it was answered).
+    announced: Option<Instant>,
 }
 
 impl Pause {
+    /// True when a request arriving at `now` is a violation: inside the pause and more than
+    /// `grace` after the answer that announced it (a request arriving sooner was already on
+    /// its way when the client was told; it is refused all the same).
+    pub(crate) fn violated_by(&self, now: Instant, grace: Duration) -> bool {
+        self.remaining(now).is_some()
+            && self
+                .announced
+                .is_none_or(|at| now.saturating_duration_since(at) >= grace)
+    }
+
     /// Time left in the pause at `now`, if a request arriving now would be a violation.
     pub(crate) fn remaining(&self, now: Instant) -> Option<Duration> {
         self.until
@@ -86,21 +126,11 @@ impl Pause {
     pub(crate) fn extend(&mut self, new_until: Instant) {
         self.until = Some(self.until.map_or(new_until, |old| old.max(new_until)));
     }
-}
 
-/// What the simulator tracks per (principal, target): its quota (if any) and its pause.
-#[derive(Debug, Clone)]
-pub(crate) struct Gate {
-    pub(crate) window: Option<FixedWindow>,
-    pub(crate) pause: Pause,
-}
-
-impl Gate {
-    pub(crate) fn new(window: Option<FixedWindow>) -> Self {
-        Self {
-            window,
-            pause: Pause::default(),
-        }
+    /// [`Pause::extend`], announced at `now`.
+    pub(crate) fn announce(&mut self, now: Instant, new_until: Instant) {
+        self.extend(new_until);
+        self.announced = Some(now);
     }
 }
 
@@ -150,6 +180,25 @@ mod tests {
         let origin = Instant::now();
         let mut w = FixedWindow::new(0, ms(1_000), origin);
         assert_eq!(w.try_acquire(origin), Err(ms(1_000)));
+    }
+
+    #[test]
+    fn room_counts_other_requests_and_fractions_track_the_window() {
+        let origin = Instant::now();
+        let mut w = FixedWindow::new(4, ms(1_000), origin);
+        assert_eq!(w.room(origin + ms(100), 3), Ok(()));
+        w.take();
+        assert_eq!(
+            w.room(origin + ms(100), 3),
+            Err(ms(900)),
+            "1 own + 3 others"
+        );
+        assert_eq!(w.room(origin + ms(100), 2), Ok(()));
+        assert_eq!(w.room(origin + ms(1_000), 3), Ok(()), "a new window");
+        assert_eq!(w.elapsed_fraction(origin + ms(2_250)), 0.25);
+        assert_eq!(w.elapsed_fraction(origin), 0.0);
+        assert_eq!(w.index_at(origin + ms(2_999)), 2);
+        assert_eq!(w.length(), ms(1_000));
     }
 
     #[test]

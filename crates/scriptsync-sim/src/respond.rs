@@ -2,7 +2,8 @@
 //! connection, and turning a gate [`Refusal`] into an answer in each service's own dialect.
 //!
 //! A refusal's `Retry-After` header is decided here, once for both services: the remaining
-//! seconds of a pause or quota window, or an injected response's raw value.
+//! seconds of a pause or quota window, or an injected response's raw value (a legacy Genesys
+//! 429 has none). An injected response with a raw body is sent as is, as `application/json`.
 
 use std::io;
 
@@ -17,6 +18,11 @@ use super::gate::Refusal;
 pub(crate) trait Dialect {
     /// A 429 answer; `seconds` is the wait the body may mention (Genesys does).
     fn rate_limited(&self, seconds: Option<u64>) -> Response;
+    /// A 429 in the pre-November-2021 Genesys wording (limit and window, no wait); services
+    /// without one answer their usual 429.
+    fn rate_limited_legacy(&self, _limit: u32, _window_secs: u64) -> Response {
+        self.rate_limited(None)
+    }
     /// An error answer with this service's error body.
     fn error(&self, status: StatusCode, message: &str) -> Response;
 }
@@ -28,10 +34,15 @@ pub(crate) fn refusal(refusal: Refusal, dialect: &impl Dialect) -> Response {
             dialect.rate_limited(Some(retry_after)),
             Some(HeaderValue::from(retry_after)),
         ),
+        Refusal::OverQuotaLegacy { limit, window_secs } => {
+            (dialect.rate_limited_legacy(limit, window_secs), None)
+        }
         Refusal::Injected(injected) => {
             let status =
                 StatusCode::from_u16(injected.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let response = if status == StatusCode::TOO_MANY_REQUESTS {
+            let response = if let Some(body) = injected.body {
+                raw_json(status, body)
+            } else if status == StatusCode::TOO_MANY_REQUESTS {
                 dialect.rate_limited(injected.genesys_body_seconds.map(u64::from))
             } else {
                 dialect.error(status, "Simulated failure (injected by the simulator)")
@@ -59,6 +70,11 @@ pub(crate) fn refusal(refusal: Refusal, dialect: &impl Dialect) -> Response {
 /// `status` with a JSON body.
 pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+/// `status` with `body` sent as is, labelled `application/json`.
+fn raw_json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A response whose body fails before its first byte, so hyper closes the connection without
@@ -129,5 +145,30 @@ mod tests {
         );
         let failed = refusal(Refusal::ServerError, &Plain);
         assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let legacy = Refusal::OverQuotaLegacy {
+            limit: 2,
+            window_secs: 60,
+        };
+        let legacy = refusal(legacy, &Plain);
+        assert_eq!(
+            (legacy.status(), retry_after(&legacy)),
+            (StatusCode::TOO_MANY_REQUESTS, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_injected_raw_body_is_sent_as_is() {
+        let raw = r#"{"message":"whatever wording"}"#;
+        let injected = InjectedResponse::new(429)
+            .with_body(raw)
+            .with_retry_after("3");
+        let response = refusal(Refusal::Injected(injected), &Plain);
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after(&response), Some("3"));
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 10)
+            .await
+            .unwrap();
+        assert_eq!(bytes, raw.as_bytes());
     }
 }

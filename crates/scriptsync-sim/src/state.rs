@@ -54,6 +54,7 @@ impl SimState {
 
 /// One tenant's view of both targets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TenantState {
     pub genesys: TargetState,
     pub servicenow: TargetState,
@@ -87,6 +88,10 @@ pub struct TargetState {
     /// API requests that arrived while this principal+target was told to wait (after a 429 or
     /// 503 with a wait, until that time). The worker must keep this at 0.
     pub violations: u64,
+    /// Requests that arrived inside a pause but within `in_flight_grace` of the answer that
+    /// announced it: already on their way when the client was told. Refused (429) all the
+    /// same, not counted as violations.
+    pub in_flight_at_pause: u64,
     /// Requests to the login endpoint (`/oauth/token`, `/oauth_token.do`) for this principal.
     pub token_requests: u64,
     /// Of `token_requests`, those a login outage answered (503, dropped or held).
@@ -95,8 +100,17 @@ pub struct TargetState {
     /// (percent-encoded, without the query): "PUT /api/v2/flows/datatables/t/rows/s1" → count.
     /// For isolation tests: which endpoints a tenant's credentials reached.
     pub paths: BTreeMap<String, u64>,
-    /// Successful row writes (Genesys) / inserted or updated records (ServiceNow).
+    /// Successful row writes (Genesys) / inserted or updated records (ServiceNow), retires not
+    /// included.
     pub writes: u64,
+    /// Rows deleted (Genesys `DELETE …/rows/{key}` answered 204) / records retired (ServiceNow
+    /// `u_operation` "retire" applied, whether it updated a held record or inserted a retired
+    /// one).
+    pub deletes: u64,
+    /// Genesys: requests another integration of the same org sent against this principal's
+    /// quota (the `other_integration_share` fault), in the windows this principal used, counted
+    /// up to its latest request.
+    pub other_requests: u64,
     /// Writes whose version was lower than the held one: Genesys overwrites anyway, like the
     /// real table; ServiceNow counts the records it skipped (or, without
     /// `servicenow_skip_older`, overwrote).
@@ -172,8 +186,12 @@ pub struct HeldRecord {
     pub version_hash: String,
     pub change_id: String,
     pub disclaimer: Option<String>,
-    /// How many times this record was written (created counts as one).
+    /// How many times this record was written (created counts as one; a retire counts too).
     pub writes: u64,
+    /// ServiceNow: the record was retired (`u_operation` "retire") at `version`; a newer upsert
+    /// clears it. Genesys rows are deleted instead, never retired.
+    #[serde(default)]
+    pub retired: bool,
 }
 
 /// One Genesys publish call.
@@ -183,8 +201,8 @@ pub struct PublishedScript {
     pub version_id: String,
 }
 
-/// One write the simulator applied: a Genesys row written, a ServiceNow record inserted or
-/// updated. Streamed to [`super::SimHandle::watch_applied`] subscribers as it happens, so the
+/// One write the simulator applied: a Genesys row written or deleted, a ServiceNow record
+/// inserted, updated or retired. Streamed to [`super::SimHandle::watch_applied`] subscribers as it happens, so the
 /// demo and the bench can time each change from its publication to its arrival.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -192,7 +210,12 @@ pub struct Applied {
     pub tenant: String,
     pub target: SimTarget,
     pub script_id: String,
+    /// The version written; for a deletion, the version the row held; for a retire, the
+    /// retire's `u_version`.
     pub version: u64,
+    /// `true` for a Genesys row deleted and for a ServiceNow record retired: the script is no
+    /// longer live on the target.
+    pub deleted: bool,
     /// When the write was applied (tokio's clock).
     pub at: tokio::time::Instant,
 }
@@ -213,5 +236,24 @@ mod tests {
             .map(|r| (r.replica.as_str(), r.requests))
             .collect();
         assert_eq!(runs, [("a", 2), ("b", 3), ("a", 1)]);
+    }
+
+    #[test]
+    fn snapshots_without_the_newer_fields_still_parse() {
+        let target: TargetState = serde_json::from_str(r#"{"writes":2}"#).unwrap();
+        assert_eq!(
+            (target.writes, target.deletes, target.other_requests),
+            (2, 0, 0)
+        );
+        let held: HeldRecord = serde_json::from_str(
+            r#"{"version":3,"version_hash":"h","change_id":"c","disclaimer":null,"writes":1}"#,
+        )
+        .unwrap();
+        assert!(!held.retired);
+        let round_trip: SimState = serde_json::from_value(serde_json::json!({
+            "tenants": {"t": {"genesys": {"deletes": 1, "other_requests": 4}}}
+        }))
+        .unwrap();
+        assert_eq!(round_trip.tenant("t").genesys.other_requests, 4);
     }
 }

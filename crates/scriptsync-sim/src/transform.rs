@@ -3,14 +3,23 @@
 //! A record coalesces on (`u_tenant`, `u_script_id`) into the target table
 //! `u_scriptsync_script`. With `servicenow_skip_older`, the transform script skips a record
 //! whose `u_version` is lower than the held one; an equal version changes nothing (`ignored`).
-//! Held records are filed under the record's `u_tenant`; the sending principal is noted in that
-//! tenant's `tokens_seen`.
+//! A record whose `u_operation` is "retire" marks the held record retired instead, under the
+//! same rules ([`super::coalesce`] decides). Held records are filed under the record's
+//! `u_tenant`; the sending principal is noted in that tenant's `tokens_seen`.
+//!
+//! Accounting: an applied upsert counts in `writes` and is streamed as an [`super::Applied`]
+//! with `deleted: false`; an applied retire counts in `deletes` and is streamed with
+//! `deleted: true`. Both count in the record's own `writes`. A retire replaces the held
+//! `u_version_hash`, `u_change_id` and `u_disclaimer` only with non-empty values (a bare
+//! tombstone keeps what was held).
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use super::coalesce::{self, Held, Operation, Verdict};
 use super::gate::Admitted;
+use super::import_result::Outcome;
 use super::world::World;
 use super::{HeldRecord, SimTarget};
 
@@ -19,40 +28,6 @@ const TARGET: SimTarget = SimTarget::Servicenow;
 pub(crate) const TARGET_TABLE: &str = "u_scriptsync_script";
 /// The transform map's name, as shown in import results.
 pub(crate) const TRANSFORM_MAP: &str = "scriptsync";
-
-/// The outcome of one record, as one element of an import response's `result`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    /// inserted, updated, ignored, skipped or error.
-    pub(crate) status: &'static str,
-    pub(crate) script_id: String,
-    pub(crate) sys_id: String,
-    pub(crate) message: Option<String>,
-}
-
-impl Outcome {
-    /// The import response's `result` element.
-    pub(crate) fn to_json(&self, base_url: &str) -> Value {
-        let mut result = json!({
-            "transform_map": TRANSFORM_MAP,
-            "table": TARGET_TABLE,
-            "display_name": "u_script_id",
-            "display_value": self.script_id,
-            "record_link": format!("{base_url}/api/now/table/{TARGET_TABLE}/{}", self.sys_id),
-            "status": self.status,
-            "sys_id": self.sys_id,
-        });
-        let key = if self.status == "error" {
-            "error_message"
-        } else {
-            "status_message"
-        };
-        if let Some(message) = &self.message {
-            result[key] = json!(message);
-        }
-        result
-    }
-}
 
 /// One API call's view of the transform: who sends, with which faults.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +93,10 @@ fn apply(
     let Some(version) = positive_integer(record.get("u_version")) else {
         return fail("u_version must be a positive integer");
     };
+    let operation = match Operation::of(record) {
+        Ok(operation) => operation,
+        Err(message) => return fail(&message),
+    };
     if record_errors.contains(&script_id) {
         return fail("simulated transform error");
     }
@@ -128,48 +107,61 @@ fn apply(
         .or_insert_with(new_sys_id)
         .clone();
     let state = world.target(&tenant, TARGET);
-    let held = state.held.get(&script_id);
-    let held_version = held.map(|h| h.version);
-    let previous_writes = held.map_or(0, |h| h.writes);
+    let held = state.held.get(&script_id).cloned();
     let done = |status, message: Option<String>| Outcome {
         status,
         script_id: script_id.clone(),
         sys_id: sys_id.clone(),
         message,
     };
-    match held_version {
-        Some(v) if version == v => return done("ignored", Some("No field values changed".into())),
-        Some(v) if version < v && skip_older => {
+    let facts = held.as_ref().map(|h| Held {
+        version: h.version,
+        retired: h.retired,
+    });
+    match coalesce::judge(facts, version, operation, skip_older) {
+        Verdict::Ignore => return done("ignored", Some("No field values changed".into())),
+        Verdict::Skip { held } => {
             state.older_writes += 1;
-            return done(
-                "skipped",
-                Some(format!("older version {version} than held {v}")),
-            );
+            let message = format!("older version {version} than held {held}");
+            return done("skipped", Some(message));
         }
-        Some(v) if version < v => state.older_writes += 1,
-        _ => {}
+        Verdict::Update { older: true } => state.older_writes += 1,
+        Verdict::Update { older: false } | Verdict::Insert => {}
     }
-    let disclaimer = field("u_disclaimer");
-    state.writes += 1;
-    state.held.insert(
-        script_id.clone(),
-        HeldRecord {
-            version,
-            version_hash: field("u_version_hash"),
-            change_id: field("u_change_id"),
-            disclaimer: (!disclaimer.is_empty()).then_some(disclaimer),
-            writes: previous_writes + 1,
-        },
-    );
-    world.applied(&tenant, TARGET, &script_id, version);
-    done(
-        if held_version.is_some() {
-            "updated"
+    let previous = held.clone().unwrap_or_default();
+    let retire = operation == Operation::Retire;
+    // An upsert sends every field; a retire keeps what it does not send.
+    let value = |name, kept: String| {
+        let sent = field(name);
+        if sent.is_empty() && retire {
+            kept
         } else {
-            "inserted"
-        },
-        None,
-    )
+            sent
+        }
+    };
+    let disclaimer = value("u_disclaimer", previous.disclaimer.unwrap_or_default());
+    let record = HeldRecord {
+        version,
+        version_hash: value("u_version_hash", previous.version_hash),
+        change_id: value("u_change_id", previous.change_id),
+        disclaimer: (!disclaimer.is_empty()).then_some(disclaimer),
+        writes: previous.writes + 1,
+        retired: retire,
+    };
+    state.held.insert(script_id.clone(), record);
+    if retire {
+        state.deletes += 1;
+        world.deleted(&tenant, TARGET, &script_id, version);
+    } else {
+        state.writes += 1;
+        world.applied(&tenant, TARGET, &script_id, version);
+    }
+    let status = if held.is_some() {
+        "updated"
+    } else {
+        "inserted"
+    };
+    done(status, None)
 }
 
 /// A positive integer sent as a string (the import-set convention) or a JSON number.
@@ -186,55 +178,5 @@ fn new_sys_id() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(tenant: &str, version: &str) -> Value {
-        json!({"u_tenant": tenant, "u_script_id": "s1", "u_version": version,
-               "u_version_hash": "h", "u_change_id": "c", "u_disclaimer": ""})
-    }
-
-    fn run(world: &mut World, skip: bool, version: &str) -> &'static str {
-        apply(world, skip, "p", &record("t", version), &BTreeSet::new()).status
-    }
-
-    #[test]
-    fn statuses_follow_the_transform_script() {
-        let mut w = World::default();
-        assert_eq!(run(&mut w, true, "2"), "inserted");
-        assert_eq!(run(&mut w, true, "3"), "updated");
-        assert_eq!(run(&mut w, true, "3"), "ignored");
-        assert_eq!(run(&mut w, true, "1"), "skipped");
-        assert_eq!(run(&mut w, true, "0"), "error");
-        assert_eq!(run(&mut w, true, "x"), "error");
-        let state = &w.tenants["t"].servicenow;
-        assert_eq!((state.writes, state.older_writes), (2, 1));
-        assert_eq!(state.held["s1"].version, 3);
-        assert_eq!(state.held["s1"].disclaimer, None);
-        assert!(state.tokens_seen.contains("p"));
-        assert!(
-            !w.tenants.contains_key("p"),
-            "records are filed under u_tenant"
-        );
-    }
-
-    #[test]
-    fn without_skip_older_a_lower_version_overwrites() {
-        let mut w = World::default();
-        run(&mut w, false, "5");
-        assert_eq!(run(&mut w, false, "4"), "updated");
-        assert_eq!(w.tenants["t"].servicenow.held["s1"].version, 4);
-        assert_eq!(w.tenants["t"].servicenow.older_writes, 1);
-    }
-
-    #[test]
-    fn flagged_records_fail_and_results_render() {
-        let mut w = World::default();
-        let errors = BTreeSet::from(["s1".to_string()]);
-        let outcome = apply(&mut w, true, "p", &record("t", "1"), &errors);
-        let json = outcome.to_json("http://x");
-        assert_eq!(json["status"], "error");
-        assert_eq!(json["error_message"], "simulated transform error");
-        assert!(w.tenants["t"].servicenow.held.is_empty());
-    }
-}
+#[path = "transform_tests.rs"]
+mod tests;

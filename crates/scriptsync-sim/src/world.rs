@@ -1,8 +1,8 @@
 //! The simulator's mutable state behind one lock, shared by every handler.
 //!
 //! [`World`] holds the snapshot-shaped accounting ([`TenantState`] per tenant) plus what the
-//! snapshot does not show: tokens, quota gates, live faults, Genesys rows and ServiceNow
-//! sys_ids. The lock is a `std::sync::Mutex` held only for short, non-async sections.
+//! snapshot does not show: tokens, quota gates, live faults, Genesys rows (per principal and
+//! table, keys ascending) and ServiceNow sys_ids. The lock is a `std::sync::Mutex` held only for short, non-async sections.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use super::faults::{FaultState, Faults};
-use super::quota::{FixedWindow, Gate};
+use super::allowance::Gate;
+use super::fault_state::FaultState;
+use super::faults::Faults;
 use super::state::{AnsweredRequest, Applied, RECENT_REQUESTS};
 use super::tokens::Tokens;
 use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
@@ -21,8 +22,11 @@ use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
 /// What handlers hold: `Arc<Shared>`.
 pub(crate) type Sim = Arc<Shared>;
 
-/// (principal, datatable id, row key).
-pub(crate) type RowKey = (String, String, String);
+/// (principal, datatable id): one org's table.
+pub(crate) type TableKey = (String, String);
+
+/// One table's rows, by key (ascending, as the listing pages through them).
+pub(crate) type Rows = BTreeMap<String, Map<String, Value>>;
 
 /// Read-only facts plus the locked [`World`].
 #[derive(Debug)]
@@ -73,21 +77,6 @@ impl Shared {
         since.as_secs() + u64::from(since.subsec_nanos() > 0)
     }
 
-    /// A fresh quota window for `target`, per the config (`None`: no quota).
-    fn new_window(&self, target: SimTarget) -> Option<FixedWindow> {
-        match target {
-            SimTarget::Genesys => Some(FixedWindow::new(
-                self.config.genesys_requests_per_minute,
-                self.config.genesys_window,
-                self.origin,
-            )),
-            SimTarget::Servicenow => self
-                .config
-                .servicenow_requests_per_hour
-                .map(|n| FixedWindow::new(n, self.config.servicenow_window(), self.origin)),
-        }
-    }
-
     /// The gate of (principal, target), created on first use.
     pub(crate) fn gate<'w>(
         &self,
@@ -98,7 +87,7 @@ impl Shared {
         world
             .gates
             .entry((principal.to_string(), target))
-            .or_insert_with(|| Gate::new(self.new_window(target)))
+            .or_insert_with(|| Gate::for_target(&self.config, self.origin, target))
     }
 }
 
@@ -110,7 +99,7 @@ pub(crate) struct World {
     /// Key `None`: the default for principals without their own setting.
     pub(crate) faults: HashMap<(Option<String>, SimTarget), FaultState>,
     /// Genesys data-table rows, as last written.
-    pub(crate) rows: HashMap<RowKey, Map<String, Value>>,
+    pub(crate) tables: HashMap<TableKey, Rows>,
     /// ServiceNow target-record sys_id per (u_tenant, u_script_id).
     pub(crate) sys_ids: HashMap<(String, String), String>,
     /// Counter behind ISET numbers.
@@ -144,14 +133,37 @@ impl World {
         state.recent.push_back(AnsweredRequest { seq, status });
     }
 
-    /// Tells every watcher that `target` of `tenant` now holds `version` of `script_id`;
-    /// forgets watchers that hung up.
+    /// Tells every watcher that `target` of `tenant` now holds `version` of `script_id`.
     pub(crate) fn applied(
         &mut self,
         tenant: &str,
         target: SimTarget,
         script_id: &str,
         version: u64,
+    ) {
+        self.notify(tenant, target, script_id, version, false);
+    }
+
+    /// Tells every watcher that `script_id` left `target` of `tenant` (a Genesys row deleted, a
+    /// ServiceNow record retired) at `version`.
+    pub(crate) fn deleted(
+        &mut self,
+        tenant: &str,
+        target: SimTarget,
+        script_id: &str,
+        version: u64,
+    ) {
+        self.notify(tenant, target, script_id, version, true);
+    }
+
+    /// Sends one [`Applied`] to every watcher; forgets watchers that hung up.
+    fn notify(
+        &mut self,
+        tenant: &str,
+        target: SimTarget,
+        script_id: &str,
+        version: u64,
+        deleted: bool,
     ) {
         if self.watchers.is_empty() {
             return;
@@ -161,12 +173,12 @@ impl World {
             target,
             script_id: script_id.to_string(),
             version,
+            deleted,
             at: Instant::now(),
         };
         self.watchers.retain(|w| w.send(event.clone()).is_ok());
     }
 
-    /// Notes an authenticated API request of `principal` to `method path`.
     /// Notes an authenticated API request: its method and path, and the replica that sent it.
     pub(crate) fn note_request(
         &mut self,

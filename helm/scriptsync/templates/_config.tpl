@@ -121,6 +121,12 @@ publish_scripts = {{ .publishScripts }}
 {{- if not (kindIs "invalid" .maxConcurrency) }}
 max_concurrency = {{ int64 .maxConcurrency }}
 {{- end }}
+{{- if not (kindIs "invalid" .maxRows) }}
+max_rows = {{ int64 .maxRows }}
+{{- end }}
+{{- with .limitsNamespace }}
+limits_namespace = {{ include $q . }}
+{{- end }}
 {{- end }}
 {{- with .servicenow }}
 
@@ -145,6 +151,9 @@ mode = {{ include $q . }}
 {{- end }}
 {{- if not (kindIs "invalid" .requestsPerHour) }}
 requests_per_hour = {{ int64 .requestsPerHour }}
+{{- end }}
+{{- with .window }}
+window = {{ include $q . }}
 {{- end }}
 {{- if not (kindIs "invalid" .headroom) }}
 headroom = {{ include "scriptsync.tomlFloat" .headroom }}

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::change::{Priority, TargetKind};
+use crate::change::{Operation, Priority, TargetKind};
 use crate::metrics::PushOutcomeLabel;
 use crate::push::{AttemptError, Class, GatePermit, Retries, retries};
 use crate::targets::{Attempted, FailureReason, Job};
@@ -161,6 +161,9 @@ fn reached(
         PushOutcomeLabel::Superseded
     };
     lane.metrics.push_outcome(&lane.tenant, kind, label);
+    if pushed && job.change.operation() == Operation::Retire {
+        lane.metrics.retired(&lane.tenant, kind);
+    }
     tracing::info!(
         tenant = %lane.tenant, script_id = script, version = job.change.version(),
         target = kind.as_str(), attempt = job.retries.attempts(), outcome = label.as_str(),
@@ -188,7 +191,9 @@ fn give_up(
     let script = job.change.script_id().to_owned();
     pending.finish(&script, None);
     let label = match failure.reason {
-        FailureReason::Permanent => PushOutcomeLabel::Permanent,
+        FailureReason::Permanent | FailureReason::InvalidKey | FailureReason::DatatableFull => {
+            PushOutcomeLabel::Permanent
+        }
         FailureReason::Exhausted => PushOutcomeLabel::Exhausted,
     };
     lane.metrics.push_outcome(&lane.tenant, kind, label);

@@ -1,7 +1,7 @@
 //! The org's own limits (DESIGN §5.1, "learning the real quota"): `GET
 //! /api/v2/organizations/limits/namespaces/{namespace}` answers `entities: [{key, value}]`;
 //! the value of `client.credentials.token.rate.per.minute` is the quota of our OAuth client.
-//! Read when a lane starts and once an hour after: the gate never goes above it × headroom,
+//! Read when a lane first starts and once an hour after: the gate never goes above it × headroom,
 //! and a configured `requests_per_minute` that disagrees is logged. The read is one request
 //! (no retries): a refused or failed read changes nothing, the configured quota stays.
 
@@ -14,24 +14,28 @@ use tokio::time::Instant;
 use super::GenesysTarget;
 use crate::push::{Verdict, endpoint};
 
-/// The namespace holding the API rate limits of OAuth clients.
-pub const NAMESPACE: &str = "platform.api";
+/// The namespace holding the API rate limits of OAuth clients, unless
+/// `genesys.limits_namespace` says otherwise: the limits page lists the key under "Platform
+/// API"; the namespace's exact name is not in what we could check (`docs/genesys.md`).
+pub use crate::config::DEFAULT_LIMITS_NAMESPACE as DEFAULT_NAMESPACE;
 /// The key of the per-client rate limit (requests per minute).
 pub const CLIENT_RATE_KEY: &str = "client.credentials.token.rate.per.minute";
 /// How often the limits are read again.
 pub const REREAD_AFTER: Duration = Duration::from_secs(3600);
 
-/// The configured quota and when the org's was last read.
+/// The configured quota, where to read the org's, and when it was last read.
 #[derive(Debug)]
 pub(super) struct OrgLimits {
     configured: u32,
+    namespace: String,
     read_at: Mutex<Option<Instant>>,
 }
 
 impl OrgLimits {
-    pub(super) fn new(configured: u32) -> Self {
+    pub(super) fn new(configured: u32, namespace: &str) -> Self {
         Self {
             configured,
+            namespace: namespace.to_owned(),
             read_at: Mutex::new(None),
         }
     }
@@ -68,13 +72,14 @@ impl GenesysTarget {
     /// Reads the org's per-client limit once and caps the gate by it.
     pub(super) async fn read_org_limits(&self) {
         self.limits.mark_read();
+        let namespace = self.limits.namespace.as_str();
         let path = [
             "api",
             "v2",
             "organizations",
             "limits",
             "namespaces",
-            NAMESPACE,
+            namespace,
         ];
         let Some(url) = endpoint(&self.api_base, &path) else {
             return;

@@ -1,6 +1,9 @@
 //! Genesys Cloud (DESIGN §5.1): each change upserts one row of the tenant's Architect data
 //! table, keyed by script id, and optionally publishes the script version.
 //!
+//! A retire (`script-retire/v1`) deletes the script's row instead (`DELETE …/rows/{key}`,
+//! 404 = gone already), unless the row is known to hold a newer version.
+//!
 //! One job (one change) per attempt: already held, without a request, if the row is known
 //! ([`rows`], listed when the lane starts) to hold this version or a newer one → (DLQ replays
 //! and broker redeliveries only) `GET …/rows/{script_id}?showbrief=false`, already held if
@@ -12,8 +15,9 @@
 //! under the permit the lane was admitted with; the others pass the gate themselves. Every
 //! request counts as an attempt of the job, and a retry skips the steps already done.
 
-mod limits;
+pub mod limits;
 pub mod rows;
+pub mod table;
 
 use std::sync::Arc;
 
@@ -22,8 +26,8 @@ use reqwest::RequestBuilder;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{Attempted, Job, Target, TargetContext};
-use crate::change::{ScriptChange, TargetKind};
+use super::{Attempted, FailureReason, Job, Target, TargetContext};
+use crate::change::{Operation, ScriptChange, TargetKind};
 use crate::config::{ConfigError, GenesysSettings};
 use crate::push::{
     AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
@@ -42,6 +46,9 @@ pub struct GenesysTarget {
     rows: RowKnowledge,
     /// The quota this tenant is configured with, and when the org's own was last read.
     limits: limits::OrgLimits,
+    /// Rows the table may hold (`genesys.max_rows`).
+    max_rows: usize,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl GenesysTarget {
@@ -65,7 +72,12 @@ impl GenesysTarget {
                 AuthMethod::genesys(settings)?,
             ),
             rows: RowKnowledge::default(),
-            limits: limits::OrgLimits::new(settings.requests_per_minute),
+            limits: limits::OrgLimits::new(
+                settings.requests_per_minute,
+                &settings.limits_namespace,
+            ),
+            max_rows: settings.max_rows,
+            metrics: ctx.metrics.clone(),
         })
     }
 
@@ -110,7 +122,24 @@ impl GenesysTarget {
         }
         let n = rows.len();
         self.rows.set_listing(rows);
+        self.count_rows();
         Ok(n)
+    }
+
+    /// Publishes the table's row count (once listed) and warns near the limit.
+    fn count_rows(&self) {
+        let Some(n) = self.rows.count() else {
+            return;
+        };
+        self.metrics.datatable_rows(&self.tenant, n);
+        if n as f64 >= self.max_rows as f64 * table::WARN_AT {
+            tracing::warn!(
+                tenant = %self.tenant, rows = n, max_rows = self.max_rows,
+                "the Genesys data table is nearly full: new scripts will be dead-lettered as \
+                 datatable_full at the limit (retire scripts, or raise the table's limit with \
+                 Genesys and genesys.max_rows)"
+            );
+        }
     }
 
     #[tracing::instrument(skip_all, fields(
@@ -123,9 +152,14 @@ impl GenesysTarget {
         let Some(rows_url) = self.rows_url() else {
             return Attempted::Failed(refused(bad_base()));
         };
+        // Keys are checked at intake; this guards the URL all the same.
         let Some(row_url) = endpoint(&rows_url, &[change.script_id()]) else {
-            return Attempted::Failed(refused(no_row_path(change.script_id())));
+            let why = table::key_problem(change.script_id()).unwrap_or_default();
+            return Attempted::Failed(AttemptError::refused_as(FailureReason::InvalidKey, why));
         };
+        if change.operation() == Operation::Retire {
+            return self.retire(&mut permit, job, &row_url).await;
+        }
         let publish = if self.publish_scripts {
             change.genesys_version_id()
         } else {
@@ -194,8 +228,67 @@ impl GenesysTarget {
         Attempted::Delivered
     }
 
+    /// Retires the script: deletes its row (`DELETE …/rows/{key}`; a 404 means it is gone
+    /// already). A row known to hold a newer version stays (newest wins across changes and
+    /// retires); a row known absent needs no request; a replay reads the row first.
+    async fn retire(
+        &self,
+        permit: &mut Option<GatePermit>,
+        job: &mut Job,
+        row_url: &Url,
+    ) -> Attempted {
+        let key = job.change.script_id().to_owned();
+        let version = job.change.version();
+        match self.rows.held(&key) {
+            Some(held) if held > version => return Attempted::AlreadyHeld(held),
+            None if self.rows.write_for(&key) == Write::Create => {
+                return Attempted::AlreadyHeld(version);
+            }
+            _ => {}
+        }
+        if job.replay && !job.steps.checked {
+            let mut get_url = row_url.clone();
+            get_url.query_pairs_mut().append_pair("showbrief", "false");
+            let got = self
+                .request(permit, job, ("GET row", readable_row), |http| {
+                    http.get(get_url.clone())
+                })
+                .await;
+            job.steps.checked = true;
+            match got {
+                Ok(reply) => match row_version(&reply) {
+                    Some(held) if held > version => {
+                        self.rows.holds(&key, Some(held));
+                        return Attempted::AlreadyHeld(held);
+                    }
+                    read => self.rows.holds(&key, read),
+                },
+                Err(e) if e.status == Some(404) => {
+                    self.rows.absent(&key);
+                    return Attempted::AlreadyHeld(version);
+                }
+                Err(e) => return Attempted::Failed(e),
+            }
+        }
+        let deleted = self
+            .request(permit, job, ("DELETE row", Verdict::Done), |http| {
+                http.delete(row_url.clone())
+            })
+            .await;
+        match deleted {
+            Ok(_) => {}
+            Err(e) if e.status == Some(404) => {}
+            Err(e) => return Attempted::Failed(e),
+        }
+        self.rows.absent(&key);
+        self.count_rows();
+        Attempted::Delivered
+    }
+
     /// Writes the row with one request when the knowledge is right: PUT a known row, POST a
-    /// new one; PUT→404 falls back to POST, POST→409 to PUT.
+    /// new one; PUT→404 falls back to POST, and a POST refused because the row exists (409, or
+    /// a 400 saying so: [`table::says_row_exists`]) to PUT. A POST refused because the table is
+    /// at its row limit fails as `datatable_full`.
     async fn upsert(
         &self,
         permit: &mut Option<GatePermit>,
@@ -227,9 +320,23 @@ impl GenesysTarget {
         {
             Ok(_) => {
                 self.rows.holds(&key, Some(version));
+                self.count_rows();
                 Ok(())
             }
-            Err(e) if e.status == Some(409) => {
+            Err(e) if table::says_table_full(&e, self.rows.count(), self.max_rows) => {
+                let message = format!(
+                    "{} (the data table holds {} of its {} rows; raise genesys.max_rows if Genesys raised the table's limit)",
+                    e.message,
+                    self.rows.count().map_or("?".into(), |n| n.to_string()),
+                    self.max_rows
+                );
+                Err(AttemptError {
+                    status: e.status,
+                    correlation_id: e.correlation_id,
+                    ..AttemptError::refused_as(FailureReason::DatatableFull, message)
+                })
+            }
+            Err(e) if table::says_row_exists(&e) => {
                 self.rows.exists(&key);
                 self.request(permit, job, ("PUT row", Verdict::Done), put)
                     .await?;
@@ -290,7 +397,10 @@ impl Target for GenesysTarget {
     /// since this process last listed it (the tenant was elsewhere, or the connection lost).
     fn prepare(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.read_org_limits().await;
+            // Once an hour at most, whatever restarts the lane (a reconnect, a hand-over).
+            if self.limits.due() {
+                self.read_org_limits().await;
+            }
             match self.list_rows().await {
                 Ok(n) => tracing::info!(tenant = %self.tenant, rows = n, "data-table rows listed"),
                 Err(error) => tracing::warn!(
@@ -375,12 +485,6 @@ fn readable_row(reply: Reply) -> Verdict<Reply> {
 
 fn bad_base() -> String {
     "genesys api_base cannot hold a path".into()
-}
-
-/// A script id that cannot be a row key in a URL path ("." or ".."): refused without a request,
-/// because sending it would address the rows collection instead of a row.
-fn no_row_path(script_id: &str) -> String {
-    format!("script_id {script_id:?} cannot be a Genesys row key in a URL path")
 }
 
 /// A refusal decided here, without a request.

@@ -75,6 +75,13 @@ impl RowKnowledge {
         }
     }
 
+    /// How many rows the table holds, once a listing said (kept up to date by every create
+    /// and delete this process makes).
+    pub fn count(&self) -> Option<usize> {
+        let known = self.lock();
+        known.listed.then_some(known.rows.len())
+    }
+
     /// The version the row `key` holds, when known.
     pub fn held(&self, key: &str) -> Option<u64> {
         self.lock().rows.get(key).copied().filter(|v| *v != UNKNOWN)

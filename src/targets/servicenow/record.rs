@@ -2,7 +2,10 @@
 //!
 //! Record fields are all strings; absent optional fields (`u_disclaimer`, `u_campaign_id`)
 //! are sent as empty strings, so every record has the same columns and a transform map with
-//! "copy empty fields" clears a disclaimer that a newer version dropped.
+//! "copy empty fields" clears a disclaimer that a newer version dropped. `u_operation` says
+//! what the record does: `upsert` (a change), or `retire` (the script is retired: the
+//! transform marks its row inactive at that version; a retire has no content fields, so they
+//! are empty).
 
 use std::collections::HashSet;
 
@@ -22,6 +25,7 @@ pub fn record(change: &ScriptChange) -> Value {
         "u_campaign_id": change.campaign_id().unwrap_or(""),
         "u_change_id": change.id(),
         "u_published_at": change.published_at(),
+        "u_operation": change.operation().as_str(),
     })
 }
 
@@ -59,6 +63,19 @@ mod tests {
         assert_eq!(r["u_version"], "12");
         assert_eq!(r["u_disclaimer"], "");
         assert_eq!(r["u_campaign_id"], "camp");
-        assert_eq!(r.as_object().unwrap().len(), 8);
+        assert_eq!(r["u_operation"], "upsert");
+        assert_eq!(r.as_object().unwrap().len(), 9);
+        let retire = ScriptChange::retire_builder("r-1", "t1", "s1", 13)
+            .published_at("2026-01-02T00:00:00Z")
+            .build()
+            .unwrap();
+        let r = record(&retire);
+        assert!(r.as_object().unwrap().values().all(Value::is_string), "{r}");
+        assert_eq!(
+            (r["u_operation"].as_str(), r["u_version"].as_str()),
+            (Some("retire"), Some("13"))
+        );
+        assert_eq!(r["u_version_hash"], "");
+        assert_eq!(r.as_object().unwrap().len(), 9);
     }
 }
