@@ -16,13 +16,14 @@
 //! request counts as an attempt of the job, and a retry skips the steps already done.
 
 pub mod limits;
+mod listing;
 pub mod rows;
 pub mod table;
+mod write;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use reqwest::RequestBuilder;
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -34,7 +35,7 @@ use crate::push::{
     endpoint,
 };
 
-use rows::{RowKnowledge, Write};
+use rows::RowKnowledge;
 
 /// Pushes one tenant's changes to its Genesys Cloud org.
 pub struct GenesysTarget {
@@ -91,55 +92,6 @@ impl GenesysTarget {
             "rows",
         ];
         endpoint(&self.api_base, &table)
-    }
-
-    /// Lists the table's rows with their versions, page by page (each page one logical
-    /// request with its own retries). Errors leave the knowledge as it was: unlisted at
-    /// start (writes then start with PUT), or the previous listing and what followed it.
-    async fn list_rows(&self) -> Result<usize, String> {
-        let rows_url = self.rows_url().ok_or_else(bad_base)?;
-        let mut rows = Vec::new();
-        let mut page = 1;
-        loop {
-            let mut url = rows_url.clone();
-            url.query_pairs_mut()
-                .append_pair("pageNumber", &page.to_string())
-                .append_pair("pageSize", &rows::PAGE_SIZE.to_string())
-                .append_pair("showbrief", "false");
-            let reply = self
-                .client
-                .send("GET rows", |http| http.get(url.clone()))
-                .await
-                .map_err(|f| f.error)?;
-            let body = reply.json().unwrap_or_default();
-            let (found, more) = rows::parse_page(&body, page)
-                .ok_or_else(|| format!("GET rows: page {page} is not a row listing"))?;
-            rows.extend(found);
-            if !more {
-                break;
-            }
-            page += 1;
-        }
-        let n = rows.len();
-        self.rows.set_listing(rows);
-        self.count_rows();
-        Ok(n)
-    }
-
-    /// Publishes the table's row count (once listed) and warns near the limit.
-    fn count_rows(&self) {
-        let Some(n) = self.rows.count() else {
-            return;
-        };
-        self.metrics.datatable_rows(&self.tenant, n);
-        if n as f64 >= self.max_rows as f64 * table::WARN_AT {
-            tracing::warn!(
-                tenant = %self.tenant, rows = n, max_rows = self.max_rows,
-                "the Genesys data table is nearly full: new scripts will be dead-lettered as \
-                 datatable_full at the limit (retire scripts, or raise the table's limit with \
-                 Genesys and genesys.max_rows)"
-            );
-        }
     }
 
     #[tracing::instrument(skip_all, fields(
@@ -226,157 +178,6 @@ impl GenesysTarget {
             job.steps.published = true;
         }
         Attempted::Delivered
-    }
-
-    /// Retires the script: deletes its row (`DELETE …/rows/{key}`; a 404 means it is gone
-    /// already). A row known to hold a newer version stays (newest wins across changes and
-    /// retires); a row known absent needs no request; a replay reads the row first.
-    async fn retire(
-        &self,
-        permit: &mut Option<GatePermit>,
-        job: &mut Job,
-        row_url: &Url,
-    ) -> Attempted {
-        let key = job.change.script_id().to_owned();
-        let version = job.change.version();
-        match self.rows.held(&key) {
-            Some(held) if held > version => return Attempted::AlreadyHeld(held),
-            None if self.rows.write_for(&key) == Write::Create => {
-                return Attempted::AlreadyHeld(version);
-            }
-            _ => {}
-        }
-        if job.replay && !job.steps.checked {
-            let mut get_url = row_url.clone();
-            get_url.query_pairs_mut().append_pair("showbrief", "false");
-            let got = self
-                .request(permit, job, ("GET row", readable_row), |http| {
-                    http.get(get_url.clone())
-                })
-                .await;
-            job.steps.checked = true;
-            match got {
-                Ok(reply) => match row_version(&reply) {
-                    Some(held) if held > version => {
-                        self.rows.holds(&key, Some(held));
-                        return Attempted::AlreadyHeld(held);
-                    }
-                    read => self.rows.holds(&key, read),
-                },
-                Err(e) if e.status == Some(404) => {
-                    self.rows.absent(&key);
-                    return Attempted::AlreadyHeld(version);
-                }
-                Err(e) => return Attempted::Failed(e),
-            }
-        }
-        let deleted = self
-            .request(permit, job, ("DELETE row", Verdict::Done), |http| {
-                http.delete(row_url.clone())
-            })
-            .await;
-        match deleted {
-            Ok(_) => {}
-            Err(e) if e.status == Some(404) => {}
-            Err(e) => return Attempted::Failed(e),
-        }
-        self.rows.absent(&key);
-        self.count_rows();
-        Attempted::Delivered
-    }
-
-    /// Writes the row with one request when the knowledge is right: PUT a known row, POST a
-    /// new one; PUT→404 falls back to POST, and a POST refused because the row exists (409, or
-    /// a 400 saying so: [`table::says_row_exists`]) to PUT. A POST refused because the table is
-    /// at its row limit fails as `datatable_full`.
-    async fn upsert(
-        &self,
-        permit: &mut Option<GatePermit>,
-        job: &mut Job,
-        rows_url: &Url,
-        row_url: &Url,
-    ) -> Result<(), AttemptError> {
-        let key = job.change.script_id().to_owned();
-        let version = job.change.version();
-        let body = row_body(&job.change);
-        let put = |http: &reqwest::Client| http.put(row_url.clone()).json(&body);
-        let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
-        if self.rows.write_for(&key) == Write::Update {
-            match self
-                .request(permit, job, ("PUT row", Verdict::Done), put)
-                .await
-            {
-                Ok(_) => {
-                    self.rows.holds(&key, Some(version));
-                    return Ok(());
-                }
-                Err(e) if e.status == Some(404) => self.rows.absent(&key),
-                Err(e) => return Err(e),
-            }
-        }
-        match self
-            .request(permit, job, ("POST row", Verdict::Done), post)
-            .await
-        {
-            Ok(_) => {
-                self.rows.holds(&key, Some(version));
-                self.count_rows();
-                Ok(())
-            }
-            Err(e) if table::says_table_full(&e, self.rows.count(), self.max_rows) => {
-                let message = format!(
-                    "{} (the data table holds {} of its {} rows; raise genesys.max_rows if Genesys raised the table's limit)",
-                    e.message,
-                    self.rows.count().map_or("?".into(), |n| n.to_string()),
-                    self.max_rows
-                );
-                Err(AttemptError {
-                    status: e.status,
-                    correlation_id: e.correlation_id,
-                    ..AttemptError::refused_as(FailureReason::DatatableFull, message)
-                })
-            }
-            Err(e) if table::says_row_exists(&e) => {
-                self.rows.exists(&key);
-                self.request(permit, job, ("PUT row", Verdict::Done), put)
-                    .await?;
-                self.rows.holds(&key, Some(version));
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// One request of `job`: under the lane's permit if it is still unused, else through the
-    /// gate within the job's budget; `judge` decides whether a 2xx answer will do. Counts the
-    /// attempt and keeps the correlation id.
-    async fn request<B>(
-        &self,
-        permit: &mut Option<GatePermit>,
-        job: &mut Job,
-        (what, judge): (&str, fn(Reply) -> Verdict<Reply>),
-        build: B,
-    ) -> Result<Reply, AttemptError>
-    where
-        B: Fn(&reqwest::Client) -> RequestBuilder,
-    {
-        let permit = match permit.take() {
-            Some(permit) => permit,
-            None => self.client.admit(what).await?,
-        };
-        let attempt = job.retries.count();
-        let result = self
-            .client
-            .attempt_admitted(permit, attempt, what, build, judge)
-            .await;
-        let correlation_id = match &result {
-            Ok(reply) => reply.correlation_id.clone(),
-            Err(e) => e.correlation_id.clone(),
-        };
-        if correlation_id.is_some() {
-            job.correlation_id = correlation_id;
-        }
-        result
     }
 }
 
