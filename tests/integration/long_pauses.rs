@@ -251,3 +251,76 @@ async fn a_gate_closed_past_the_hold_limit_parks_changes_and_loses_nothing() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_item_answered_429_pauses_the_gate_until_the_rules_window_ends() {
+    const TENANT: &str = "item-429";
+    // A rule of 100 calls per 30 s window: the answers carry X-RateLimit-Reset.
+    let sim = SimConfig {
+        servicenow_requests_per_hour: Some(100),
+        servicenow_time_factor: 120.0,
+        ..SimConfig::default()
+    };
+    let app = spawn_app_with_sim(&[TENANT], sim, |s| {
+        s.batch.linger = Duration::from_millis(300);
+        s.tenants[0].servicenow.as_mut().unwrap().window = Duration::from_secs(30);
+    })
+    .await;
+    // Start well inside a window, so that its end is many seconds away.
+    let mut reset_in = use_up_servicenow_rule(&app, TENANT, 1).await;
+    if reset_in < 15 {
+        tokio::time::sleep(Duration::from_secs(reset_in + 1)).await;
+        reset_in = use_up_servicenow_rule(&app, TENANT, 1).await;
+    }
+    let faults = Faults {
+        item_rate_limited: BTreeMap::from([("s1".to_string(), 1)]),
+        ..Faults::default()
+    };
+    app.sim
+        .set_faults(Some(TENANT), SimTarget::Servicenow, faults);
+    let started = Instant::now();
+    for i in 0..3 {
+        let c = change(TENANT, &format!("s{i}"), 1)
+            .to_builder()
+            .targets([TargetKind::Servicenow])
+            .build()
+            .unwrap();
+        app.publish(&c).await;
+    }
+    within(
+        "s0 and s2 delivered, s1 held back",
+        Duration::from_secs(10),
+        || async {
+            let held = app.sim_state().tenant(TENANT).servicenow.held;
+            held.contains_key("s0") && held.contains_key("s2")
+        },
+    )
+    .await;
+    // The item's 429 closed the gate until the rule's window ends (X-RateLimit-Reset of the
+    // call), not for a short back-off: a pause of many seconds, and s1 only after it.
+    let paused = app
+        .status(TENANT)
+        .target(TargetKind::Servicenow)
+        .paused_seconds;
+    assert!(
+        paused >= 8.0,
+        "paused {paused} s for a window ending in {reset_in} s"
+    );
+    within(
+        "s1 delivered after the window",
+        Duration::from_secs(reset_in + 30),
+        || async { app.settled(TENANT) >= 3 },
+    )
+    .await;
+    let sn = app.sim_state().tenant(TENANT).servicenow;
+    assert_eq!(sn.held["s1"].version, 1);
+    assert_eq!(sn.violations, 0);
+    assert_eq!(sn.sub_requests, 4, "s1 was sent twice, the others once");
+    assert_eq!(app.depth(&app.names.dlq()).await, 0);
+    eprintln!(
+        "item 429: the gate paused {paused:.0} s (window ending in {reset_in} s); s1 delivered \
+         {:?} after publishing",
+        started.elapsed()
+    );
+    app.stop().await;
+}
