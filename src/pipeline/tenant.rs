@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::broker::Inbound;
-use crate::change::TargetKind;
+use crate::change::{ScriptChange, TargetKind};
 use crate::push::attempt::give_up;
 use crate::push::{AttemptError, FailureReason, Schedule};
 use crate::targets::genesys;
@@ -257,35 +257,11 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
         let admitted = tracker.admit(token, change.clone(), owed.clone());
         admitted.into_iter().collect()
     };
-    // A script id that cannot be a data-table key never reaches the Genesys lane: that part
-    // is dead-lettered as `invalid_key` (what else it owes goes on).
-    let bad_key = owed
-        .contains(&TargetKind::Genesys)
-        .then(|| genesys::table::key_problem(change.script_id()))
-        .flatten();
-    if let Some(why) = &bad_key {
-        let ctx = &settler.ctx;
-        tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id(), error = %why, "the script id cannot be a Genesys data-table key");
-        let label = crate::metrics::PushOutcomeLabel::Permanent;
-        ctx.metrics
-            .push_outcome(&ctx.tenant, TargetKind::Genesys, label);
-        let failure = give_up(
-            AttemptError::refused_as(FailureReason::InvalidKey, why),
-            0,
-            0,
-            None,
-        );
-        let mut tracker = settler.tracker();
-        settled.extend(tracker.failed(
-            TargetKind::Genesys,
-            change.script_id(),
-            change.version(),
-            &failure,
-        ));
-    }
+    let unkeyable =
+        owed.contains(&TargetKind::Genesys) && refuse_unkeyable(settler, &change, &mut settled);
     settler.settle_all(settled);
     for (kind, tx) in offers {
-        if owed.contains(kind) && !(bad_key.is_some() && *kind == TargetKind::Genesys) {
+        if owed.contains(kind) && !(unkeyable && *kind == TargetKind::Genesys) {
             let offer = Offer {
                 change: change.clone(),
                 replay,
@@ -296,4 +272,34 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
             let _ = tx.send(offer);
         }
     }
+}
+
+/// A script id that cannot be a data-table key never reaches the Genesys lane: that part of
+/// the delivery is dead-lettered as `invalid_key` at once (what else it owes goes on). True
+/// when it was refused; what that settled is added to `settled`.
+fn refuse_unkeyable(
+    settler: &Settler,
+    change: &ScriptChange,
+    settled: &mut Vec<Settled<Inbound>>,
+) -> bool {
+    let Some(why) = genesys::table::key_problem(change.script_id()) else {
+        return false;
+    };
+    let ctx = &settler.ctx;
+    tracing::warn!(
+        tenant = %ctx.tenant, script_id = %change.script_id(), error = %why,
+        "the script id cannot be a Genesys data-table key"
+    );
+    let label = crate::metrics::PushOutcomeLabel::Permanent;
+    ctx.metrics
+        .push_outcome(&ctx.tenant, TargetKind::Genesys, label);
+    let refusal = AttemptError::refused_as(FailureReason::InvalidKey, why);
+    let failure = give_up(refusal, 0, 0, None);
+    let (script, version) = (change.script_id(), change.version());
+    settled.extend(
+        settler
+            .tracker()
+            .failed(TargetKind::Genesys, script, version, &failure),
+    );
+    true
 }

@@ -102,19 +102,29 @@ pub fn change(tenant: &str, script: &str, version: u64) -> ScriptChange {
 }
 
 /// Polls `cond` every 50 ms until it holds or [`DEADLINE`] passes (then panics with `what`).
-pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+pub async fn eventually<F, Fut>(what: &str, cond: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
+    within(what, DEADLINE, cond).await
+}
+
+/// [`eventually`] with a deadline of the caller's (`limit`), for waits longer than the usual
+/// one: an outage, a server's pause.
+pub async fn within<F, Fut>(what: &str, limit: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if cond().await {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
+            "timed out after {limit:?} waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -15,32 +15,12 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
-use common::{TestApp, change, spawn_app, spawn_app_with_sim};
+use common::{TestApp, change, spawn_app, spawn_app_with_sim, within};
 use scriptsync::change::TargetKind;
 use scriptsync_sim::fixtures::SIM_SECRET;
 use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimTarget};
-
-/// Polls `cond` every 50 ms until it holds or `limit` passes (then panics with `what`).
-async fn within<F, Fut>(what: &str, limit: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Uses up `tenant`'s ServiceNow rule of `limit` calls for the current window with empty Batch
 /// API calls made as the tenant's own principal (without being refused: a refusal would tell

@@ -15,10 +15,9 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
-use common::{DeadLetterCopy, TestApp, change, spawn_app};
+use common::{DeadLetterCopy, TestApp, change, spawn_app, within};
 use scriptsync::change::ScriptChange;
 use scriptsync::config::Settings;
 use scriptsync_sim::{Faults, Outage, OutageMode, SimTarget};
@@ -26,26 +25,6 @@ use scriptsync_sim::{Faults, Outage, OutageMode, SimTarget};
 /// The outage the issue names.
 const OUTAGE: Duration = Duration::from_secs(30);
 const TARGETS: [SimTarget; 2] = [SimTarget::Genesys, SimTarget::Servicenow];
-
-/// Polls `cond` every 50 ms until it holds or `limit` passes (then panics with `what`): the
-/// common `eventually` with a deadline that fits a 30 s outage plus recovery.
-async fn within<F, Fut>(what: &str, limit: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Retries that outlast a 30 s outage and notice its end within a few seconds.
 fn outlast_outage(s: &mut Settings) {

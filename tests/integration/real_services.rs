@@ -46,6 +46,12 @@ async fn quota_app(tenant: &str, sim: SimConfig, (told, window): (u32, Duration)
     .await
 }
 
+/// The tenant's Genesys gate ceiling now, requests per minute.
+fn genesys_ceiling(app: &TestApp, tenant: &str) -> f64 {
+    let gate = app.status(tenant).target(TargetKind::Genesys);
+    gate.gate_ceiling.expect("the gate has a ceiling")
+}
+
 /// Publishes `n` new Genesys-only scripts and waits until all are settled.
 async fn publish_scripts(app: &TestApp, tenant: &str, n: usize) {
     for i in 0..n {
@@ -106,11 +112,7 @@ async fn without_the_orgs_limits_a_429_point_teaches_the_real_quota() {
     assert_eq!(app.depth(&app.names.dlq()).await, 0);
     // Told 60 per window (1,620/min after headroom): the 429 points brought it down to the
     // real 20 (540/min), give or take the upward probe.
-    let ceiling = app
-        .status(T)
-        .target(TargetKind::Genesys)
-        .gate_ceiling
-        .unwrap();
+    let ceiling = genesys_ceiling(&app, T);
     assert!(ceiling <= 540.0 * 1.4, "ceiling {ceiling}/min");
     eprintln!(
         "learn-429: {} requests, {} answered 429, ceiling now {ceiling:.0}/min (real 540)",
@@ -140,11 +142,7 @@ async fn a_quota_shared_with_another_integration_is_learned() {
     );
     assert_eq!(g.violations, 0);
     assert_eq!(app.depth(&app.names.dlq()).await, 0);
-    let ceiling = app
-        .status(T)
-        .target(TargetKind::Genesys)
-        .gate_ceiling
-        .unwrap();
+    let ceiling = genesys_ceiling(&app, T);
     assert!(ceiling < 540.0, "below the configured 540/min: {ceiling}");
     eprintln!(
         "shared: {} requests, {} answered 429, the other integration {}, ceiling {ceiling:.0}/min",
