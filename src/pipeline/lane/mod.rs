@@ -7,9 +7,9 @@
 //! Retries go back into the pending set with a not-before time and pass the gate again; a
 //! newer version that arrives meanwhile replaces the failed one and its retries. A change that
 //! would wait for a closed gate past the hold limit is handed to a wait queue ([`parking`]).
-//! The lane ends
-//! when its offers are closed and nothing is pending or on its way (a drain), or at once when
-//! `abort` is cancelled (requests on their way are dropped; the broker redelivers).
+//! The lane ends when its offers are closed and nothing is pending or on its way (a drain), or
+//! at once when `abort` is cancelled (requests on their way are dropped; the broker
+//! redelivers).
 
 mod parking;
 pub mod pending;
