@@ -18,6 +18,8 @@
    writes dummy secrets and a CA certificate where the config expects them, and runs the real
    binary: `cargo run -- check-config --config <config.toml from the ConfigMap>` (exit 0).
 6. Values that must be refused (schema or template checks) are refused.
+7. Tenants from one Secret (tenantSecrets.secretName, no [[tenants]]): the Secret is mounted
+   whole (no subPath) at the tenants_dir the config names.
 
 Value sets: the chart's defaults and helm/scriptsync/ci/full-values.yaml.
 Exits non-zero on any failure; removes its temp dir and stops its server thread.
@@ -559,6 +561,26 @@ def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
 # ---- the binary -------------------------------------------------------------------------------
 
 
+def check_tenant_secrets(tmp: Path, defaults: dict) -> None:
+    """Tenants only from one Secret: mounted whole (no subPath, so the kubelet updates it in
+    place) at tenants_dir, which the config names; no [[tenants]] needed."""
+    over = {"tenants": [], "tenantSecrets": {"secretName": "scriptsync-tenants"}}
+    objects, _, _ = render(over, tmp)
+    validate_objects(objects)
+    config = tomllib.loads(one(objects, "ConfigMap")["data"]["config.toml"])
+    mount_path = defaults["tenantSecrets"]["mountPath"]
+    expect(config.get("tenants_dir") == mount_path and "tenants" not in config,
+           f"tenant Secret: tenants_dir {config.get('tenants_dir')!r}, tenants {config.get('tenants')!r}")
+    pod = one(objects, "StatefulSet")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = [m for m in container["volumeMounts"] if m["mountPath"] == mount_path]
+    expect(len(mounts) == 1 and "subPath" not in mounts[0] and mounts[0].get("readOnly") is True,
+           f"tenant Secret mounts: {mounts}")
+    volume = next(v for v in pod["volumes"] if v["name"] == mounts[0]["name"])
+    expect(volume.get("secret", {}).get("secretName") == "scriptsync-tenants", f"volume {volume}")
+    log("tenants from one Secret: mounted whole at tenants_dir, no [[tenants]]: ok")
+
+
 def write_ca(path: Path) -> None:
     """A fresh self-signed CA certificate (as a private CA would be), else the system bundle."""
     key = path.with_suffix(".key")
@@ -641,7 +663,9 @@ def main() -> int:
                 f"Kubernetes {K8S_VERSION} (strict); chart checks ok")
             # Again with the mounts under a temp dir, for the binary.
             root = tmp / name
-            moved = {**override, "secretsMountPath": str(root / "secrets"), "caMountPath": str(root / "ca")}
+            moved = {**override, "secretsMountPath": str(root / "secrets"), "caMountPath": str(root / "ca"),
+                     "tenantSecrets": {**values["tenantSecrets"], "mountPath": str(root / "tenants")}}
+            (root / "tenants").mkdir(parents=True, exist_ok=True)
             objects2, _, _ = render(moved, tmp)
             text2, config2 = check_chart(objects2, deep_merge(values, moved))
             check_config_with_binary(name, text2, config2, root)
@@ -658,7 +682,10 @@ def main() -> int:
         render_must_fail("terminationGracePeriodSeconds at the drain timeout (template)",
                          {"shutdown": {"drainTimeoutSeconds": 30}, "terminationGracePeriodSeconds": 30},
                          tmp, "must be above")
-        render_must_fail("no tenants (schema)", {"tenants": []}, tmp, "minItems")
+        render_must_fail("no tenants (schema)", {"tenants": []}, tmp, "anyOf")
+        render_must_fail("both tenant Secret forms (schema)",
+                         {"tenantSecrets": {"secretName": "all", "secretNames": ["one"]}}, tmp, "not")
+        check_tenant_secrets(tmp, defaults)
         render_must_fail("a duplicate tenant id (template)",
                          {"tenants": [defaults["tenants"][0], defaults["tenants"][0]]}, tmp, "appears twice")
         log(f"all checks passed in {time.monotonic() - started:.1f} s")

@@ -8,7 +8,7 @@
 //! - `/status`: JSON per tenant and target: gate state (open, or paused until when), current
 //!   rate and ceiling, requests in flight, last success, last error (no secrets), and the
 //!   deliveries the tenant holds unacked; which replica owns each tenant, and the live
-//!   replicas as this one sees them. Read from the status board (typed state), never from
+//!   replicas as this one sees them; the tenant files that cannot be used now. Read from the status board (typed state), never from
 //!   the metrics.
 
 use std::net::SocketAddr;
@@ -26,20 +26,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::Names;
 use crate::change::TargetKind;
-use crate::cluster::{Membership, owner};
+use crate::cluster::{Membership, assign};
 use crate::metrics::Metrics;
 use crate::pipeline::PanicLog;
 use crate::push::Gate;
 use crate::status::{StatusBoard, TenantState};
-
-/// One tenant as `/status` sees it.
-pub struct TenantView {
-    pub tenant: String,
-    pub queue: String,
-    /// Each configured target and its gate (if the target has one).
-    pub targets: Vec<(TargetKind, Option<Arc<Gate>>)>,
-}
+use crate::tenants::{Problem, TenantSet};
 
 /// What the endpoints read; everything is shared with the running application.
 pub struct AdminState {
@@ -52,7 +46,10 @@ pub struct AdminState {
     pub writable: Arc<AtomicBool>,
     /// Recent task panics: too many make the worker not ready.
     pub panics: Arc<PanicLog>,
-    pub tenants: Vec<TenantView>,
+    /// Every tenant this process knows, now.
+    pub tenants: Arc<TenantSet>,
+    /// The queue names.
+    pub names: Names,
     /// Who is alive, and so which tenants are this replica's.
     pub membership: Arc<Membership>,
 }
@@ -75,6 +72,9 @@ pub struct Status {
     pub replica: String,
     pub replicas: Vec<String>,
     pub tenants: Vec<TenantStatus>,
+    /// Tenant files (or the tenants directory) that cannot be used now; each named tenant
+    /// keeps its last good settings (or is absent if it never had any).
+    pub tenant_config_errors: Vec<Problem>,
 }
 
 #[derive(Debug, Serialize)]
@@ -150,14 +150,12 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
     // Pauses end by themselves: the seconds until each gate reopens are read now.
-    for t in &state.tenants {
-        for (kind, gate) in &t.targets {
-            if let Some(gate) = gate {
-                let left = gate.paused_for().unwrap_or_default();
-                state
-                    .metrics
-                    .gate_reopens_in(&t.tenant, *kind, left.as_secs_f64());
-            }
+    for (id, parts) in state.tenants.snapshot() {
+        for target in &parts.targets {
+            let left = target.gate().paused_for().unwrap_or_default();
+            state
+                .metrics
+                .gate_reopens_in(&id, target.kind(), left.as_secs_f64());
         }
     }
     (
@@ -177,21 +175,22 @@ async fn status(State(state): State<Arc<AdminState>>) -> Json<Status> {
 pub fn snapshot(state: &AdminState) -> Status {
     let now = SystemTime::now();
     let replicas = state.membership.watch().borrow().clone();
-    let tenants = state
-        .tenants
+    let all = state.tenants.snapshot();
+    let owners = assign(all.keys().map(String::as_str), &replicas);
+    let tenants = all
         .iter()
-        .map(|t| {
-            let board = state.board.tenant(&t.tenant);
+        .map(|(id, parts)| {
+            let board = state.board.tenant(id);
             TenantStatus {
-                tenant: t.tenant.clone(),
-                queue: t.queue.clone(),
-                owner: owner(&t.tenant, &replicas).map(str::to_owned),
+                tenant: id.clone(),
+                queue: state.names.tenant_queue(id),
+                owner: owners.get(id).cloned(),
                 unacked: board.inflight,
                 datatable_rows: board.datatable_rows,
-                targets: t
+                targets: parts
                     .targets
                     .iter()
-                    .map(|(kind, gate)| target_status(&board, *kind, gate.as_deref(), now))
+                    .map(|t| target_status(&board, t.kind(), Some(t.gate().as_ref()), now))
                     .collect(),
             }
         })
@@ -201,6 +200,7 @@ pub fn snapshot(state: &AdminState) -> Status {
         replica: state.membership.me().to_owned(),
         replicas: replicas.iter().cloned().collect(),
         tenants,
+        tenant_config_errors: state.tenants.problems(),
     }
 }
 

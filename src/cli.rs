@@ -36,12 +36,36 @@ pub enum Command {
     /// Validate script changes (JSON Lines or JSON, from a file or stdin) and publish them
     /// with confirms; `--dry-run` validates only.
     Publish(PublishArgs),
+    /// Show the tenants a configuration and its tenants directory give, with the files that
+    /// cannot be used (`tenants --config FILE list|check [--json]`); connects to nothing.
+    Tenants(TenantsArgs),
     /// Inspect, replay or purge dead letters (`dlq --config FILE stats|list|replay|purge`).
     Dlq(DlqArgs),
     /// Measure throughput, quota use, latency and memory against the local RabbitMQ and the
     /// built-in simulator (scenarios A–I); prints a table, `--json FILE` writes it.
     #[command(after_long_help = BOUND_FORMULA)]
     Bench(BenchArgs),
+}
+
+/// `scriptsync tenants`.
+#[derive(Debug, Args)]
+pub struct TenantsArgs {
+    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`).
+    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
+    pub config: PathBuf,
+    /// Print JSON instead of a line per tenant.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: TenantsCommand,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum TenantsCommand {
+    /// Every tenant with its source and targets, then the problems (exit 0).
+    List,
+    /// The same; exit 1 when any tenant file cannot be used.
+    Check,
 }
 
 /// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).

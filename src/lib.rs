@@ -21,6 +21,8 @@
 //! - [`publish`]: the publisher API (`ChangePublisher`: properties, confirms, unroutable
 //!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
+//! - [`tenants`]: the tenant catalog (main file and tenants directory), the live tenant set,
+//!   following the directory while the worker runs, and `scriptsync tenants`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
 //! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
 //! - [`bench`]: `scriptsync bench` (scenarios A–H against the local RabbitMQ and the
@@ -50,4 +52,5 @@ pub mod shutdown;
 pub mod status;
 pub mod targets;
 pub mod telemetry;
+pub mod tenants;
 pub mod text;

@@ -41,10 +41,17 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::CheckConfig { config } => {
             let settings = Settings::load(&config)?;
             println!(
-                "# {}: valid; {} tenant(s); secrets resolved and redacted",
+                "# {}: valid; {} tenant(s) in the file; secrets resolved and redacted",
                 config.display(),
                 settings.tenants.len()
             );
+            if let Some(dir) = &settings.tenants_dir {
+                println!(
+                    "# tenants_dir {}: see `scriptsync tenants --config {} check`",
+                    dir.display(),
+                    config.display()
+                );
+            }
             print!("{}", settings.to_redacted_toml());
             Ok(ExitCode::SUCCESS)
         }
@@ -61,6 +68,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Publish(args) => scriptsync::publish::command::run(args).await,
+        Command::Tenants(args) => scriptsync::tenants::command::run(args),
         Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }

@@ -5,8 +5,13 @@
 //! single active consumer (the new owner) start: the old owner stops sending before the new
 //! one starts. A tenant that arrives from another replica starts with a conservative gate and
 //! the pause its old owner reported; a process that starts alone starts its gates normally.
+//!
+//! The tenant set changes too (a `tenants_dir`): a tenant added is declared and started where
+//! it is owned; one removed is drained and stopped (its queues stay); one changed is drained
+//! and started again on its new parts, with the pauses its gates had. Tenants move between
+//! replicas only while every replica sees the same tenant set (see `cluster::membership`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -15,16 +20,20 @@ use lapin::Connection;
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::{Application, TenantParts};
-use crate::broker::{self, Publisher, QueueConsumer};
+use super::Application;
+use crate::broker::{self, Publisher, QueueConsumer, Topology};
 use crate::cluster::owned_by;
 use crate::pipeline::tenant::task_panicked;
 use crate::pipeline::{LoopEnd, LoopSettings, run_tenant, run_unrouted};
+use crate::tenants::TenantParts;
 
 /// A tenant this replica is consuming.
 struct Running {
     stop: CancellationToken,
-    /// Stopping because another replica owns it now (not a loss).
+    /// The parts it runs on (a changed tenant gets new ones).
+    parts: Arc<TenantParts>,
+    /// Stopping on purpose: another replica owns it now, it was removed, or it changed (not
+    /// a loss).
     releasing: bool,
 }
 
@@ -33,6 +42,8 @@ struct Tasks {
     set: JoinSet<LoopEnd>,
     tenant_of: HashMap<Id, String>,
     running: HashMap<String, Running>,
+    /// Tenants whose queues this connection has declared.
+    declared: HashSet<String>,
 }
 
 impl Application {
@@ -41,7 +52,8 @@ impl Application {
         let broker_settings = &self.settings.broker;
         let conn = broker::connect(broker_settings, &self.connection_name()).await?;
         let publisher = Publisher::open(&conn, broker_settings.confirm_timeout).await?;
-        self.topology()
+        let topology = self.topology();
+        topology
             .declare(publisher.channel())
             .await
             .context("cannot declare the topology")?;
@@ -50,6 +62,7 @@ impl Application {
             set: JoinSet::new(),
             tenant_of: HashMap::new(),
             running: HashMap::new(),
+            declared: topology.tenants().iter().cloned().collect(),
         };
         let membership = self.membership.clone();
         let (beat_channel, exchange) = (conn.create_channel().await?, self.names.replicas());
@@ -149,7 +162,8 @@ impl Application {
         }
     }
 
-    /// Runs until shutdown (`None`) or a loss (`Some(why)`), following membership changes.
+    /// Runs until shutdown (`None`) or a loss (`Some(why)`), following membership and tenant
+    /// set changes.
     async fn watch_loop(
         &self,
         conn: &Connection,
@@ -159,6 +173,8 @@ impl Application {
         shutdown: &CancellationToken,
         live: &mut tokio::sync::watch::Receiver<BTreeSet<String>>,
     ) -> anyhow::Result<Option<String>> {
+        let mut tenant_set = self.tenants.subscribe();
+        let mut agreement = self.membership.agreement();
         loop {
             tokio::select! {
                 biased;
@@ -167,14 +183,24 @@ impl Application {
                     let replicas = live.borrow_and_update().clone();
                     self.follow(conn, publisher, tasks, stop, (&replicas, true)).await?;
                 }
+                Ok(()) = tenant_set.changed() => {
+                    tenant_set.mark_unchanged();
+                    let replicas = live.borrow().clone();
+                    self.follow(conn, publisher, tasks, stop, (&replicas, true)).await?;
+                }
+                Ok(()) = agreement.changed() => {
+                    agreement.mark_unchanged();
+                    let replicas = live.borrow().clone();
+                    self.follow(conn, publisher, tasks, stop, (&replicas, true)).await?;
+                }
                 Some(res) = tasks.set.join_next_with_id() => {
                     let (id, end) = match res {
                         Ok(done) => done,
                         Err(e) => {
                             let tenant = tasks.tenant_of.remove(&e.id());
-                            let ctx = tenant.and_then(|t| self.tenants.iter().find(|p| p.id == t));
+                            let ctx = tenant.and_then(|t| self.tenants.get(&t));
                             return Ok(Some(match ctx {
-                                Some(t) => task_panicked(&self.tenant_context(t, publisher), "tenant", &e.to_string()),
+                                Some(t) => task_panicked(&self.tenant_context(&t, publisher), "tenant", &e.to_string()),
                                 None => format!("a connection task panicked: {e}"),
                             }));
                         }
@@ -187,8 +213,8 @@ impl Application {
                     match end {
                         LoopEnd::Shutdown if released => {
                             let tenant = tenant.unwrap_or_default();
-                            tasks.running.remove(&tenant);
-                            tracing::info!(%tenant, replica = self.replica(), "tenant handed over");
+                            let ended = tasks.running.remove(&tenant);
+                            self.after_release(conn, publisher, tasks, stop, (&tenant, ended)).await?;
                         }
                         LoopEnd::Shutdown if shutdown.is_cancelled() => return Ok(None),
                         LoopEnd::Shutdown => return Ok(Some("a consumer loop stopped".into())),
@@ -199,8 +225,46 @@ impl Application {
         }
     }
 
+    /// A tenant stopped on purpose: handed over, removed, or to start again on new parts
+    /// (carrying its gates' pauses over) if this replica still runs it.
+    async fn after_release(
+        &self,
+        conn: &Connection,
+        publisher: &Publisher,
+        tasks: &mut Tasks,
+        stop: &CancellationToken,
+        (tenant, ended): (&str, Option<Running>),
+    ) -> anyhow::Result<()> {
+        let replica = self.replica();
+        let Some(parts) = self.tenants.get(tenant) else {
+            tracing::info!(%tenant, %replica, "tenant removed: stopped here (its queues stay)");
+            return Ok(());
+        };
+        let old = ended.map(|r| r.parts);
+        let changed = old.as_ref().is_some_and(|o| !Arc::ptr_eq(o, &parts));
+        if !changed {
+            tracing::info!(%tenant, %replica, "tenant handed over");
+            return Ok(());
+        }
+        if let Some(old) = &old {
+            parts.carry_pauses_from(old);
+        }
+        let replicas = self.membership.watch().borrow().clone();
+        let ids = self.tenants.snapshot();
+        let still_mine = !*self.membership.agreement().borrow()
+            || owned_by(replica, ids.keys().map(String::as_str), &replicas).contains(tenant);
+        if still_mine {
+            tracing::info!(%tenant, %replica, "tenant settings changed: started again on them");
+            self.start_tenant(conn, publisher, tasks, stop, (&parts, false))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Starts the tenants this replica owns among `replicas` and releases the others;
     /// `taking_over`: a tenant it starts may have been another replica's this quota window.
+    /// While the replicas see different tenant sets, nothing new is taken: tenants removed or
+    /// changed here are still stopped (and the changed ones started again).
     async fn follow(
         &self,
         conn: &Connection,
@@ -209,18 +273,49 @@ impl Application {
         stop: &CancellationToken,
         (replicas, taking_over): (&BTreeSet<String>, bool),
     ) -> anyhow::Result<()> {
-        let ids = self.tenants.iter().map(|t| t.id.as_str());
-        let owned = owned_by(self.replica(), ids, replicas);
-        for (tenant, running) in tasks.running.iter_mut() {
-            if !owned.contains(tenant) && !running.releasing {
-                tracing::info!(%tenant, replica = self.replica(), "tenant moves to another replica: draining");
-                running.releasing = true;
-                running.stop.cancel();
-            }
+        let all = self.tenants.snapshot();
+        let new: Vec<String> = all
+            .keys()
+            .filter(|id| !tasks.declared.contains(*id))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            Topology::new(&self.names, &self.settings.broker, new.iter().cloned())
+                .declare(publisher.channel())
+                .await
+                .context("cannot declare the queues of new tenants")?;
+            tasks.declared.extend(new);
         }
-        for t in self.tenants.iter().filter(|t| owned.contains(&t.id)) {
-            if !tasks.running.contains_key(&t.id) {
-                self.start_tenant(conn, publisher, tasks, stop, (t, taking_over))
+        let agreed = *self.membership.agreement().borrow();
+        let owned: BTreeSet<String> = if agreed {
+            owned_by(self.replica(), all.keys().map(String::as_str), replicas)
+        } else {
+            tasks
+                .running
+                .keys()
+                .filter(|t| all.contains_key(*t))
+                .cloned()
+                .collect()
+        };
+        for (tenant, running) in tasks.running.iter_mut() {
+            if running.releasing {
+                continue;
+            }
+            let why = match all.get(tenant) {
+                None => "tenant removed: draining",
+                Some(parts) if !Arc::ptr_eq(parts, &running.parts) => {
+                    "tenant settings changed: draining, then starting again on them"
+                }
+                Some(_) if !owned.contains(tenant) => "tenant moves to another replica: draining",
+                Some(_) => continue,
+            };
+            tracing::info!(%tenant, replica = self.replica(), "{why}");
+            running.releasing = true;
+            running.stop.cancel();
+        }
+        for (id, parts) in all.iter().filter(|(id, _)| owned.contains(*id)) {
+            if !tasks.running.contains_key(id) {
+                self.start_tenant(conn, publisher, tasks, stop, (parts, taking_over))
                     .await?;
             }
         }
@@ -235,7 +330,7 @@ impl Application {
         publisher: &Publisher,
         tasks: &mut Tasks,
         stop: &CancellationToken,
-        (t, taking_over): (&TenantParts, bool),
+        (t, taking_over): (&Arc<TenantParts>, bool),
     ) -> anyhow::Result<()> {
         let queue = self.names.tenant_queue(&t.id);
         let (consumer, mut stream) = QueueConsumer::start(conn, &queue, t.prefetch, "").await?;
@@ -251,6 +346,7 @@ impl Application {
             }
         }
         let ctx = Arc::new(self.tenant_context(t, publisher));
+        let parts = t.clone();
         let settings = LoopSettings {
             max_changes: self.settings.batch.max_changes,
             linger: self.settings.batch.linger,
@@ -276,6 +372,7 @@ impl Application {
             t.id.clone(),
             Running {
                 stop: tenant_stop,
+                parts,
                 releasing: false,
             },
         );

@@ -1,7 +1,8 @@
-//! Wiring: `Application::build(settings)` makes the long-lived parts (HTTP client, targets
-//! with their gates and token caches, ordering state, metrics); `run_until(shutdown)`
-//! connects to RabbitMQ, declares the topology, runs one consumer loop per tenant plus the
-//! unrouted one, and reconnects with backoff when the broker connection is lost. When
+//! Wiring: `Application::build(settings)` makes the long-lived parts (HTTP client, the tenant
+//! set with each tenant's targets, gates, token caches and ordering state, metrics);
+//! `run_until(shutdown)` connects to RabbitMQ, declares the topology, runs one consumer loop
+//! per tenant plus the unrouted one, reconnects with backoff when the broker connection is
+//! lost, and (with a `tenants_dir`) follows the tenant files while it runs. When
 //! [`Application::bind_admin`] was called, `run_until` also serves the admin endpoints
 //! (`/healthz`, `/readyz`, `/metrics`, `/status`) for as long as it runs.
 
@@ -13,19 +14,17 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::{self, AdminState, TenantView};
+use crate::admin::{self, AdminState};
 use crate::broker::{Names, Publisher, Topology};
-use crate::change::TargetKind;
 use crate::cluster::Membership;
 use crate::cluster::membership::PauseNote;
 use crate::config::{HttpSettings, REPLICA_HEADER, Settings, plaintext_endpoints, read_ca_file};
-use crate::dlq::Reason;
 use crate::metrics::Metrics;
-use crate::pipeline::order::HighWater;
 use crate::pipeline::{PanicLog, TenantContext};
 use crate::status::StatusBoard;
-use crate::targets::{self, Target, TargetContext};
+use crate::targets::TargetContext;
 use crate::telemetry;
+use crate::tenants::{Catalog, PartsFactory, TenantParts, TenantSet};
 
 mod connected;
 
@@ -36,14 +35,6 @@ const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(200);
 /// A connection that lasted this long resets the backoff.
 const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
-/// The long-lived state of one tenant (survives broker reconnects).
-struct TenantParts {
-    id: String,
-    prefetch: u16,
-    targets: Vec<Arc<dyn Target>>,
-    high_water: Arc<Mutex<HighWater>>,
-}
-
 /// A configured worker, ready to run.
 pub struct Application {
     settings: Settings,
@@ -51,7 +42,8 @@ pub struct Application {
     metrics: Arc<Metrics>,
     /// Recent task panics (readiness reads them).
     panics: Arc<PanicLog>,
-    tenants: Vec<TenantParts>,
+    /// Every tenant this process knows; changes while it runs with a `tenants_dir`.
+    tenants: Arc<TenantSet>,
     /// Who else is alive (heartbeats), for the tenants this replica owns.
     membership: Arc<Membership>,
     /// When the first connection was made: tenants are taken only after the settle time.
@@ -122,47 +114,24 @@ impl Application {
             retry: settings.retry.clone(),
             metrics: metrics.clone(),
         };
-        let tenants = settings
-            .tenants
-            .iter()
-            .map(|t| {
-                Ok(TenantParts {
-                    id: t.id.clone(),
-                    prefetch: t.prefetch.unwrap_or(settings.broker.prefetch),
-                    targets: targets::build_targets(t, &target_ctx)?,
-                    high_water: Arc::default(),
-                })
-            })
-            .collect::<Result<Vec<TenantParts>, crate::config::ConfigError>>()?;
-        let reasons = [
-            Reason::Invalid,
-            Reason::Permanent,
-            Reason::Exhausted,
-            Reason::InvalidKey,
-            Reason::DatatableFull,
-        ]
-        .map(Reason::as_str);
-        for t in &tenants {
-            let kinds: Vec<TargetKind> = t.targets.iter().map(|target| target.kind()).collect();
-            metrics.start_at_zero(&t.id, &kinds, &reasons);
-        }
+        let factory = PartsFactory {
+            targets: target_ctx,
+            prefetch: settings.broker.prefetch,
+        };
+        let tenants = TenantSet::new(factory, metrics.clone(), Catalog::load(&settings, None))?;
         let membership = Membership::new(&replica, settings.replica.heartbeat);
-        let gates: Vec<(String, TargetKind, Arc<crate::push::Gate>)> = tenants
-            .iter()
-            .flat_map(|t| {
-                t.targets
-                    .iter()
-                    .map(|x| (t.id.clone(), x.kind(), x.gate().clone()))
-            })
-            .collect();
+        membership.set_tenant_digest(tenants.digest());
+        let source = tenants.clone();
         membership.set_pause_source(Box::new(move || {
-            gates
-                .iter()
-                .filter_map(|(tenant, kind, gate)| {
-                    let left = gate.paused_for()?;
-                    Some(PauseNote::lasting(tenant, *kind, left))
-                })
-                .collect()
+            let mut notes = Vec::new();
+            for (id, parts) in source.snapshot() {
+                for target in &parts.targets {
+                    if let Some(left) = target.gate().paused_for() {
+                        notes.push(PauseNote::lasting(&id, target.kind(), left));
+                    }
+                }
+            }
+            notes
         }));
         Ok(Self {
             names: Names::new(&settings.broker.prefix),
@@ -203,20 +172,14 @@ impl Application {
             ready: self.ready.clone(),
             writable: self.writable.clone(),
             panics: self.panics.clone(),
-            tenants: self
-                .tenants
-                .iter()
-                .map(|t| TenantView {
-                    tenant: t.id.clone(),
-                    queue: self.names.tenant_queue(&t.id),
-                    targets: t
-                        .targets
-                        .iter()
-                        .map(|x| (x.kind(), Some(x.gate().clone())))
-                        .collect(),
-                })
-                .collect(),
+            tenants: self.tenants.clone(),
+            names: self.names.clone(),
         })
+    }
+
+    /// Every tenant this process knows (changes while it runs with a `tenants_dir`).
+    pub fn tenant_set(&self) -> Arc<TenantSet> {
+        self.tenants.clone()
     }
 
     /// This replica's id (`X-Scriptsync-Replica`).
@@ -250,7 +213,7 @@ impl Application {
         Topology::new(
             &self.names,
             &self.settings.broker,
-            self.tenants.iter().map(|t| t.id.clone()),
+            self.tenants.snapshot().into_keys(),
         )
     }
 
@@ -270,7 +233,21 @@ impl Application {
             }
             None => None,
         };
+        let watch_stop = shutdown.child_token();
+        let watcher = self.settings.tenants_dir.clone().map(|dir| {
+            let follow = crate::tenants::Follow {
+                settings: self.settings.clone(),
+                dir,
+                tenants: self.tenants.clone(),
+                membership: self.membership.clone(),
+            };
+            tokio::spawn(follow.run(watch_stop.clone()))
+        });
         let result = self.reconnect_loop(&shutdown).await;
+        watch_stop.cancel();
+        if let Some(task) = watcher {
+            let _ = task.await;
+        }
         admin_stop.cancel();
         if let Some(task) = admin_task {
             let _ = task.await;

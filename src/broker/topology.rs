@@ -140,6 +140,11 @@ fn durable_exchange() -> ExchangeDeclareOptions {
 }
 
 impl Topology<'_> {
+    /// The tenants whose queues it declares.
+    pub fn tenants(&self) -> &[String] {
+        &self.tenants
+    }
+
     /// Declares everything; safe to run again with the same arguments.
     pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
         let n = self.names;

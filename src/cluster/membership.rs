@@ -7,6 +7,12 @@
 //! `leaving` and drops out at once. The live set (always including this replica) is published
 //! on a `watch` channel whenever it changes.
 //!
+//! Beats also carry the digest of the tenant ids the sender knows: tenants are shared out
+//! only while every live replica reports the same digest (a tenant file appears on each
+//! replica's disk at its own time), so no replica takes a tenant from a view the others do not
+//! have. While they differ, each keeps what it runs; a difference that lasts past
+//! [`AGREEMENT_PATIENCE`] (a replica whose directory is broken) no longer holds the others back.
+//!
 //! Beats also carry the pauses of the gates the sender holds (a tenant's target told it to
 //! wait, after a 429): a replica that takes the tenant over honours the pause it heard, so a
 //! hand-over never sends into a server's `Retry-After`.
@@ -32,12 +38,20 @@ use crate::change::TargetKind;
 /// A replica counts as gone after this many missed beats.
 const MISSED_BEATS: u32 = 3;
 
+/// How long replicas that see different tenant sets wait for each other before each shares
+/// out its own view (at least; ten beats when beats are slower). Kubernetes takes up to about a
+/// minute to bring a changed Secret to every pod.
+pub const AGREEMENT_PATIENCE: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Beat {
     replica: String,
     leaving: bool,
     #[serde(default)]
     pauses: Vec<PauseNote>,
+    /// The digest of the tenant ids the sender knows (absent from older builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenants: Option<u64>,
 }
 
 /// A gate of `tenant` at `target` is closed until `until_unix_ms` (wall clock).
@@ -84,6 +98,12 @@ pub struct Membership {
     /// The latest pause heard per (tenant, target), from any replica.
     heard_pauses: Mutex<HashMap<(String, TargetKind), PauseNote>>,
     pause_source: Mutex<Option<PauseSource>>,
+    /// This replica's tenant digest, and the last one each other replica reported.
+    own_digest: Mutex<Option<u64>>,
+    digests: Mutex<HashMap<String, u64>>,
+    /// Since when the live replicas' digests differ.
+    disagree_since: Mutex<Option<Instant>>,
+    agreed: watch::Sender<bool>,
 }
 
 impl Membership {
@@ -96,7 +116,60 @@ impl Membership {
             live,
             heard_pauses: Mutex::new(HashMap::new()),
             pause_source: Mutex::new(None),
+            own_digest: Mutex::new(None),
+            digests: Mutex::new(HashMap::new()),
+            disagree_since: Mutex::new(None),
+            agreed: watch::Sender::new(true),
         })
+    }
+
+    /// The digest of the tenant ids this replica knows (sent in its beats).
+    pub fn set_tenant_digest(&self, digest: u64) {
+        *self.own_digest.lock().unwrap_or_else(|p| p.into_inner()) = Some(digest);
+        self.refresh(Instant::now());
+    }
+
+    /// Whether the live replicas see the same tenants (or have waited long enough for it);
+    /// changes are announced on the receiver.
+    pub fn agreement(&self) -> watch::Receiver<bool> {
+        self.agreed.subscribe()
+    }
+
+    /// Recomputes the agreement over the live replicas `live`.
+    fn refresh_agreement(&self, live: &BTreeSet<String>, now: Instant) {
+        let mine = *self.own_digest.lock().unwrap_or_else(|p| p.into_inner());
+        let digests = self.digests.lock().unwrap_or_else(|p| p.into_inner());
+        let same = live
+            .iter()
+            .filter(|r| **r != self.me)
+            .filter_map(|r| digests.get(r))
+            .all(|d| Some(*d) == mine);
+        drop(digests);
+        let mut since = self
+            .disagree_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let agreed = if same {
+            *since = None;
+            true
+        } else {
+            let patience = AGREEMENT_PATIENCE.max(self.interval * 10);
+            let began = *since.get_or_insert(now);
+            now.saturating_duration_since(began) >= patience
+        };
+        drop(since);
+        self.agreed.send_if_modified(|current| {
+            let changed = *current != agreed;
+            if changed {
+                if agreed {
+                    tracing::info!("replicas see the same tenants (or waited long enough): sharing them out");
+                } else {
+                    tracing::info!("replicas see different tenant sets: keeping the tenants running here until they agree");
+                }
+                *current = agreed;
+            }
+            changed
+        });
     }
 
     /// Where this replica's beats take their pauses from.
@@ -142,6 +215,12 @@ impl Membership {
             pauses.insert((note.tenant.clone(), note.target), note);
         }
         drop(pauses);
+        let mut digests = self.digests.lock().unwrap_or_else(|p| p.into_inner());
+        match beat.tenants {
+            Some(d) if !beat.leaving => digests.insert(beat.replica.clone(), d),
+            _ => digests.remove(&beat.replica),
+        };
+        drop(digests);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if beat.leaving {
             seen.remove(&beat.replica);
@@ -160,6 +239,7 @@ impl Membership {
         let mut live: BTreeSet<String> = seen.keys().cloned().collect();
         drop(seen);
         live.insert(self.me.clone());
+        self.refresh_agreement(&live, now);
         self.live.send_if_modified(|current| {
             let changed = *current != live;
             if changed {
@@ -204,6 +284,7 @@ impl Membership {
                 replica: self.me.clone(),
                 leaving,
                 pauses: self.own_pauses(),
+                tenants: *self.own_digest.lock().unwrap_or_else(|p| p.into_inner()),
             })
             .unwrap_or_default();
             let props = BasicProperties::default()
@@ -309,6 +390,7 @@ mod tests {
             replica: r.into(),
             leaving,
             pauses: Vec::new(),
+            tenants: None,
         };
         m.heard(beat("b", false), Instant::now());
         m.heard(beat("c", false), Instant::now());
@@ -334,6 +416,7 @@ mod tests {
             replica: "b".into(),
             leaving: false,
             pauses: vec![note],
+            tenants: None,
         };
         m.heard(beat, Instant::now());
         let left = m.heard_pause("acme", TargetKind::Genesys).unwrap();
@@ -345,9 +428,55 @@ mod tests {
             replica: "b".into(),
             leaving: false,
             pauses: Vec::new(),
+            tenants: None,
         })
         .unwrap();
         let old: Beat = serde_json::from_str(r#"{"replica":"b","leaving":false}"#).unwrap();
         assert!(old.pauses.is_empty() && wire.contains("pauses"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tenants_are_shared_out_only_while_the_replicas_agree_or_after_the_patience() {
+        let m = Membership::new("a", Duration::from_secs(1));
+        let agreed = m.agreement();
+        m.set_tenant_digest(7);
+        let beat = |digest| Beat {
+            replica: "b".into(),
+            leaving: false,
+            pauses: Vec::new(),
+            tenants: digest,
+        };
+        m.heard(beat(None), Instant::now());
+        assert!(
+            *agreed.borrow(),
+            "an older build that says nothing does not hold anyone back"
+        );
+        m.heard(beat(Some(7)), Instant::now());
+        assert!(*agreed.borrow());
+        m.heard(beat(Some(8)), Instant::now());
+        assert!(!*agreed.borrow(), "b knows another tenant set");
+        for _ in 0..59 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            m.heard(beat(Some(8)), Instant::now());
+        }
+        assert!(!*agreed.borrow(), "still within the patience");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        m.heard(beat(Some(8)), Instant::now());
+        assert!(
+            *agreed.borrow(),
+            "a lasting difference no longer holds the others back"
+        );
+        m.set_tenant_digest(8);
+        assert!(*agreed.borrow());
+        m.set_tenant_digest(9);
+        assert!(!*agreed.borrow(), "a new difference waits afresh");
+        m.heard(
+            Beat {
+                leaving: true,
+                ..beat(Some(8))
+            },
+            Instant::now(),
+        );
+        assert!(*agreed.borrow(), "b left");
     }
 }

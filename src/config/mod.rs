@@ -11,6 +11,7 @@ mod replica;
 mod secret;
 mod sections;
 mod tenant;
+mod tenants_dir;
 mod tls;
 
 pub use replica::{REPLICA_HEADER, ReplicaSettings};
@@ -23,10 +24,12 @@ pub use tenant::{
     DEFAULT_LIMITS_NAMESPACE, DEFAULT_MAX_ROWS, GenesysSettings, ServiceNowAuth, ServiceNowMode,
     ServiceNowSettings, TenantSettings, is_valid_tenant_id,
 };
+pub use tenants_dir::{TenantFile, read_tenant_file, scan as scan_tenants_dir};
 pub use tls::{CaBundle, is_plaintext_to_remote, plaintext_endpoints, read_ca_file};
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,10 +55,22 @@ impl From<config::ConfigError> for ConfigError {
     }
 }
 
+/// How often the tenants directory is read again even without a change notice (Kubernetes
+/// swaps a symlink to update a mounted Secret, which not every watcher reports).
+pub const DEFAULT_TENANTS_RESCAN: Duration = Duration::from_secs(30);
+
 /// The whole configuration tree.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// A directory of tenant files (one TOML file per tenant, like one `[[tenants]]` entry),
+    /// watched while the worker runs: tenants are added, changed and removed without a
+    /// restart. Beside or instead of `[[tenants]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants_dir: Option<PathBuf>,
+    /// How often `tenants_dir` is read again without a change notice.
+    #[serde(default = "default_tenants_rescan", with = "humantime_serde")]
+    pub tenants_rescan: Duration,
     #[serde(default)]
     pub broker: BrokerSettings,
     #[serde(default)]
@@ -78,6 +93,29 @@ pub struct Settings {
     /// One entry per Genesys org (tenant); each gets its own queue, consumer and gates.
     #[serde(default)]
     pub tenants: Vec<TenantSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            tenants_dir: None,
+            tenants_rescan: DEFAULT_TENANTS_RESCAN,
+            broker: BrokerSettings::default(),
+            batch: BatchSettings::default(),
+            retry: RetrySettings::default(),
+            http: HttpSettings::default(),
+            admin: AdminSettings::default(),
+            shutdown: ShutdownSettings::default(),
+            log: LogSettings::default(),
+            telemetry: TelemetrySettings::default(),
+            replica: ReplicaSettings::default(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+fn default_tenants_rescan() -> Duration {
+    DEFAULT_TENANTS_RESCAN
 }
 
 impl Settings {
@@ -154,10 +192,23 @@ impl Settings {
 
     /// Checks the rules serde cannot express: ids, required fields per auth kind, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.tenants.is_empty() {
+        if self.tenants.is_empty() && self.tenants_dir.is_none() {
             return Err(invalid(
-                "no tenants configured: add at least one [[tenants]] entry",
+                "no tenants configured: add at least one [[tenants]] entry or a tenants_dir",
             ));
+        }
+        if let Some(dir) = &self.tenants_dir
+            && !dir.is_dir()
+        {
+            return Err(invalid(format!(
+                "tenants_dir {} is not a directory",
+                dir.display()
+            )));
+        }
+        if self.tenants_rescan < Duration::from_millis(100)
+            || self.tenants_rescan > Duration::from_secs(3600)
+        {
+            return Err(invalid("tenants_rescan must be between 100ms and 1h"));
         }
         self.broker.validate()?;
         self.batch.validate()?;

@@ -85,6 +85,15 @@ impl Secret {
         }
     }
 
+    /// A relative `*_file` path is taken as relative to `base` (a tenant file's directory).
+    pub fn anchor(&mut self, base: &Path) {
+        if let SecretSource::File(path) = &mut self.source
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
+    }
+
     /// The pair of config keys that names `secret` (none for an inline one).
     pub fn to_pair(secret: Option<&Self>) -> (Option<String>, Option<PathBuf>) {
         match secret.map(Self::source) {

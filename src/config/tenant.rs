@@ -53,6 +53,34 @@ impl TenantSettings {
         Ok(())
     }
 
+    /// Makes relative `*_file` secret paths relative to `base` (the tenant file's directory).
+    pub(crate) fn anchor_secret_files(&mut self, base: &std::path::Path) {
+        if let Some(g) = &mut self.genesys {
+            g.client_secret.anchor(base);
+        }
+        if let Some(s) = &mut self.servicenow {
+            for secret in [&mut s.client_secret, &mut s.password]
+                .into_iter()
+                .flatten()
+            {
+                secret.anchor(base);
+            }
+        }
+    }
+
+    /// Every secret value this tenant holds (resolved), for telling a rotation apart.
+    pub(crate) fn secret_values(&self) -> Vec<&super::SecretString> {
+        let genesys = self.genesys.iter().map(|g| &g.client_secret);
+        let servicenow = self
+            .servicenow
+            .iter()
+            .flat_map(|s| s.client_secret.iter().chain(s.password.iter()));
+        genesys
+            .chain(servicenow)
+            .filter_map(Secret::value)
+            .collect()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let id = &self.id;
         if !is_valid_tenant_id(id) {

@@ -56,6 +56,16 @@ impl Reason {
         Reason::DatatableFull,
     ];
 
+    /// The reasons a known tenant's messages can have (`unknown_tenant` cannot): their
+    /// series start at zero for every tenant.
+    pub const TENANT_REASONS: [Reason; 5] = [
+        Reason::Invalid,
+        Reason::Permanent,
+        Reason::Exhausted,
+        Reason::InvalidKey,
+        Reason::DatatableFull,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Invalid => "invalid",

@@ -84,3 +84,11 @@ pub(super) const RETIRED: Family = Family {
     name: "scriptsync_retired_total",
     help: "Retires carried out at a target (Genesys row deleted, ServiceNow record marked retired)",
 };
+pub(super) const TENANTS_CONFIGURED: Family = Family {
+    name: "scriptsync_tenants_configured",
+    help: "Tenants this process knows (main file and tenants directory), owned here or not",
+};
+pub(super) const TENANT_CONFIG_ERRORS: Family = Family {
+    name: "scriptsync_tenant_config_errors",
+    help: "Tenant files (or the tenants directory) that cannot be used now; their tenants keep their last good settings",
+};

@@ -241,6 +241,20 @@ impl Metrics {
         self.otel(|o| o.datatable_rows.record(rows, &[kv("tenant", tenant)]));
     }
 
+    /// This process knows `n` tenants.
+    pub fn tenants_configured(&self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.prom.tenants_configured.set(n);
+        self.otel(|o| o.tenants_configured.record(n, &[]));
+    }
+
+    /// `n` tenant files (or the tenants directory) cannot be used now.
+    pub fn tenant_config_errors(&self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.prom.tenant_config_errors.set(n);
+        self.otel(|o| o.tenant_config_errors.record(n, &[]));
+    }
+
     pub fn dead_lettered(&self, tenant: &str, reason: &str) {
         self.board.update(tenant, |t| {
             *t.dead_lettered.entry(reason.to_owned()).or_default() += 1;

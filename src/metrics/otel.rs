@@ -47,6 +47,8 @@ pub(super) struct Otel {
     pub gate_reopens_in: Gauge<f64>,
     pub gate_ceiling: Gauge<f64>,
     pub datatable_rows: Gauge<i64>,
+    pub tenants_configured: Gauge<i64>,
+    pub tenant_config_errors: Gauge<i64>,
 }
 
 /// An attribute of an OTel data point (the Prometheus label of the same name).
@@ -101,6 +103,16 @@ impl Otel {
                 .f64_gauge(f::GATE_CEILING.name)
                 .with_description(f::GATE_CEILING.help)
                 .with_unit("{request}/min")
+                .build(),
+            tenants_configured: meter
+                .i64_gauge(f::TENANTS_CONFIGURED.name)
+                .with_description(f::TENANTS_CONFIGURED.help)
+                .with_unit("{tenant}")
+                .build(),
+            tenant_config_errors: meter
+                .i64_gauge(f::TENANT_CONFIG_ERRORS.name)
+                .with_description(f::TENANT_CONFIG_ERRORS.help)
+                .with_unit("{file}")
                 .build(),
             datatable_rows: meter
                 .i64_gauge(f::DATATABLE_ROWS.name)

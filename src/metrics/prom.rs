@@ -4,8 +4,8 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    CounterVec, Encoder, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use super::families::{self as f, Family};
@@ -53,6 +53,8 @@ pub(super) struct Prom {
     pub datatable_rows: IntGaugeVec,
     /// `{tenant, target}`
     pub retired: IntCounterVec,
+    pub tenants_configured: IntGauge,
+    pub tenant_config_errors: IntGauge,
 }
 
 const TENANT: &[&str] = &["tenant"];
@@ -97,6 +99,8 @@ impl Prom {
             gate_reopens_in: register(r, GaugeVec::new(opts(&f::GATE_REOPENS_IN), TENANT_TARGET))?,
             gate_ceiling: register(r, GaugeVec::new(opts(&f::GATE_CEILING), TENANT_TARGET))?,
             datatable_rows: register(r, IntGaugeVec::new(opts(&f::DATATABLE_ROWS), TENANT))?,
+            tenants_configured: register(r, IntGauge::with_opts(opts(&f::TENANTS_CONFIGURED)))?,
+            tenant_config_errors: register(r, IntGauge::with_opts(opts(&f::TENANT_CONFIG_ERRORS)))?,
             gate_paused_seconds: register(
                 r,
                 CounterVec::new(opts(&f::GATE_PAUSED_SECONDS), TENANT_TARGET),

@@ -69,7 +69,8 @@ struct State {
 pub struct TokenCache {
     tenant: String,
     target: TargetKind,
-    method: AuthMethod,
+    /// Replaced whole by [`TokenCache::rotate`] (a tenant's secret rotated while running).
+    method: std::sync::Mutex<Arc<AuthMethod>>,
     http: OAuthHttp,
     retry: RetrySettings,
     metrics: Arc<Metrics>,
@@ -88,7 +89,7 @@ impl TokenCache {
         Self {
             tenant: tenant.to_owned(),
             target,
-            method,
+            method: std::sync::Mutex::new(Arc::new(method)),
             http: OAuthHttp::new(http),
             retry: retry.clone(),
             metrics,
@@ -96,9 +97,29 @@ impl TokenCache {
         }
     }
 
+    fn method(&self) -> Arc<AuthMethod> {
+        self.method
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Takes new credentials (a rotated secret): the cached token, refresh token and any
+    /// remembered failure are dropped, so the next request fetches a token with `method`. A
+    /// fetch under way with the old credentials finishes first, and its token is dropped too.
+    pub async fn rotate(&self, method: AuthMethod) {
+        let mut st = self.state.lock().await;
+        *self.method.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(method);
+        st.token = None;
+        st.refresh = None;
+        st.cooldown = None;
+        st.failures = 0;
+        tracing::info!(tenant = %self.tenant, target = %self.target, "credentials rotated: the next request fetches a new token");
+    }
+
     /// The credential to send now: the cached token, or a new one (one fetch at a time).
     pub async fn get(&self) -> Result<Credential, AuthError> {
-        if let Some(fixed) = self.method.fixed_credential() {
+        if let Some(fixed) = self.method().fixed_credential() {
             return Ok(fixed);
         }
         let mut st = self.state.lock().await;
@@ -172,7 +193,8 @@ impl TokenCache {
     }
 
     async fn fetch(&self, refresh: Option<SecretString>) -> Result<Grant, AuthError> {
-        let (token_url, client_id, secret, auth_type, password) = match &self.method {
+        let method = self.method();
+        let (token_url, client_id, secret, auth_type, password) = match &*method {
             AuthMethod::ClientCredentials {
                 token_url,
                 client_id,

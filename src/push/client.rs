@@ -103,6 +103,11 @@ impl PushClient {
         &self.gate
     }
 
+    /// Takes rotated credentials: the next request fetches a token with them.
+    pub async fn rotate_credentials(&self, method: super::credential::AuthMethod) {
+        self.auth.rotate(method).await;
+    }
+
     /// A fresh retry budget for one logical request or change.
     pub fn retries(&self) -> Retries {
         Retries::start(&self.schedule)

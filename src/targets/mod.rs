@@ -27,7 +27,8 @@ pub struct Job {
     /// The message is a DLQ replay or a redelivery: check what the target holds first and
     /// skip (as already held) if it has this version or a newer one.
     pub replay: bool,
-    /// Requests made and budget left for this change here (every request counts).
+    /// Requests made and failure budget left for this change here (waits a server asks for
+    /// are not failures).
     pub retries: Retries,
     /// Steps an earlier attempt of this job completed (a retry does not repeat them).
     pub steps: Steps,
@@ -79,6 +80,12 @@ pub trait Target: Send + Sync {
     fn prepare(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// Takes `tenant`'s rotated credentials (nothing else changed): the next request fetches
+    /// a token with them; requests on their way finish with the token they carry.
+    fn rotate_credentials<'a>(
+        &'a self,
+        tenant: &'a crate::config::TenantSettings,
+    ) -> BoxFuture<'a, Result<(), crate::config::ConfigError>>;
     /// One attempt for `jobs` (at most [`capacity`](Self::capacity)), whose first request
     /// goes under `permit`, already admitted by the gate; further requests of a job (a
     /// fallback, a publish) pass the gate themselves. One answer per job, in order; each job's

@@ -41,6 +41,8 @@ pub struct TestApp {
     pub admin: Option<std::net::SocketAddr>,
     /// The worker's AMQP connection name (unique per prefix).
     pub connection_name: String,
+    /// Every tenant the worker knows (changes with a `tenants_dir`).
+    pub tenant_set: Arc<scriptsync::tenants::TenantSet>,
 }
 
 /// Starts the simulator and the worker for `tenants`; `tweak` adjusts the settings.
@@ -65,6 +67,7 @@ pub async fn spawn_app_with_sim(
     let admin = (settings.admin.listen.port() == 0).then(|| app.bind_admin().expect("admin binds"));
     let connection_name = app.connection_name();
     let board = app.board();
+    let tenant_set = app.tenant_set();
     let conn = broker::connect(&settings.broker, "scriptsync test")
         .await
         .expect("RabbitMQ on 127.0.0.1:5672");
@@ -85,6 +88,7 @@ pub async fn spawn_app_with_sim(
         worker: Some(worker),
         admin,
         connection_name,
+        tenant_set,
     }
 }
 
@@ -218,6 +222,19 @@ impl TestApp {
 
     /// Ready messages in `queue`.
     pub async fn depth(&self, queue: &str) -> u32 {
+        self.queue_counts(queue).await.expect("the queue exists").0
+    }
+
+    /// Consumers on `queue` now (`None` while the queue does not exist).
+    pub async fn consumers(&self, queue: &str) -> Option<u32> {
+        self.queue_counts(queue)
+            .await
+            .map(|(_, consumers)| consumers)
+    }
+
+    /// (ready messages, consumers) of `queue`, by a passive declare on a channel of its own
+    /// (`None` when the queue does not exist, which closes that channel).
+    async fn queue_counts(&self, queue: &str) -> Option<(u32, u32)> {
         let ch = self.conn.create_channel().await.unwrap();
         let opts = QueueDeclareOptions {
             passive: true,
@@ -226,9 +243,9 @@ impl TestApp {
         let q = ch
             .queue_declare(queue.into(), opts, FieldTable::default())
             .await
-            .unwrap();
+            .ok()?;
         let _ = ch.close(200, "ok".into()).await;
-        q.message_count()
+        Some((q.message_count(), q.consumer_count()))
     }
 
     /// Takes (and acks) every message now in the DLQ.
@@ -271,7 +288,10 @@ impl TestApp {
         if let Some(w) = self.worker.take() {
             let _ = w.await;
         }
-        let tenants = self.settings.tenants.iter().map(|t| t.id.clone());
+        let mut tenants: Vec<String> = self.settings.tenants.iter().map(|t| t.id.clone()).collect();
+        tenants.extend(self.tenant_set.snapshot().into_keys());
+        tenants.sort();
+        tenants.dedup();
         let topology = Topology::new(&self.names, &self.settings.broker, tenants);
         let _ = topology.delete(self.publisher.channel()).await;
         let _ = self.conn.close(200, "test done".into()).await;

@@ -10,6 +10,9 @@
 //!   `password_file` / `client_secret_file` path is replaced by a temporary file holding a
 //!   dummy, since those only exist in production. TOML that is not a scriptsync config must
 //!   use another info string (` ```text `).
+//!   A `tenants_dir` is replaced by an empty temporary directory. A block preceded by
+//!   `<!-- snippet: tenant-file -->` is one file of a tenants directory instead, read by the
+//!   worker's own reader (`read_tenant_file`) with its secret files stood in for.
 //!   A block preceded by the HTML comment `<!-- snippet: file=NAME -->` is also written to a
 //!   temporary `NAME`, so the commands of that document that name the file run against it.
 //! - ` ```sh `, ` ```bash `, ` ```console ` (only its `$ ` lines): each command (continued
@@ -236,9 +239,37 @@ fn load_config(text: &str, dir: &Path) -> Result<Settings, String> {
             &format!("\"{}\"", stand_in.display()),
         );
     }
+    let tenants_dirs: Vec<String> = string_values(&toml, |k| k == "tenants_dir")
+        .into_iter()
+        .map(|(_, path)| path.to_owned())
+        .collect();
+    for path in tenants_dirs {
+        let stand_in = dir.join("tenants-dir");
+        std::fs::create_dir_all(&stand_in).unwrap();
+        toml = toml.replace(
+            &format!("\"{path}\""),
+            &format!("\"{}\"", stand_in.display()),
+        );
+    }
     let file = dir.join(format!("config-{}.toml", uuid::Uuid::new_v4().simple()));
     std::fs::write(&file, &toml).unwrap();
     Settings::load_with_env(&file, Some(env)).map_err(|e| format!("{e}\n--- loaded:\n{toml}"))
+}
+
+/// A tenant file of a tenants directory, read as the worker reads it: in a directory of its
+/// own, each relative secret file it names written there with a dummy.
+fn load_tenant_file(text: &str, dir: &Path) -> Result<(), String> {
+    let own = dir.join(format!("tenant-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&own).unwrap();
+    for (_, path) in string_values(text, |k| k == "password_file" || k == "client_secret_file") {
+        std::fs::write(own.join(path), "snippet-dummy-secret\n")
+            .map_err(|e| format!("{path}: {e}"))?;
+    }
+    let file = own.join("tenant.toml");
+    std::fs::write(&file, text).unwrap();
+    scriptsync::config::read_tenant_file(&file, None)
+        .settings
+        .map(drop)
 }
 
 // ---- shell -----------------------------------------------------------------------------
@@ -718,6 +749,9 @@ fn every_snippet_in_the_docs_is_exercised() {
             };
             *counts.entry(kind).or_default() += 1;
             let result = match kind {
+                "toml" if block.marker.as_deref() == Some("tenant-file") => {
+                    load_tenant_file(&block.text, &dir)
+                }
                 "toml" => load_config(&block.text, &dir).map(drop),
                 "json" => check_json(block),
                 "python" => check_excerpt(block, "py"),

@@ -36,4 +36,5 @@ mod schema_agreement;
 mod secrets;
 mod sim_api;
 mod targets_sim;
+mod tenant_files;
 mod tls;

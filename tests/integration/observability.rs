@@ -382,12 +382,13 @@ async fn status_shows_paused_until_during_a_forced_pause() {
         || async { serde_json::from_str::<Value>(&get(addr, "/status").await.1).unwrap() };
     eventually(
         "/status shows the Genesys gate of 'paused' paused",
-        || async { status_now().await["tenants"][0]["targets"][0]["gate"] == "paused" },
+        || async { status_now().await["tenants"][1]["targets"][0]["gate"] == "paused" },
     )
     .await;
     // The pause lasts minutes: it is still on when read again.
     let status = status_now().await;
-    let tenant = &status["tenants"][0];
+    // Tenants are listed by id.
+    let tenant = &status["tenants"][1];
     assert_eq!(tenant["tenant"], "paused");
     let genesys = &tenant["targets"][0];
     assert_eq!(genesys["target"], "genesys");
@@ -406,9 +407,9 @@ async fn status_shows_paused_until_during_a_forced_pause() {
     // The other target and the other tenant are open.
     assert_eq!(tenant["targets"][1]["target"], "servicenow");
     assert_eq!(tenant["targets"][1]["gate"], "open");
-    assert_eq!(status["tenants"][1]["tenant"], "calm");
+    assert_eq!(status["tenants"][0]["tenant"], "calm");
     assert!(
-        status["tenants"][1]["targets"]
+        status["tenants"][0]["targets"]
             .as_array()
             .unwrap()
             .iter()

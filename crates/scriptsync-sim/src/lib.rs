@@ -65,6 +65,7 @@ mod batch;
 mod coalesce;
 mod codes;
 mod config;
+mod credentials;
 mod datatable;
 mod fault_state;
 mod faults;
@@ -193,6 +194,17 @@ impl SimHandle {
     /// next API call with it gets 401. Refresh tokens and basic auth keep working.
     pub fn expire_tokens(&self, principal: Option<&str>) {
         self.shared.lock().tokens.expire(principal);
+    }
+
+    /// From now on `principal` (a Genesys client id, a ServiceNow client id or user) accepts
+    /// `secret` and nothing else: a secret rotated at the service.
+    pub fn rotate_secret(&self, principal: &str, secret: &str) {
+        self.shared.lock().credentials.rotate(principal, secret);
+    }
+
+    /// How often `principal` presented `secret` (token requests and basic auth) so far.
+    pub fn presented(&self, principal: &str, secret: &str) -> u64 {
+        self.shared.lock().credentials.presented(principal, secret)
     }
 
     /// Every write applied from now on, as it happens (unbounded: read it steadily).

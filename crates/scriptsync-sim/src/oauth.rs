@@ -44,7 +44,7 @@ pub(crate) async fn genesys_login(
     }
     let mut world = sim.lock();
     let grant = tokens::form_fields(&body).remove("grant_type");
-    let response = if !sim.config.accepts(&id, &secret) {
+    let response = if !world.credentials.check(&sim.config, &id, &secret) {
         oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -96,13 +96,19 @@ pub(crate) async fn servicenow_login(
         return refused;
     }
     let mut world = sim.lock();
-    if !sim.config.accepts(client_id, field("client_secret")) {
+    if !world
+        .credentials
+        .check(&sim.config, client_id, field("client_secret"))
+    {
         return denied("invalid client credentials");
     }
     let refresh = match field("grant_type") {
         "client_credentials" => None,
         "password" => {
-            if !sim.config.accepts(field("username"), field("password")) {
+            if !world
+                .credentials
+                .check(&sim.config, field("username"), field("password"))
+            {
                 return denied("invalid username or password");
             }
             Some(world.tokens.issue_refresh(client_id))

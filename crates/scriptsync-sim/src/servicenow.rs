@@ -214,7 +214,9 @@ fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<String, Option<String>
         };
     }
     match tokens::basic_credentials(headers) {
-        Some((user, password)) if sim.config.accepts(&user, &password) => Ok(user),
+        Some((user, password)) if sim.lock().credentials.check(&sim.config, &user, &password) => {
+            Ok(user)
+        }
         Some((user, _)) => Err(Some(user)),
         None => Err(None),
     }

@@ -95,6 +95,8 @@ impl Shared {
 pub(crate) struct World {
     pub(crate) tenants: BTreeMap<String, TenantState>,
     pub(crate) tokens: Tokens,
+    /// Who may log in now, and every secret presented.
+    pub(crate) credentials: super::credentials::Credentials,
     pub(crate) gates: HashMap<(String, SimTarget), Gate>,
     /// Key `None`: the default for principals without their own setting.
     pub(crate) faults: HashMap<(Option<String>, SimTarget), FaultState>,

@@ -13,6 +13,12 @@ secretsMountPath. A key left out here takes scriptsync's default.
 {{- $q := "scriptsync.tomlString" -}}
 # scriptsync configuration rendered by the Helm chart {{ include "scriptsync.chart" . }}
 # (release {{ .Release.Name }}). Edit the chart values, not this file.
+{{- with .Values.tenantSecrets }}{{ if or .secretName .secretNames }}
+
+# Tenants from the Secrets mounted here, followed while the worker runs.
+tenants_dir = {{ include $q .mountPath }}
+tenants_rescan = {{ include $q .rescan }}
+{{- end }}{{ end }}
 
 [broker]
 {{- if .Values.broker.urls }}

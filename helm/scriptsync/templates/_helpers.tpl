@@ -88,6 +88,11 @@ app.kubernetes.io/component: worker
 {{- printf "secret-%s" (sha256sum . | trunc 16) }}
 {{- end }}
 
+{{/* Volume name of a tenant Secret (one per tenant, mounted under the tenants directory). */}}
+{{- define "scriptsync.tenantVolume" -}}
+{{- printf "tenant-%s" (sha256sum . | trunc 16) }}
+{{- end }}
+
 {{/* A CA bundle source is set: (dict "ca" .Values.broker.ca). */}}
 {{- define "scriptsync.caSet" -}}
 {{- if and .secretName .configMapName }}
@@ -110,6 +115,20 @@ app.kubernetes.io/component: worker
   secret:
     secretName: {{ . }}
     defaultMode: 0440
+{{- end }}
+{{- with .Values.tenantSecrets }}
+{{- with .secretName }}
+- name: tenants
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- range .secretNames }}
+- name: {{ include "scriptsync.tenantVolume" . }}
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
 {{- end }}
 {{- range $which := list "broker" "http" }}
 {{- $ca := (index $.Values $which).ca }}
@@ -139,6 +158,20 @@ app.kubernetes.io/component: worker
 - name: {{ include "scriptsync.secretVolume" . }}
   mountPath: {{ printf "%s/%s" (trimSuffix "/" $.Values.secretsMountPath) . }}
   readOnly: true
+{{- end }}
+{{- with .Values.tenantSecrets }}
+{{- $root := trimSuffix "/" .mountPath }}
+{{- /* Whole volumes, never subPath: the kubelet updates only those in place. */}}
+{{- if .secretName }}
+- name: tenants
+  mountPath: {{ $root }}
+  readOnly: true
+{{- end }}
+{{- range .secretNames }}
+- name: {{ include "scriptsync.tenantVolume" . }}
+  mountPath: {{ printf "%s/%s" $root . }}
+  readOnly: true
+{{- end }}
 {{- end }}
 {{- range $which := list "broker" "http" }}
 {{- if include "scriptsync.caSet" (index $.Values $which).ca }}

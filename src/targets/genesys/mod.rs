@@ -190,6 +190,23 @@ impl Target for GenesysTarget {
         self.client.gate()
     }
 
+    fn rotate_credentials<'a>(
+        &'a self,
+        tenant: &'a crate::config::TenantSettings,
+    ) -> BoxFuture<'a, Result<(), ConfigError>> {
+        Box::pin(async move {
+            let settings = tenant.genesys.as_ref().ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "tenant {}: no [genesys] section any more",
+                    tenant.id
+                ))
+            })?;
+            let method = crate::push::AuthMethod::genesys(settings)?;
+            self.client.rotate_credentials(method).await;
+            Ok(())
+        })
+    }
+
     fn capacity(&self) -> usize {
         1
     }

@@ -212,6 +212,23 @@ impl Target for ServiceNowTarget {
         self.client.gate()
     }
 
+    fn rotate_credentials<'a>(
+        &'a self,
+        tenant: &'a crate::config::TenantSettings,
+    ) -> BoxFuture<'a, Result<(), ConfigError>> {
+        Box::pin(async move {
+            let settings = tenant.servicenow.as_ref().ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "tenant {}: no [servicenow] section any more",
+                    tenant.id
+                ))
+            })?;
+            let method = crate::push::AuthMethod::servicenow(settings)?;
+            self.client.rotate_credentials(method).await;
+            Ok(())
+        })
+    }
+
     fn capacity(&self) -> usize {
         self.capacity
     }
