@@ -499,6 +499,19 @@ async fn dead_letter_published_while_its_node_dies(cluster: &LocalCluster) {
         h.depth(&queue).await == 0
     })
     .await;
+    // A ready count of 0 does not cover what the worker still holds: a bad change redelivered
+    // after the stop may be on its way to the DLQ a second time. Wait until it holds nothing.
+    eventually("the worker holds no delivery of the tenant", || async {
+        let status = reqwest::get(format!("http://{admin}/status")).await;
+        let status: serde_json::Value = match status {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        status["tenants"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().all(|t| t["unacked"] == 0))
+    })
+    .await;
     // Every dead letter (read without removing: basic.get, then channel close), once every
     // bad change is among them.
     let letters = poll_for("every bad change in the DLQ", || async {

@@ -72,6 +72,8 @@ pub struct WorkerProcess {
     dir: PathBuf,
     admin: SocketAddr,
     http: reqwest::Client,
+    /// The highest allocator figures seen in its `/metrics` (bytes): (allocated, resident).
+    peak_allocator: std::sync::Mutex<(f64, f64)>,
 }
 
 impl WorkerProcess {
@@ -95,6 +97,7 @@ impl WorkerProcess {
             dir,
             admin,
             http: reqwest::Client::new(),
+            peak_allocator: std::sync::Mutex::default(),
         };
         let deadline = tokio::time::Instant::now() + READY_WITHIN;
         loop {
@@ -119,11 +122,32 @@ impl WorkerProcess {
         }
     }
 
-    /// The worker's `/metrics`, parsed.
+    /// The worker's `/metrics`, parsed (the allocator's figures are noted for
+    /// [`WorkerProcess::peak_allocator_mib`]).
     pub async fn metrics(&self) -> anyhow::Result<Scrape> {
         let url = format!("http://{}/metrics", self.admin);
         let text = self.http.get(&url).send().await?.text().await?;
-        Ok(Scrape::parse(&text))
+        let scrape = Scrape::parse(&text);
+        let bytes = |kind| scrape.sum("scriptsync_allocator_bytes", &[("kind", kind)]);
+        let mut peak = self
+            .peak_allocator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *peak = (
+            peak.0.max(bytes("allocated")),
+            peak.1.max(bytes("resident")),
+        );
+        Ok(scrape)
+    }
+
+    /// The highest (allocated, resident) the allocator reported in the scrapes so far, MiB:
+    /// what the program held, and what the allocator kept in RAM for it.
+    pub fn peak_allocator_mib(&self) -> (f64, f64) {
+        let peak = *self
+            .peak_allocator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        (peak.0 / 1048576.0, peak.1 / 1048576.0)
     }
 
     /// Peak resident memory so far, in MiB (`VmHWM`).

@@ -92,3 +92,7 @@ pub(super) const TENANT_CONFIG_ERRORS: Family = Family {
     name: "scriptsync_tenant_config_errors",
     help: "Tenant files (or the tenants directory) that cannot be used now; their tenants keep their last good settings",
 };
+pub(super) const ALLOCATOR_BYTES: Family = Family {
+    name: "scriptsync_allocator_bytes",
+    help: "What the memory allocator holds, by kind: allocated (the program's data), active, resident (in RAM, freed pages not yet returned included), retained (kept address space)",
+};

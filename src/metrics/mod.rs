@@ -17,6 +17,7 @@
 //! nothing connects anywhere. Names and help texts live once, in `families`, so the two
 //! sides carry the same names.
 
+pub mod allocator;
 mod families;
 mod otel;
 mod prom;
@@ -322,8 +323,18 @@ impl Metrics {
         });
     }
 
-    /// Prometheus text exposition of every family, for `/metrics`.
+    /// Prometheus text exposition of every family, for `/metrics`; the allocator's figures
+    /// are read now.
     pub fn render(&self) -> String {
+        if let Some(bytes) = allocator::AllocatorBytes::read() {
+            for (kind, value) in bytes.kinds() {
+                let value = i64::try_from(value).unwrap_or(i64::MAX);
+                self.prom
+                    .allocator_bytes
+                    .with_label_values(&[kind])
+                    .set(value);
+            }
+        }
         self.prom.render()
     }
 

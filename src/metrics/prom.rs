@@ -54,6 +54,8 @@ pub(super) struct Prom {
     /// `{tenant, target}`
     pub retired: IntCounterVec,
     pub tenants_configured: IntGauge,
+    /// `{kind}`
+    pub allocator_bytes: IntGaugeVec,
     pub tenant_config_errors: IntGauge,
 }
 
@@ -100,6 +102,7 @@ impl Prom {
             gate_ceiling: register(r, GaugeVec::new(opts(&f::GATE_CEILING), TENANT_TARGET))?,
             datatable_rows: register(r, IntGaugeVec::new(opts(&f::DATATABLE_ROWS), TENANT))?,
             tenants_configured: register(r, IntGauge::with_opts(opts(&f::TENANTS_CONFIGURED)))?,
+            allocator_bytes: register(r, IntGaugeVec::new(opts(&f::ALLOCATOR_BYTES), &["kind"]))?,
             tenant_config_errors: register(r, IntGauge::with_opts(opts(&f::TENANT_CONFIG_ERRORS)))?,
             gate_paused_seconds: register(
                 r,
