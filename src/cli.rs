@@ -42,7 +42,7 @@ pub enum Command {
     /// Inspect, replay or purge dead letters (`dlq --config FILE stats|list|replay|purge`).
     Dlq(DlqArgs),
     /// Measure throughput, quota use, latency and memory against the local RabbitMQ and the
-    /// built-in simulator (scenarios A–I); prints a table, `--json FILE` writes it.
+    /// built-in simulator (scenarios A–J); prints a table, `--json FILE` writes it.
     #[command(after_long_help = BOUND_FORMULA)]
     Bench(BenchArgs),
 }
@@ -83,7 +83,7 @@ the run's actual publish times; the row reports measured Genesys p99 ÷ bound p9
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Run only these scenarios: letters A–I, comma-separated (F, the naive baseline, runs
+    /// Run only these scenarios: letters A–J, comma-separated (F, the naive baseline, runs
     /// beside D, E and H).
     #[arg(long, value_delimiter = ',', value_parser = parse_scenario)]
     pub only: Vec<char>,
@@ -114,10 +114,10 @@ pub struct BenchArgs {
 pub fn parse_scenario(text: &str) -> Result<char, String> {
     let mut chars = text.trim().chars();
     match (chars.next(), chars.next()) {
-        (Some(c), None) if ('A'..='I').contains(&c.to_ascii_uppercase()) => {
+        (Some(c), None) if ('A'..='J').contains(&c.to_ascii_uppercase()) => {
             Ok(c.to_ascii_uppercase())
         }
-        _ => Err(format!("'{text}' is not a scenario letter A–I")),
+        _ => Err(format!("'{text}' is not a scenario letter A–J")),
     }
 }
 

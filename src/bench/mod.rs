@@ -7,7 +7,8 @@
 //!
 //! Layout: [`ceilings`] (A), [`throughput`] (B, C), [`quota`] (D), [`storm`] (E), [`naive`]
 //! (F, the hand-written baseline beside D, E and H), [`backlog`] (G), [`pressure`] (H) with
-//! [`bound`] (its quota-optimal lower bound), [`hour_rule`] (I); [`rows`] turns results into table rows;
+//! [`bound`] (its quota-optimal lower bound), [`hour_rule`] (I), [`tenant_scale`] (J); [`rows`] turns
+//! results into table rows;
 //! [`context`], [`rig`], [`worker`], [`scrape`], [`direct`] are the shared machinery;
 //! [`report`], [`machine`], [`progress`] the output.
 
@@ -28,6 +29,7 @@ pub mod rig;
 pub mod rows;
 pub mod scrape;
 pub mod storm;
+pub mod tenant_scale;
 pub mod throughput;
 pub mod worker;
 
@@ -44,7 +46,7 @@ use report::Report;
 use worker::WorkerSettings;
 
 /// Every scenario letter, in running order.
-pub const SCENARIOS: [char; 9] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I'];
+pub const SCENARIOS: [char; 10] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
 
 /// Runs the selected scenarios and prints the table; exit 1 if the broker is unreachable
 /// or a scenario failed to complete (a missed target is a figure, not a failure).
@@ -101,6 +103,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if selected('I') {
         rows.extend(hour_rule::rows(&ctx).await);
+    }
+    if selected('J') {
+        rows.extend(tenant_scale::rows(&ctx).await);
     }
     let report = Report {
         machine,

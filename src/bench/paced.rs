@@ -152,6 +152,14 @@ impl Paced {
         }
     }
 
+    /// The worker under test (`None` for the naive baseline).
+    pub fn worker(&self) -> Option<&super::worker::WorkerProcess> {
+        match &self.consumer {
+            Consumer::Worker(worker) => Some(worker),
+            Consumer::Naive(_) => None,
+        }
+    }
+
     /// The worker's `/metrics`, parsed (an error for the naive baseline, which has none).
     pub async fn worker_metrics(&self) -> anyhow::Result<super::scrape::Scrape> {
         match &self.consumer {

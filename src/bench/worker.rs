@@ -20,8 +20,9 @@ use crate::config::BrokerSettings;
 
 use super::scrape::Scrape;
 
-/// How long a started worker may take to report ready.
+/// How long a started worker may take to report ready, plus [`READY_PER_TENANT`] each.
 const READY_WITHIN: Duration = Duration::from_secs(30);
+const READY_PER_TENANT: Duration = Duration::from_millis(100);
 
 /// The knobs a production operator would set, printed in the report header.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -74,6 +75,8 @@ pub struct WorkerProcess {
     http: reqwest::Client,
     /// The highest allocator figures seen in its `/metrics` (bytes): (allocated, resident).
     peak_allocator: std::sync::Mutex<(f64, f64)>,
+    /// From its start until `/readyz` said every tenant is consumed.
+    ready_after: Duration,
 }
 
 impl WorkerProcess {
@@ -98,8 +101,12 @@ impl WorkerProcess {
             admin,
             http: reqwest::Client::new(),
             peak_allocator: std::sync::Mutex::default(),
+            ready_after: Duration::ZERO,
         };
-        let deadline = tokio::time::Instant::now() + READY_WITHIN;
+        let started = tokio::time::Instant::now();
+        let tenants = u32::try_from(spec.tenants.len()).unwrap_or(u32::MAX);
+        let ready_within = READY_WITHIN + READY_PER_TENANT * tenants;
+        let deadline = started + ready_within;
         loop {
             if let Some(status) = worker.child.try_wait()? {
                 anyhow::bail!(
@@ -111,11 +118,12 @@ impl WorkerProcess {
             if let Ok(r) = worker.http.get(&url).send().await
                 && r.status().is_success()
             {
+                worker.ready_after = started.elapsed();
                 return Ok(worker);
             }
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
-                "the worker was not ready within {READY_WITHIN:?}; its log: {}",
+                "the worker was not ready within {ready_within:?}; its log: {}",
                 worker.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -150,12 +158,25 @@ impl WorkerProcess {
         (peak.0 / 1048576.0, peak.1 / 1048576.0)
     }
 
+    /// How long it took from its start until it said it is ready (every tenant consumed).
+    pub fn ready_after(&self) -> Duration {
+        self.ready_after
+    }
+
+    /// Resident memory now, in MiB (`VmRSS`).
+    pub fn rss_mib(&self) -> Option<f64> {
+        self.status_kib("VmRSS:").map(|kib| kib / 1024.0)
+    }
+
+    fn status_kib(&self, field: &str) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Peak resident memory so far, in MiB (`VmHWM`).
     pub fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib / 1024.0)
+        self.status_kib("VmHWM:").map(|kib| kib / 1024.0)
     }
 
     /// CPU seconds used so far (user + system).

@@ -4,7 +4,9 @@
 //! form body, refreshed with `grant_type=refresh_token`), or hands out basic-auth credentials.
 //!
 //! - One token for everyone: a tokio mutex around the fetch makes it single-flight.
-//! - Renewed ~60 s before expiry (at 80 % of the lifetime for short-lived tokens).
+//! - Renewed ~60 s before expiry (at 80 % of the lifetime for short-lived tokens), brought
+//!   forward by a random jitter (up to a tenth of the lifetime, at most 10 min) so that the
+//!   tokens of many tenants fetched together do not renew together.
 //! - [`TokenCache::invalidate`] drops the token only if it is still the one that was refused,
 //!   so many requests seeing a 401 with the same token cause exactly one renewal.
 //! - A failed fetch is remembered for a backoff (or the server's `Retry-After`): callers in
@@ -146,7 +148,7 @@ impl TokenCache {
                 let now = Instant::now();
                 st.token = Some(Cached {
                     credential: credential.clone(),
-                    renew_at: now + renew_after(grant.lifetime),
+                    renew_at: now + renew_after(grant.lifetime) - renewal_jitter(grant.lifetime),
                     expires_at: now + grant.lifetime,
                 });
                 if grant.refresh.is_some() {
@@ -274,6 +276,17 @@ pub fn renew_after(lifetime: Duration) -> Duration {
     lifetime
         .saturating_sub(RENEW_BEFORE_EXPIRY)
         .max(lifetime.mul_f64(RENEW_AT_FRACTION))
+}
+
+/// Longest a renewal is brought forward at random.
+pub const MAX_RENEWAL_JITTER: Duration = Duration::from_secs(600);
+
+/// A random time (up to a tenth of the lifetime, at most [`MAX_RENEWAL_JITTER`]) by which a
+/// renewal comes early: 1,000 tenants whose tokens were fetched in the same second (a worker
+/// start) must not all renew in the same second a day later.
+pub fn renewal_jitter(lifetime: Duration) -> Duration {
+    let most = lifetime.mul_f64(0.1).min(MAX_RENEWAL_JITTER);
+    most.mul_f64(rand::random::<f64>())
 }
 
 #[cfg(test)]

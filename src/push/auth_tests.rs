@@ -209,3 +209,28 @@ fn renewal_timing() {
     );
     assert_eq!(renew_after(Duration::from_secs(10)), Duration::from_secs(8));
 }
+
+#[test]
+fn renewals_are_spread_by_a_bounded_random_jitter() {
+    let day = Duration::from_secs(86_400);
+    let draws: Vec<Duration> = (0..200).map(|_| renewal_jitter(day)).collect();
+    assert!(
+        draws.iter().all(|d| *d < MAX_RENEWAL_JITTER),
+        "at most 10 min"
+    );
+    let spread = draws
+        .iter()
+        .max()
+        .unwrap()
+        .saturating_sub(*draws.iter().min().unwrap());
+    assert!(
+        spread > Duration::from_secs(300),
+        "spread over minutes: {spread:?}"
+    );
+    let short = Duration::from_secs(100);
+    assert!(
+        (0..200).all(|_| renewal_jitter(short) <= Duration::from_secs(10)),
+        "a tenth of a short lifetime"
+    );
+    assert!(renew_after(short) - renewal_jitter(short) > Duration::ZERO);
+}
