@@ -102,7 +102,9 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let otlp = telemetry::otlp_metrics(&settings.telemetry);
         let metrics = Arc::new(
-            Metrics::with_otlp(otlp.as_ref()).context("cannot set up the OTLP metrics exporter")?,
+            Metrics::with_otlp(otlp.as_ref())
+                .context("cannot set up the OTLP metrics exporter")?
+                .with_per_tenant_series(settings.telemetry.per_tenant_series),
         );
         warn_plaintext(&settings);
         let replica = settings.replica.resolve(None);

@@ -274,6 +274,11 @@ pub struct TelemetrySettings {
     pub metrics_interval: Duration,
     /// `service.name` of the exported resource.
     pub service_name: String,
+    /// One series per tenant in every family (the default). `false` keeps one series per
+    /// family under `tenant="_all"` and leaves out the per-tenant gauges (gate rate, ceiling,
+    /// reopening, data-table rows): for thousands of tenants, where ~40 series each is too
+    /// many. `/status` keeps every tenant's detail either way.
+    pub per_tenant_series: bool,
 }
 
 /// The standard variable naming the OTLP endpoint.
@@ -285,6 +290,7 @@ impl Default for TelemetrySettings {
             otlp_endpoint: None,
             metrics_interval: Duration::from_secs(15),
             service_name: "scriptsync".into(),
+            per_tenant_series: true,
         }
     }
 }

@@ -89,3 +89,44 @@ fn signal_urls() {
         "http://c:4318/otlp/v1/metrics"
     );
 }
+
+#[test]
+fn series_per_tenant_are_counted_and_can_be_folded_into_one() {
+    let reasons = crate::dlq::Reason::TENANT_REASONS.map(crate::dlq::Reason::as_str);
+    let both = [TargetKind::Genesys, TargetKind::Servicenow];
+    let series = |m: &Metrics, tenant: &str| {
+        m.render()
+            .lines()
+            .filter(|l| l.contains(&format!("tenant=\"{tenant}\"")))
+            .count()
+    };
+    let per = Metrics::new();
+    per.start_at_zero("acme", &both, &reasons);
+    per.gate_rate("acme", TargetKind::Genesys, 270.0);
+    let n = series(&per, "acme");
+    println!("series per tenant at start: {n}");
+    // The cardinality the operations guide quotes (the rest appear with events).
+    assert!((35..=50).contains(&n), "{n} series per tenant at start");
+
+    let folded = Metrics::new().with_per_tenant_series(false);
+    for t in ["acme", "globex"] {
+        folded.start_at_zero(t, &both, &reasons);
+        folded.consumed(t);
+        folded.gate_rate(t, TargetKind::Genesys, 270.0);
+    }
+    let text = folded.render();
+    assert_eq!(series(&folded, "acme"), 0);
+    assert!(
+        text.contains("scriptsync_changes_consumed_total{tenant=\"_all\"} 2"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("scriptsync_gate_rate{"),
+        "no per-tenant gauge"
+    );
+    assert_eq!(
+        folded.board().tenant("acme").consumed,
+        1,
+        "/status keeps the detail"
+    );
+}

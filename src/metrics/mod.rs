@@ -41,7 +41,13 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// All instruments of one application, and the status board they are recorded beside.
+/// The `tenant` label of every series when per-tenant series are off.
+pub const ALL_TENANTS: &str = "_all";
+
 pub struct Metrics {
+    /// Series per tenant (the default), or one `tenant="_all"` series per family and no
+    /// per-tenant gauges (`telemetry.per_tenant_series = false`; `/status` keeps the detail).
+    per_tenant: bool,
     prom: Prom,
     /// Present only when an OTLP endpoint is configured.
     otel: Option<Otel>,
@@ -61,10 +67,23 @@ impl Metrics {
 
     fn build(otlp: Option<&OtlpMetrics>) -> anyhow::Result<Self> {
         Ok(Self {
+            per_tenant: true,
             prom: Prom::new()?,
             otel: otlp.map(Otel::new).transpose()?,
             board: Arc::default(),
         })
+    }
+
+    /// Series per tenant (`true`, the default) or aggregated under `tenant="_all"`, the
+    /// per-tenant gauges (gate rate, ceiling, reopening, data-table rows) left out.
+    pub fn with_per_tenant_series(mut self, per_tenant: bool) -> Self {
+        self.per_tenant = per_tenant;
+        self
+    }
+
+    /// The `tenant` label value a series of `tenant` gets.
+    fn label<'a>(&self, tenant: &'a str) -> &'a str {
+        if self.per_tenant { tenant } else { ALL_TENANTS }
     }
 
     /// The typed per-tenant state the record methods keep (for `/status`, the demo, tests).
@@ -84,8 +103,9 @@ impl Metrics {
     /// whose labels only events reveal (an HTTP status, an unknown tenant) appear with them.
     /// The status board lists the tenant and its targets from now on too.
     pub fn start_at_zero(&self, tenant: &str, targets: &[TargetKind], reasons: &[&str]) {
-        self.prom.start_at_zero(tenant, targets, reasons);
-        self.otel(|o| o.start_at_zero(tenant, targets, reasons));
+        let label = self.label(tenant);
+        self.prom.start_at_zero(label, targets, reasons);
+        self.otel(|o| o.start_at_zero(label, targets, reasons));
         self.board.update(tenant, |t| {
             for target in targets {
                 t.target_mut(*target);
@@ -97,18 +117,21 @@ impl Metrics {
     pub fn task_panic(&self, tenant: &str, task: &str) {
         self.prom
             .task_panics
-            .with_label_values(&[tenant, task])
+            .with_label_values(&[self.label(tenant), task])
             .inc();
         self.otel(|o| {
             o.task_panics
-                .add(1, &[kv("tenant", tenant), kv("task", task)])
+                .add(1, &[kv("tenant", self.label(tenant)), kv("task", task)])
         });
     }
 
     pub fn consumed(&self, tenant: &str) {
         self.board.update(tenant, |t| t.consumed += 1);
-        self.prom.consumed.with_label_values(&[tenant]).inc();
-        self.otel(|o| o.consumed.add(1, &[kv("tenant", tenant)]));
+        self.prom
+            .consumed
+            .with_label_values(&[self.label(tenant)])
+            .inc();
+        self.otel(|o| o.consumed.add(1, &[kv("tenant", self.label(tenant))]));
     }
 
     /// A delivery's terminal action completed: acked, or dead-lettered and acked. On the
@@ -119,7 +142,7 @@ impl Metrics {
 
     pub fn push_outcome(&self, tenant: &str, target: TargetKind, outcome: PushOutcomeLabel) {
         self.board.push_outcome(tenant, target, outcome);
-        let labels = [tenant, target.as_str(), outcome.as_str()];
+        let labels = [self.label(tenant), target.as_str(), outcome.as_str()];
         self.prom.pushes.with_label_values(&labels).inc();
         self.otel(|o| {
             let [t, g, x] = labels;
@@ -143,18 +166,18 @@ impl Metrics {
             .update_target(tenant, target, |t| t.rate_limited += 1);
         self.prom
             .rate_limited
-            .with_label_values(&pair(tenant, target))
+            .with_label_values(&pair(self.label(tenant), target))
             .inc();
-        self.otel(|o| o.rate_limited.add(1, &attrs(tenant, target)));
+        self.otel(|o| o.rate_limited.add(1, &attrs(self.label(tenant), target)));
     }
 
     pub fn retried(&self, tenant: &str, target: TargetKind) {
         self.board.update_target(tenant, target, |t| t.retries += 1);
         self.prom
             .retries
-            .with_label_values(&pair(tenant, target))
+            .with_label_values(&pair(self.label(tenant), target))
             .inc();
-        self.otel(|o| o.retries.add(1, &attrs(tenant, target)));
+        self.otel(|o| o.retries.add(1, &attrs(self.label(tenant), target)));
     }
 
     pub fn gate_paused(&self, tenant: &str, target: TargetKind, seconds: f64) {
@@ -164,26 +187,41 @@ impl Metrics {
         let series = self
             .prom
             .gate_paused_seconds
-            .with_label_values(&pair(tenant, target));
+            .with_label_values(&pair(self.label(tenant), target));
         series.inc_by(seconds);
-        self.otel(|o| o.gate_paused_seconds.add(seconds, &attrs(tenant, target)));
+        self.otel(|o| {
+            o.gate_paused_seconds
+                .add(seconds, &attrs(self.label(tenant), target))
+        });
     }
 
     pub fn gate_rate(&self, tenant: &str, target: TargetKind, per_minute: f64) {
         self.board
             .update_target(tenant, target, |t| t.gate_rate = Some(per_minute));
-        let series = self.prom.gate_rate.with_label_values(&pair(tenant, target));
+        if !self.per_tenant {
+            return;
+        }
+        let series = self
+            .prom
+            .gate_rate
+            .with_label_values(&pair(self.label(tenant), target));
         series.set(per_minute);
-        self.otel(|o| o.gate_rate.record(per_minute, &attrs(tenant, target)));
+        self.otel(|o| {
+            o.gate_rate
+                .record(per_minute, &attrs(self.label(tenant), target))
+        });
     }
 
     /// A server asked for a wait beyond `retry.max_retry_after`; it was clamped.
     pub fn retry_after_clamped(&self, tenant: &str, target: TargetKind) {
         self.prom
             .retry_after_clamped
-            .with_label_values(&pair(tenant, target))
+            .with_label_values(&pair(self.label(tenant), target))
             .inc();
-        self.otel(|o| o.retry_after_clamped.add(1, &attrs(tenant, target)));
+        self.otel(|o| {
+            o.retry_after_clamped
+                .add(1, &attrs(self.label(tenant), target))
+        });
     }
 
     /// `changes` changes of (tenant, target) went to the wait queue (their gate stays closed).
@@ -192,9 +230,9 @@ impl Metrics {
             .update_target(tenant, target, |t| t.parked += changes);
         self.prom
             .parked
-            .with_label_values(&pair(tenant, target))
+            .with_label_values(&pair(self.label(tenant), target))
             .inc_by(changes);
-        self.otel(|o| o.parked.add(changes, &attrs(tenant, target)));
+        self.otel(|o| o.parked.add(changes, &attrs(self.label(tenant), target)));
     }
 
     /// A retire was carried out at (tenant, target).
@@ -202,44 +240,62 @@ impl Metrics {
         self.board.update_target(tenant, target, |t| t.retired += 1);
         self.prom
             .retired
-            .with_label_values(&pair(tenant, target))
+            .with_label_values(&pair(self.label(tenant), target))
             .inc();
-        self.otel(|o| o.retired.add(1, &attrs(tenant, target)));
+        self.otel(|o| o.retired.add(1, &attrs(self.label(tenant), target)));
     }
 
     /// Seconds until the (tenant, target) gate reopens, 0 when open. Set when a pause starts
     /// and refreshed at each `/metrics` scrape (see [`Metrics::refresh_gates`]).
     pub fn gate_reopens_in(&self, tenant: &str, target: TargetKind, seconds: f64) {
         let seconds = seconds.max(0.0);
+        if !self.per_tenant {
+            return;
+        }
         let series = self
             .prom
             .gate_reopens_in
-            .with_label_values(&pair(tenant, target));
+            .with_label_values(&pair(self.label(tenant), target));
         series.set(seconds);
-        self.otel(|o| o.gate_reopens_in.record(seconds, &attrs(tenant, target)));
+        self.otel(|o| {
+            o.gate_reopens_in
+                .record(seconds, &attrs(self.label(tenant), target))
+        });
     }
 
     /// The gate's ceiling (requests per minute) changed.
     pub fn gate_ceiling(&self, tenant: &str, target: TargetKind, per_minute: f64) {
         self.board
             .update_target(tenant, target, |t| t.gate_ceiling = Some(per_minute));
+        if !self.per_tenant {
+            return;
+        }
         let series = self
             .prom
             .gate_ceiling
-            .with_label_values(&pair(tenant, target));
+            .with_label_values(&pair(self.label(tenant), target));
         series.set(per_minute);
-        self.otel(|o| o.gate_ceiling.record(per_minute, &attrs(tenant, target)));
+        self.otel(|o| {
+            o.gate_ceiling
+                .record(per_minute, &attrs(self.label(tenant), target))
+        });
     }
 
     /// The tenant's Genesys data table holds `rows` rows.
     pub fn datatable_rows(&self, tenant: &str, rows: usize) {
         let rows = i64::try_from(rows).unwrap_or(i64::MAX);
         self.board.update(tenant, |t| t.datatable_rows = Some(rows));
+        if !self.per_tenant {
+            return;
+        }
         self.prom
             .datatable_rows
-            .with_label_values(&[tenant])
+            .with_label_values(&[self.label(tenant)])
             .set(rows);
-        self.otel(|o| o.datatable_rows.record(rows, &[kv("tenant", tenant)]));
+        self.otel(|o| {
+            o.datatable_rows
+                .record(rows, &[kv("tenant", self.label(tenant))])
+        });
     }
 
     /// This process knows `n` tenants.
@@ -262,18 +318,21 @@ impl Metrics {
         });
         self.prom
             .dead_lettered
-            .with_label_values(&[tenant, reason])
+            .with_label_values(&[self.label(tenant), reason])
             .inc();
         self.otel(|o| {
-            let attrs = [kv("tenant", tenant), kv("reason", reason)];
+            let attrs = [kv("tenant", self.label(tenant)), kv("reason", reason)];
             o.dead_lettered.add(1, &attrs);
         });
     }
 
     pub fn superseded(&self, tenant: &str) {
         self.board.update(tenant, |t| t.superseded += 1);
-        self.prom.superseded.with_label_values(&[tenant]).inc();
-        self.otel(|o| o.superseded.add(1, &[kv("tenant", tenant)]));
+        self.prom
+            .superseded
+            .with_label_values(&[self.label(tenant)])
+            .inc();
+        self.otel(|o| o.superseded.add(1, &[kv("tenant", self.label(tenant))]));
     }
 
     pub fn end_to_end(&self, seconds: f64) {
@@ -284,8 +343,11 @@ impl Metrics {
 
     pub fn inflight_add(&self, tenant: &str, delta: i64) {
         self.board.update(tenant, |t| t.inflight += delta);
-        self.prom.inflight.with_label_values(&[tenant]).add(delta);
-        self.otel(|o| o.inflight.add(delta, &[kv("tenant", tenant)]));
+        self.prom
+            .inflight
+            .with_label_values(&[self.label(tenant)])
+            .add(delta);
+        self.otel(|o| o.inflight.add(delta, &[kv("tenant", self.label(tenant))]));
     }
 
     pub fn token_renewal(&self, tenant: &str, target: TargetKind) {
@@ -293,9 +355,9 @@ impl Metrics {
             .update_target(tenant, target, |t| t.token_renewals += 1);
         self.prom
             .token_renewals
-            .with_label_values(&pair(tenant, target))
+            .with_label_values(&pair(self.label(tenant), target))
             .inc();
-        self.otel(|o| o.token_renewals.add(1, &attrs(tenant, target)));
+        self.otel(|o| o.token_renewals.add(1, &attrs(self.label(tenant), target)));
     }
 
     /// A request of (tenant, target) got a final 2xx.

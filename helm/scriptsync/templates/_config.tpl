@@ -82,6 +82,7 @@ otlp_endpoint = {{ include $q . }}
 {{- end }}
 metrics_interval = {{ include $q .Values.telemetry.metricsInterval }}
 service_name = {{ include $q .Values.telemetry.serviceName }}
+per_tenant_series = {{ .Values.telemetry.perTenantSeries }}
 {{- $ids := list }}
 {{- range .Values.tenants }}
 {{- if has .id $ids }}
