@@ -74,6 +74,10 @@ async fn connect_to(
     if let Some(password) = password {
         let _ = url.set_password(Some(expose(password)));
     }
+    if !url.query_pairs().any(|(k, _)| k == "frame_max") {
+        url.query_pairs_mut()
+            .append_pair("frame_max", &DEFAULT_FRAME_MAX.to_string());
+    }
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let runtime = lapin::runtime::default_runtime()?;
     let attempt =
@@ -96,6 +100,11 @@ async fn connect_to(
         )),
     }
 }
+
+/// The largest AMQP frame proposed unless the URL says `?frame_max=`: the broker's 128 KiB
+/// default makes lapin keep two 4 MiB buffers per connection (32 frames each); messages of a
+/// few hundred bytes gain nothing from it, and larger ones are simply split into frames.
+const DEFAULT_FRAME_MAX: u32 = 16_384;
 
 /// How long one connection attempt (TCP, TLS, AMQP handshake) may take.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -48,7 +48,13 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
             if verdict == Verdict::Superseded {
                 ctx.metrics.superseded(&ctx.tenant);
             }
-            match token.ack.ack().await {
+            // Only the ack handle waits for the ack: the body, properties and span of a
+            // settled delivery go now (thousands of acks can be queued after a burst).
+            let ack = {
+                let inbound = token;
+                inbound.ack
+            };
+            match ack.ack().await {
                 Ok(()) => {
                     ctx.metrics.settled(&ctx.tenant);
                     // A parked change is not there yet: its copy reports when it is.
@@ -107,7 +113,9 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
                     .filter_map(|(t, f)| Some((*t, f.correlation_id.clone()?)))
                     .collect(),
             };
-            dead_letter_and_ack(ctx, token, dl).await;
+            // Boxed: the dead-letter path's future is large, and every settle task of the
+            // common ack path would otherwise be as big.
+            Box::pin(dead_letter_and_ack(ctx, token, dl)).await;
         }
     }
 }

@@ -30,7 +30,7 @@ use super::intake::{Admitted, intake};
 use super::lane::{LaneContext, Offer, Report, Reporter, run_lane};
 use super::park::{ParkedCopy, park};
 use super::settle::settle;
-use super::tracker::{AckTracker, Settled};
+use super::tracker::{AckTracker, Settled, Verdict};
 
 /// Batching parameters of the tenant's lanes.
 #[derive(Debug, Clone, Copy)]
@@ -68,12 +68,27 @@ impl Settler {
         self.tracker.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Dead letters each in a task of their own (a DLQ publish awaits its confirm); plain
+    /// acks one after another in one task per report: a burst of thousands of settled
+    /// deliveries must not become thousands of tasks each holding its ack in flight.
     fn settle_all(&self, settled: Vec<Settled<Inbound>>) {
-        for s in settled {
+        let (letters, acks): (Vec<_>, Vec<_>) = settled
+            .into_iter()
+            .partition(|s| matches!(s.verdict, Verdict::DeadLetter(_)));
+        for s in letters {
             let ctx = self.ctx.clone();
             let span = s.token.span.clone();
             self.tasks
                 .spawn(async move { settle(&ctx, s).await }.instrument(span));
+        }
+        if !acks.is_empty() {
+            let ctx = self.ctx.clone();
+            self.tasks.spawn(async move {
+                for s in acks {
+                    let span = s.token.span.clone();
+                    settle(&ctx, s).instrument(span).await;
+                }
+            });
         }
     }
 

@@ -82,6 +82,8 @@ impl ServiceNowTarget {
         what: &str,
         (url, body): (Url, Vec<u8>),
     ) -> Result<Reply, AttemptError> {
+        // Shared, not copied, by each request of the attempt.
+        let body = bytes::Bytes::from(body);
         let attempt = jobs
             .iter_mut()
             .map(|j| j.retries.count())
@@ -108,24 +110,27 @@ impl ServiceNowTarget {
         };
         let sub_url = format!("/api/now/import/{}", self.staging_table);
         let ids = sub_request_ids(jobs);
-        let requests: Vec<Value> = jobs
-            .iter()
-            .zip(&ids)
-            .map(|(job, id)| {
-                json!({
-                    "id": id, "method": "POST", "url": sub_url,
-                    "headers": [{"name": "Content-Type", "value": "application/json"},
-                                {"name": "Accept", "value": "application/json"}],
-                    "body": STANDARD.encode(record(&job.change).to_string()),
-                    "exclude_response_headers": true,
+        // The JSON tree (≈ 0.4 MiB for 100 items) goes before the call, only its bytes stay.
+        let body = {
+            let requests: Vec<Value> = jobs
+                .iter()
+                .zip(&ids)
+                .map(|(job, id)| {
+                    json!({
+                        "id": id, "method": "POST", "url": sub_url,
+                        "headers": [{"name": "Content-Type", "value": "application/json"},
+                                    {"name": "Accept", "value": "application/json"}],
+                        "body": STANDARD.encode(record(&job.change).to_string()),
+                        "exclude_response_headers": true,
+                    })
                 })
-            })
-            .collect();
-        let body = json!({
-            "batch_request_id": uuid::Uuid::new_v4().to_string(),
-            "rest_requests": requests,
-        });
-        let body = serde_json::to_vec(&body).unwrap_or_default();
+                .collect();
+            let body = json!({
+                "batch_request_id": uuid::Uuid::new_v4().to_string(),
+                "rest_requests": requests,
+            });
+            serde_json::to_vec(&body).unwrap_or_default()
+        };
         match self.call(permit, jobs, "batch", (url, body)).await {
             Ok(answer) => {
                 let sent: Vec<&str> = ids.iter().map(String::as_str).collect();
