@@ -153,7 +153,8 @@ impl TenantSet {
 
     /// The fingerprint of the tenant ids (what replicas compare).
     pub fn digest(&self) -> u64 {
-        super::catalog::digest_of(self.snapshot().keys().map(String::as_str))
+        let parts = self.parts.read().unwrap_or_else(|p| p.into_inner());
+        super::catalog::digest_of(parts.keys().map(String::as_str))
     }
 
     /// The problems of the last catalog applied (and parts that could not be built).

@@ -79,8 +79,15 @@ pub(crate) struct Decision {
     pub(crate) rate: Option<RateHeaders>,
 }
 
-/// Decides the request's fate and, if admitted, waits the configured latency.
-pub(crate) async fn admit(sim: &Shared, principal: &str, target: SimTarget) -> Decision {
+/// Notes an authenticated API request (`(method, path)` and the replica that sent it),
+/// decides its fate and, if admitted, waits the configured latency.
+pub(crate) async fn admit(
+    sim: &Shared,
+    principal: &str,
+    target: SimTarget,
+    (request, replica): ((&str, &str), &str),
+) -> Decision {
+    sim.lock().note_request(principal, target, request, replica);
     let (decision, latency) = decide(sim, principal, target, Instant::now(), SystemTime::now());
     match decision.verdict {
         Ok(_) if !latency.is_zero() => tokio::time::sleep(latency).await,

@@ -62,13 +62,8 @@ where
             return dialect.error_with_code(401, "authentication.required", message);
         }
     };
-    sim.lock().note_request(
-        &principal,
-        TARGET,
-        (method.as_str(), uri.path()),
-        tokens::replica(headers),
-    );
-    let decision = gate::admit(sim, &principal, TARGET).await;
+    let request = ((method.as_str(), uri.path()), tokens::replica(headers));
+    let decision = gate::admit(sim, &principal, TARGET, request).await;
     let mut world = sim.lock();
     let response = match decision.verdict {
         Ok(admitted) => match handle(&mut world, &principal, &admitted) {

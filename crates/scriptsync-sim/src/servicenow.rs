@@ -155,13 +155,8 @@ where
             return error(StatusCode::UNAUTHORIZED, "User Not Authenticated", detail);
         }
     };
-    sim.lock().note_request(
-        &principal,
-        TARGET,
-        (method.as_str(), uri.path()),
-        tokens::replica(headers),
-    );
-    let decision = gate::admit(sim, &principal, TARGET).await;
+    let request = ((method.as_str(), uri.path()), tokens::replica(headers));
+    let decision = gate::admit(sim, &principal, TARGET, request).await;
     let mut world = sim.lock();
     let mut response = match decision.verdict {
         Ok(admitted) => {

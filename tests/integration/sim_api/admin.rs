@@ -114,14 +114,7 @@ async fn admin_endpoints_set_faults_and_report_state() {
         StatusCode::BAD_REQUEST
     );
 
-    let state: SimState = client
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: SimState = http_state(&sim, &client).await;
     assert_eq!(state, sim.state());
     assert_eq!(
         state.tenant("acme").servicenow.held["s1"].writes,

@@ -148,3 +148,15 @@ pub(super) fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> u64 {
         .parse()
         .expect("integer Retry-After")
 }
+
+/// `GET /_sim/state`: the simulator's state as its HTTP route serves it.
+pub(super) async fn http_state(sim: &SimHandle, client: &Client) -> SimState {
+    client
+        .get(format!("{}/_sim/state", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

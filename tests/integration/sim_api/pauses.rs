@@ -186,14 +186,7 @@ async fn another_integrations_share_leaves_less_of_the_genesys_window() {
         assert_eq!(send(get(&globex)).await.0, StatusCode::NOT_FOUND);
     }
 
-    let state: SimState = client
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: SimState = http_state(&sim, &client).await;
     let genesys = state.tenant("acme").genesys;
     assert!(genesys.other_requests >= 5, "{}", genesys.other_requests);
     assert!(admitted + genesys.other_requests >= 10);
