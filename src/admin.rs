@@ -88,6 +88,9 @@ pub struct TenantStatus {
     pub unacked: i64,
     /// Rows in the tenant's Genesys data table, once listed (an alert fires near the cap).
     pub datatable_rows: Option<i64>,
+    /// The prefetch of this replica's consumer of the tenant (its share of
+    /// `broker.max_inflight`), while it consumes it.
+    pub prefetch: Option<u16>,
     pub targets: Vec<TargetStatus>,
 }
 
@@ -187,6 +190,7 @@ pub fn snapshot(state: &AdminState) -> Status {
                 owner: owners.get(id).cloned(),
                 unacked: board.inflight,
                 datatable_rows: board.datatable_rows,
+                prefetch: board.prefetch,
                 targets: parts
                     .targets
                     .iter()

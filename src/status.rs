@@ -120,6 +120,9 @@ pub struct TenantState {
     pub dead_lettered: BTreeMap<String, u64>,
     /// Rows in the tenant's Genesys data table, once listed.
     pub datatable_rows: Option<i64>,
+    /// The prefetch its consumer runs with here (its share of `broker.max_inflight`); none
+    /// while this replica does not consume it.
+    pub prefetch: Option<u16>,
     pub targets: BTreeMap<TargetKind, TargetState>,
 }
 

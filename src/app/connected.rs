@@ -21,6 +21,7 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::Application;
+use super::prefetch_share::{prefetch_for, should_restart};
 use crate::broker::{self, Publisher, QueueConsumer, Topology};
 use crate::cluster::owned_by;
 use crate::pipeline::tenant::task_panicked;
@@ -32,9 +33,13 @@ struct Running {
     stop: CancellationToken,
     /// The parts it runs on (a changed tenant gets new ones).
     parts: Arc<TenantParts>,
-    /// Stopping on purpose: another replica owns it now, it was removed, or it changed (not
-    /// a loss).
+    /// The prefetch its consumer started with (its share of `broker.max_inflight`).
+    prefetch: u16,
+    /// Stopping on purpose: another replica owns it now, it was removed, it changed, or its
+    /// share of the in-flight budget did (not a loss).
     releasing: bool,
+    /// Start it again once drained, if this replica still owns it (a new share).
+    restart: bool,
 }
 
 /// What one connection runs: its tasks, and which tenant each task is.
@@ -240,22 +245,29 @@ impl Application {
             tracing::info!(%tenant, %replica, "tenant removed: stopped here (its queues stay)");
             return Ok(());
         };
-        let old = ended.map(|r| r.parts);
-        let changed = old.as_ref().is_some_and(|o| !Arc::ptr_eq(o, &parts));
-        if !changed {
+        let Some(ended) = ended.filter(|_| !stop.is_cancelled()) else {
+            return Ok(());
+        };
+        let changed = !Arc::ptr_eq(&ended.parts, &parts);
+        if !changed && !ended.restart {
             tracing::info!(%tenant, %replica, "tenant handed over");
             return Ok(());
         }
-        if let Some(old) = &old {
-            parts.carry_pauses_from(old);
+        if changed {
+            parts.carry_pauses_from(&ended.parts);
         }
         let replicas = self.membership.watch().borrow().clone();
         let ids = self.tenants.snapshot();
-        let still_mine = !*self.membership.agreement().borrow()
-            || owned_by(replica, ids.keys().map(String::as_str), &replicas).contains(tenant);
+        let (still_mine, owned) = if *self.membership.agreement().borrow() {
+            let owned = owned_by(replica, ids.keys().map(String::as_str), &replicas);
+            (owned.contains(tenant), owned.len())
+        } else {
+            (true, tasks.running.len() + 1)
+        };
         if still_mine {
-            tracing::info!(%tenant, %replica, "tenant settings changed: started again on them");
-            self.start_tenant(conn, publisher, tasks, stop, (&parts, false))
+            let prefetch = prefetch_for(parts.prefetch, self.settings.broker.max_inflight, owned);
+            tracing::info!(%tenant, %replica, prefetch, "tenant started again");
+            self.start_tenant(conn, publisher, tasks, stop, (&parts, prefetch, false))
                 .await?;
         }
         Ok(())
@@ -297,6 +309,7 @@ impl Application {
                 .cloned()
                 .collect()
         };
+        let max_inflight = self.settings.broker.max_inflight;
         for (tenant, running) in tasks.running.iter_mut() {
             if running.releasing {
                 continue;
@@ -307,15 +320,26 @@ impl Application {
                     "tenant settings changed: draining, then starting again on them"
                 }
                 Some(_) if !owned.contains(tenant) => "tenant moves to another replica: draining",
+                Some(parts)
+                    if should_restart(
+                        running.prefetch,
+                        prefetch_for(parts.prefetch, max_inflight, owned.len()),
+                    ) =>
+                {
+                    "the tenant's share of broker.max_inflight changed: draining, then \
+                     consuming again with the new prefetch"
+                }
                 Some(_) => continue,
             };
             tracing::info!(%tenant, replica = self.replica(), "{why}");
             running.releasing = true;
+            running.restart = owned.contains(tenant);
             running.stop.cancel();
         }
         for (id, parts) in all.iter().filter(|(id, _)| owned.contains(*id)) {
             if !tasks.running.contains_key(id) {
-                self.start_tenant(conn, publisher, tasks, stop, (parts, taking_over))
+                let prefetch = prefetch_for(parts.prefetch, max_inflight, owned.len());
+                self.start_tenant(conn, publisher, tasks, stop, (parts, prefetch, taking_over))
                     .await?;
             }
         }
@@ -330,10 +354,12 @@ impl Application {
         publisher: &Publisher,
         tasks: &mut Tasks,
         stop: &CancellationToken,
-        (t, taking_over): (&Arc<TenantParts>, bool),
+        (t, prefetch, taking_over): (&Arc<TenantParts>, u16, bool),
     ) -> anyhow::Result<()> {
         let queue = self.names.tenant_queue(&t.id);
-        let (consumer, mut stream) = QueueConsumer::start(conn, &queue, t.prefetch, "").await?;
+        let (consumer, mut stream) = QueueConsumer::start(conn, &queue, prefetch, "").await?;
+        tracing::debug!(tenant = %t.id, prefetch, "consuming");
+        self.metrics.consumer_prefetch(&t.id, Some(prefetch));
         for target in &t.targets {
             let gate = target.gate();
             if taking_over {
@@ -355,6 +381,7 @@ impl Application {
         };
         let tenant_stop = stop.child_token();
         let task_stop = tenant_stop.clone();
+        let (metrics, tenant) = (self.metrics.clone(), t.id.clone());
         let id = tasks
             .set
             .spawn(async move {
@@ -364,6 +391,7 @@ impl Application {
                 // consumer is dropped after its channel is closed (see `close_channel`).
                 broker::close_channel(&consumer.channel, "tenant stopped").await;
                 drop(stream);
+                metrics.consumer_prefetch(&tenant, None);
                 end
             })
             .id();
@@ -373,7 +401,9 @@ impl Application {
             Running {
                 stop: tenant_stop,
                 parts,
+                prefetch,
                 releasing: false,
+                restart: false,
             },
         );
         Ok(())

@@ -50,6 +50,7 @@ pub struct BrokerFile {
     queue_type: QueueType,
     dlq_queue_type: QueueType,
     prefetch: u16,
+    max_inflight: u32,
     #[serde(with = "humantime_serde")]
     confirm_timeout: Duration,
     #[serde(with = "humantime_serde")]
@@ -97,6 +98,7 @@ impl TryFrom<BrokerFile> for BrokerSettings {
             queue_type: f.queue_type,
             dlq_queue_type: f.dlq_queue_type,
             prefetch: f.prefetch,
+            max_inflight: f.max_inflight,
             confirm_timeout: f.confirm_timeout,
             consumer_timeout: f.consumer_timeout,
             max_message_bytes: f.max_message_bytes,
@@ -121,6 +123,7 @@ impl From<BrokerSettings> for BrokerFile {
             queue_type: s.queue_type,
             dlq_queue_type: s.dlq_queue_type,
             prefetch: s.prefetch,
+            max_inflight: s.max_inflight,
             confirm_timeout: s.confirm_timeout,
             consumer_timeout: s.consumer_timeout,
             max_message_bytes: s.max_message_bytes,

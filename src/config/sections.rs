@@ -34,6 +34,10 @@ pub struct BrokerSettings {
     pub dlq_queue_type: QueueType,
     /// Unacked deliveries per tenant consumer; bounds memory and the batch a tenant can build.
     pub prefetch: u16,
+    /// The global in-flight budget: the most deliveries one replica holds unacked across all
+    /// the tenants it owns. Each consumer's prefetch is its share (at most `prefetch`), so
+    /// memory is bounded by this, not by tenants × prefetch (see `app::prefetch_share`).
+    pub max_inflight: u32,
     /// How long to wait for a publisher confirm before treating the publish as failed.
     pub confirm_timeout: Duration,
     /// The broker's `consumer_timeout` (RabbitMQ closes a channel holding a delivery unacked
@@ -58,6 +62,7 @@ impl Default for BrokerSettings {
             queue_type: QueueType::Quorum,
             dlq_queue_type: QueueType::Quorum,
             prefetch: 500,
+            max_inflight: 5_000,
             confirm_timeout: Duration::from_secs(10),
             consumer_timeout: Duration::from_secs(30 * 60),
             max_message_bytes: 64 * 1024,
@@ -121,6 +126,9 @@ impl BrokerSettings {
         }
         if self.prefetch == 0 {
             return Err(invalid("broker.prefetch must be at least 1"));
+        }
+        if self.max_inflight == 0 {
+            return Err(invalid("broker.max_inflight must be at least 1"));
         }
         if self.consumer_timeout < std::time::Duration::from_secs(2) {
             return Err(invalid("broker.consumer_timeout must be at least 2s"));

@@ -281,6 +281,11 @@ impl Metrics {
         });
     }
 
+    /// This replica consumes `tenant` with `prefetch` now (`None`: no longer): `/status` only.
+    pub fn consumer_prefetch(&self, tenant: &str, prefetch: Option<u16>) {
+        self.board.update(tenant, |t| t.prefetch = prefetch);
+    }
+
     /// The tenant's Genesys data table holds `rows` rows.
     pub fn datatable_rows(&self, tenant: &str, rows: usize) {
         let rows = i64::try_from(rows).unwrap_or(i64::MAX);

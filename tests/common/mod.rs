@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod process;
+pub mod tenant_dir;
 
 use std::future::Future;
 use std::sync::Arc;

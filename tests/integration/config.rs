@@ -455,9 +455,17 @@ fn tenant_prefetch_of_zero_is_rejected() {
 }
 
 #[test]
+fn an_inflight_budget_of_zero_is_rejected() {
+    let text = format!("[broker]\nmax_inflight = 0\n{MINIMAL}");
+    let err = parse_and_validate(&text).unwrap_err().to_string();
+    assert!(err.contains("broker.max_inflight"), "{err}");
+}
+
+#[test]
 fn minimal_config_validates_after_secrets_are_filled() {
     let settings = parse_and_validate(MINIMAL).unwrap();
     assert_eq!(settings.broker.prefetch, 500);
+    assert_eq!(settings.broker.max_inflight, 5_000);
     assert_eq!(settings.tenants[0].id, "acme");
 
     let unfilled = Settings::from_toml_str(MINIMAL).unwrap();

@@ -19,6 +19,7 @@ mod demo;
 mod dlq_tool;
 mod docs_snippets;
 mod hostile_input;
+mod inflight_budget;
 mod isolation;
 mod lanes;
 mod long_pauses;

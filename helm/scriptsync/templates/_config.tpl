@@ -33,6 +33,7 @@ prefix = {{ include $q .Values.broker.prefix }}
 queue_type = {{ include $q .Values.broker.queueType }}
 dlq_queue_type = {{ include $q .Values.broker.dlqQueueType }}
 prefetch = {{ int64 .Values.broker.prefetch }}
+max_inflight = {{ int64 .Values.broker.maxInflight }}
 confirm_timeout = {{ include $q .Values.broker.confirmTimeout }}
 consumer_timeout = {{ include $q .Values.broker.consumerTimeout }}
 max_message_bytes = {{ int64 .Values.broker.maxMessageBytes }}
