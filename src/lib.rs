@@ -21,6 +21,8 @@
 //! - [`publish`]: the publisher API (`ChangePublisher`: properties, confirms, unroutable
 //!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
+//! - [`budget`]: the global in-flight budget split into per-tenant prefetches, and the sizing
+//!   formula built on it (the operations guide and the chart's memory limit follow it).
 //! - [`tenants`]: the tenant catalog (main file and tenants directory), the live tenant set,
 //!   following the directory while the worker runs, and `scriptsync tenants`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
@@ -38,6 +40,7 @@ pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod broker;
+pub mod budget;
 pub mod change;
 pub mod cli;
 pub mod cluster;

@@ -21,8 +21,8 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::Application;
-use super::prefetch_share::{prefetch_for, should_restart};
 use crate::broker::{self, Publisher, QueueConsumer, Topology};
+use crate::budget::{prefetch_for, should_restart};
 use crate::cluster::owned_by;
 use crate::pipeline::tenant::task_panicked;
 use crate::pipeline::{LoopEnd, LoopSettings, run_tenant, run_unrouted};

@@ -27,7 +27,6 @@ use crate::telemetry;
 use crate::tenants::{Catalog, PartsFactory, TenantParts, TenantSet};
 
 mod connected;
-pub mod prefetch_share;
 
 /// Longest wait between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);

@@ -103,9 +103,12 @@ impl<T> AckTracker<T> {
             return Some(waiting.settle());
         }
         self.waiting += 1;
+        // Most scripts have one or two deliveries held: a Vec's first growth (room for 4
+        // deliveries of several hundred bytes each) per script was the largest part of the
+        // heap under a backlog.
         self.by_script
             .entry(waiting.change.script_id().to_owned())
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(waiting);
         None
     }

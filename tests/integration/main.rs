@@ -13,6 +13,7 @@ mod common;
 
 mod backlog;
 mod bench;
+mod chart_sizing;
 mod config;
 mod decoder_props;
 mod demo;

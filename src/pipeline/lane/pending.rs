@@ -61,7 +61,9 @@ struct Next<J> {
 }
 
 struct Slot<J> {
-    next: Option<Next<J>>,
+    /// Boxed: a lane's map keeps its capacity for the most scripts it ever waited on, so its
+    /// entries stay small (the item itself lives only while it waits).
+    next: Option<Box<Next<J>>>,
     /// The version on its way, if a request for the script is.
     sending: Option<u64>,
 }
@@ -125,7 +127,7 @@ impl<J: Pendable> PendingSet<J> {
             );
         }
         let slot = self.slots.get_mut(script).expect("inserted");
-        let Some(next) = slot.next.take() else {
+        let Some(next) = slot.next.take().map(|next| *next) else {
             if slot.sending.is_some_and(|v| v >= item.version()) {
                 return Offered::Covered;
             }
@@ -235,7 +237,7 @@ impl<J: Pendable> PendingSet<J> {
         match (slot.next.take(), retry) {
             (Some(parked), dropped) => {
                 let place = Place::Lingering(parked.since + self.linger);
-                self.place(script, Next { place, ..parked });
+                self.place(script, Next { place, ..*parked });
                 dropped.map(|(t, _)| t.item)
             }
             (None, Some((taken, at))) => {
@@ -302,7 +304,7 @@ impl<J: Pendable> PendingSet<J> {
             Place::Parked => {}
         }
         if let Some(slot) = self.slots.get_mut(script) {
-            slot.next = Some(next);
+            slot.next = Some(Box::new(next));
         }
     }
 
