@@ -11,6 +11,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # The workspace manifests first, so the dependency layer is cached across source changes.
 COPY Cargo.toml Cargo.lock ./
+# jemalloc's built-in options: an [env] of the build, read when jemalloc is compiled.
+COPY .cargo .cargo
 COPY crates/scriptsync-sim/Cargo.toml crates/scriptsync-sim/Cargo.toml
 RUN mkdir -p src crates/scriptsync-sim/src \
     && echo 'fn main() {}' > src/main.rs && touch src/lib.rs crates/scriptsync-sim/src/lib.rs \
