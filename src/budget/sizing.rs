@@ -15,8 +15,8 @@
 //!
 //! The fit (2026-12-04, jemalloc with the options of `.cargo/config.toml`): J idle 16.8 MiB at
 //! 10 tenants and 21.6 MiB at 100 give 16.3 MiB + 54.6 KiB per tenant; G's 62.3 MiB at 20
-//! tenants and 5,000 held gives 9.2 KiB per held delivery. J 1,000 then measured a peak of
-//! 84.0 MiB against 96 MiB predicted (-13 %).
+//! tenants and 5,000 held gives 9.2 KiB per held delivery. J 1,000 measured peaks of 84.0
+//! and 80.9 MiB in two runs against 96.1 MiB predicted (-13 %, -16 %).
 
 /// The idle worker: runtime, HTTP client, broker connection and its buffers, metrics.
 pub const BASE_MIB: f64 = 16.0;

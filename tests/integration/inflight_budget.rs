@@ -70,16 +70,9 @@ async fn delivered(app: &TestApp, tenant: &str, script: &str, version: u64) {
 async fn each_consumer_gets_its_share_of_the_budget_and_follows_the_tenant_count() {
     let mut dir = None;
     let app = spawn_app_with_sim(&["steady"], SimConfig::default(), |s| {
-        let base = s.tenants[0]
-            .genesys
-            .as_ref()
-            .unwrap()
-            .api_base()
-            .to_string();
-        let d = TenantDir::new(base.trim_end_matches('/'));
+        let d = TenantDir::for_settings(s);
         d.secret("b0", "b0-secret");
         d.tenant("b0", "");
-        s.tenants_dir = Some(d.path.clone());
         s.tenants_rescan = Duration::from_secs(2);
         s.broker.prefetch = 500;
         s.broker.max_inflight = 16;

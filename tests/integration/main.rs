@@ -22,6 +22,7 @@ mod docs_snippets;
 mod hostile_input;
 mod inflight_budget;
 mod isolation;
+mod kubelet_volume;
 mod lanes;
 mod long_pauses;
 mod module_cycles;

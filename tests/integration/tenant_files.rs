@@ -148,15 +148,8 @@ async fn clean_history(app: &TestApp) {
 async fn start(dir_setup: impl FnOnce(&TenantDir)) -> (TestApp, TenantDir) {
     let mut dir = None;
     let app = spawn_app_with_sim(&["steady"], SimConfig::default(), |s| {
-        let base = s.tenants[0]
-            .genesys
-            .as_ref()
-            .unwrap()
-            .api_base()
-            .to_string();
-        let d = TenantDir::new(base.trim_end_matches('/'));
+        let d = TenantDir::for_settings(s);
         dir_setup(&d);
-        s.tenants_dir = Some(d.path.clone());
         // The fallback re-scan; change notices make it quicker.
         s.tenants_rescan = Duration::from_secs(2);
         s.admin.listen = "127.0.0.1:0".parse().unwrap();
