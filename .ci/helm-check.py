@@ -92,7 +92,8 @@ RESOURCES = {
     "apps/v1": [("statefulsets", "StatefulSet"), ("deployments", "Deployment")],
     "batch/v1": [("jobs", "Job")],
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget")],
-    "monitoring.coreos.com/v1": [("servicemonitors", "ServiceMonitor")],
+    "monitoring.coreos.com/v1": [("servicemonitors", "ServiceMonitor"),
+                                 ("prometheusrules", "PrometheusRule")],
 }
 HELM_RELEASE_MARKER = b"helm.sh/release.v1"
 
@@ -377,6 +378,36 @@ SERVICE_MONITOR_SCHEMA = {
 }
 
 
+# The Operator's PrometheusRule: the subset of its CRD's schema the chart uses, strict.
+PROMETHEUS_RULE_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": SERVICE_MONITOR_SCHEMA["properties"]["metadata"],
+        "spec": {
+            "type": "object", "required": ["groups"], "additionalProperties": False,
+            "properties": {"groups": {"type": "array", "items": {
+                "type": "object", "required": ["name", "rules"], "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "rules": {"type": "array", "items": {
+                        "type": "object", "required": ["alert", "expr"], "additionalProperties": False,
+                        "properties": {
+                            "alert": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                            "expr": {"type": "string", "minLength": 1},
+                            "for": {"type": "string", "pattern": "^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)$"},
+                            "labels": LABELS,
+                            "annotations": LABELS,
+                        }}},
+                }}}},
+        },
+    },
+}
+
+
 def validate_objects(objects: list[dict]) -> None:
     import jsonschema
     import kubernetes_validate
@@ -386,6 +417,8 @@ def validate_objects(objects: list[dict]) -> None:
         try:
             if obj.get("kind") == "ServiceMonitor":
                 jsonschema.Draft7Validator(SERVICE_MONITOR_SCHEMA).validate(obj)
+            elif obj.get("kind") == "PrometheusRule":
+                jsonschema.Draft7Validator(PROMETHEUS_RULE_SCHEMA).validate(obj)
             else:
                 kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
         except Exception as e:
@@ -542,6 +575,25 @@ def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
         expect(all(metrics[0]["metadata"]["labels"].get(k) == v for k, v in match.items()),
                "ServiceMonitor does not select the metrics Service")
         expect(sm["spec"]["endpoints"][0]["port"] == "metrics", "ServiceMonitor port")
+
+    rule_values = values["metrics"]["prometheusRule"]
+    rule_objects = by_kind(objects, "PrometheusRule")
+    expect(len(rule_objects) == (1 if rule_values["enabled"] else 0), "PrometheusRule")
+    if rule_objects:
+        import yaml
+
+        source = yaml.safe_load((CHART / "files" / "prometheus-rules.yaml").read_text())
+        want = [r["alert"] for g in source["groups"] for r in g["rules"]
+                if r["alert"] not in rule_values["disabledAlerts"]]
+        got = [r for g in rule_objects[0]["spec"]["groups"] for r in g["rules"]]
+        expect([r["alert"] for r in got] == want, f"PrometheusRule alerts {[r['alert'] for r in got]}")
+        base = rule_values["runbookBaseUrl"].rstrip("/")
+        for r in got:
+            url = r["annotations"]["runbook_url"]
+            expect(url.startswith(f"{base}/docs/operations.md#" if base else "docs/operations.md#"),
+                   f"{r['alert']} runbook_url {url}")
+            expect(all(r["labels"].get(k) == v for k, v in rule_values["additionalLabels"].items()),
+                   f"{r['alert']} lacks the additional labels")
 
     jobs = by_kind(objects, "Job")
     expect(len(jobs) == (1 if values["dlqReplay"]["enabled"] else 0), "DLQ replay Job")

@@ -152,6 +152,7 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
+    state.metrics.ready(state.is_ready());
     // Pauses end by themselves: the seconds until each gate reopens are read now.
     for (id, parts) in state.tenants.snapshot() {
         for target in &parts.targets {

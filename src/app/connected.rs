@@ -90,6 +90,13 @@ impl Application {
                 Err(e) => LoopEnd::StreamLost(format!("write probe: {e}")),
             }
         });
+        let (depth_channel, dlq) = (conn.create_channel().await?, self.names.dlq());
+        let (metrics, depth_stop) = (self.metrics.clone(), stop.clone());
+        tasks.set.spawn(async move {
+            let report = |messages| metrics.dlq_messages(messages);
+            broker::depth::watch(depth_channel, dlq, report, depth_stop).await;
+            LoopEnd::Shutdown
+        });
         let (unrouted, stream) =
             QueueConsumer::start(&conn, &self.names.unrouted(), 50, "").await?;
         let unrouted_ctx = self.unrouted_context(&publisher);
@@ -360,6 +367,7 @@ impl Application {
         let (consumer, mut stream) = QueueConsumer::start(conn, &queue, prefetch, "").await?;
         tracing::debug!(tenant = %t.id, prefetch, "consuming");
         self.metrics.consumer_prefetch(&t.id, Some(prefetch));
+        self.metrics.consuming(&t.id, true);
         for target in &t.targets {
             let gate = target.gate();
             if taking_over {
@@ -392,6 +400,7 @@ impl Application {
                 broker::close_channel(&consumer.channel, "tenant stopped").await;
                 drop(stream);
                 metrics.consumer_prefetch(&tenant, None);
+                metrics.consuming(&tenant, false);
                 end
             })
             .id();

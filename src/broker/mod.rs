@@ -2,6 +2,7 @@
 //! ack handle. Nothing here knows about HTTP or targets.
 
 pub mod consumer;
+pub mod depth;
 pub mod inbound;
 pub mod probe;
 pub mod publisher;

@@ -33,8 +33,8 @@ pub(super) const GATE_PAUSED_SECONDS: Family = Family {
     help: "Seconds a gate was closed by a server-requested pause",
 };
 pub(super) const GATE_RATE: Family = Family {
-    name: "scriptsync_gate_rate",
-    help: "Current gate rate (requests per minute)",
+    name: "scriptsync_gate_rate_per_minute",
+    help: "Current gate rate, requests per minute",
 };
 pub(super) const DEAD_LETTERED: Family = Family {
     name: "scriptsync_dead_lettered_total",
@@ -46,7 +46,7 @@ pub(super) const SUPERSEDED: Family = Family {
 };
 pub(super) const END_TO_END: Family = Family {
     name: "scriptsync_end_to_end_seconds",
-    help: "published_at to acked",
+    help: "From a change's published_at to its write at the target (the 5-second disclaimer window)",
 };
 pub(super) const INFLIGHT: Family = Family {
     name: "scriptsync_inflight",
@@ -69,7 +69,7 @@ pub(super) const GATE_REOPENS_IN: Family = Family {
     help: "Seconds until a paused gate reopens (0 when open)",
 };
 pub(super) const GATE_CEILING: Family = Family {
-    name: "scriptsync_gate_ceiling",
+    name: "scriptsync_gate_ceiling_per_minute",
     help: "Most requests per minute the gate uses: the configured quota x headroom, capped by what the server reported or the 429 point taught",
 };
 pub(super) const PARKED: Family = Family {
@@ -95,4 +95,28 @@ pub(super) const TENANT_CONFIG_ERRORS: Family = Family {
 pub(super) const ALLOCATOR_BYTES: Family = Family {
     name: "scriptsync_allocator_bytes",
     help: "What the memory allocator holds, by kind: allocated (the program's data), active, resident (in RAM, freed pages not yet returned included), retained (kept address space)",
+};
+pub(super) const READY: Family = Family {
+    name: "scriptsync_ready",
+    help: "1 while /readyz answers 200 (broker connected, writes confirmed, fewer than 3 panics in 5 minutes)",
+};
+pub(super) const CONSUMING: Family = Family {
+    name: "scriptsync_consuming",
+    help: "1 while this replica consumes the tenant's queue, 0 for every other configured tenant",
+};
+pub(super) const TOKEN_FAILURES: Family = Family {
+    name: "scriptsync_token_failures_total",
+    help: "Access token requests that failed (refused credentials, an unreachable token endpoint)",
+};
+pub(super) const DLQ_MESSAGES: Family = Family {
+    name: "scriptsync_dlq_messages",
+    help: "Messages in the dead-letter queue, as the broker counted them last (every 30 s)",
+};
+pub(super) const BUILD_INFO: Family = Family {
+    name: "scriptsync_build_info",
+    help: "Always 1; the version label is the running build",
+};
+pub(super) const HTTP_REQUEST_DURATION: Family = Family {
+    name: "scriptsync_http_request_duration_seconds",
+    help: "Duration of a request to a target, to its whole answer (token requests excluded)",
 };

@@ -14,15 +14,26 @@ fn prometheus_text_uses_the_design_names() {
     m.gate_rate("acme", TargetKind::Genesys, 270.0);
     m.inflight_add("acme", 3);
     m.inflight_add("acme", -1);
-    m.end_to_end(0.3);
+    m.end_to_end("acme", TargetKind::Genesys, 0.3);
+    m.http_duration("acme", TargetKind::Genesys, 0.02);
+    m.token_failure("acme", TargetKind::Servicenow);
+    m.consuming("acme", true);
+    m.ready(true);
+    m.dlq_messages(7);
     let text = m.render();
     for line in [
         "scriptsync_changes_consumed_total{tenant=\"acme\"} 2",
         "scriptsync_pushes_total{outcome=\"delivered\",target=\"genesys\",tenant=\"acme\"} 1",
         "scriptsync_gate_paused_seconds_total{target=\"genesys\",tenant=\"acme\"} 1.5",
-        "scriptsync_gate_rate{target=\"genesys\",tenant=\"acme\"} 270",
+        "scriptsync_gate_rate_per_minute{target=\"genesys\",tenant=\"acme\"} 270",
         "scriptsync_inflight{tenant=\"acme\"} 2",
-        "scriptsync_end_to_end_seconds_bucket{le=\"0.35\"} 1",
+        "scriptsync_end_to_end_seconds_bucket{target=\"genesys\",tenant=\"acme\",le=\"0.35\"} 1",
+        "scriptsync_http_request_duration_seconds_bucket{target=\"genesys\",tenant=\"acme\",le=\"0.025\"} 1",
+        "scriptsync_token_failures_total{target=\"servicenow\",tenant=\"acme\"} 1",
+        "scriptsync_consuming{tenant=\"acme\"} 1",
+        "scriptsync_ready 1",
+        "scriptsync_dlq_messages 7",
+        "scriptsync_build_info{version=",
         "# TYPE scriptsync_changes_consumed_total counter",
         "# TYPE scriptsync_end_to_end_seconds histogram",
     ] {
@@ -106,7 +117,7 @@ fn series_per_tenant_are_counted_and_can_be_folded_into_one() {
     let n = series(&per, "acme");
     println!("series per tenant at start: {n}");
     // The cardinality the operations guide quotes (the rest appear with events).
-    assert!((35..=50).contains(&n), "{n} series per tenant at start");
+    assert!((110..=130).contains(&n), "{n} series per tenant at start");
 
     let folded = Metrics::new().with_per_tenant_series(false);
     for t in ["acme", "globex"] {
@@ -121,7 +132,7 @@ fn series_per_tenant_are_counted_and_can_be_folded_into_one() {
         "{text}"
     );
     assert!(
-        !text.contains("scriptsync_gate_rate{"),
+        !text.contains("scriptsync_gate_rate_per_minute{"),
         "no per-tenant gauge"
     );
     assert_eq!(

@@ -19,6 +19,7 @@
 
 pub mod allocator;
 mod families;
+mod operator;
 mod otel;
 mod prom;
 
@@ -29,6 +30,7 @@ use crate::change::TargetKind;
 pub use crate::status::PushOutcomeLabel;
 use crate::status::{MAX_STATUS_ERROR, StatusBoard};
 
+use operator::OperatorProm;
 use otel::{Otel, kv};
 pub use otel::{OtlpMetrics, signal_url};
 use prom::Prom;
@@ -49,6 +51,8 @@ pub struct Metrics {
     /// per-tenant gauges (`telemetry.per_tenant_series = false`; `/status` keeps the detail).
     per_tenant: bool,
     prom: Prom,
+    /// The operator's families (alerts and dashboard), registered in `prom`'s registry.
+    operator: OperatorProm,
     /// Present only when an OTLP endpoint is configured.
     otel: Option<Otel>,
     board: Arc<StatusBoard>,
@@ -66,9 +70,11 @@ impl Metrics {
     }
 
     fn build(otlp: Option<&OtlpMetrics>) -> anyhow::Result<Self> {
+        let prom = Prom::new()?;
         Ok(Self {
             per_tenant: true,
-            prom: Prom::new()?,
+            operator: OperatorProm::new(prom.registry())?,
+            prom,
             otel: otlp.map(Otel::new).transpose()?,
             board: Arc::default(),
         })
@@ -105,6 +111,7 @@ impl Metrics {
     pub fn start_at_zero(&self, tenant: &str, targets: &[TargetKind], reasons: &[&str]) {
         let label = self.label(tenant);
         self.prom.start_at_zero(label, targets, reasons);
+        self.operator.start_at_zero(label, targets, self.per_tenant);
         self.otel(|o| o.start_at_zero(label, targets, reasons));
         self.board.update(tenant, |t| {
             for target in targets {
@@ -338,12 +345,6 @@ impl Metrics {
             .with_label_values(&[self.label(tenant)])
             .inc();
         self.otel(|o| o.superseded.add(1, &[kv("tenant", self.label(tenant))]));
-    }
-
-    pub fn end_to_end(&self, seconds: f64) {
-        let seconds = seconds.max(0.0);
-        self.prom.end_to_end.observe(seconds);
-        self.otel(|o| o.end_to_end.record(seconds, &[]));
     }
 
     pub fn inflight_add(&self, tenant: &str, delta: i64) {

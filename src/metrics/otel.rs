@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Gauge, Histogram, MeterProvider, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, MeterProvider, UpDownCounter};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 
-use super::LATENCY_BUCKETS;
 use super::PushOutcomeLabel;
 use super::families::{self as f, Family};
+use super::operator::OperatorOtel;
 use crate::change::TargetKind;
 
 /// Where OTLP metrics go, if anywhere.
@@ -37,7 +37,6 @@ pub(super) struct Otel {
     pub gate_rate: Gauge<f64>,
     pub dead_lettered: Counter<u64>,
     pub superseded: Counter<u64>,
-    pub end_to_end: Histogram<f64>,
     pub inflight: UpDownCounter<i64>,
     pub token_renewals: Counter<u64>,
     pub task_panics: Counter<u64>,
@@ -49,6 +48,8 @@ pub(super) struct Otel {
     pub datatable_rows: Gauge<i64>,
     pub tenants_configured: Gauge<i64>,
     pub tenant_config_errors: Gauge<i64>,
+    /// The operator's families (`super::operator`).
+    pub operator: OperatorOtel,
 }
 
 /// An attribute of an OTel data point (the Prometheus label of the same name).
@@ -133,12 +134,7 @@ impl Otel {
                 .i64_up_down_counter(f::INFLIGHT.name)
                 .with_description(f::INFLIGHT.help)
                 .build(),
-            end_to_end: meter
-                .f64_histogram(f::END_TO_END.name)
-                .with_description(f::END_TO_END.help)
-                .with_unit("s")
-                .with_boundaries(LATENCY_BUCKETS.to_vec())
-                .build(),
+            operator: OperatorOtel::new(&meter),
             provider,
         })
     }

@@ -4,12 +4,12 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    CounterVec, Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
+use super::PushOutcomeLabel;
 use super::families::{self as f, Family};
-use super::{LATENCY_BUCKETS, PushOutcomeLabel};
 use crate::change::TargetKind;
 
 /// Every family, registered in one registry.
@@ -33,8 +33,6 @@ pub(super) struct Prom {
     pub dead_lettered: IntCounterVec,
     /// `{tenant}`
     pub superseded: IntCounterVec,
-    /// No labels.
-    pub end_to_end: Histogram,
     /// `{tenant}`
     pub inflight: IntGaugeVec,
     /// `{tenant, target}`
@@ -83,8 +81,6 @@ impl Prom {
         let counter = |family: &Family, labels: &[&str]| {
             register(r, IntCounterVec::new(opts(family), labels))
         };
-        let end_to_end = HistogramOpts::new(f::END_TO_END.name, f::END_TO_END.help)
-            .buckets(LATENCY_BUCKETS.to_vec());
         Ok(Self {
             consumed: counter(&f::CONSUMED, TENANT)?,
             pushes: counter(&f::PUSHES, &["tenant", "target", "outcome"])?,
@@ -110,7 +106,6 @@ impl Prom {
             )?,
             gate_rate: register(r, GaugeVec::new(opts(&f::GATE_RATE), TENANT_TARGET))?,
             inflight: register(r, IntGaugeVec::new(opts(&f::INFLIGHT), TENANT))?,
-            end_to_end: register(r, Histogram::with_opts(end_to_end))?,
             registry,
         })
     }
@@ -145,6 +140,11 @@ impl Prom {
                     .with_label_values(&[tenant, target.as_str(), outcome.as_str()]);
             }
         }
+    }
+
+    /// The registry, for the families kept elsewhere (`super::operator`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The text exposition of every family.

@@ -37,10 +37,11 @@ pub async fn intake(ctx: &TenantContext, mut inbound: Inbound) -> Option<Admitte
     let queue = ctx.names.tenant_queue(&ctx.tenant);
     let span = tracing::info_span!(
         "delivery",
-        otel.name = format!("{queue} process"),
+        otel.name = format!("process {queue}"),
         otel.kind = "consumer",
         messaging.system = "rabbitmq",
         messaging.operation.type = "process",
+        messaging.operation.name = "process",
         messaging.destination.name = %queue,
         messaging.rabbitmq.destination.routing_key = %inbound.routing_key,
         messaging.message.body.size = inbound.body.len(),

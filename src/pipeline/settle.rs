@@ -55,17 +55,7 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
                 inbound.ack
             };
             match ack.ack().await {
-                Ok(()) => {
-                    ctx.metrics.settled(&ctx.tenant);
-                    // A parked change is not there yet: its copy reports when it is.
-                    if let Some(published) = change
-                        .published_at_time()
-                        .filter(|_| verdict != Verdict::Parked)
-                    {
-                        let age = OffsetDateTime::now_utc() - published;
-                        ctx.metrics.end_to_end(age.as_seconds_f64());
-                    }
-                }
+                Ok(()) => ctx.metrics.settled(&ctx.tenant),
                 Err(e) => {
                     tracing::warn!(tenant = %ctx.tenant, script_id = %change.script_id(), error = %e, "ack failed; the broker will redeliver")
                 }

@@ -162,6 +162,7 @@ impl TokenCache {
             }
             Err(err) => {
                 st.failures += 1;
+                self.metrics.token_failure(&self.tenant, self.target);
                 let backoff = self.backoff(st.failures);
                 let wait = err.wait.map_or(backoff, |w| w.max(backoff));
                 tracing::warn!(tenant = %self.tenant, target = %self.target, error = %err.message, "token request failed");

@@ -225,7 +225,9 @@ impl PushClient {
             http.request.method = tracing::field::Empty,
             url.full = tracing::field::Empty,
             server.address = tracing::field::Empty,
+            server.port = tracing::field::Empty,
             http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
         );
         let result = self
             .attempt_in_span(attempt, permit, what, (&build, &judge))
@@ -233,6 +235,11 @@ impl PushClient {
             .await;
         if let Err(e) = &result {
             span.record("otel.status_code", "ERROR");
+            // The status code, or a low-cardinality name for a request that got no answer.
+            let error_type = e
+                .status
+                .map_or_else(|| "transport".to_owned(), |s| s.to_string());
+            span.record("error.type", error_type.as_str());
             if e.status.is_some() || !e.is_throttled() {
                 self.metrics
                     .request_failed(&self.tenant, self.target, e.status, &e.message);

@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alert_rules;
 mod backlog;
 mod bench;
 mod chart_sizing;

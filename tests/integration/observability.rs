@@ -148,6 +148,13 @@ async fn metrics_give_exact_counts_after_a_known_scenario() {
         1.0
     );
     assert_eq!(c("scriptsync_superseded_total", &[t]), 1.0);
+    // Each change written is timed from its published_at, per tenant and target; each
+    // request to a target by its duration.
+    assert_eq!(c("scriptsync_end_to_end_seconds_count", &[t, g]), 3.0);
+    assert_eq!(c("scriptsync_end_to_end_seconds_count", &[t, s]), 4.0);
+    let requests = "scriptsync_http_request_duration_seconds_count";
+    assert!(c(requests, &[t, g]) >= 4.0, "{}", c(requests, &[t, g]));
+    assert!(c(requests, &[t, s]) >= 1.0, "{}", c(requests, &[t, s]));
     assert_eq!(c("scriptsync_inflight", &[t]), 0.0);
     assert!(c("scriptsync_gate_paused_seconds_total", &[t, g]) >= 1.0);
     // The status board (what `/status`, the demo and these tests read) agrees with
@@ -168,6 +175,15 @@ async fn metrics_give_exact_counts_after_a_known_scenario() {
         text.contains("# TYPE scriptsync_end_to_end_seconds histogram"),
         "{text}"
     );
+    // The DLQ's depth as the broker counts it (read every 30 s): the three letters above.
+    eventually(
+        "scriptsync_dlq_messages counts the dead letters",
+        || async move {
+            let scraped = parse_prometheus(&get(addr, "/metrics").await.1);
+            scraped.get(&("scriptsync_dlq_messages".to_owned(), Default::default())) == Some(&3.0)
+        },
+    )
+    .await;
     app.stop().await;
 }
 
@@ -205,6 +221,9 @@ async fn known_series_are_exported_at_zero_before_any_traffic() {
         expect("scriptsync_gate_paused_seconds_total", &[t, g]);
         expect("scriptsync_token_renewals_total", &[t, g]);
         expect("scriptsync_retries_total", &[t, g]);
+        expect("scriptsync_token_failures_total", &[t, g]);
+        expect("scriptsync_end_to_end_seconds_count", &[t, g]);
+        expect("scriptsync_http_request_duration_seconds_count", &[t, g]);
         for outcome in ["delivered", "superseded", "permanent", "exhausted"] {
             expect("scriptsync_pushes_total", &[t, g, ("outcome", outcome)]);
         }
@@ -212,11 +231,30 @@ async fn known_series_are_exported_at_zero_before_any_traffic() {
     for task in ["genesys", "servicenow", "tenant"] {
         expect("scriptsync_task_panics_total", &[t, ("task", task)]);
     }
-    expect("scriptsync_end_to_end_seconds_count", &[]);
-    expect("scriptsync_end_to_end_seconds_sum", &[]);
     assert!(missing.is_empty(), "absent at start: {missing:#?}\n{text}");
+    // The operator's gauges: once it has started, this replica consumes the tenant, is
+    // ready, and says its build.
+    let version = env!("CARGO_PKG_VERSION");
+    let addr = admin(&app);
+    eventually(
+        "consuming, ready and the build on /metrics",
+        || async move {
+            let scraped = parse_prometheus(&get(addr, "/metrics").await.1);
+            let value = |name: &str, labels: &[(&str, &str)]| {
+                let labels = labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+                scraped.get(&(name.to_owned(), labels)).copied()
+            };
+            value("scriptsync_consuming", &[("tenant", "zero")]) == Some(1.0)
+                && value("scriptsync_ready", &[]) == Some(1.0)
+                && value("scriptsync_build_info", &[("version", version)]) == Some(1.0)
+        },
+    )
+    .await;
     assert!(
-        text.contains("scriptsync_gate_rate{"),
+        text.contains("scriptsync_gate_rate_per_minute{"),
         "gate rates from the start:\n{text}"
     );
     app.stop().await;
@@ -607,7 +645,7 @@ async fn otlp_gets_spans_and_metrics_and_pushes_continue_the_publishers_trace() 
         "scriptsync_http_requests_total",
         "scriptsync_rate_limited_total",
         "scriptsync_gate_paused_seconds_total",
-        "scriptsync_gate_rate",
+        "scriptsync_gate_rate_per_minute",
         "scriptsync_dead_lettered_total",
         "scriptsync_superseded_total",
         "scriptsync_end_to_end_seconds",

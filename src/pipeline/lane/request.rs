@@ -161,6 +161,11 @@ fn reached(
         PushOutcomeLabel::Superseded
     };
     lane.metrics.push_outcome(&lane.tenant, kind, label);
+    if let Some(published) = job.change.published_at_time().filter(|_| pushed) {
+        let age = time::OffsetDateTime::now_utc() - published;
+        lane.metrics
+            .end_to_end(&lane.tenant, kind, age.as_seconds_f64().max(0.0));
+    }
     if pushed && job.change.operation() == Operation::Retire {
         lane.metrics.retired(&lane.tenant, kind);
     }

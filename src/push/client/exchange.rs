@@ -57,6 +57,8 @@ impl PushClient {
         span.record("http.request.method", request.method().as_str());
         span.record("url.full", request.url().as_str());
         span.record("server.address", request.url().host_str());
+        span.record("server.port", request.url().port_or_known_default());
+        let started = tokio::time::Instant::now();
         let response = client
             .execute(request)
             .await
@@ -75,6 +77,8 @@ impl PushClient {
             }
         };
         self.metrics.http_request(self.target, &status.to_string());
+        self.metrics
+            .http_duration(&self.tenant, self.target, started.elapsed().as_secs_f64());
         span.record("http.response.status_code", status);
         Ok(Answer {
             status,
