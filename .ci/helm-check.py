@@ -433,6 +433,14 @@ def by_kind(objects: list[dict], kind: str) -> list[dict]:
     return [o for o in objects if o["kind"] == kind]
 
 
+def config_map(objects: list[dict]) -> dict:
+    """The worker's config ConfigMap (the dashboard's, when enabled, is the other one)."""
+    found = [o for o in by_kind(objects, "ConfigMap") if "config.toml" in o.get("data", {})]
+    if len(found) != 1:
+        raise CheckFailed(f"expected one config ConfigMap, found {len(found)}")
+    return found[0]
+
+
 def one(objects: list[dict], kind: str) -> dict:
     found = by_kind(objects, kind)
     if len(found) != 1:
@@ -504,7 +512,7 @@ def check_pod(pod: dict, what: str, config: dict, args_prefix: list[str]) -> Non
 def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
     """Chart-specific promises; returns the ConfigMap's config.toml and its parsed form."""
     sts = one(objects, "StatefulSet")
-    configmap = one(objects, "ConfigMap")
+    configmap = config_map(objects)
     text = configmap["data"]["config.toml"]
     config = tomllib.loads(text)
 
@@ -576,6 +584,17 @@ def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
                "ServiceMonitor does not select the metrics Service")
         expect(sm["spec"]["endpoints"][0]["port"] == "metrics", "ServiceMonitor port")
 
+    board_values = values["metrics"]["grafanaDashboard"]
+    boards = [o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")]
+    expect(len(boards) == (1 if board_values["enabled"] else 0), "dashboard ConfigMap")
+    for board in boards:
+        label = board["metadata"]["labels"].get(board_values["sidecarLabel"])
+        expect(label == board_values["sidecarLabelValue"], f"dashboard sidecar label {label!r}")
+        shipped = json.loads((CHART / "files" / "grafana-dashboard.json").read_text())
+        expect(json.loads(board["data"]["scriptsync.json"]) == shipped, "dashboard JSON")
+        if board_values["namespace"]:
+            expect(board["metadata"]["namespace"] == board_values["namespace"], "dashboard namespace")
+
     rule_values = values["metrics"]["prometheusRule"]
     rule_objects = by_kind(objects, "PrometheusRule")
     expect(len(rule_objects) == (1 if rule_values["enabled"] else 0), "PrometheusRule")
@@ -619,7 +638,7 @@ def check_tenant_secrets(tmp: Path, defaults: dict) -> None:
     over = {"tenants": [], "tenantSecrets": {"secretName": "scriptsync-tenants"}}
     objects, _, _ = render(over, tmp)
     validate_objects(objects)
-    config = tomllib.loads(one(objects, "ConfigMap")["data"]["config.toml"])
+    config = tomllib.loads(config_map(objects)["data"]["config.toml"])
     mount_path = defaults["tenantSecrets"]["mountPath"]
     expect(config.get("tenants_dir") == mount_path and "tenants" not in config,
            f"tenant Secret: tenants_dir {config.get('tenants_dir')!r}, tenants {config.get('tenants')!r}")

@@ -108,6 +108,17 @@ impl Prom {
             inflight: register(r, IntGaugeVec::new(opts(&f::INFLIGHT), TENANT))?,
             registry,
         })
+        .and_then(Self::with_process_collector)
+    }
+
+    /// Adds the standard `process_*` families (CPU seconds, resident memory, open file
+    /// descriptors, start time) read from /proc at each scrape.
+    fn with_process_collector(self) -> prometheus::Result<Self> {
+        #[cfg(target_os = "linux")]
+        self.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(self)
     }
 
     /// Creates every series whose labels are known at start, at 0 (see

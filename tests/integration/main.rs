@@ -31,6 +31,7 @@ mod observability;
 mod outages;
 mod pipeline;
 mod process_faults;
+mod prometheus_scrape;
 mod publish;
 mod publisher_examples;
 mod real_services;
