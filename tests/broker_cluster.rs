@@ -39,6 +39,9 @@ const VERSIONS: u64 = 8;
 /// each one reads afresh (`worker_node`). A failing scenario stops the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_losses_on_one_cluster() {
+    if !common::broker_node_tests_allowed("node_losses_on_one_cluster") {
+        return;
+    }
     let Some(cluster) = LocalCluster::start() else {
         return;
     };

@@ -82,6 +82,9 @@ async fn wait_not_ready_then_ready(admin: &str) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_closed_by_the_broker_mid_run() {
+    if !common::broker_node_tests_allowed("connections_closed_by_the_broker_mid_run") {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let h = slow_harness("brk-close").await;
     let worker = h.spawn_mid_flight(SCRIPTS, VERSIONS).await;
@@ -107,6 +110,9 @@ async fn connections_closed_by_the_broker_mid_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_app_stopped_and_started_mid_run() {
+    if !common::broker_node_tests_allowed("broker_app_stopped_and_started_mid_run") {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let h = slow_harness("brk-restart").await;
     let worker = h.spawn_mid_flight(SCRIPTS, VERSIONS).await;
@@ -232,6 +238,9 @@ async fn paused_servicenow(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_pause_never_holds_deliveries_past_the_consumer_timeout() {
+    if !common::broker_node_tests_allowed("a_long_pause_never_holds_deliveries_past_the_consumer_timeout") {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     // The broker closes a channel holding a delivery unacked for 5 s (checked every second).
     let _timeout = ConsumerTimeoutGuard::set(5_000, 1_000);

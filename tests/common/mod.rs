@@ -46,6 +46,31 @@ pub struct TestApp {
     pub tenant_set: Arc<scriptsync::tenants::TenantSet>,
 }
 
+/// Whether the tests that stop or restart broker nodes (`broker_faults` stops the local
+/// broker's app; `broker_cluster` runs nodes of its own) may run here: only when asked with
+/// `SCRIPTSYNC_BROKER_NODE_TESTS=1` (`.ci/run` sets it; a plain `cargo test` must not stop a
+/// broker someone uses for other work), and only where `rabbitmqctl` can reach the local
+/// node (not with a broker in a container). Otherwise says why on stderr and skips.
+pub fn broker_node_tests_allowed(what: &str) -> bool {
+    use std::io::Write;
+    let why = if std::env::var("SCRIPTSYNC_BROKER_NODE_TESTS").as_deref() != Ok("1") {
+        "they stop broker nodes; set SCRIPTSYNC_BROKER_NODE_TESTS=1 to run them (.ci/run does)"
+    } else if !std::process::Command::new("rabbitmqctl")
+        .args(["-q", "status"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        "rabbitmqctl cannot reach a local node (a broker in a container?)"
+    } else {
+        return true;
+    };
+    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {why}");
+    false
+}
+
 /// Starts the simulator and the worker for `tenants`; `tweak` adjusts the settings.
 pub async fn spawn_app(tenants: &[&str], tweak: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with_sim(tenants, SimConfig::default(), tweak).await
