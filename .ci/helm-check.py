@@ -92,6 +92,7 @@ RESOURCES = {
     "apps/v1": [("statefulsets", "StatefulSet"), ("deployments", "Deployment")],
     "batch/v1": [("jobs", "Job")],
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget")],
+    "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy")],
     "monitoring.coreos.com/v1": [("servicemonitors", "ServiceMonitor"),
                                  ("prometheusrules", "PrometheusRule")],
 }
@@ -583,6 +584,32 @@ def check_chart(objects: list[dict], values: dict) -> tuple[str, dict]:
         expect(all(metrics[0]["metadata"]["labels"].get(k) == v for k, v in match.items()),
                "ServiceMonitor does not select the metrics Service")
         expect(sm["spec"]["endpoints"][0]["port"] == "metrics", "ServiceMonitor port")
+
+    pod = one(objects, "StatefulSet")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    image = values["image"]
+    want_image = (f"{image['repository']}@{image['digest']}" if image["digest"]
+                  else f"{image['repository']}:{image['tag'] or 'APP'}")
+    expect(container["image"] == want_image or (not image["digest"] and not image["tag"]),
+           f"image {container['image']}")
+    expect(container["startupProbe"]["httpGet"]["path"] == "/readyz", "startupProbe")
+    expect(container.get("envFrom", []) == values["envFrom"], "envFrom")
+    for v in values["extraVolumes"]:
+        expect(v in pod["volumes"], f"extra volume {v['name']}")
+    for m in values["extraVolumeMounts"]:
+        expect(m in container["volumeMounts"], f"extra volume mount {m['name']}")
+    sa = values["serviceAccount"]
+    accounts = by_kind(objects, "ServiceAccount")
+    expect(len(accounts) == (1 if sa["create"] else 0), "ServiceAccount")
+    if sa["create"]:
+        expect(pod["serviceAccountName"] == accounts[0]["metadata"]["name"], "serviceAccountName")
+        expect(accounts[0].get("automountServiceAccountToken") is False, "SA token automount")
+    policies = by_kind(objects, "NetworkPolicy")
+    expect(len(policies) == (1 if values["networkPolicy"]["enabled"] else 0), "NetworkPolicy")
+    for np in policies:
+        ports = {p["port"] for rule in np["spec"]["egress"] for p in rule.get("ports", [])}
+        expect(set(values["networkPolicy"]["brokerPorts"]) | {53, 443} <= ports, f"egress ports {ports}")
+        expect(np["spec"]["ingress"][0]["ports"][0]["port"] == values["admin"]["port"], "ingress port")
 
     board_values = values["metrics"]["grafanaDashboard"]
     boards = [o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")]

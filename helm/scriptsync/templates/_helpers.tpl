@@ -42,7 +42,20 @@ app.kubernetes.io/component: worker
 {{- end }}
 
 {{- define "scriptsync.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount the pods run as: the created one, an existing one, or none (""). */}}
+{{- define "scriptsync.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "scriptsync.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- .Values.serviceAccount.name }}
+{{- end }}
 {{- end }}
 
 {{- define "scriptsync.configPath" -}}
