@@ -22,6 +22,7 @@ mod dlq_tool;
 mod docs_snippets;
 mod hostile_input;
 mod inflight_budget;
+mod manifest;
 mod isolation;
 mod kubelet_volume;
 mod lanes;
