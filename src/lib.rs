@@ -2,6 +2,9 @@
 //! ServiceNow: it consumes script changes from RabbitMQ per tenant, coalesces and batches them,
 //! and pushes them to each target at the pace the tenant's quota allows.
 //!
+//! "DESIGN §N" in the docs and comments is a section of [`docs/design.md`](../docs/design.md),
+//! the design the worker was built to (its contract changes since are listed at its top).
+//!
 //! # Layout
 //! - [`config`]: the Settings tree (each secret one `Secret` from one source), file + env
 //!   loading.

@@ -238,7 +238,9 @@ async fn paused_servicenow(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_pause_never_holds_deliveries_past_the_consumer_timeout() {
-    if !common::broker_node_tests_allowed("a_long_pause_never_holds_deliveries_past_the_consumer_timeout") {
+    if !common::broker_node_tests_allowed(
+        "a_long_pause_never_holds_deliveries_past_the_consumer_timeout",
+    ) {
         return;
     }
     let _serial = SERIAL.lock().await;
