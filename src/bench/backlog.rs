@@ -88,7 +88,7 @@ async fn pass(ctx: &Ctx, rig: &Rig, n: usize) -> anyhow::Result<Drained> {
     let mut filling = Progress::new(&format!("{label} queueing"), n as u64, ctx.plain);
     let fill = rig.publish(backlog, |_, _| {
         let q = queued.fetch_add(1, Ordering::Relaxed) + 1;
-        if q % 1000 == 0 {
+        if q.is_multiple_of(1000) {
             filling.update(q, "published");
         }
     });

@@ -56,7 +56,7 @@ pub async fn watch(
         }
         let line = status_line(&now);
         status.set_message(line.clone());
-        if !tty && ticks % PLAIN_EVERY == 0 {
+        if !tty && ticks.is_multiple_of(PLAIN_EVERY) {
             let total: u64 = tenants.iter().map(|t| now.tenant(t).settled).sum();
             eprintln!(
                 "progress: settled {total}/{} | {line}",
