@@ -16,6 +16,7 @@ mod backlog;
 mod bench;
 mod chart_sizing;
 mod config;
+mod data_action;
 mod decoder_props;
 mod demo;
 mod dlq_tool;
