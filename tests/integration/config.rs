@@ -18,7 +18,7 @@ use scriptsync::config::{
 
 /// The secrets the example refers to, with values distinctive enough to grep for.
 const SECRETS: [(&str, &str); 4] = [
-    ("RABBITMQ_PASSWORD", "rabbit-pw-Zq81"),
+    ("SCRIPTSYNC_BROKER_PASSWORD", "rabbit-pw-Zq81"),
     ("ACME_GENESYS_CLIENT_SECRET", "acme-gc-secret-Xk42"),
     ("GLOBEX_GENESYS_CLIENT_SECRET", "globex-gc-secret-Pm07"),
     ("GLOBEX_SERVICENOW_CLIENT_SECRET", "globex-sn-secret-Rt19"),
@@ -336,7 +336,7 @@ fn empty_secret_file_is_an_error() {
     let empty = dir.join("empty");
     fs::write(&empty, "\n").unwrap();
     let text = example_text().replace(
-        "password_env = \"RABBITMQ_PASSWORD\"",
+        "password_env = \"SCRIPTSYNC_BROKER_PASSWORD\"",
         &format!("password_file = {:?}", empty.display().to_string()),
     );
     let path = dir.join("config.toml");
