@@ -390,6 +390,7 @@ impl Application {
         let tenant_stop = stop.child_token();
         let task_stop = tenant_stop.clone();
         let (metrics, tenant) = (self.metrics.clone(), t.id.clone());
+        let set = self.tenants.clone();
         let id = tasks
             .set
             .spawn(async move {
@@ -400,7 +401,12 @@ impl Application {
                 broker::close_channel(&consumer.channel, "tenant stopped").await;
                 drop(stream);
                 metrics.consumer_prefetch(&tenant, None);
-                metrics.consuming(&tenant, false);
+                // A tenant removed from the set has no series left to say so.
+                if set.get(&tenant).is_some() {
+                    metrics.consuming(&tenant, false);
+                } else {
+                    metrics.consuming_forgotten(&tenant);
+                }
                 end
             })
             .id();

@@ -150,6 +150,14 @@ impl Metrics {
         self.operator_otel(|o| o.consuming.record(value, &[kv("tenant", tenant)]));
     }
 
+    /// `tenant` left the tenant set: its `scriptsync_consuming` series goes (a removed org is
+    /// not one that nobody consumes).
+    pub fn consuming_forgotten(&self, tenant: &str) {
+        if self.per_tenant {
+            let _ = self.operator.consuming.remove_label_values(&[tenant]);
+        }
+    }
+
     /// A token request for (`tenant`, `target`) failed.
     pub fn token_failure(&self, tenant: &str, target: TargetKind) {
         self.operator

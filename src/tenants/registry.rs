@@ -214,6 +214,9 @@ impl TenantSet {
             .filter(|id| !next.contains_key(*id))
             .cloned()
             .collect();
+        for id in &applied.removed {
+            self.metrics.consuming_forgotten(id);
+        }
         self.record_problems(problems);
         *self.catalog.lock().unwrap_or_else(|p| p.into_inner()) = catalog;
         let changed =

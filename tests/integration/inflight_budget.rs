@@ -75,6 +75,7 @@ async fn each_consumer_gets_its_share_of_the_budget_and_follows_the_tenant_count
         d.tenant("b0", "");
         s.tenants_rescan = Duration::from_secs(2);
         s.broker.prefetch = 500;
+        s.admin.listen = "127.0.0.1:0".parse().unwrap();
         s.broker.max_inflight = 16;
         dir = Some(d);
     })
@@ -114,6 +115,17 @@ async fn each_consumer_gets_its_share_of_the_budget_and_follows_the_tenant_count
         dir.remove(&format!("{t}.toml"));
     }
     consumed_with(&app, &two, 8).await;
+    // The removed tenants' `scriptsync_consuming` series go with them (no alert for an org
+    // removed on purpose); the remaining ones say they are consumed.
+    let metrics = format!("http://{}/metrics", app.admin.expect("admin bound"));
+    eventually("the removed tenants' consuming series gone", || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        text.contains("scriptsync_consuming{tenant=\"b0\"} 1")
+            && !added
+                .iter()
+                .any(|t| text.contains(&format!("scriptsync_consuming{{tenant=\"{t}\"}}")))
+    })
+    .await;
     app.publish(&change("b0", "s", 31)).await;
     delivered(&app, "b0", "s", 31).await;
     assert_eq!(
