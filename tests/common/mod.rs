@@ -44,6 +44,9 @@ pub struct TestApp {
     pub connection_name: String,
     /// Every tenant the worker knows (changes with a `tenants_dir`).
     pub tenant_set: Arc<scriptsync::tenants::TenantSet>,
+    /// Every tenant the set has held while the test ran (removed ones too): their queues are
+    /// deleted at [`TestApp::stop`], so no test leaves quorum queues on the shared broker.
+    seen_tenants: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// Whether the tests that stop or restart broker nodes (`broker_faults` stops the local
@@ -94,6 +97,19 @@ pub async fn spawn_app_with_sim(
     let connection_name = app.connection_name();
     let board = app.board();
     let tenant_set = app.tenant_set();
+    let seen_tenants = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    {
+        let (seen, set) = (seen_tenants.clone(), tenant_set.clone());
+        let mut changes = set.subscribe();
+        tokio::spawn(async move {
+            loop {
+                seen.lock().unwrap().extend(set.snapshot().into_keys());
+                if changes.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     let conn = broker::connect(&settings.broker, "scriptsync test")
         .await
         .expect("RabbitMQ on 127.0.0.1:5672");
@@ -115,6 +131,7 @@ pub async fn spawn_app_with_sim(
         admin,
         connection_name,
         tenant_set,
+        seen_tenants,
     }
 }
 
@@ -316,6 +333,7 @@ impl TestApp {
         }
         let mut tenants: Vec<String> = self.settings.tenants.iter().map(|t| t.id.clone()).collect();
         tenants.extend(self.tenant_set.snapshot().into_keys());
+        tenants.extend(self.seen_tenants.lock().unwrap().iter().cloned());
         tenants.sort();
         tenants.dedup();
         let topology = Topology::new(&self.names, &self.settings.broker, tenants);
