@@ -34,6 +34,12 @@ async fn a_secret_volume_updated_as_the_kubelet_does_is_followed() {
         );
     })
     .await;
+    // The worker is up (so is its watcher) before the volume changes.
+    let steady = app.names.tenant_queue("steady");
+    eventually("steady consumed", || async {
+        app.consumers(&steady).await == Some(1)
+    })
+    .await;
     let base = app.sim.base_url();
     let base = base.trim_end_matches('/');
     let queue = app.names.tenant_queue("acme");
