@@ -176,25 +176,27 @@ impl Metrics {
 
     /// One HTTP request of (`tenant`, `target`) took `seconds`, to its whole answer.
     pub fn http_duration(&self, tenant: &str, target: TargetKind, seconds: f64) {
-        self.operator
-            .http_duration
-            .with_label_values(&pair(self.label(tenant), target))
-            .observe(seconds);
-        self.operator_otel(|o| {
-            o.http_duration
-                .record(seconds, &attrs(self.label(tenant), target))
-        });
+        let prom = &self.operator.http_duration;
+        self.observe((prom, |o| &o.http_duration), tenant, target, seconds);
     }
 
     /// A change reached `target`: `seconds` from its `published_at` to the target's answer.
     pub fn end_to_end(&self, tenant: &str, target: TargetKind, seconds: f64) {
-        self.operator
-            .end_to_end
-            .with_label_values(&pair(self.label(tenant), target))
+        let prom = &self.operator.end_to_end;
+        self.observe((prom, |o| &o.end_to_end), tenant, target, seconds);
+    }
+
+    /// Records `seconds` in a (tenant, target) histogram on both sides.
+    fn observe(
+        &self,
+        (prom, otel): (&HistogramVec, fn(&OperatorOtel) -> &OtelHistogram<f64>),
+        tenant: &str,
+        target: TargetKind,
+        seconds: f64,
+    ) {
+        let label = self.label(tenant);
+        prom.with_label_values(&pair(label, target))
             .observe(seconds);
-        self.operator_otel(|o| {
-            o.end_to_end
-                .record(seconds, &attrs(self.label(tenant), target))
-        });
+        self.operator_otel(|o| otel(o).record(seconds, &attrs(label, target)));
     }
 }
