@@ -39,6 +39,9 @@ pub enum Command {
     /// Show the tenants a configuration and its tenants directory give, with the files that
     /// cannot be used (`tenants --config FILE list|check [--json]`); connects to nothing.
     Tenants(TenantsArgs),
+    /// Check each tenant's credentials, roles, data table, staging table and hosts, and the
+    /// broker, against the live services; exit 0 (passed), 1 (a check failed), 2 (usage).
+    Doctor(DoctorArgs),
     /// Inspect, replay or purge dead letters (`dlq --config FILE stats|list|replay|purge`).
     Dlq(DlqArgs),
     /// Measure throughput, quota use, latency and memory against the local RabbitMQ and the
@@ -66,6 +69,28 @@ pub enum TenantsCommand {
     List,
     /// The same; exit 1 when any tenant file cannot be used.
     Check,
+}
+
+/// `scriptsync doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`, and the broker).
+    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
+    pub config: PathBuf,
+    /// Check only this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Print JSON instead of a line per check.
+    #[arg(long)]
+    pub json: bool,
+    /// Create a tenant's Genesys data table from `schemas/genesys-datatable.json` when its
+    /// `datatable_id` names none (an existing table of the same name is reused); prints the
+    /// id to put in the tenant's settings.
+    #[arg(long)]
+    pub create_table: bool,
+    /// Do not check the broker (only the services of the tenants).
+    #[arg(long)]
+    pub skip_broker: bool,
 }
 
 /// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).

@@ -23,6 +23,8 @@
 //! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
 //! - [`publish`]: the publisher API (`ChangePublisher`: properties, confirms, unroutable
 //!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).
+//! - [`doctor`]: `scriptsync doctor`, the preflight of each tenant's credentials, roles,
+//!   tables and hosts and of the broker, against the live services (`--create-table`).
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
 //! - [`budget`]: the global in-flight budget split into per-tenant prefetches, and the sizing
 //!   formula built on it (the operations guide and the chart's memory limit follow it).
@@ -50,6 +52,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dlq;
+pub mod doctor;
 pub mod metrics;
 pub mod pipeline;
 pub mod publish;

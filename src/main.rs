@@ -69,6 +69,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args).await,
         Command::Publish(args) => scriptsync::publish::command::run(args).await,
         Command::Tenants(args) => scriptsync::tenants::command::run(args),
+        Command::Doctor(args) => scriptsync::doctor::run(args).await,
         Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }

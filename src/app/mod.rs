@@ -57,10 +57,9 @@ pub struct Application {
 }
 
 /// The one HTTP client shared by every target and token fetch: timeouts, user agent, and
-/// the roots of `http.ca_file` on top of the system ones.
-/// The one HTTP client of the process; every request it sends names this replica
-/// (`X-Scriptsync-Replica`).
-fn http_client(settings: &HttpSettings, replica: &str) -> anyhow::Result<reqwest::Client> {
+/// the roots of `http.ca_file` on top of the system ones; every request it sends names this
+/// replica (`X-Scriptsync-Replica`).
+pub fn http_client(settings: &HttpSettings, replica: &str) -> anyhow::Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         REPLICA_HEADER,

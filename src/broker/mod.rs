@@ -147,3 +147,28 @@ pub async fn close_channel(channel: &Channel, why: &str) {
         let _ = tokio::time::timeout(CLOSE_MARGIN, channel.close(200, why.into())).await;
     }
 }
+
+/// The AMQP reply code of a passive declare that finds nothing.
+const NOT_FOUND: u16 = 404;
+
+/// Runs a passive declare on a throwaway channel (a miss closes that channel with 404, never
+/// one in use): `Ok(None)` when the broker answers 404, else what the declare returned.
+pub async fn passive_lookup<T, F, Fut>(conn: &Connection, declare: F) -> lapin::Result<Option<T>>
+where
+    F: FnOnce(Channel) -> Fut,
+    Fut: Future<Output = lapin::Result<T>>,
+{
+    let channel = conn.create_channel().await?;
+    match declare(channel.clone()).await {
+        Ok(found) => {
+            let _ = channel.close(200, "looked up".into()).await;
+            Ok(Some(found))
+        }
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_not_found(e: &lapin::Error) -> bool {
+    matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == NOT_FOUND)
+}

@@ -21,10 +21,7 @@ use lapin::options::{ExchangeDeclareOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ExchangeKind};
 
-use crate::broker::Names;
-
-/// The AMQP reply code of a passive declare that finds nothing.
-const NOT_FOUND: u16 = 404;
+use crate::broker::{Names, passive_lookup as lookup};
 
 /// The tenants looked up so far: tenant → its queue exists.
 pub struct Routes {
@@ -50,7 +47,8 @@ impl Routes {
             )
             .await
         })
-        .await?;
+        .await?
+        .is_some();
         if !found {
             anyhow::bail!(
                 "exchange {:?} does not exist: is broker.prefix right, and has the worker \
@@ -79,7 +77,8 @@ impl Routes {
                 .await
                 .map(drop)
         })
-        .await?;
+        .await?
+        .is_some();
         self.known.insert(tenant.to_owned(), found);
         Ok(found)
     }
@@ -88,25 +87,4 @@ impl Routes {
     pub fn queue(&self, tenant: &str) -> String {
         self.names.tenant_queue(tenant)
     }
-}
-
-/// Runs a passive declare on a throwaway channel: `Ok(false)` when the broker answers 404.
-async fn lookup<F, Fut>(conn: &Connection, declare: F) -> lapin::Result<bool>
-where
-    F: FnOnce(lapin::Channel) -> Fut,
-    Fut: Future<Output = lapin::Result<()>>,
-{
-    let channel = conn.create_channel().await?;
-    match declare(channel.clone()).await {
-        Ok(()) => {
-            let _ = channel.close(200, "looked up".into()).await;
-            Ok(true)
-        }
-        Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-fn is_not_found(e: &lapin::Error) -> bool {
-    matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == NOT_FOUND)
 }

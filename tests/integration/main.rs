@@ -22,6 +22,7 @@ mod demo;
 mod dlq_tool;
 mod docs_links;
 mod docs_snippets;
+mod doctor;
 mod hostile_input;
 mod inflight_budget;
 mod isolation;

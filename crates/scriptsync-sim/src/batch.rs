@@ -44,6 +44,10 @@ pub(crate) fn run(world: &mut World, importer: &Importer, body: &[u8]) -> Respon
                 status,
                 error_body(message, "simulated batch sub-request check"),
             ),
+            Ok((table, _)) if !importer.config.has_staging_table(&table) => (
+                StatusCode::BAD_REQUEST,
+                error_body(&format!("Invalid table {table}"), ""),
+            ),
             Ok((table, record)) => {
                 let script_id = record
                     .get("u_script_id")
@@ -162,6 +166,7 @@ mod tests {
             principal: "p",
             admitted: &admitted,
             base_url: "http://x",
+            config: &crate::SimConfig::default(),
         };
         let response = run(&mut world, &importer, request.to_string().as_bytes());
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -204,6 +209,7 @@ mod tests {
             principal: "p",
             admitted: &admitted,
             base_url: "http://x",
+            config: &crate::SimConfig::default(),
         };
         let call = |world: &mut World, scripts: &[&str]| {
             let subs: Vec<Value> = scripts

@@ -32,7 +32,11 @@ pub const GENESYS_ROW_EXISTS_CODE: &str = "flows.datatables.row.already.exists";
 /// Code of a row `PUT`, `GET` or `DELETE` for a key the table does not hold (status 404).
 pub const GENESYS_ROW_NOT_FOUND_CODE: &str = "flows.datatables.row.not.found";
 
-/// Code of a 403 for a permission the OAuth client lacks (the `limits_refused` fault).
+/// Code of a request naming a data table the org does not have (status 404).
+pub const GENESYS_DATATABLE_NOT_FOUND_CODE: &str = "flows.datatables.not.found";
+
+/// Code of a 403 for a permission the OAuth client lacks (`genesys_permissions`, or the
+/// `limits_refused` fault).
 pub const GENESYS_MISSING_PERMISSIONS_CODE: &str = "missing.permissions";
 
 /// Code of the 429 with "Retry the request in \[N\] seconds" (since November 2021).

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::table_defs::DataTableSpec;
+
 /// Simulator settings. Every field has a default, so `{}` (or `SimConfig::default()`) is a
 /// working simulator that accepts any credentials.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -63,6 +65,15 @@ pub struct SimConfig {
     /// `violations`. Later arrivals are violations.
     #[serde(with = "humantime_serde")]
     pub in_flight_grace: Duration,
+    /// The org's data tables, id → name and schema. `None` (the default): any id names a
+    /// table with the scriptsync schema; `Some`: only these (and the ones created through
+    /// the API) exist, and rows are checked against their schema ([`crate::table_defs`]).
+    pub genesys_datatables: Option<HashMap<String, DataTableSpec>>,
+    /// The permissions of OAuth clients, client id → permission names. `None` (the default),
+    /// or a client not listed: every permission ([`crate::permissions`]).
+    pub genesys_permissions: Option<HashMap<String, Vec<String>>>,
+    /// The Import Set staging tables the instance has. `None` (the default): any name is one.
+    pub servicenow_staging_tables: Option<Vec<String>>,
 }
 
 impl Default for SimConfig {
@@ -81,6 +92,9 @@ impl Default for SimConfig {
             genesys_max_rows_per_table: 5_000,
             genesys_duplicate_row_status: 409,
             in_flight_grace: Duration::from_millis(100),
+            genesys_datatables: None,
+            genesys_permissions: None,
+            servicenow_staging_tables: None,
         }
     }
 }
@@ -114,6 +128,13 @@ impl SimConfig {
     /// Length of one ServiceNow rate-limit window: an hour divided by the time factor.
     pub fn servicenow_window(&self) -> Duration {
         Duration::try_from_secs_f64(3600.0 / self.servicenow_time_factor).unwrap_or(Duration::ZERO)
+    }
+
+    /// Whether the instance has the staging table `table`.
+    pub(crate) fn has_staging_table(&self, table: &str) -> bool {
+        self.servicenow_staging_tables
+            .as_ref()
+            .is_none_or(|tables| tables.iter().any(|t| t == table))
     }
 
     /// Whether `id` may log in (or use basic auth) with `secret`.

@@ -25,8 +25,8 @@ use super::datatable::{self, RowRules};
 use super::genesys_api::{Reply, api};
 use super::oauth::genesys_login;
 use super::respond::rfc3339_now;
-use super::world::Sim;
-use super::{PublishedScript, SimTarget, limits, rows_page};
+use super::world::{Sim, World};
+use super::{PublishedScript, SimConfig, SimTarget, limits, permissions, rows_page, table_defs};
 
 pub(crate) fn routes() -> Router<Sim> {
     Router::new()
@@ -39,6 +39,11 @@ pub(crate) fn routes() -> Router<Sim> {
             "/api/v2/flows/datatables/{table}/rows/{row}",
             put(update_row).get(get_row).delete(delete_row),
         )
+        .route(
+            "/api/v2/flows/datatables",
+            get(find_tables).post(create_table),
+        )
+        .route("/api/v2/flows/datatables/{table}", get(read_table))
         .route("/api/v2/scripts/published", post(publish))
         .route(
             "/api/v2/organizations/limits/namespaces/{namespace}",
@@ -47,6 +52,85 @@ pub(crate) fn routes() -> Router<Sim> {
 }
 
 type RowPath = Path<(String, String)>;
+
+/// A call on `table`'s rows: the client holds `needed` and the table exists.
+fn table_access(
+    config: &SimConfig,
+    world: &mut World,
+    principal: &str,
+    table: &str,
+    needed: &str,
+) -> Result<(), GenesysError> {
+    permissions::require(config, principal, needed)?;
+    table_defs::find(world, config.genesys_datatables.as_ref(), principal, table).map(|_| ())
+}
+
+/// The query string of `uri` as a map.
+fn query_of(uri: &Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// `GET /api/v2/flows/datatables/{id}?expand=schema`: the table, with its schema when asked.
+async fn read_table(
+    State(sim): State<Sim>,
+    Path(table): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let with_schema = query_of(&uri)
+        .get("expand")
+        .is_some_and(|e| e.split(',').any(|part| part.trim() == "schema"));
+    let shared = sim.clone();
+    api(&sim, (&method, &uri), &headers, |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::DATATABLE_VIEW)?;
+        let configured = shared.config.genesys_datatables.as_ref();
+        let spec = table_defs::find(world, configured, principal, &table)?;
+        Ok(Reply::Json(table_defs::entity(&table, &spec, with_schema)))
+    })
+    .await
+}
+
+/// `GET /api/v2/flows/datatables?name=…`: the tables of that name, one page.
+async fn find_tables(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let name = query_of(&uri).remove("name").unwrap_or_default();
+    let shared = sim.clone();
+    api(&sim, (&method, &uri), &headers, |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::DATATABLE_VIEW)?;
+        let configured = shared.config.genesys_datatables.as_ref();
+        let entities = table_defs::named(world, configured, principal, &name);
+        let total = entities.len();
+        Ok(Reply::Json(json!({
+            "entities": entities, "pageNumber": 1, "pageSize": 25, "total": total,
+            "pageCount": usize::from(total > 0),
+        })))
+    })
+    .await
+}
+
+/// `POST /api/v2/flows/datatables` with `{name, schema}`.
+async fn create_table(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let shared = sim.clone();
+    api(&sim, (&method, &uri), &headers, |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::DATATABLE_ADD)?;
+        let configured = shared.config.genesys_datatables.as_ref();
+        table_defs::create(world, configured, principal, &body).map(Reply::Json)
+    })
+    .await
+}
 /// What every handler needs of its request besides the path and body.
 type Call = (Method, Uri, HeaderMap);
 
@@ -60,11 +144,23 @@ async fn write(
 ) -> Response {
     let (method, uri, headers) = call;
     let rules = RowRules::of(&sim.config);
+    let shared = sim.clone();
     api(
         &sim,
         (&method, &uri),
         &headers,
         move |world, principal, admitted| {
+            let needed = match path_key {
+                Some(_) => permissions::ROW_EDIT,
+                None => permissions::ROW_ADD,
+            };
+            let config = &shared.config;
+            permissions::require(config, principal, needed)?;
+            let configured = config.genesys_datatables.as_ref();
+            let spec = table_defs::find(world, configured, principal, &table)?;
+            if let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(&body) {
+                table_defs::check_row(&spec.schema, &row)?;
+            }
             let errors = &admitted.record_errors;
             let path_key = path_key.as_deref();
             datatable::write_row(world, (principal, &table), path_key, &body, errors, rules)
@@ -103,11 +199,19 @@ async fn delete_row(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let shared = sim.clone();
     api(
         &sim,
         (&method, &uri),
         &headers,
         move |world, principal, _| {
+            table_access(
+                &shared.config,
+                world,
+                principal,
+                &table,
+                permissions::ROW_DELETE,
+            )?;
             datatable::delete_row(world, principal, &table, &key).map(|_| Reply::NoContent)
         },
     )
@@ -122,21 +226,26 @@ async fn list_rows(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let query: HashMap<String, String> =
-        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let query = query_of(&uri);
     let number = |name: &str, default: usize| match query.get(name) {
         Some(v) => v.parse::<usize>().unwrap_or(0),
         None => default,
     };
     let page = (number("pageNumber", 1), number("pageSize", 25));
     let brief = query.get("showbrief").is_none_or(|v| v != "false");
+    let shared = sim.clone();
     api(
         &sim,
         (&method, &uri),
         &headers,
         move |world, principal, _| {
+            table_access(
+                &shared.config,
+                world,
+                principal,
+                &table,
+                permissions::ROW_VIEW,
+            )?;
             rows_page::list_rows(world, principal, &table, page, brief).map(Reply::from)
         },
     )
@@ -150,11 +259,19 @@ async fn get_row(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let shared = sim.clone();
     api(
         &sim,
         (&method, &uri),
         &headers,
         move |world, principal, _| {
+            table_access(
+                &shared.config,
+                world,
+                principal,
+                &table,
+                permissions::ROW_VIEW,
+            )?;
             datatable::read_row(world, principal, &table, &key).map(Reply::from)
         },
     )
@@ -182,11 +299,13 @@ async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let shared = sim.clone();
     api(
         &sim,
         (&method, &uri),
         &headers,
         move |world, principal, _| {
+            permissions::require(&shared.config, principal, permissions::SCRIPT_PUBLISH)?;
             let request: Value = serde_json::from_slice(&body).unwrap_or_default();
             let field = |name| {
                 request

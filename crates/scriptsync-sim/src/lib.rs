@@ -77,11 +77,13 @@ mod import_result;
 mod injected;
 mod limits;
 mod oauth;
+pub mod permissions;
 mod quota;
 mod respond;
 mod rows_page;
 mod servicenow;
 mod state;
+pub mod table_defs;
 mod tokens;
 mod transform;
 mod world;
@@ -98,10 +100,10 @@ use tokio_util::sync::CancellationToken;
 pub use admin::{ExpireTokens, SetFaults};
 pub use arrivals::{Arrivals, Latencies, LatencySummary, percentile};
 pub use codes::{
-    GENESYS_LEGACY_429_CODE, GENESYS_LIMITS_NAMESPACE, GENESYS_MAX_ROW_KEY_CHARS,
-    GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS, GENESYS_MISSING_PERMISSIONS_CODE,
-    GENESYS_RATE_LIMIT_KEY, GENESYS_RETRY_AFTER_CODE, GENESYS_ROW_EXISTS_CODE,
-    GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE,
+    GENESYS_DATATABLE_NOT_FOUND_CODE, GENESYS_LEGACY_429_CODE, GENESYS_LIMITS_NAMESPACE,
+    GENESYS_MAX_ROW_KEY_CHARS, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
+    GENESYS_MISSING_PERMISSIONS_CODE, GENESYS_RATE_LIMIT_KEY, GENESYS_RETRY_AFTER_CODE,
+    GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE,
 };
 pub use config::SimConfig;
 pub use faults::{Faults, Outage, OutageMode};
@@ -112,6 +114,7 @@ pub use state::{
     AnsweredRequest, Applied, HeldRecord, PublishedScript, RECENT_REQUESTS, ReplicaRun, SimState,
     SimTarget, TargetState, TenantState,
 };
+pub use table_defs::DataTableSpec;
 pub use tokens::TOKEN_PREFIX;
 
 use world::{Shared, Sim};

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<Sim> {
     Router::new()
         .route("/oauth_token.do", post(servicenow_login))
         .route("/api/now/import/{table}", post(import_one))
+        .route("/api/now/import/{table}/{sys_id}", get(read_staging_record))
         .route(
             "/api/now/import/{table}/insertMultiple",
             post(insert_multiple),
@@ -69,6 +70,7 @@ async fn import_one(
         &headers,
         Endpoint::Import,
         move |world, importer| match serde_json::from_slice::<Value>(&body) {
+            _ if !importer.config.has_staging_table(&table) => invalid_table(&table),
             Ok(record @ Value::Object(_)) => {
                 json_response(StatusCode::CREATED, importer.import(world, &table, &record))
             }
@@ -84,6 +86,7 @@ async fn import_one(
 
 async fn insert_multiple(
     State(sim): State<Sim>,
+    Path(table): Path<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -95,6 +98,9 @@ async fn insert_multiple(
         &headers,
         Endpoint::InsertMultiple,
         move |world, importer| {
+            if !importer.config.has_staging_table(&table) {
+                return invalid_table(&table);
+            }
             let request: Value = serde_json::from_slice(&body).unwrap_or_default();
             let Some(records) = request.get("records").and_then(Value::as_array) else {
                 return error(
@@ -114,6 +120,43 @@ async fn insert_multiple(
         },
     )
     .await
+}
+
+/// `GET /api/now/import/{table}/{sys_id}`: the simulator keeps no staging rows, so a table
+/// that exists answers "No Record found" (404) for any sys_id, like an instance asked for a
+/// record it does not have; an unknown table answers "Invalid table".
+async fn read_staging_record(
+    State(sim): State<Sim>,
+    Path((table, _sys_id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        Endpoint::Import,
+        move |_, importer| {
+            if !importer.config.has_staging_table(&table) {
+                return invalid_table(&table);
+            }
+            error(
+                StatusCode::NOT_FOUND,
+                "No Record found",
+                "Record doesn't exist or ACL restricts the record retrieval",
+            )
+        },
+    )
+    .await
+}
+
+/// The answer for a staging table the instance does not have.
+pub(crate) fn invalid_table(table: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json!({"error": {"message": format!("Invalid table {table}"), "detail": null}, "status": "failure"}),
+    )
 }
 
 async fn batch_call(
@@ -171,6 +214,7 @@ where
                     principal: &principal,
                     admitted: &admitted,
                     base_url: &sim.base_url,
+                    config: &sim.config,
                 };
                 handle(&mut world, &importer)
             }

@@ -37,6 +37,8 @@ pub(crate) struct Importer<'a> {
     pub(crate) admitted: &'a Admitted,
     /// For `record_link`s.
     pub(crate) base_url: &'a str,
+    /// Which staging tables exist (`servicenow_staging_tables`).
+    pub(crate) config: &'a super::SimConfig,
 }
 
 impl Importer<'_> {

@@ -102,6 +102,8 @@ pub(crate) struct World {
     pub(crate) faults: HashMap<(Option<String>, SimTarget), FaultState>,
     /// Genesys data-table rows, as last written.
     pub(crate) tables: HashMap<TableKey, Rows>,
+    /// Data tables created through the API, per (principal, id) ([`super::table_defs`]).
+    pub(crate) table_defs: HashMap<TableKey, super::table_defs::DataTableSpec>,
     /// ServiceNow target-record sys_id per (u_tenant, u_script_id).
     pub(crate) sys_ids: HashMap<(String, String), String>,
     /// Counter behind ISET numbers.

@@ -1,7 +1,7 @@
 //! The simulator over real HTTP: each test starts it on 127.0.0.1:0, talks to it with reqwest
 //! the way the targets do, and asserts on the answers and on the recorded state. The shared
-//! helpers live here; the tests, by what they exercise, in `genesys`, `pauses`, `servicenow`
-//! and `admin`.
+//! helpers live here; the tests, by what they exercise, in `genesys`, `pauses`, `servicenow`,
+//! `org_setup` and `admin`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 mod admin;
 mod genesys;
+mod org_setup;
 mod pauses;
 mod servicenow;
 
