@@ -3,7 +3,8 @@
 //! may use the Import Set API on it. The last is a read of a staging record that cannot
 //! exist (`GET /api/now/import/{staging_table}/{sys_id}`, the Import Set API's documented
 //! read): "no record" means the table is there and the API lets the user in; a refusal or an
-//! invalid table says which. Nothing is written.
+//! invalid table says which. Nothing is written, so the `create` ACL on the staging table is
+//! not proven here (only a write shows it; `docs/servicenow.md` §5 says how to try one).
 
 use reqwest::Method;
 
