@@ -571,6 +571,14 @@ async fn sighup_reads_the_tenants_again_and_the_worker_keeps_running() {
     h.sim.rotate_secret("rot", "second");
     std::fs::write(&outside, "second\n").unwrap();
     signal(&worker.0, "HUP");
+    // The rotation is applied before v2 is sent: a change published at once could still go
+    // out with the old token, which stays valid until it expires.
+    eventually("the SIGHUP's reading rotates rot's credentials", || async {
+        let log = std::fs::read_to_string(&h.log).unwrap_or_default();
+        log.lines()
+            .any(|l| l.contains(r#""trigger":"SIGHUP""#) && l.contains(r#""rotated":"[\"rot\"]""#))
+    })
+    .await;
     publish(2).await;
     eventually(
         "rot v2 delivered with a token fetched by the new secret",
