@@ -17,7 +17,10 @@
 //!   `GET /api/v2/organizations/limits/namespaces/{namespace}`, which lists
 //!   [`GENESYS_RATE_LIMIT_KEY`] = `genesys_requests_per_minute` in
 //!   [`GENESYS_LIMITS_NAMESPACE`] (404 for any other namespace; 403 `missing.permissions` with
-//!   the `limits_refused` fault). Quotas per principal (OAuth client id): the per-window quota,
+//!   the `limits_refused` fault); the org's data tables themselves (read with
+//!   `?expand=schema`, searched by name, created; with `genesys_datatables` set only those
+//!   exist and rows must fit their schema) and the OAuth clients' permissions
+//!   (`genesys_permissions`: a 403 `missing.permissions` naming the one missing). Quotas per principal (OAuth client id): the per-window quota,
 //!   optionally shared with another integration of the same org
 //!   ([`Faults::other_integration_share`], counted in [`TargetState::other_requests`]), and an
 //!   optional daily limit (`genesys_daily_limit` per `genesys_day`). Their 429s say
@@ -25,7 +28,9 @@
 //!   [`Faults::genesys_legacy_429`], the pre-November-2021 wording without any wait (and then
 //!   record no pause).
 //! - ServiceNow: the login (client credentials, password, refresh), the Import Set API (single
-//!   and insertMultiple), the Batch API, and the integrator's transform: coalesce on
+//!   and insertMultiple, and the read of one staging record), the staging tables the instance
+//!   has (`servicenow_staging_tables`; any other is "Invalid table"), the Batch API, and the
+//!   integrator's transform: coalesce on
 //!   (`u_tenant`, `u_script_id`), skip older versions, and retire records whose `u_operation`
 //!   is "retire" ([`HeldRecord::retired`]).
 //! - Both: injected responses (any status, `Retry-After`, or a raw body), error rates, latency,
@@ -46,7 +51,8 @@
 //! - `genesys`: the Genesys routes and handlers; `genesys_api`: their common path and error
 //!   dialect; `codes`: Genesys statuses and error codes (the public constants below);
 //!   `datatable` (+ `datatable_tests`) + `rows_page`: the row store and its listing; `limits`:
-//!   the org limits endpoint;
+//!   the org limits endpoint; `table_defs`: the tables themselves and their schemas;
+//!   `permissions`: which permission each call needs;
 //! - `servicenow` + `oauth` + `batch`: the ServiceNow endpoints; `transform` (+
 //!   `transform_tests`) + `coalesce` + `import_result`: the import transform, its decision
 //!   (upsert or retire) and its result rows;
