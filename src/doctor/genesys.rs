@@ -127,7 +127,9 @@ fn token_refused(c: &mut Checks, g: &GenesysSettings, e: &crate::push::AuthError
         Some(400 | 401) => format!(
             "{login} refused client {}'s credentials: check that genesys.client_secret (or \
              its _file / env) holds the client's current secret (a regenerated secret \
-             replaces the old one), and that the client uses the Client Credentials grant",
+             replaces the old one) and that the client uses the Client Credentials grant; \
+             if the secret is right, check that genesys.region is the org's region (a client \
+             of another region is refused the same way)",
             g.client_id
         ),
         Some(429) => "the login endpoint is rate limiting: try again in a minute".into(),
@@ -400,16 +402,16 @@ pub fn refused(c: &mut Checks, check: &'static str, what: &str, answer: Result<A
         Ok(a) if a.status == 403 => {
             let missing = a.missing_permissions();
             let detail = match &missing {
+                Some(p) if p.contains(',') => format!("{what}: missing permission (one of) {p}"),
                 Some(p) => format!("{what}: missing permission {p}"),
                 None => format!("{what}: refused ({})", a.describe),
             };
-            let advice = match missing {
-                Some(p) => format!(
-                    "add {p} to a role of the OAuth client (Admin > Roles / Permissions), \
-                     then check the role is granted in the table's division"
-                ),
+            let grant = "to a role of the OAuth client (Admin > Roles / Permissions), then \
+                         check the role is granted in the table's division";
+            let advice = match missing.as_deref().map(narrowest) {
+                Some(p) => format!("add {p} {grant}"),
                 None => "grant the OAuth client's role the permission this call needs \
-                         (docs/genesys.md, Permissions)"
+                         (docs/genesys.md, the OAuth client)"
                     .into(),
             };
             c.fail(check, detail, advice);
@@ -429,5 +431,31 @@ pub fn refused(c: &mut Checks, check: &'static str, what: &str, answer: Result<A
             format!("{what}: {e}"),
             "check egress (proxy, firewall) to the host and try again",
         ),
+    }
+}
+
+/// Of a 403's permissions (any one of which would do), the one that grants least: the
+/// row-level permission over the table-level one (`architect:datatableRow:add` rather than
+/// `architect:datatable:add`), the longest name being the most specific.
+fn narrowest(listed: &str) -> &str {
+    listed
+        .split(',')
+        .map(str::trim)
+        .max_by_key(|p| p.len())
+        .unwrap_or(listed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_narrowest_of_several_permissions_is_advised() {
+        let any = "architect:datatable:add, architect:datatableRow:add";
+        assert_eq!(narrowest(any), "architect:datatableRow:add");
+        assert_eq!(
+            narrowest("scripter:publishedScript:add"),
+            "scripter:publishedScript:add"
+        );
     }
 }

@@ -113,6 +113,10 @@ pub fn token_error<TE: oauth2::ErrorResponse>(
                 // 401 at the token endpoint: the client itself is refused; retry with
                 // backoff inside the budget (DESIGN: "then as transient").
                 Class::Auth | Class::Success => (Class::Transient, None),
+                // The same refusal as a 400 (RFC 6749 §5.2 allows either; Genesys's status
+                // for a wrong secret is likely 400): a secret being rotated must not turn
+                // the changes waiting for it into permanent failures.
+                _ if status == 400 && refuses_client(&body) => (Class::Transient, None),
                 other => (other, None),
             };
             AuthError {
@@ -135,6 +139,12 @@ pub fn token_error<TE: oauth2::ErrorResponse>(
         RequestTokenError::Parse(_, _) => plain(Class::Transient, "unreadable token response"),
         RequestTokenError::Other(m) => plain(Class::Transient, &reply::truncate(&m, 200)),
     }
+}
+
+/// Whether a token error body is OAuth's `invalid_client` (unknown client, wrong secret).
+fn refuses_client(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("error").and_then(|e| e.as_str()) == Some("invalid_client"))
 }
 
 /// A token the endpoint gave us.

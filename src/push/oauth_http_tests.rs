@@ -173,3 +173,38 @@ async fn an_answer_that_stalls_after_its_headers_times_out() {
         err.message
     );
 }
+
+/// A token endpoint answering `status` with `body` every time.
+async fn refusing(status: StatusCode, body: &'static str) -> Url {
+    let app = Router::new().route(
+        "/token",
+        post(move || async move { (status, [("content-type", "application/json")], body) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Url::parse(&format!("http://{addr}/token")).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_client_is_transient_as_400_or_401_and_other_400s_are_permanent() {
+    let genesys = r#"{"error":"invalid_client","description":"authentication failed","error_description":"authentication failed"}"#;
+    for status in [StatusCode::BAD_REQUEST, StatusCode::UNAUTHORIZED] {
+        let err = cache(refusing(status, genesys).await)
+            .get()
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, Class::Transient, "{status}");
+        assert!(
+            err.message.contains("authentication failed"),
+            "{}",
+            err.message
+        );
+    }
+    let malformed = r#"{"error":"invalid_request","error_description":"grant_type missing"}"#;
+    let err = cache(refusing(StatusCode::BAD_REQUEST, malformed).await)
+        .get()
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, Class::Permanent);
+}

@@ -136,6 +136,7 @@ async fn a_healthy_tenant_with_its_worker_running_passes_every_check() {
         "datatable.write",
         "quota",
         "staging table",
+        "import api",
     ] {
         assert!(
             findings.iter().any(|f| f["check"] == check),
@@ -177,6 +178,7 @@ async fn every_planted_misconfiguration_is_found_with_its_advice() {
         "nostaging",
         "wrongregion",
     ];
+    // `unknownclient` is no client of the org at all.
     let sim = fixtures::start(sim_with_planted_problems(&ids))
         .await
         .unwrap();
@@ -207,6 +209,11 @@ async fn every_planted_misconfiguration_is_found_with_its_advice() {
                 SIM_SECRET,
             ),
             ("noperm", tenant("noperm", &base, "", None), SIM_SECRET),
+            (
+                "unknownclient",
+                tenant("unknownclient", &base, "", None),
+                SIM_SECRET,
+            ),
             (
                 "nostaging",
                 tenant("nostaging", &base, "", Some("u_scripts_staging")),
@@ -257,9 +264,15 @@ async fn every_planted_misconfiguration_is_found_with_its_advice() {
         "genesys.datatable_id",
     );
     expect(
+        "unknownclient",
+        "token",
+        "client not found",
+        "check genesys.client_id",
+    );
+    expect(
         "noperm",
         "datatable.write",
-        "missing permission architect:datatableRow:add",
+        "missing permission (one of) architect:datatable:add, architect:datatableRow:add",
         "add architect:datatableRow:add to a role",
     );
     expect(

@@ -32,8 +32,13 @@ pub const GENESYS_ROW_EXISTS_CODE: &str = "flows.datatables.row.already.exists";
 /// Code of a row `PUT`, `GET` or `DELETE` for a key the table does not hold (status 404).
 pub const GENESYS_ROW_NOT_FOUND_CODE: &str = "flows.datatables.row.not.found";
 
-/// Code of a request naming a data table the org does not have (status 404).
-pub const GENESYS_DATATABLE_NOT_FOUND_CODE: &str = "flows.datatables.not.found";
+/// Code of a request naming a data table the org does not have (status 404), as a trace of
+/// the real API shows it (no official list of the data-table codes was found).
+pub const GENESYS_DATATABLE_NOT_FOUND_CODE: &str = "flows.datatables.table.not.found";
+
+/// Code of a 403 for a call that accepts any of several permissions, none of which the OAuth
+/// client holds (the standard authorization failure since August 2022).
+pub const GENESYS_MISSING_ANY_PERMISSIONS_CODE: &str = "missing.any.permissions";
 
 /// Code of a 403 for a permission the OAuth client lacks (`genesys_permissions`, or the
 /// `limits_refused` fault).

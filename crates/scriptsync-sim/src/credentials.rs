@@ -28,6 +28,17 @@ impl Credentials {
         }
     }
 
+    /// Whether a client `id` exists at all (a simulator open to any credentials knows every
+    /// id): Genesys says "client not found" for an unknown one, "authentication failed" for
+    /// a known one with the wrong secret.
+    pub(crate) fn knows(&self, config: &SimConfig, id: &str) -> bool {
+        self.rotated.contains_key(id)
+            || config
+                .clients
+                .as_ref()
+                .is_none_or(|clients| clients.contains_key(id))
+    }
+
     /// From now on `id` accepts `secret` and nothing else.
     pub(crate) fn rotate(&mut self, id: &str, secret: &str) {
         self.rotated.insert(id.to_owned(), secret.to_owned());

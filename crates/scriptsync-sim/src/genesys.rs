@@ -53,13 +53,13 @@ pub(crate) fn routes() -> Router<Sim> {
 
 type RowPath = Path<(String, String)>;
 
-/// A call on `table`'s rows: the client holds `needed` and the table exists.
+/// A call on `table`'s rows: the client holds one of `needed` and the table exists.
 fn table_access(
     config: &SimConfig,
     world: &mut World,
     principal: &str,
     table: &str,
-    needed: &str,
+    needed: &[&str],
 ) -> Result<(), GenesysError> {
     permissions::require(config, principal, needed)?;
     table_defs::find(world, config.genesys_datatables.as_ref(), principal, table).map(|_| ())
@@ -85,7 +85,7 @@ async fn read_table(
         .is_some_and(|e| e.split(',').any(|part| part.trim() == "schema"));
     let shared = sim.clone();
     api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::DATATABLE_VIEW)?;
+        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
         let configured = shared.config.genesys_datatables.as_ref();
         let spec = table_defs::find(world, configured, principal, &table)?;
         Ok(Reply::Json(table_defs::entity(&table, &spec, with_schema)))
@@ -103,7 +103,7 @@ async fn find_tables(
     let name = query_of(&uri).remove("name").unwrap_or_default();
     let shared = sim.clone();
     api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::DATATABLE_VIEW)?;
+        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
         let configured = shared.config.genesys_datatables.as_ref();
         let entities = table_defs::named(world, configured, principal, &name);
         let total = entities.len();
@@ -125,7 +125,7 @@ async fn create_table(
 ) -> Response {
     let shared = sim.clone();
     api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::DATATABLE_ADD)?;
+        permissions::require(&shared.config, principal, permissions::CREATE_TABLE)?;
         let configured = shared.config.genesys_datatables.as_ref();
         table_defs::create(world, configured, principal, &body).map(Reply::Json)
     })
@@ -151,8 +151,8 @@ async fn write(
         &headers,
         move |world, principal, admitted| {
             let needed = match path_key {
-                Some(_) => permissions::ROW_EDIT,
-                None => permissions::ROW_ADD,
+                Some(_) => permissions::EDIT_ROW,
+                None => permissions::ADD_ROW,
             };
             let config = &shared.config;
             permissions::require(config, principal, needed)?;
@@ -210,7 +210,7 @@ async fn delete_row(
                 world,
                 principal,
                 &table,
-                permissions::ROW_DELETE,
+                permissions::DELETE_ROW,
             )?;
             datatable::delete_row(world, principal, &table, &key).map(|_| Reply::NoContent)
         },
@@ -244,7 +244,7 @@ async fn list_rows(
                 world,
                 principal,
                 &table,
-                permissions::ROW_VIEW,
+                permissions::READ_ROWS,
             )?;
             rows_page::list_rows(world, principal, &table, page, brief).map(Reply::from)
         },
@@ -270,7 +270,7 @@ async fn get_row(
                 world,
                 principal,
                 &table,
-                permissions::ROW_VIEW,
+                permissions::READ_ROWS,
             )?;
             datatable::read_row(world, principal, &table, &key).map(Reply::from)
         },
@@ -305,7 +305,7 @@ async fn publish(
         (&method, &uri),
         &headers,
         move |world, principal, _| {
-            permissions::require(&shared.config, principal, permissions::SCRIPT_PUBLISH)?;
+            permissions::require(&shared.config, principal, permissions::PUBLISH)?;
             let request: Value = serde_json::from_slice(&body).unwrap_or_default();
             let field = |name| {
                 request

@@ -20,7 +20,7 @@
 //!   the `limits_refused` fault); the org's data tables themselves (read with
 //!   `?expand=schema`, searched by name, created; with `genesys_datatables` set only those
 //!   exist and rows must fit their schema) and the OAuth clients' permissions
-//!   (`genesys_permissions`: a 403 `missing.permissions` naming the one missing). Quotas per principal (OAuth client id): the per-window quota,
+//!   (`genesys_permissions`: a 403 `missing.any.permissions` listing those the call accepts). Quotas per principal (OAuth client id): the per-window quota,
 //!   optionally shared with another integration of the same org
 //!   ([`Faults::other_integration_share`], counted in [`TargetState::other_requests`]), and an
 //!   optional daily limit (`genesys_daily_limit` per `genesys_day`). Their 429s say
@@ -108,8 +108,9 @@ pub use arrivals::{Arrivals, Latencies, LatencySummary, percentile};
 pub use codes::{
     GENESYS_DATATABLE_NOT_FOUND_CODE, GENESYS_LEGACY_429_CODE, GENESYS_LIMITS_NAMESPACE,
     GENESYS_MAX_ROW_KEY_CHARS, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
-    GENESYS_MISSING_PERMISSIONS_CODE, GENESYS_RATE_LIMIT_KEY, GENESYS_RETRY_AFTER_CODE,
-    GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE,
+    GENESYS_MISSING_ANY_PERMISSIONS_CODE, GENESYS_MISSING_PERMISSIONS_CODE, GENESYS_RATE_LIMIT_KEY,
+    GENESYS_RETRY_AFTER_CODE, GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE,
+    GENESYS_SCHEMA_CODE,
 };
 pub use config::SimConfig;
 pub use faults::{Faults, Outage, OutageMode};

@@ -45,11 +45,14 @@ pub(crate) async fn genesys_login(
     let mut world = sim.lock();
     let grant = tokens::form_fields(&body).remove("grant_type");
     let response = if !world.credentials.check(&sim.config, &id, &secret) {
-        oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        )
+        // Genesys's two answers (both `invalid_client`, with `description` as well): an
+        // unknown client id, and a known one with the wrong secret. Its status is not in what
+        // we could check (400 is likely); 401 here, which the worker treats the same.
+        let description = match world.credentials.knows(&sim.config, &id) {
+            true => "authentication failed",
+            false => "client not found",
+        };
+        genesys_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description)
     } else if grant.as_deref() != Some("client_credentials") {
         let description = "only client_credentials is supported";
         oauth_error(
@@ -178,6 +181,14 @@ async fn admit_login(sim: &Sim, principal: &str, target: SimTarget) -> Result<()
 
 fn denied(description: &str) -> Response {
     oauth_error(StatusCode::UNAUTHORIZED, "access_denied", description)
+}
+
+/// A Genesys login error: `error`, `description` and `error_description`.
+fn genesys_oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json_response(
+        status,
+        json!({"error": error, "description": description, "error_description": description}),
+    )
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

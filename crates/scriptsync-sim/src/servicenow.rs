@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<Sim> {
         .route("/oauth_token.do", post(servicenow_login))
         .route("/api/now/import/{table}", post(import_one))
         .route("/api/now/import/{table}/{sys_id}", get(read_staging_record))
+        .route("/api/now/table/{table}", get(read_table))
         .route(
             "/api/now/import/{table}/insertMultiple",
             post(insert_multiple),
@@ -146,6 +147,29 @@ async fn read_staging_record(
                 "No Record found",
                 "Record doesn't exist or ACL restricts the record retrieval",
             )
+        },
+    )
+    .await
+}
+
+/// `GET /api/now/table/{table}` (Table API), for the staging tables only: the simulator keeps
+/// no staging rows, so a table it has answers an empty `result`; any other table answers 400
+/// "Invalid table", as the Table API does for a table the instance does not have.
+async fn read_table(
+    State(sim): State<Sim>,
+    Path(table): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    api(
+        &sim,
+        (&method, &uri),
+        &headers,
+        Endpoint::Import,
+        move |_, importer| match importer.config.has_staging_table(&table) {
+            true => json_response(StatusCode::OK, json!({"result": []})),
+            false => invalid_table(&table),
         },
     )
     .await

@@ -4,7 +4,10 @@
 //! tables (an unknown one is an invalid table on every import path).
 
 use super::*;
-use scriptsync_sim::{DataTableSpec, GENESYS_DATATABLE_NOT_FOUND_CODE, permissions};
+use scriptsync_sim::{
+    DataTableSpec, GENESYS_DATATABLE_NOT_FOUND_CODE, GENESYS_MISSING_ANY_PERMISSIONS_CODE,
+    permissions,
+};
 
 #[tokio::test]
 async fn data_tables_have_schemas_rows_follow_them_and_unknown_ids_are_404() {
@@ -100,14 +103,14 @@ async fn a_client_without_a_permission_is_told_which() {
         (status, body["code"].clone()),
         (
             StatusCode::FORBIDDEN,
-            json!(GENESYS_MISSING_PERMISSIONS_CODE)
+            json!(GENESYS_MISSING_ANY_PERMISSIONS_CODE)
         )
     );
     assert!(
         body["message"]
             .as_str()
             .unwrap()
-            .ends_with("[architect:datatableRow:add]")
+            .ends_with("[architect:datatable:add, architect:datatableRow:add]")
     );
     let publish = format!("{}/api/v2/scripts/published", sim.base_url());
     let (status, _, _) = send(client.post(&publish).bearer_auth(&token).json(&json!({}))).await;
