@@ -6,12 +6,12 @@
 //! are since the process started. `settled` is counted where a delivery's terminal action
 //! completes (acked, or dead-lettered and acked), not derived from other counts.
 //!
-//! One short lock over plain data; a panic elsewhere cannot corrupt it, so a poisoned lock
-//! is simply taken over.
+//! One short lock over plain data (`parking_lot`: a panic elsewhere does not poison it).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::SystemTime;
+
+use parking_lot::Mutex;
 
 use crate::change::TargetKind;
 
@@ -174,7 +174,7 @@ pub struct StatusBoard {
 impl StatusBoard {
     /// Applies `f` to `tenant`'s state (created on first use).
     pub(crate) fn update(&self, tenant: &str, f: impl FnOnce(&mut TenantState)) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tenants = self.tenants.lock();
         match tenants.get_mut(tenant) {
             Some(state) => f(state),
             None => f(tenants.entry(tenant.to_owned()).or_default()),
@@ -197,22 +197,13 @@ impl StatusBoard {
 
     /// One tenant's state now.
     pub fn tenant(&self, tenant: &str) -> TenantState {
-        self.tenants
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tenant)
-            .cloned()
-            .unwrap_or_default()
+        self.tenants.lock().get(tenant).cloned().unwrap_or_default()
     }
 
     /// Every tenant's state now.
     pub fn snapshot(&self) -> StatusSnapshot {
         StatusSnapshot {
-            tenants: self
-                .tenants
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            tenants: self.tenants.lock().clone(),
         }
     }
 }

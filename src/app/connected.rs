@@ -110,10 +110,7 @@ impl Application {
 
         // A starting replica listens before it takes tenants, so that it hears the others.
         let (settle_until, first_start) = {
-            let mut first = self
-                .first_connected
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut first = self.first_connected.lock();
             let first_start = first.is_none();
             let at = *first
                 .get_or_insert_with(|| tokio::time::Instant::now() + self.membership.settle_time());

@@ -7,11 +7,12 @@
 //! (`/healthz`, `/readyz`, `/metrics`, `/status`) for as long as it runs.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState};

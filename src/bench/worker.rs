@@ -74,7 +74,7 @@ pub struct WorkerProcess {
     admin: SocketAddr,
     http: reqwest::Client,
     /// The highest allocator figures seen in its `/metrics` (bytes): (allocated, resident).
-    peak_allocator: std::sync::Mutex<(f64, f64)>,
+    peak_allocator: parking_lot::Mutex<(f64, f64)>,
     /// From its start until `/readyz` said every tenant is consumed.
     ready_after: Duration,
 }
@@ -100,7 +100,7 @@ impl WorkerProcess {
             dir,
             admin,
             http: reqwest::Client::new(),
-            peak_allocator: std::sync::Mutex::default(),
+            peak_allocator: parking_lot::Mutex::default(),
             ready_after: Duration::ZERO,
         };
         let started = tokio::time::Instant::now();
@@ -137,10 +137,7 @@ impl WorkerProcess {
         let text = self.http.get(&url).send().await?.text().await?;
         let scrape = Scrape::parse(&text);
         let bytes = |kind| scrape.sum("scriptsync_allocator_bytes", &[("kind", kind)]);
-        let mut peak = self
-            .peak_allocator
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut peak = self.peak_allocator.lock();
         *peak = (
             peak.0.max(bytes("allocated")),
             peak.1.max(bytes("resident")),
@@ -151,10 +148,7 @@ impl WorkerProcess {
     /// The highest (allocated, resident) the allocator reported in the scrapes so far, MiB:
     /// what the program held, and what the allocator kept in RAM for it.
     pub fn peak_allocator_mib(&self) -> (f64, f64) {
-        let peak = *self
-            .peak_allocator
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let peak = *self.peak_allocator.lock();
         (peak.0 / 1048576.0, peak.1 / 1048576.0)
     }
 

@@ -18,7 +18,7 @@
 //! hand-over never sends into a server's `Retry-After`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
@@ -28,6 +28,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, ExchangeKind};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -125,7 +126,7 @@ impl Membership {
 
     /// The digest of the tenant ids this replica knows (sent in its beats).
     pub fn set_tenant_digest(&self, digest: u64) {
-        *self.own_digest.lock().unwrap_or_else(|p| p.into_inner()) = Some(digest);
+        *self.own_digest.lock() = Some(digest);
         self.refresh(Instant::now());
     }
 
@@ -137,18 +138,15 @@ impl Membership {
 
     /// Recomputes the agreement over the live replicas `live`.
     fn refresh_agreement(&self, live: &BTreeSet<String>, now: Instant) {
-        let mine = *self.own_digest.lock().unwrap_or_else(|p| p.into_inner());
-        let digests = self.digests.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = *self.own_digest.lock();
+        let digests = self.digests.lock();
         let same = live
             .iter()
             .filter(|r| **r != self.me)
             .filter_map(|r| digests.get(r))
             .all(|d| Some(*d) == mine);
         drop(digests);
-        let mut since = self
-            .disagree_since
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut since = self.disagree_since.lock();
         let agreed = if same {
             *since = None;
             true
@@ -174,19 +172,19 @@ impl Membership {
 
     /// Where this replica's beats take their pauses from.
     pub fn set_pause_source(&self, source: PauseSource) {
-        *self.pause_source.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+        *self.pause_source.lock() = Some(source);
     }
 
     /// The pause another replica reported for `tenant` at `target`, if it still lasts.
     pub fn heard_pause(&self, tenant: &str, target: TargetKind) -> Option<Duration> {
-        let pauses = self.heard_pauses.lock().unwrap_or_else(|p| p.into_inner());
+        let pauses = self.heard_pauses.lock();
         pauses
             .get(&(tenant.to_owned(), target))
             .and_then(PauseNote::remaining)
     }
 
     fn own_pauses(&self) -> Vec<PauseNote> {
-        let source = self.pause_source.lock().unwrap_or_else(|p| p.into_inner());
+        let source = self.pause_source.lock();
         source.as_ref().map(|f| f()).unwrap_or_default()
     }
 
@@ -209,19 +207,19 @@ impl Membership {
         if beat.replica == self.me {
             return;
         }
-        let mut pauses = self.heard_pauses.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pauses = self.heard_pauses.lock();
         pauses.retain(|_, note| note.remaining().is_some());
         for note in beat.pauses {
             pauses.insert((note.tenant.clone(), note.target), note);
         }
         drop(pauses);
-        let mut digests = self.digests.lock().unwrap_or_else(|p| p.into_inner());
+        let mut digests = self.digests.lock();
         match beat.tenants {
             Some(d) if !beat.leaving => digests.insert(beat.replica.clone(), d),
             _ => digests.remove(&beat.replica),
         };
         drop(digests);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.seen.lock();
         if beat.leaving {
             seen.remove(&beat.replica);
         } else {
@@ -234,7 +232,7 @@ impl Membership {
     /// Forgets replicas silent for too long and announces the live set if it changed.
     fn refresh(&self, now: Instant) {
         let ttl = self.interval * MISSED_BEATS;
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.seen.lock();
         seen.retain(|_, at| now.saturating_duration_since(*at) < ttl);
         let mut live: BTreeSet<String> = seen.keys().cloned().collect();
         drop(seen);
@@ -284,7 +282,7 @@ impl Membership {
                 replica: self.me.clone(),
                 leaving,
                 pauses: self.own_pauses(),
-                tenants: *self.own_digest.lock().unwrap_or_else(|p| p.into_inner()),
+                tenants: *self.own_digest.lock(),
             })
             .unwrap_or_default();
             let props = BasicProperties::default()

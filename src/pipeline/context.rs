@@ -2,7 +2,9 @@
 //! ordering state, the retry settings and the metrics. Built by the application per
 //! connection, from parts that outlive it (targets with their gates and tokens, ordering).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::broker::{Names, Publisher};
 use crate::change::TargetKind;

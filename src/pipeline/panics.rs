@@ -5,9 +5,9 @@
 //! within [`PanicLog::WINDOW`] make the worker not ready (`/readyz` 503) until they age out.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 /// Recent task panics of one worker.
@@ -23,14 +23,14 @@ impl PanicLog {
 
     /// One more panic, at `now`.
     pub fn record(&self, now: Instant) {
-        let mut recent = self.lock();
+        let mut recent = self.recent.lock();
         recent.push_back(now);
         Self::forget_old(&mut recent, now);
     }
 
     /// True while [`LIMIT`](Self::LIMIT) panics or more happened within the window.
     pub fn too_many(&self, now: Instant) -> bool {
-        let mut recent = self.lock();
+        let mut recent = self.recent.lock();
         Self::forget_old(&mut recent, now);
         recent.len() >= Self::LIMIT
     }
@@ -43,18 +43,13 @@ impl PanicLog {
             recent.pop_front();
         }
     }
-
-    /// Never poisoned for good: a panic elsewhere must not take the log down with it.
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Instant>> {
-        self.recent.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// A test-only fault hook: [`arm_lane_panic`] makes the next request a lane of `tenant` is
 /// about to send panic instead, once. Nothing is armed in production; the check is one atomic
 /// load per request.
 pub mod fault {
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     static ARMED: AtomicBool = AtomicBool::new(false);
@@ -62,10 +57,7 @@ pub mod fault {
 
     #[doc(hidden)]
     pub fn arm_lane_panic(tenant: &str) {
-        TENANTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(tenant.to_owned());
+        TENANTS.lock().push(tenant.to_owned());
         ARMED.store(true, Ordering::SeqCst);
     }
 
@@ -75,7 +67,7 @@ pub mod fault {
             return;
         }
         let hit = {
-            let mut armed = TENANTS.lock().unwrap_or_else(|p| p.into_inner());
+            let mut armed = TENANTS.lock();
             let hit = armed
                 .iter()
                 .position(|t| t == tenant)

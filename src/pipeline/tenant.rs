@@ -9,10 +9,11 @@
 //! channel closes. On a lost stream the lanes stop at once (the broker redelivers).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use parking_lot::Mutex;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -63,9 +64,8 @@ struct Settler {
 }
 
 impl Settler {
-    fn tracker(&self) -> std::sync::MutexGuard<'_, AckTracker<Inbound>> {
-        // Plain data updated in short sections: a panic elsewhere cannot corrupt it.
-        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    fn tracker(&self) -> parking_lot::MutexGuard<'_, AckTracker<Inbound>> {
+        self.tracker.lock()
     }
 
     /// Dead letters each in a task of their own (a DLQ publish awaits its confirm); plain

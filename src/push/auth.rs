@@ -72,7 +72,7 @@ pub struct TokenCache {
     tenant: String,
     target: TargetKind,
     /// Replaced whole by [`TokenCache::rotate`] (a tenant's secret rotated while running).
-    method: std::sync::Mutex<Arc<AuthMethod>>,
+    method: parking_lot::Mutex<Arc<AuthMethod>>,
     http: OAuthHttp,
     retry: RetrySettings,
     metrics: Arc<Metrics>,
@@ -91,7 +91,7 @@ impl TokenCache {
         Self {
             tenant: tenant.to_owned(),
             target,
-            method: std::sync::Mutex::new(Arc::new(method)),
+            method: parking_lot::Mutex::new(Arc::new(method)),
             http: OAuthHttp::new(http),
             retry: retry.clone(),
             metrics,
@@ -100,10 +100,7 @@ impl TokenCache {
     }
 
     fn method(&self) -> Arc<AuthMethod> {
-        self.method
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.method.lock().clone()
     }
 
     /// Takes new credentials (a rotated secret): the cached token, refresh token and any
@@ -111,7 +108,7 @@ impl TokenCache {
     /// fetch under way with the old credentials finishes first, and its token is dropped too.
     pub async fn rotate(&self, method: AuthMethod) {
         let mut st = self.state.lock().await;
-        *self.method.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(method);
+        *self.method.lock() = Arc::new(method);
         st.token = None;
         st.refresh = None;
         st.cooldown = None;

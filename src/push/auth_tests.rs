@@ -17,8 +17,8 @@ struct Endpoint {
     calls: AtomicU32,
     /// Answer this status (0 = 200 with a token).
     status: AtomicU32,
-    last_auth_header: std::sync::Mutex<Option<String>>,
-    last_body: std::sync::Mutex<String>,
+    last_auth_header: parking_lot::Mutex<Option<String>>,
+    last_body: parking_lot::Mutex<String>,
 }
 
 async fn token(
@@ -27,10 +27,10 @@ async fn token(
     body: String,
 ) -> (StatusCode, HeaderMap, String) {
     let n = ep.calls.fetch_add(1, Ordering::SeqCst) + 1;
-    *ep.last_auth_header.lock().unwrap() = headers
+    *ep.last_auth_header.lock() = headers
         .get("authorization")
         .map(|v| v.to_str().unwrap().to_owned());
-    *ep.last_body.lock().unwrap() = body;
+    *ep.last_body.lock() = body;
     // A little latency so concurrent callers overlap.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut out = HeaderMap::new();
@@ -110,12 +110,9 @@ async fn many_concurrent_callers_one_token_request() {
         1
     );
     // Genesys: client in a Basic header, grant in the form body.
-    let header = ep.last_auth_header.lock().unwrap().clone().unwrap();
+    let header = ep.last_auth_header.lock().clone().unwrap();
     assert!(header.starts_with("Basic "), "{header}");
-    assert_eq!(
-        *ep.last_body.lock().unwrap(),
-        "grant_type=client_credentials"
-    );
+    assert_eq!(*ep.last_body.lock(), "grant_type=client_credentials");
 }
 
 #[tokio::test]
@@ -162,8 +159,8 @@ async fn client_in_the_form_body_for_servicenow() {
     let (ep, url) = serve().await;
     let (cache, _) = cache(url, false, RetrySettings::default());
     cache.get().await.unwrap();
-    assert!(ep.last_auth_header.lock().unwrap().is_none());
-    let body = ep.last_body.lock().unwrap().clone();
+    assert!(ep.last_auth_header.lock().is_none());
+    let body = ep.last_body.lock().clone();
     assert!(body.contains("grant_type=client_credentials"), "{body}");
     assert!(
         body.contains("client_id=client-1") && body.contains("client_secret=s3cret"),

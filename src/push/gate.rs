@@ -21,9 +21,10 @@
 //! use `tokio::time::pause()`.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
@@ -232,14 +233,13 @@ impl Gate {
         let now = Instant::now();
         let end = now + wait;
         // Waits are whole seconds rounded up: the latest end seen is the safe one.
-        let mut known = self.window_end.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = self.window_end.lock();
         *known = Some(known.map_or(end, |k| k.max(end)));
         drop(known);
         let start = end.checked_sub(window).unwrap_or(now);
         let got = self
             .issued
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .iter()
             .filter(|t| **t >= start && **t < issued_at)
             .count()
@@ -268,7 +268,7 @@ impl Gate {
     /// When the server's current quota window ends, if a 429 said where windows end (they
     /// are fixed: one every `window` after it). What a 429 without a wait waits for.
     pub fn window_end_after(&self, now: Instant) -> Option<Instant> {
-        let known = (*self.window_end.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let known = (*self.window_end.lock())?;
         if known >= now {
             return Some(known);
         }
@@ -285,7 +285,7 @@ impl Gate {
         if !self.config.learns_from_429 {
             return;
         }
-        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let mut issued = self.issued.lock();
         let horizon = at.checked_sub(self.config.window);
         while issued
             .front()

@@ -7,9 +7,10 @@
 //! new gate starts in probe mode too: the first request of a tenant finds out, alone, whether
 //! the tenant is being throttled.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
@@ -38,7 +39,7 @@ impl Drop for ProbeGuard {
     fn drop(&mut self) {
         let paused = self.0.remaining().is_some();
         {
-            let mut probe = self.0.probe.lock().unwrap_or_else(|p| p.into_inner());
+            let mut probe = self.0.probe.lock();
             probe.in_flight = false;
             if !paused {
                 probe.probing = false;
@@ -64,7 +65,7 @@ impl SharedPause {
     pub fn pause_until(&self, until: Instant) -> Duration {
         let now = Instant::now();
         let added = {
-            let mut current = self.until.lock().unwrap_or_else(|p| p.into_inner());
+            let mut current = self.until.lock();
             let end = current.filter(|t| *t > now).unwrap_or(now);
             if until <= end {
                 return Duration::ZERO;
@@ -72,14 +73,14 @@ impl SharedPause {
             *current = Some(until);
             until - end
         };
-        self.probe.lock().unwrap_or_else(|p| p.into_inner()).probing = true;
+        self.probe.lock().probing = true;
         added
     }
 
     /// Time left in the pause, if closed.
     pub fn remaining(&self) -> Option<Duration> {
         let now = Instant::now();
-        let until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let until = self.until.lock();
         until.filter(|t| *t > now).map(|t| t - now)
     }
 
@@ -102,7 +103,7 @@ impl SharedPause {
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
+                let probe = self.probe.lock();
                 if !probe.probing || !probe.in_flight {
                     return Ok(());
                 }
@@ -119,7 +120,7 @@ impl SharedPause {
         if self.remaining().is_some() {
             return None;
         }
-        let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
+        let mut probe = self.probe.lock();
         match (probe.probing, probe.in_flight) {
             (false, _) => Some(None),
             (true, true) => None,

@@ -20,7 +20,7 @@
 //! (governor runs on a tokio clock), so paused-time tests drive it too.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -28,6 +28,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+use parking_lot::Mutex;
 use tokio::time::{Instant, sleep_until};
 
 use super::gate::ClosedPastDeadline;
@@ -148,7 +149,7 @@ impl AdaptiveRate {
 
     /// A 429 for a request let through at `issued_at`: halve, unless already cut since.
     pub fn cut(&self, issued_at: Instant) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock();
         if st.last_cut.is_some_and(|cut| issued_at <= cut) {
             return;
         }
@@ -162,7 +163,7 @@ impl AdaptiveRate {
     /// gate really gets (`per_minute`, headroom applied): it becomes the ceiling and the rate,
     /// without a burst, unless an earlier 429 already acted since that request left.
     pub fn learn(&self, issued_at: Instant, per_minute: f64) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock();
         if st.last_cut.is_some_and(|cut| issued_at <= cut) {
             return;
         }
@@ -178,7 +179,7 @@ impl AdaptiveRate {
     /// A limit the server reported (per minute, headroom applied): the ceiling never goes
     /// above it (nor above the configured one).
     pub fn limit_ceiling(&self, per_minute: f64) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock();
         let reported = sane_rate(per_minute);
         if st
             .reported
@@ -206,7 +207,7 @@ impl AdaptiveRate {
     /// The server's quota window ends at `end` (never moved back: a late answer from the
     /// previous window does not undo the realignment).
     pub fn align_window(&self, end: Instant) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock();
         if st.window_end.is_none_or(|known| end > known) {
             st.window_end = Some(end);
         }
@@ -227,13 +228,13 @@ impl AdaptiveRate {
 
     /// (current rate, ceiling), requests per minute.
     pub fn rates(&self) -> (f64, f64) {
-        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let st = self.state.lock();
         (st.per_minute, st.ceiling)
     }
 
     /// The limiter in force, after giving back what clean recovery periods earned.
     fn current_limiter(&self) -> Arc<Limiter> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock();
         let now = Instant::now();
         let window_ended = st
             .window_end

@@ -5,7 +5,7 @@
 //! the 100 MB body in `push::client_tests`.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::{any, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as STANDARD_B64;
+use parking_lot::Mutex;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -40,7 +41,6 @@ async fn serve(answers: Vec<Canned>) -> String {
             let (status, headers, body) =
                 queue
                     .lock()
-                    .unwrap()
                     .pop_front()
                     .unwrap_or((500, vec![], String::new()));
             let mut map = HeaderMap::new();

@@ -16,9 +16,10 @@
 //! A tenant whose parts cannot be built is a problem like a broken file: it keeps what it had.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
 
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use super::catalog::{Catalog, Entry, Problem, Source};
@@ -118,28 +119,24 @@ impl TenantSet {
                 Err(p) => problems.push(p),
             }
         }
-        *set.parts.write().unwrap_or_else(|p| p.into_inner()) = parts;
+        *set.parts.write() = parts;
         set.metrics.tenants_configured(set.len());
         set.record_problems(problems);
-        *set.catalog.lock().unwrap_or_else(|p| p.into_inner()) = catalog;
+        *set.catalog.lock() = catalog;
         Ok(set)
     }
 
     /// The tenants now, by id.
     pub fn snapshot(&self) -> BTreeMap<String, Arc<TenantParts>> {
-        self.parts.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.parts.read().clone()
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<TenantParts>> {
-        self.parts
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+        self.parts.read().get(id).cloned()
     }
 
     pub fn len(&self) -> usize {
-        self.parts.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.parts.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -153,24 +150,18 @@ impl TenantSet {
 
     /// The fingerprint of the tenant ids (what replicas compare).
     pub fn digest(&self) -> u64 {
-        let parts = self.parts.read().unwrap_or_else(|p| p.into_inner());
+        let parts = self.parts.read();
         super::catalog::digest_of(parts.keys().map(String::as_str))
     }
 
     /// The problems of the last catalog applied (and parts that could not be built).
     pub fn problems(&self) -> Vec<Problem> {
-        self.problems
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.problems.read().clone()
     }
 
     /// The catalog last applied (the last good settings of tenants whose files fail now).
     pub fn catalog(&self) -> Catalog {
-        self.catalog
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.catalog.lock().clone()
     }
 
     /// Makes the set what `catalog` says; see the module doc.
@@ -218,11 +209,11 @@ impl TenantSet {
             self.metrics.consuming_forgotten(id);
         }
         self.record_problems(problems);
-        *self.catalog.lock().unwrap_or_else(|p| p.into_inner()) = catalog;
+        *self.catalog.lock() = catalog;
         let changed =
             !applied.added.is_empty() || !applied.changed.is_empty() || !applied.removed.is_empty();
         if changed {
-            *self.parts.write().unwrap_or_else(|p| p.into_inner()) = next;
+            *self.parts.write() = next;
             self.metrics.tenants_configured(self.len());
             self.version.send_modify(|v| *v += 1);
         }
@@ -255,7 +246,7 @@ impl TenantSet {
 
     /// Keeps `problems`, logs the ones that are new, and sets the gauge.
     fn record_problems(&self, problems: Vec<Problem>) {
-        let mut current = self.problems.write().unwrap_or_else(|p| p.into_inner());
+        let mut current = self.problems.write();
         for p in problems.iter().filter(|p| !current.contains(p)) {
             tracing::error!(file = %p.file.display(), tenant = p.tenant.as_deref().unwrap_or("?"), error = %p.message, "tenant configuration refused; the tenant keeps its last good settings");
         }

@@ -2,12 +2,14 @@
 //!
 //! [`World`] holds the snapshot-shaped accounting ([`TenantState`] per tenant) plus what the
 //! snapshot does not show: tokens, quota gates, live faults, Genesys rows (per principal and
-//! table, keys ascending) and ServiceNow sys_ids. The lock is a `std::sync::Mutex` held only for short, non-async sections.
+//! table, keys ascending) and ServiceNow sys_ids. The lock is a `parking_lot::Mutex`, held
+//! only for short, non-async sections.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use parking_lot::{Mutex, MutexGuard};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
@@ -52,12 +54,9 @@ impl Shared {
         }
     }
 
-    /// Locks the world. A panic while holding the lock cannot leave it half-updated in a way
-    /// that matters to a simulator, so poisoning is ignored.
+    /// Locks the world.
     pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
-        self.world
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.world.lock()
     }
 
     pub(crate) fn snapshot(&self) -> SimState {

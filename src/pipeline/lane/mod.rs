@@ -15,9 +15,10 @@ mod parking;
 pub mod pending;
 mod request;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
@@ -224,7 +225,6 @@ fn accept(
     let held = lane
         .high_water
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
         .get(kind, script)
         .filter(|held| *held >= offer.change.version());
     if let Some(held) = held {

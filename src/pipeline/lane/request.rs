@@ -150,10 +150,7 @@ fn reached(
 ) {
     let kind = lane.target.kind();
     let script = job.change.script_id();
-    lane.high_water
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .record(kind, script, version);
+    lane.high_water.lock().record(kind, script, version);
     pending.finish(script, None);
     let label = if pushed {
         PushOutcomeLabel::Delivered

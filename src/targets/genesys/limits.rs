@@ -5,9 +5,9 @@
 //! and a configured `requests_per_minute` that disagrees is logged. The read is one request
 //! (no retries): a refused or failed read changes nothing, the configured quota stays.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -44,12 +44,11 @@ impl OrgLimits {
     pub(super) fn due(&self) -> bool {
         self.read_at
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .is_none_or(|at| at.elapsed() >= REREAD_AFTER)
     }
 
     fn mark_read(&self) {
-        *self.read_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.read_at.lock() = Some(Instant::now());
     }
 }
 

@@ -10,8 +10,8 @@
 //! writes start with `PUT` (then `POST` on 404): the pre-listing behaviour.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
+use parking_lot::Mutex;
 use serde_json::Value;
 
 /// Rows asked for per listing request. Full rows carry the disclaimer (up to 8 KiB), so 250
@@ -114,9 +114,8 @@ impl RowKnowledge {
         self.lock().rows.remove(key);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
-        // Plain data: a panic elsewhere cannot leave it inconsistent.
-        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Known> {
+        self.known.lock()
     }
 }
 
