@@ -2,13 +2,16 @@
 # scriptsync container image: built with cargo on the Rust image, run as a non-root user on a
 # distroless base (glibc, CA certificates, no shell, no package manager).
 #
-#   docker build -t scriptsync:dev .          (BuildKit: the default of Docker 23+ and podman)
+#   docker build -t scriptsync:dev .       (BuildKit, the default of Docker 23+)
+#   buildah bud -t scriptsync:dev .        (or podman build: buildah ≥ 1.24 has cache mounts)
 #
-# What was checked without a container runtime (none runs on the development machines): the
-# build context this file and .dockerignore give (the repository without target/, .git/, .ci/,
-# helm/, docs/, tests/data/) compiles the binary with `cargo check --locked --offline --bin
-# scriptsync`; the image itself has not been built here.
-#   docker run --rm -v "$PWD/config:/etc/scriptsync:ro" scriptsync:dev check-config --config /etc/scriptsync/example.toml
+# Built and run on the development machine (no daemon, no registry) with Debian's buildah 1.28
+# and podman 4.3 on stand-in bases: .ci/image/build-offline.sh says how, with its timings.
+#   docker run --rm -v "$PWD/config:/etc/scriptsync:ro" \
+#     -e SCRIPTSYNC_BROKER_PASSWORD=x -e ACME_GENESYS_CLIENT_SECRET=x \
+#     -e GLOBEX_GENESYS_CLIENT_SECRET=x -e GLOBEX_SERVICENOW_CLIENT_SECRET=x \
+#     scriptsync:dev check-config --config /etc/scriptsync/example.toml
+# (example.toml names its secrets by environment variable: check-config refuses unset ones.)
 #
 # Both bases are build arguments, so a release pins them by digest:
 #   docker build --build-arg RUST_IMAGE=rust:1.95-slim-bookworm@sha256:<digest> \
