@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Context;
 use super::call;
-use super::genesys::refused;
+use super::refusal::refused;
 use super::report::{Checks, Finding};
 use super::table_schema::scriptsync_schema;
 use crate::change::TargetKind;

@@ -13,8 +13,10 @@
 pub mod broker;
 pub mod call;
 pub mod create_table;
+pub mod datatable;
 pub mod genesys;
 pub mod hosts;
+pub mod refusal;
 pub mod report;
 pub mod servicenow;
 pub mod table_schema;

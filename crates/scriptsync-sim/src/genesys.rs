@@ -3,14 +3,13 @@
 //! - data-table rows: `POST …/rows` (create), `GET …/rows` (list), `GET`, `PUT` and `DELETE
 //!   …/rows/{key}` (read, update, delete: 204), with the store in [`super::datatable`] and the
 //!   listing in [`super::rows_page`];
+//! - the tables themselves (read, search by name, create) in [`super::genesys_tables`];
 //! - `POST /api/v2/scripts/published`;
 //! - `GET /api/v2/organizations/limits/namespaces/{namespace}` ([`super::limits`]);
 //! - the login, `POST /oauth/token`, is in [`super::oauth`].
 //!
 //! Each handler runs inside the common path of [`super::genesys_api::api`] (auth, admission,
 //! accounting, correlation id).
-
-use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,6 +22,7 @@ use serde_json::{Value, json};
 use super::codes::GenesysError;
 use super::datatable::{self, RowRules};
 use super::genesys_api::{Reply, api};
+use super::genesys_tables::{self, query_of};
 use super::oauth::genesys_login;
 use super::respond::rfc3339_now;
 use super::world::{Sim, World};
@@ -41,9 +41,12 @@ pub(crate) fn routes() -> Router<Sim> {
         )
         .route(
             "/api/v2/flows/datatables",
-            get(find_tables).post(create_table),
+            get(genesys_tables::find_tables).post(genesys_tables::create_table),
         )
-        .route("/api/v2/flows/datatables/{table}", get(read_table))
+        .route(
+            "/api/v2/flows/datatables/{table}",
+            get(genesys_tables::read_table),
+        )
         .route("/api/v2/scripts/published", post(publish))
         .route(
             "/api/v2/organizations/limits/namespaces/{namespace}",
@@ -65,72 +68,6 @@ fn table_access(
     table_defs::find(world, config.genesys_datatables.as_ref(), principal, table).map(|_| ())
 }
 
-/// The query string of `uri` as a map.
-fn query_of(uri: &Uri) -> HashMap<String, String> {
-    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-/// `GET /api/v2/flows/datatables/{id}?expand=schema`: the table, with its schema when asked.
-async fn read_table(
-    State(sim): State<Sim>,
-    Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let with_schema = query_of(&uri)
-        .get("expand")
-        .is_some_and(|e| e.split(',').any(|part| part.trim() == "schema"));
-    let shared = sim.clone();
-    api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        let spec = table_defs::find(world, configured, principal, &table)?;
-        Ok(Reply::Json(table_defs::entity(&table, &spec, with_schema)))
-    })
-    .await
-}
-
-/// `GET /api/v2/flows/datatables?name=…`: the tables of that name, one page.
-async fn find_tables(
-    State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let name = query_of(&uri).remove("name").unwrap_or_default();
-    let shared = sim.clone();
-    api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        let entities = table_defs::named(world, configured, principal, &name);
-        let total = entities.len();
-        Ok(Reply::Json(json!({
-            "entities": entities, "pageNumber": 1, "pageSize": 25, "total": total,
-            "pageCount": usize::from(total > 0),
-        })))
-    })
-    .await
-}
-
-/// `POST /api/v2/flows/datatables` with `{name, schema}`.
-async fn create_table(
-    State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let shared = sim.clone();
-    api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::CREATE_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        table_defs::create(world, configured, principal, &body).map(Reply::Json)
-    })
-    .await
-}
 /// What every handler needs of its request besides the path and body.
 type Call = (Method, Uri, HeaderMap);
 

@@ -48,12 +48,12 @@
 //!   order of an API request;
 //! - `faults`: [`Faults`]; `injected`: [`InjectedResponse`]; `fault_state`: their live
 //!   countdowns; `tokens`: tokens and credentials;
-//! - `genesys`: the Genesys routes and handlers; `genesys_api`: their common path and error
-//!   dialect; `codes`: Genesys statuses and error codes (the public constants below);
+//! - `genesys`: the Genesys routes and handlers (`genesys_tables`: those of the tables
+//!   themselves); `genesys_api`: their common path and error dialect; `codes`: Genesys statuses and error codes (the public constants below);
 //!   `datatable` (+ `datatable_tests`) + `rows_page`: the row store and its listing; `limits`:
 //!   the org limits endpoint; `table_defs`: the tables themselves and their schemas;
 //!   `permissions`: which permission each call needs;
-//! - `servicenow` + `oauth` + `batch`: the ServiceNow endpoints; `transform` (+
+//! - `servicenow` + `oauth` + `batch` + `staging`: the ServiceNow endpoints; `transform` (+
 //!   `transform_tests`) + `coalesce` + `import_result`: the import transform, its decision
 //!   (upsert or retire) and its result rows;
 //! - `respond`: shared response builders; `admin`: the `/_sim` endpoints.
@@ -79,6 +79,7 @@ pub mod fixtures;
 mod gate;
 mod genesys;
 mod genesys_api;
+mod genesys_tables;
 mod import_result;
 mod injected;
 mod limits;
@@ -88,6 +89,7 @@ mod quota;
 mod respond;
 mod rows_page;
 mod servicenow;
+mod staging;
 mod state;
 pub mod table_defs;
 mod tokens;

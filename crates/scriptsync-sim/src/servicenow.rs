@@ -21,6 +21,7 @@ use super::batch;
 use super::gate::{self, RateHeaders, Refusal};
 use super::oauth::servicenow_login;
 use super::respond::{self, Dialect, dropped, json_response};
+use super::staging;
 use super::tokens::{self, TokenCheck};
 use super::transform::Importer;
 use super::world::{Sim, World};
@@ -40,8 +41,11 @@ pub(crate) fn routes() -> Router<Sim> {
     Router::new()
         .route("/oauth_token.do", post(servicenow_login))
         .route("/api/now/import/{table}", post(import_one))
-        .route("/api/now/import/{table}/{sys_id}", get(read_staging_record))
-        .route("/api/now/table/{table}", get(read_table))
+        .route(
+            "/api/now/import/{table}/{sys_id}",
+            get(staging::read_staging_record),
+        )
+        .route("/api/now/table/{table}", get(staging::read_table))
         .route(
             "/api/now/import/{table}/insertMultiple",
             post(insert_multiple),
@@ -51,7 +55,7 @@ pub(crate) fn routes() -> Router<Sim> {
 
 /// Which API a call is, for the parts of the common path that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+pub(crate) enum Endpoint {
     Import,
     InsertMultiple,
     Batch,
@@ -71,7 +75,7 @@ async fn import_one(
         &headers,
         Endpoint::Import,
         move |world, importer| match serde_json::from_slice::<Value>(&body) {
-            _ if !importer.config.has_staging_table(&table) => invalid_table(&table),
+            _ if !importer.config.has_staging_table(&table) => staging::invalid_table(&table),
             Ok(record @ Value::Object(_)) => {
                 json_response(StatusCode::CREATED, importer.import(world, &table, &record))
             }
@@ -100,7 +104,7 @@ async fn insert_multiple(
         Endpoint::InsertMultiple,
         move |world, importer| {
             if !importer.config.has_staging_table(&table) {
-                return invalid_table(&table);
+                return staging::invalid_table(&table);
             }
             let request: Value = serde_json::from_slice(&body).unwrap_or_default();
             let Some(records) = request.get("records").and_then(Value::as_array) else {
@@ -123,66 +127,6 @@ async fn insert_multiple(
     .await
 }
 
-/// `GET /api/now/import/{table}/{sys_id}`: the simulator keeps no staging rows, so a table
-/// that exists answers "No Record found" (404) for any sys_id, like an instance asked for a
-/// record it does not have; an unknown table answers "Invalid table".
-async fn read_staging_record(
-    State(sim): State<Sim>,
-    Path((table, _sys_id)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        Endpoint::Import,
-        move |_, importer| {
-            if !importer.config.has_staging_table(&table) {
-                return invalid_table(&table);
-            }
-            error(
-                StatusCode::NOT_FOUND,
-                "No Record found",
-                "Record doesn't exist or ACL restricts the record retrieval",
-            )
-        },
-    )
-    .await
-}
-
-/// `GET /api/now/table/{table}` (Table API), for the staging tables only: the simulator keeps
-/// no staging rows, so a table it has answers an empty `result`; any other table answers 400
-/// "Invalid table", as the Table API does for a table the instance does not have.
-async fn read_table(
-    State(sim): State<Sim>,
-    Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        Endpoint::Import,
-        move |_, importer| match importer.config.has_staging_table(&table) {
-            true => json_response(StatusCode::OK, json!({"result": []})),
-            false => invalid_table(&table),
-        },
-    )
-    .await
-}
-
-/// The answer for a staging table the instance does not have.
-pub(crate) fn invalid_table(table: &str) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        json!({"error": {"message": format!("Invalid table {table}"), "detail": null}, "status": "failure"}),
-    )
-}
-
 async fn batch_call(
     State(sim): State<Sim>,
     method: Method,
@@ -202,7 +146,7 @@ async fn batch_call(
 
 /// The common path of an API call: auth → admission → `handle` (or a truncated 200) →
 /// accounting → rate-limit headers and the transaction id.
-async fn api<F>(
+pub(crate) async fn api<F>(
     sim: &Sim,
     (method, uri): (&Method, &Uri),
     headers: &HeaderMap,

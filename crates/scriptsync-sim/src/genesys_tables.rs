@@ -1,0 +1,83 @@
+//! Genesys data tables themselves over HTTP: `GET /api/v2/flows/datatables/{id}` (with
+//! `?expand=schema`), `GET /api/v2/flows/datatables?name=…`, `POST /api/v2/flows/datatables`.
+//! The tables and their schemas are [`super::table_defs`]'s; each call needs its permission
+//! ([`super::permissions`]) and runs inside the common path of [`super::genesys_api::api`].
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use serde_json::json;
+
+use super::genesys_api::{Reply, api};
+use super::world::Sim;
+use super::{permissions, table_defs};
+
+/// The query string of `uri` as a map.
+pub(crate) fn query_of(uri: &Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// `GET /api/v2/flows/datatables/{id}?expand=schema`: the table, with its schema when asked.
+pub(crate) async fn read_table(
+    State(sim): State<Sim>,
+    Path(table): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let with_schema = query_of(&uri)
+        .get("expand")
+        .is_some_and(|e| e.split(',').any(|part| part.trim() == "schema"));
+    let shared = sim.clone();
+    api(&sim, (&method, &uri), &headers, |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
+        let configured = shared.config.genesys_datatables.as_ref();
+        let spec = table_defs::find(world, configured, principal, &table)?;
+        Ok(Reply::Json(table_defs::entity(&table, &spec, with_schema)))
+    })
+    .await
+}
+
+/// `GET /api/v2/flows/datatables?name=…`: the tables of that name, one page.
+pub(crate) async fn find_tables(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let name = query_of(&uri).remove("name").unwrap_or_default();
+    let shared = sim.clone();
+    api(&sim, (&method, &uri), &headers, |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
+        let configured = shared.config.genesys_datatables.as_ref();
+        let entities = table_defs::named(world, configured, principal, &name);
+        let total = entities.len();
+        Ok(Reply::Json(json!({
+            "entities": entities, "pageNumber": 1, "pageSize": 25, "total": total,
+            "pageCount": usize::from(total > 0),
+        })))
+    })
+    .await
+}
+
+/// `POST /api/v2/flows/datatables` with `{name, schema}`.
+pub(crate) async fn create_table(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let shared = sim.clone();
+    api(&sim, (&method, &uri), &headers, |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::CREATE_TABLE)?;
+        let configured = shared.config.genesys_datatables.as_ref();
+        table_defs::create(world, configured, principal, &body).map(Reply::Json)
+    })
+    .await
+}
