@@ -19,7 +19,10 @@
 //! - [`broker`]: everything lapin: connection, topology, consumers, confirmed publishing.
 //! - [`cluster`]: replica membership (heartbeats on an exchange) and tenant ownership
 //!   (rendezvous hashing) for several replicas.
-//! - [`pipeline`]: intake, batcher (coalescing), flush, ack tracker; composition only.
+//! - [`pipeline`]: per tenant, intake (decode, validate) → the ack tracker (what each delivery
+//!   still owes) → one lane per (tenant, target) (the newest version per script, chosen when
+//!   the gate admits a request, retried) → settle (ack, or dead-letter then ack) or park (a
+//!   wait queue while a gate stays closed); composition only.
 //! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
 //! - [`publish`]: the publisher API (`ChangePublisher`: properties, confirms, unroutable
 //!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).

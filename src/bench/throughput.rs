@@ -2,8 +2,9 @@
 //! confirms while the worker (a child process) consumes; the clock stops when the worker's
 //! `/metrics` show every change consumed and none in flight (acked after both targets).
 //! B: every change a different script; C: 10 versions per script, published back to back,
-//! so the batcher coalesces. Also the worker's CPU-seconds per 1,000 changes and peak RSS,
-//! and a check that the simulator holds the newest version of every script at both targets.
+//! so the lanes coalesce them (only the newest pending version of a script is sent). Also
+//! the worker's CPU-seconds per 1,000 changes and peak RSS, and a check that the simulator
+//! holds the newest version of every script at both targets.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -346,7 +346,8 @@ pub enum ServiceNowAuth {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceNowMode {
-    /// One Batch API call per flush; each record judged on its own.
+    /// One Batch API call per request the lane sends (up to `batch.max_changes` records);
+    /// each record judged on its own.
     #[default]
     Batch,
     /// `insertMultiple`: fastest, no per-record outcome.

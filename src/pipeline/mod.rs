@@ -3,10 +3,9 @@
 //! each delivery still owes) → one [`lane`] per (tenant, target) (pending newest version per
 //! script, late binding at the gate, retries) → back to the tracker → [`settle`] (ack, or
 //! DLQ-then-ack), or [`park`] (a copy to the wait queue while a gate stays closed, then ack).
-//! [`tenant`] composes them per tenant; [`order`] keeps the
-//! no-older-over-newer rule; [`panics`] supervises the tasks. No protocol details live here:
-//! the broker and the targets are
-//! behind their own modules.
+//! [`tenant`] composes them per tenant; [`order`] keeps the no-older-over-newer rule;
+//! [`panics`] supervises the tasks. No protocol details live here: the broker and the
+//! targets are behind their own modules.
 
 pub mod context;
 pub mod intake;
