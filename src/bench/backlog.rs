@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::context::{Ctx, UNLIMITED, simulator, wait_settled};
-use super::progress::Progress;
-use super::report::{Row, Verdict};
+use super::progress::ScenarioProgress;
+use super::report::{Row, RowVerdict};
 use super::rig::{self, Rig, Timed, change};
 
 const TENANTS: usize = 20;
@@ -50,7 +50,7 @@ pub async fn rows(ctx: &Ctx) -> Vec<Row> {
                     d.genesys_writes
                 );
                 row.target = format!("peak RSS ≤ {MAX_RSS_MIB} MiB");
-                row.verdict = Verdict::all(&[d.peak_rss_mib <= MAX_RSS_MIB]);
+                row.verdict = RowVerdict::all(&[d.peak_rss_mib <= MAX_RSS_MIB]);
                 row.value("peak_rss_mib", d.peak_rss_mib)
                     .value("peak_heap_mib", d.peak_allocator_mib.0)
                     .value("peak_allocator_resident_mib", d.peak_allocator_mib.1)
@@ -85,7 +85,7 @@ async fn pass(ctx: &Ctx, rig: &Rig, n: usize) -> anyhow::Result<Drained> {
         }
     });
     let queued = AtomicU64::new(0);
-    let mut filling = Progress::new(&format!("{label} queueing"), n as u64, ctx.plain);
+    let mut filling = ScenarioProgress::new(&format!("{label} queueing"), n as u64, ctx.plain);
     let fill = rig.publish(backlog, |_, _| {
         let q = queued.fetch_add(1, Ordering::Relaxed) + 1;
         if q.is_multiple_of(1000) {
@@ -100,7 +100,8 @@ async fn pass(ctx: &Ctx, rig: &Rig, n: usize) -> anyhow::Result<Drained> {
         let worker = ctx.worker(rig, &sim, UNLIMITED).await?;
         let started = Instant::now();
         let deadline = started + Duration::from_secs(120 + n as u64 / 500);
-        let mut progress = Progress::new(&format!("{label} draining"), published, ctx.plain);
+        let mut progress =
+            ScenarioProgress::new(&format!("{label} draining"), published, ctx.plain);
         let done = wait_settled(&worker, || published, deadline, &mut progress).await?;
         let peak = worker.peak_rss_mib().unwrap_or(0.0);
         progress.finish(&format!("peak RSS {peak:.1} MiB"));

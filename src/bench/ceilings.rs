@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::context::{Ctx, UNLIMITED, simulator};
 use super::direct::{Direct, send};
-use super::progress::Progress;
+use super::progress::ScenarioProgress;
 use super::rig::{self, Rig, Timed, change};
 use crate::broker::QueueConsumer;
 
@@ -48,7 +48,7 @@ async fn broker_pass(ctx: &Ctx, rig: &Rig, messages: usize) -> anyhow::Result<f6
             }
         }));
     }
-    let mut progress = Progress::new("A(a) broker alone", messages as u64, ctx.plain);
+    let mut progress = ScenarioProgress::new("A(a) broker alone", messages as u64, ctx.plain);
     let started = Instant::now();
     let changes = spread(&rig.tenants, messages).map(|change| Timed { at: None, change });
     let publish = rig.publish(changes, |_, _| {});
@@ -82,7 +82,8 @@ pub async fn http_alone(ctx: &Ctx, changes: usize) -> anyhow::Result<f64> {
     let direct = Direct::new(&sim.base_url())?;
     let tenants = rig::tenants(TENANTS);
     let per_tenant = changes / TENANTS;
-    let mut progress = Progress::new("A(b) HTTP alone", (per_tenant * TENANTS) as u64, ctx.plain);
+    let mut progress =
+        ScenarioProgress::new("A(b) HTTP alone", (per_tenant * TENANTS) as u64, ctx.plain);
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let work = tenants.iter().map(|tenant| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use scriptsync_sim::{SimHandle, fixtures};
 use tokio::time::Instant;
 
-use super::progress::Progress;
+use super::progress::ScenarioProgress;
 use super::rig::Rig;
 use super::worker::{Quota, WorkerProcess, WorkerSettings, WorkerSpec};
 
@@ -78,7 +78,7 @@ pub async fn wait_settled(
     worker: &WorkerProcess,
     published: impl Fn() -> u64,
     deadline: Instant,
-    progress: &mut Progress,
+    progress: &mut ScenarioProgress,
 ) -> anyhow::Result<Instant> {
     loop {
         let m = worker.metrics().await?;

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::context::Ctx;
 use super::paced::{Paced, Who};
-use super::progress::Progress;
-use super::report::{Row, Verdict};
+use super::progress::ScenarioProgress;
+use super::report::{Row, RowVerdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
 
@@ -99,7 +99,7 @@ async fn measure(ctx: &Ctx, paced: &mut Paced, window: Duration) -> anyhow::Resu
         }
     }
     let total = schedule.len() as u64;
-    let mut progress = Progress::new("I", total, ctx.plain);
+    let mut progress = ScenarioProgress::new("I", total, ctx.plain);
     paced.publish(schedule).await?;
     let both = [SimTarget::Genesys, SimTarget::Servicenow];
     let deadline = Instant::now() + window + Duration::from_secs(ctx.size(180, 60));
@@ -185,7 +185,7 @@ fn row(what: &str, m: &HourRule) -> Row {
         m.retry_after_max
     );
     row.target = "0 dead-lettered, 0 violations, all delivered, Genesys p99 ≤ 1 s".into();
-    row.verdict = Verdict::all(&[
+    row.verdict = RowVerdict::all(&[
         m.dead_lettered == 0,
         m.violations == 0,
         m.servicenow.missing == 0 && m.genesys.missing == 0,

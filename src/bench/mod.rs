@@ -127,7 +127,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let failed = report
         .rows
         .iter()
-        .any(|r| r.verdict == report::Verdict::Failed);
+        .any(|r| r.verdict == report::RowVerdict::Failed);
     Ok(if failed {
         ExitCode::FAILURE
     } else {

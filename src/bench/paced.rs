@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::context::{Ctx, simulator};
 use super::naive::Naive;
-use super::progress::Progress;
+use super::progress::ScenarioProgress;
 use super::rig::{Rig, Timed};
 use super::worker::{Quota, WorkerProcess};
 
@@ -130,7 +130,7 @@ impl Paced {
         targets: &[SimTarget],
         include: impl Fn(&str) -> bool,
         deadline: Instant,
-        progress: &mut Progress,
+        progress: &mut ScenarioProgress,
     ) -> anyhow::Result<()> {
         loop {
             self.arrivals.drain(&mut self.events);

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use super::bound::{IdealSender, Publication};
 use super::context::Ctx;
 use super::paced::{Paced, Who};
-use super::progress::Progress;
-use super::report::{Row, Verdict};
+use super::progress::ScenarioProgress;
+use super::report::{Row, RowVerdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
 
@@ -83,7 +83,7 @@ async fn measure(
         }
     }
     let total = schedule.len() as u64;
-    let mut progress = Progress::new(&format!("H {}", who.as_str()), total, ctx.plain);
+    let mut progress = ScenarioProgress::new(&format!("H {}", who.as_str()), total, ctx.plain);
     paced.publish(schedule).await?;
     let both = [SimTarget::Genesys, SimTarget::Servicenow];
     let deadline = Instant::now() + Duration::from_secs(ctx.size(240, 90));
@@ -177,12 +177,12 @@ fn row(id: &str, what: &str, p: &Pressure) -> Row {
         "Genesys p99 ≤ 1.2 × bound, ServiceNow p99 ≤ 1 s, ≤ 1.1 requests per script".into();
     if id.ends_with("scriptsync") {
         row.verdict = match ratio {
-            Some(ratio) => Verdict::all(&[
+            Some(ratio) => RowVerdict::all(&[
                 ratio <= 1.2,
                 p99(&p.servicenow) <= 1.0,
                 p.requests_per_script <= 1.1,
             ]),
-            None => Verdict::Info,
+            None => RowVerdict::Info,
         };
     }
     let mut values = |prefix: &str, s: &LatencySummary| {

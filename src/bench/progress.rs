@@ -1,4 +1,4 @@
-//! Progress of the running scenario: an indicatif bar on a terminal, or a plain line every
+//! ScenarioProgress of the running scenario: an indicatif bar on a terminal, or a plain line every
 //! two seconds with `--plain` or when stderr is not a terminal (CI logs).
 
 use std::io::IsTerminal;
@@ -11,14 +11,14 @@ use tokio::time::Instant;
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
 /// The progress display of one scenario step.
-pub struct Progress {
+pub struct ScenarioProgress {
     bar: Option<ProgressBar>,
     label: String,
     total: u64,
     last_line: Option<Instant>,
 }
 
-impl Progress {
+impl ScenarioProgress {
     /// A display for `label`, counting up to `total`.
     pub fn new(label: &str, total: u64, plain: bool) -> Self {
         let bar = (!plain && std::io::stderr().is_terminal()).then(|| {

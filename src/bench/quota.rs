@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::context::Ctx;
 use super::paced::{Paced, Who};
-use super::progress::Progress;
-use super::report::{Row, Verdict};
+use super::progress::ScenarioProgress;
+use super::report::{Row, RowVerdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
 
@@ -171,7 +171,7 @@ async fn measure(
         }
     }
     let label = variant.id(who);
-    let mut progress = Progress::new(&label, period.as_secs(), ctx.plain);
+    let mut progress = ScenarioProgress::new(&label, period.as_secs(), ctx.plain);
     let before = paced.sim.state();
     let ticker = async {
         loop {
@@ -229,8 +229,8 @@ fn row(id: &str, what: &str, who: Who, headroom: f64, u: &QuotaUse) -> Row {
         floor * 100.0
     );
     row.verdict = match who {
-        Who::Scriptsync => Verdict::all(&[used >= floor, per_1000 <= 10.0, u.violations == 0]),
-        Who::Naive => Verdict::Info,
+        Who::Scriptsync => RowVerdict::all(&[used >= floor, per_1000 <= 10.0, u.violations == 0]),
+        Who::Naive => RowVerdict::Info,
     };
     row.value("requests_sent", u.sent as f64)
         .value("requests_allowed", u.allowed)

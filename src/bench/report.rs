@@ -13,7 +13,7 @@ use super::worker::WorkerSettings;
 /// Whether a row's figure meets the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum RowVerdict {
     Met,
     Missed,
     /// No target: a figure to compare against (ceilings, baselines, H today).
@@ -22,7 +22,7 @@ pub enum Verdict {
     Failed,
 }
 
-impl Verdict {
+impl RowVerdict {
     fn as_str(self) -> &'static str {
         match self {
             Self::Met => "met",
@@ -51,7 +51,7 @@ pub struct Row {
     pub figure: String,
     pub ratio: String,
     pub target: String,
-    pub verdict: Verdict,
+    pub verdict: RowVerdict,
     /// The figures as numbers, for the JSON.
     pub values: BTreeMap<String, f64>,
 }
@@ -64,7 +64,7 @@ impl Row {
             figure: String::new(),
             ratio: String::new(),
             target: String::new(),
-            verdict: Verdict::Info,
+            verdict: RowVerdict::Info,
             values: BTreeMap::new(),
         }
     }
@@ -73,7 +73,7 @@ impl Row {
     pub fn failed(id: &str, what: &str, error: &anyhow::Error) -> Self {
         let mut row = Self::new(id, what);
         row.figure = format!("error: {error:#}");
-        row.verdict = Verdict::Failed;
+        row.verdict = RowVerdict::Failed;
         row
     }
 

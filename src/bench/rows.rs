@@ -3,7 +3,7 @@
 
 use super::ceilings;
 use super::context::Ctx;
-use super::report::{Row, Verdict};
+use super::report::{Row, RowVerdict};
 use super::throughput::{self, Throughput};
 
 /// The ceilings measured in this run (None: not measured or failed).
@@ -82,7 +82,7 @@ fn throughput_row(
     let ratio = ceiling.map(|c| t.per_second / c);
     row.ratio = ratio.map_or("n/a".into(), |r| format!("{r:.2} × {ceiling_name}"));
     row.target = format!("≥ {min_rate:.0}/s and ≥ {min_ratio} × {ceiling_name}");
-    row.verdict = Verdict::all(&[
+    row.verdict = RowVerdict::all(&[
         t.per_second >= min_rate,
         ratio.is_some_and(|r| r >= min_ratio),
     ]);

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use super::context::Ctx;
 use super::paced::{Paced, Who};
-use super::progress::Progress;
-use super::report::{Row, Verdict};
+use super::progress::ScenarioProgress;
+use super::report::{Row, RowVerdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
 
@@ -113,7 +113,7 @@ async fn measure(
         if noisy { "noisy" } else { "quiet" }
     );
     let in_quota = |t: &str| t != noisy_org;
-    let mut progress = Progress::new(
+    let mut progress = ScenarioProgress::new(
         &label,
         (bursts as usize * BURST * (TENANTS - 1)) as u64,
         ctx.plain,
@@ -153,9 +153,9 @@ fn row(id: &str, what: &str, who: Who, quiet: &LatencySummary, noisy: &LatencySu
     row.target = "100 % within 5 s, p99 ≤ 1 s, moved ≤ 20 %".into();
     row.verdict = match who {
         Who::Scriptsync => {
-            Verdict::all(&[noisy.share_within >= 1.0, p99(noisy) <= 1.0, moved <= 0.20])
+            RowVerdict::all(&[noisy.share_within >= 1.0, p99(noisy) <= 1.0, moved <= 0.20])
         }
-        Who::Naive => Verdict::Info,
+        Who::Naive => RowVerdict::Info,
     };
     row.value("p50_seconds", noisy.p50.unwrap_or_default().as_secs_f64())
         .value("p99_seconds", p99(noisy))

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use super::context::Ctx;
 use super::paced::{Paced, Who};
-use super::progress::Progress;
-use super::report::{Row, Verdict};
+use super::progress::ScenarioProgress;
+use super::report::{Row, RowVerdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
 use crate::budget::{held_at_most, predicted_rss_mib};
@@ -99,7 +99,7 @@ async fn measure(
             });
         }
     }
-    let mut progress = Progress::new(&format!("J {n}"), (n * BURST) as u64, ctx.plain);
+    let mut progress = ScenarioProgress::new(&format!("J {n}"), (n * BURST) as u64, ctx.plain);
     paced.publish(schedule).await?;
     let both = [SimTarget::Genesys, SimTarget::Servicenow];
     let deadline = Instant::now() + Duration::from_secs(60 + n as u64 / 10);
@@ -148,7 +148,7 @@ fn row(id: &str, what: &str, s: &Scaled) -> Row {
         MAX_READY.as_secs(),
         MAX_FORMULA_MISS * 100.0
     );
-    row.verdict = Verdict::all(&[
+    row.verdict = RowVerdict::all(&[
         s.ready <= MAX_READY,
         s.idle_rss_mib <= MAX_IDLE_RSS_MIB,
         // The formula's constants are a release build's.

@@ -13,7 +13,7 @@ use scriptsync_sim::{SimHandle, SimState};
 use tokio::time::Instant;
 
 use super::context::{Ctx, UNLIMITED, simulator, wait_settled};
-use super::progress::Progress;
+use super::progress::ScenarioProgress;
 use super::rig::{self, Rig, Timed, change};
 use crate::change::ScriptChange;
 
@@ -67,7 +67,7 @@ async fn drive(
 ) -> anyhow::Result<Throughput> {
     let worker = ctx.worker(rig, sim, UNLIMITED).await?;
     let all = generate(&rig.tenants, changes, versions);
-    let mut progress = Progress::new(label, all.len() as u64, ctx.plain);
+    let mut progress = ScenarioProgress::new(label, all.len() as u64, ctx.plain);
     let total = AtomicU64::new(0);
     let cpu_before = worker.cpu_seconds().unwrap_or(0.0);
     let started = Instant::now();

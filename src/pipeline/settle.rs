@@ -13,7 +13,7 @@ use crate::dlq::{DeadLetter, Reason};
 use crate::targets::FailureReason;
 
 use super::context::TenantContext;
-use super::tracker::{Settled, Verdict};
+use super::tracker::{Settled, Settlement};
 
 /// Publishes `dl` for `inbound` (confirm awaited) and then acks it.
 pub async fn dead_letter_and_ack(ctx: &TenantContext, inbound: Inbound, dl: DeadLetter) {
@@ -35,17 +35,17 @@ pub async fn dead_letter_and_ack(ctx: &TenantContext, inbound: Inbound, dl: Dead
     }
 }
 
-/// Carries out the verdict for one settled delivery and records its metrics.
+/// Carries out the settlement for one settled delivery and records its metrics.
 pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
     ctx.metrics.inflight_add(&ctx.tenant, -1);
     let Settled {
         token,
         change,
-        verdict,
+        settlement,
     } = settled;
-    match verdict {
-        Verdict::Delivered | Verdict::Superseded | Verdict::Parked => {
-            if verdict == Verdict::Superseded {
+    match settlement {
+        Settlement::Delivered | Settlement::Superseded | Settlement::Parked => {
+            if settlement == Settlement::Superseded {
                 ctx.metrics.superseded(&ctx.tenant);
             }
             // Only the ack handle waits for the ack: the body, properties and span of a
@@ -61,7 +61,7 @@ pub async fn settle(ctx: &TenantContext, settled: Settled<Inbound>) {
                 }
             }
         }
-        Verdict::DeadLetter(failures) => {
+        Settlement::DeadLetter(failures) => {
             let (first_target, first) = &failures[0];
             // One reason per letter: the one that most needs a person (a key to fix, a table
             // to make room in), then a refusal, then a spent budget.

@@ -31,7 +31,7 @@ use super::intake::{Admitted, intake};
 use super::lane::{LaneContext, Offer, Report, Reporter, run_lane};
 use super::park::{ParkedCopy, park};
 use super::settle::settle;
-use super::tracker::{AckTracker, Settled, Verdict};
+use super::tracker::{AckTracker, Settled, Settlement};
 
 /// Batching parameters of the tenant's lanes.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +74,7 @@ impl Settler {
     fn settle_all(&self, settled: Vec<Settled<Inbound>>) {
         let (letters, acks): (Vec<_>, Vec<_>) = settled
             .into_iter()
-            .partition(|s| matches!(s.verdict, Verdict::DeadLetter(_)));
+            .partition(|s| matches!(s.settlement, Settlement::DeadLetter(_)));
         for s in letters {
             let ctx = self.ctx.clone();
             let span = s.token.span.clone();

@@ -8,7 +8,7 @@
 //! ([`AckTracker::failed`]; those deliveries owe that target a dead letter), or it handed `v`
 //! to a wait queue while the target's gate stays closed ([`AckTracker::handed_off`]; the copy
 //! there now owes that target for them). When a delivery owes nothing more it is settled with
-//! a [`Verdict`]: delivered (its own version was pushed somewhere), parked (its own version
+//! a [`Settlement`]: delivered (its own version was pushed somewhere), parked (its own version
 //! waits in a wait queue), superseded (a newer or equal version holds or carries each target),
 //! or dead-lettered owing exactly the targets that failed.
 
@@ -20,7 +20,7 @@ use crate::targets::PushFailure;
 
 /// The terminal action owed to one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Settlement {
     /// Its own version reached at least one target; every owed target is satisfied.
     Delivered,
     /// Every owed target holds (or a parked newer copy carries) a newer or the same version.
@@ -32,15 +32,15 @@ pub enum Verdict {
     DeadLetter(Vec<(TargetKind, PushFailure)>),
 }
 
-/// A delivery whose outcome is final: carry out `verdict` for `token`.
+/// A delivery whose outcome is final: carry out `settlement` for `token`.
 #[derive(Debug)]
 pub struct Settled<T> {
     pub token: T,
     pub change: Arc<ScriptChange>,
-    pub verdict: Verdict,
+    pub settlement: Settlement,
 }
 
-struct Waiting<T> {
+struct Owing<T> {
     token: T,
     change: Arc<ScriptChange>,
     owed: Vec<TargetKind>,
@@ -49,28 +49,28 @@ struct Waiting<T> {
     parked_own: bool,
 }
 
-impl<T> Waiting<T> {
+impl<T> Owing<T> {
     fn settle(self) -> Settled<T> {
-        let verdict = if !self.failures.is_empty() {
-            Verdict::DeadLetter(self.failures)
+        let settlement = if !self.failures.is_empty() {
+            Settlement::DeadLetter(self.failures)
         } else if self.pushed_own {
-            Verdict::Delivered
+            Settlement::Delivered
         } else if self.parked_own {
-            Verdict::Parked
+            Settlement::Parked
         } else {
-            Verdict::Superseded
+            Settlement::Superseded
         };
         Settled {
             token: self.token,
             change: self.change,
-            verdict,
+            settlement,
         }
     }
 }
 
 /// The deliveries of one tenant that still owe something, by script.
 pub struct AckTracker<T> {
-    by_script: HashMap<String, Vec<Waiting<T>>>,
+    by_script: HashMap<String, Vec<Owing<T>>>,
     waiting: usize,
 }
 
@@ -91,7 +91,7 @@ impl<T> AckTracker<T> {
         change: Arc<ScriptChange>,
         owed: Vec<TargetKind>,
     ) -> Option<Settled<T>> {
-        let waiting = Waiting {
+        let waiting = Owing {
             token,
             change,
             owed,
@@ -182,7 +182,7 @@ impl<T> AckTracker<T> {
         target: TargetKind,
         script: &str,
         version: u64,
-        mut mark: impl FnMut(&mut Waiting<T>),
+        mut mark: impl FnMut(&mut Owing<T>),
     ) -> Vec<Settled<T>> {
         let Some(list) = self.by_script.get_mut(script) else {
             return Vec::new();

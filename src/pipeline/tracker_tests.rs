@@ -1,4 +1,4 @@
-//! Unit tests of the ack tracker: every row of the verdict rules, across lanes.
+//! Unit tests of the ack tracker: every row of the settlement rules, across lanes.
 
 use super::*;
 use crate::targets::FailureReason;
@@ -24,8 +24,11 @@ fn failure() -> PushFailure {
     }
 }
 
-fn verdicts(settled: Vec<Settled<u64>>) -> Vec<(u64, Verdict)> {
-    let mut v: Vec<_> = settled.into_iter().map(|s| (s.token, s.verdict)).collect();
+fn settlements(settled: Vec<Settled<u64>>) -> Vec<(u64, Settlement)> {
+    let mut v: Vec<_> = settled
+        .into_iter()
+        .map(|s| (s.token, s.settlement))
+        .collect();
     v.sort_by_key(|(t, _)| *t);
     v
 }
@@ -39,8 +42,8 @@ fn acked_only_when_every_owed_target_holds_it() {
         "ServiceNow still owed"
     );
     assert_eq!(
-        verdicts(t.reached(S, "s", 5, true)),
-        [(5, Verdict::Delivered)]
+        settlements(t.reached(S, "s", 5, true)),
+        [(5, Settlement::Delivered)]
     );
     assert!(t.is_empty());
 }
@@ -51,13 +54,13 @@ fn a_newer_version_supersedes_the_older_deliveries() {
     for v in [3, 4, 9] {
         t.admit(v, change("s", v), vec![G]);
     }
-    let out = verdicts(t.reached(G, "s", 9, true));
+    let out = settlements(t.reached(G, "s", 9, true));
     assert_eq!(
         out,
         [
-            (3, Verdict::Superseded),
-            (4, Verdict::Superseded),
-            (9, Verdict::Delivered)
+            (3, Settlement::Superseded),
+            (4, Settlement::Superseded),
+            (9, Settlement::Delivered)
         ]
     );
 }
@@ -67,8 +70,8 @@ fn a_version_found_at_the_target_is_superseded_not_delivered() {
     let mut t = AckTracker::default();
     t.admit(5, change("s", 5), vec![G]);
     assert_eq!(
-        verdicts(t.reached(G, "s", 5, false)),
-        [(5, Verdict::Superseded)]
+        settlements(t.reached(G, "s", 5, false)),
+        [(5, Settlement::Superseded)]
     );
 }
 
@@ -89,9 +92,9 @@ fn partial_failure_owes_only_the_failed_target() {
         t.failed(S, "s", 5, &failure()).is_empty(),
         "Genesys still owed"
     );
-    let out = verdicts(t.reached(G, "s", 5, true));
+    let out = settlements(t.reached(G, "s", 5, true));
     match &out[0].1 {
-        Verdict::DeadLetter(f) => assert_eq!(f.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [S]),
+        Settlement::DeadLetter(f) => assert_eq!(f.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [S]),
         other => panic!("{other:?}"),
     }
 }
@@ -101,8 +104,11 @@ fn an_older_delivery_fails_with_the_newer_version_it_waited_for() {
     let mut t = AckTracker::default();
     t.admit(3, change("s", 3), vec![G]);
     t.admit(9, change("s", 9), vec![G]);
-    let out = verdicts(t.failed(G, "s", 9, &failure()));
-    assert!(out.iter().all(|(_, v)| matches!(v, Verdict::DeadLetter(_))));
+    let out = settlements(t.failed(G, "s", 9, &failure()));
+    assert!(
+        out.iter()
+            .all(|(_, v)| matches!(v, Settlement::DeadLetter(_)))
+    );
     assert_eq!(out.len(), 2);
 }
 
@@ -110,15 +116,15 @@ fn an_older_delivery_fails_with_the_newer_version_it_waited_for() {
 fn owing_nothing_settles_at_once_and_only_owed_targets_count() {
     let mut t = AckTracker::default();
     let settled = t.admit(1, change("s", 1), vec![]).expect("settled");
-    assert_eq!(settled.verdict, Verdict::Superseded);
+    assert_eq!(settled.settlement, Settlement::Superseded);
     t.admit(2, change("s", 2), vec![S]);
     assert!(
         t.failed(G, "s", 2, &failure()).is_empty(),
         "Genesys not owed"
     );
     assert_eq!(
-        verdicts(t.reached(S, "s", 2, true)),
-        [(2, Verdict::Delivered)]
+        settlements(t.reached(S, "s", 2, true)),
+        [(2, Settlement::Delivered)]
     );
 }
 
@@ -134,19 +140,19 @@ fn a_parked_version_settles_its_own_delivery_as_parked_and_older_ones_as_superse
     assert_eq!(t.owing(G, "s", 5), None, "Genesys is satisfied");
     // ServiceNow's gate stays closed: 5 goes to its wait queue.
     assert_eq!(
-        verdicts(t.handed_off(S, "s", 5, true)),
-        [(3, Verdict::Superseded), (5, Verdict::Delivered)]
+        settlements(t.handed_off(S, "s", 5, true)),
+        [(3, Settlement::Superseded), (5, Settlement::Delivered)]
     );
     // 6 is covered by nothing yet; a newer copy of it parked settles it as parked.
     assert_eq!(
-        verdicts(t.handed_off(S, "s", 6, true)),
-        [(6, Verdict::Parked)]
+        settlements(t.handed_off(S, "s", 6, true)),
+        [(6, Settlement::Parked)]
     );
     assert!(t.is_empty());
     // A covering copy (not its own) settles as superseded.
     assert!(t.admit(7, change("s", 7), vec![S]).is_none());
     assert_eq!(
-        verdicts(t.handed_off(S, "s", 8, false)),
-        [(7, Verdict::Superseded)]
+        settlements(t.handed_off(S, "s", 8, false)),
+        [(7, Settlement::Superseded)]
     );
 }

@@ -38,11 +38,11 @@ const MAX_WINDOW_AHEAD: Duration = Duration::from_secs(3600);
 /// waits for the gate without holding anything (and may be replaced by a newer version).
 pub const GATE_PATIENCE: Duration = Duration::from_secs(10);
 /// Waiting that is never a failure has no deadline: a day at a time.
-const FAR: Duration = Duration::from_secs(86_400);
+const NO_DEADLINE_SLICE: Duration = Duration::from_secs(86_400);
 
 /// A target's judgement of a 2xx response.
 #[derive(Debug)]
-pub enum Verdict<T> {
+pub enum Judged<T> {
     Done(T),
     /// Something in it is still owed (ServiceNow items answered 429/5xx or not serviced):
     /// retry as transient, with this text if the budget runs out.
@@ -120,7 +120,7 @@ impl PushClient {
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
     {
-        self.send_judged(what, build, Verdict::Done).await
+        self.send_judged(what, build, Judged::Done).await
     }
 
     /// Like [`send`](Self::send), with the target judging each 2xx reply: `Retry` makes it
@@ -133,11 +133,11 @@ impl PushClient {
     ) -> Result<T, PushFailure>
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
-        J: Fn(Reply) -> Verdict<T>,
+        J: Fn(Reply) -> Judged<T>,
     {
         let mut retries = self.retries();
         loop {
-            let permit = self.admit_within(what, FAR).await;
+            let permit = self.admit_within(what, NO_DEADLINE_SLICE).await;
             let result = match permit {
                 Ok(permit) => {
                     let attempt = retries.count();
@@ -211,7 +211,7 @@ impl PushClient {
     ) -> Result<T, AttemptError>
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
-        J: Fn(Reply) -> Verdict<T>,
+        J: Fn(Reply) -> Judged<T>,
     {
         let span = tracing::info_span!(
             "attempt",
@@ -267,7 +267,7 @@ impl PushClient {
     ) -> Result<T, AttemptError>
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
-        J: Fn(Reply) -> Verdict<T>,
+        J: Fn(Reply) -> Judged<T>,
     {
         let mut admitted = Some(permit);
         let mut renewed = false;

@@ -36,7 +36,7 @@ pub mod schedule;
 pub use attempt::AttemptError;
 pub use auth::{AuthError, TokenCache};
 pub use classify::{Class, Observed, TransportKind, classify};
-pub use client::{PushClient, Verdict};
+pub use client::{Judged, PushClient};
 pub use credential::{AuthMethod, Credential};
 pub use gate::{Gate, GateConfig, GatePermit, GateSnapshot};
 pub use outcome::{FailureReason, PushFailure, TargetContext};

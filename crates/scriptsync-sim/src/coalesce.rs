@@ -46,7 +46,7 @@ pub(crate) struct Held {
 
 /// The transform's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(crate) enum Decision {
     Insert,
     /// `older`: the record's version is lower than the held one (counted in `older_writes`).
     Update {
@@ -59,21 +59,21 @@ pub(crate) enum Verdict {
 }
 
 /// Decides for a record of `version` asking for `op`.
-pub(crate) fn judge(held: Option<Held>, version: u64, op: Operation, skip_older: bool) -> Verdict {
+pub(crate) fn judge(held: Option<Held>, version: u64, op: Operation, skip_older: bool) -> Decision {
     let Some(held) = held else {
-        return Verdict::Insert;
+        return Decision::Insert;
     };
     if version < held.version {
         return if skip_older {
-            Verdict::Skip { held: held.version }
+            Decision::Skip { held: held.version }
         } else {
-            Verdict::Update { older: true }
+            Decision::Update { older: true }
         };
     }
     if version == held.version && op.retires() == held.retired {
-        return Verdict::Ignore;
+        return Decision::Ignore;
     }
-    Verdict::Update { older: false }
+    Decision::Update { older: false }
 }
 
 #[cfg(test)]
@@ -114,32 +114,32 @@ mod tests {
     #[test]
     fn retires_follow_the_same_version_rules_as_upserts() {
         use Operation::{Retire, Upsert};
-        assert_eq!(judge(None, 1, Retire, true), Verdict::Insert);
+        assert_eq!(judge(None, 1, Retire, true), Decision::Insert);
         assert_eq!(
             judge(Some(LIVE), 6, Retire, true),
-            Verdict::Update { older: false }
+            Decision::Update { older: false }
         );
         assert_eq!(
             judge(Some(LIVE), 4, Retire, true),
-            Verdict::Skip { held: 5 }
+            Decision::Skip { held: 5 }
         );
         assert_eq!(
             judge(Some(LIVE), 4, Retire, false),
-            Verdict::Update { older: true }
+            Decision::Update { older: true }
         );
         assert_eq!(
             judge(Some(LIVE), 5, Retire, true),
-            Verdict::Update { older: false }
+            Decision::Update { older: false }
         );
-        assert_eq!(judge(Some(RETIRED), 5, Retire, true), Verdict::Ignore);
+        assert_eq!(judge(Some(RETIRED), 5, Retire, true), Decision::Ignore);
         assert_eq!(
             judge(Some(RETIRED), 4, Upsert, true),
-            Verdict::Skip { held: 5 }
+            Decision::Skip { held: 5 }
         );
         assert_eq!(
             judge(Some(RETIRED), 6, Upsert, true),
-            Verdict::Update { older: false }
+            Decision::Update { older: false }
         );
-        assert_eq!(judge(Some(LIVE), 5, Upsert, true), Verdict::Ignore);
+        assert_eq!(judge(Some(LIVE), 5, Upsert, true), Decision::Ignore);
     }
 }

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::coalesce::{self, Held, Operation, Verdict};
+use super::coalesce::{self, Decision, Held, Operation};
 use super::gate::Admitted;
 use super::import_result::Outcome;
 use super::world::World;
@@ -121,14 +121,14 @@ fn apply(
         retired: h.retired,
     });
     match coalesce::judge(facts, version, operation, skip_older) {
-        Verdict::Ignore => return done("ignored", Some("No field values changed".into())),
-        Verdict::Skip { held } => {
+        Decision::Ignore => return done("ignored", Some("No field values changed".into())),
+        Decision::Skip { held } => {
             state.older_writes += 1;
             let message = format!("older version {version} than held {held}");
             return done("skipped", Some(message));
         }
-        Verdict::Update { older: true } => state.older_writes += 1,
-        Verdict::Update { older: false } | Verdict::Insert => {}
+        Decision::Update { older: true } => state.older_writes += 1,
+        Decision::Update { older: false } | Decision::Insert => {}
     }
     let previous = held.clone().unwrap_or_default();
     let retire = operation == Operation::Retire;

@@ -35,7 +35,7 @@ use pending::{Offered, Pendable, PendingSet};
 use request::Completion;
 
 /// How long a lane waits at most for its gate in one go; it waits again after.
-const FAR: Duration = Duration::from_secs(86_400);
+const GATE_WAIT_SLICE: Duration = Duration::from_secs(86_400);
 
 /// One change offered to a lane by the tenant's intake.
 #[derive(Debug)]
@@ -166,7 +166,9 @@ pub async fn run_lane(
         }
         if prepared && admission.is_none() && pending.has_ready() {
             let gate = target.gate().clone();
-            admission = Some(Box::pin(async move { gate.acquire(now + FAR).await }));
+            admission = Some(Box::pin(async move {
+                gate.acquire(now + GATE_WAIT_SLICE).await
+            }));
         }
         let wakeup = pending.next_wakeup();
         let paused_for = target.gate().paused_for().unwrap_or_default();

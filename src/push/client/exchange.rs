@@ -9,7 +9,7 @@ use reqwest::RequestBuilder;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use super::{PushClient, Verdict};
+use super::{Judged, PushClient};
 use crate::push::attempt::AttemptError;
 use crate::push::body::{self, BodyError};
 use crate::push::classify::{Class, Observed, classify};
@@ -96,7 +96,7 @@ impl PushClient {
         judge: &J,
     ) -> Interpreted<T>
     where
-        J: Fn(Reply) -> Verdict<T>,
+        J: Fn(Reply) -> Judged<T>,
     {
         let Answer {
             status,
@@ -127,7 +127,7 @@ impl PushClient {
                 correlation_id: correlation_id.clone(),
             };
             return Interpreted::Done(match judge(reply) {
-                Verdict::Done(value) => {
+                Judged::Done(value) => {
                     self.metrics
                         .request_succeeded(&self.tenant, self.target, status);
                     tracing::debug!(
@@ -137,7 +137,7 @@ impl PushClient {
                     );
                     Ok(value)
                 }
-                Verdict::Retry(message) => Err(fail(
+                Judged::Retry(message) => Err(fail(
                     Class::Transient,
                     None,
                     format!("{}: {message}", call.what),

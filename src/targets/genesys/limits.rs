@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::GenesysTarget;
-use crate::push::{Verdict, endpoint};
+use crate::push::{Judged, endpoint};
 
 /// The namespace holding the API rate limits of OAuth clients, unless
 /// `genesys.limits_namespace` says otherwise: the limits page lists the key under "Platform
@@ -87,7 +87,7 @@ impl GenesysTarget {
         let answer = match self.client.admit(WHAT).await {
             Ok(permit) => {
                 self.client
-                    .attempt_admitted(permit, 1, WHAT, |http| http.get(url.clone()), Verdict::Done)
+                    .attempt_admitted(permit, 1, WHAT, |http| http.get(url.clone()), Judged::Done)
                     .await
             }
             Err(e) => Err(e),

@@ -31,7 +31,7 @@ use super::{Attempted, FailureReason, Job, Target, TargetContext};
 use crate::change::{Operation, ScriptChange, TargetKind};
 use crate::config::{ConfigError, GenesysSettings};
 use crate::push::{
-    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
+    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, Judged, PushClient, Reply,
     endpoint,
 };
 
@@ -168,7 +168,7 @@ impl GenesysTarget {
             };
             let body = json!({"scriptId": change.script_id(), "versionId": version_id});
             let sent = self
-                .request(&mut permit, job, ("POST publish", Verdict::Done), |http| {
+                .request(&mut permit, job, ("POST publish", Judged::Done), |http| {
                     http.post(url.clone()).json(&body)
                 })
                 .await;
@@ -293,11 +293,11 @@ fn row_version(reply: &Reply) -> Option<u64> {
 /// The judge of a GET row: a row that cannot be read (cut short, not JSON) says nothing about
 /// the version held, and writing over it could put an older version over a newer one, so it
 /// is tried again (transient) instead of taken as version 0.
-fn readable_row(reply: Reply) -> Verdict<Reply> {
+fn readable_row(reply: Reply) -> Judged<Reply> {
     if reply.json().is_some() {
-        Verdict::Done(reply)
+        Judged::Done(reply)
     } else {
-        Verdict::Retry(format!("{} with an unreadable row", reply.status))
+        Judged::Retry(format!("{} with an unreadable row", reply.status))
     }
 }
 

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::rows::Write;
 use super::{GenesysTarget, readable_row, row_body, row_version, table};
-use crate::push::{AttemptError, GatePermit, Reply, Verdict};
+use crate::push::{AttemptError, GatePermit, Judged, Reply};
 use crate::targets::{Attempted, FailureReason, Job};
 
 impl GenesysTarget {
@@ -54,7 +54,7 @@ impl GenesysTarget {
             }
         }
         let deleted = self
-            .request(permit, job, ("DELETE row", Verdict::Done), |http| {
+            .request(permit, job, ("DELETE row", Judged::Done), |http| {
                 http.delete(row_url.clone())
             })
             .await;
@@ -86,7 +86,7 @@ impl GenesysTarget {
         let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
         if self.rows.write_for(&key) == Write::Update {
             match self
-                .request(permit, job, ("PUT row", Verdict::Done), put)
+                .request(permit, job, ("PUT row", Judged::Done), put)
                 .await
             {
                 Ok(_) => {
@@ -98,7 +98,7 @@ impl GenesysTarget {
             }
         }
         match self
-            .request(permit, job, ("POST row", Verdict::Done), post)
+            .request(permit, job, ("POST row", Judged::Done), post)
             .await
         {
             Ok(_) => {
@@ -121,7 +121,7 @@ impl GenesysTarget {
             }
             Err(e) if table::says_row_exists(&e) => {
                 self.rows.exists(&key);
-                self.request(permit, job, ("PUT row", Verdict::Done), put)
+                self.request(permit, job, ("PUT row", Judged::Done), put)
                     .await?;
                 self.rows.holds(&key, Some(version));
                 Ok(())
@@ -137,7 +137,7 @@ impl GenesysTarget {
         &self,
         permit: &mut Option<GatePermit>,
         job: &mut Job,
-        (what, judge): (&str, fn(Reply) -> Verdict<Reply>),
+        (what, judge): (&str, fn(Reply) -> Judged<Reply>),
         build: B,
     ) -> Result<Reply, AttemptError>
     where

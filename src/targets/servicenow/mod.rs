@@ -26,7 +26,7 @@ use super::{Attempted, Job, Target, TargetContext};
 use crate::change::TargetKind;
 use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings};
 use crate::push::{
-    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, PushClient, Reply, Verdict,
+    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, Judged, PushClient, Reply,
     endpoint,
 };
 
@@ -95,7 +95,7 @@ impl ServiceNowTarget {
                 .body(body.clone())
         };
         self.client
-            .attempt_admitted(permit, attempt, what, build, Verdict::Done)
+            .attempt_admitted(permit, attempt, what, build, Judged::Done)
             .await
     }
 
