@@ -1,4 +1,4 @@
-//! Issue 14's must-hold list against a real local 3-node RabbitMQ cluster
+//! Losing a broker node, against a real local 3-node RabbitMQ cluster
 //! ([`common::cluster::LocalCluster`], beside the machine's broker, which is not touched): the
 //! worker runs as a real process given `broker.urls` (all three nodes), while nodes are stopped
 //! and started under it:
@@ -235,7 +235,7 @@ async fn the_workers_node_stopped_and_kept_down(cluster: &LocalCluster) {
     );
     assert!(
         ready_at < Duration::from_secs(60),
-        "reconnect took {ready_at:?} (issue 14 wants ≤ 10 s)"
+        "reconnect took {ready_at:?} (a reconnect to a live node is meant to take ≤ 10 s)"
     );
     // The node stays down to the end; finish() reaches the others through broker.urls.
     h.finish(worker, SCRIPTS, VERSIONS).await;
@@ -426,7 +426,7 @@ async fn majority_lost_then_back(cluster: &LocalCluster) {
     h.finish(worker, SCRIPTS, VERSIONS).await;
     assert!(
         answers.contains_key("503"),
-        "issue 14: /readyz must say 503 while the majority is down; it answered {answers:?}"
+        "/readyz must say 503 while the majority is down (no durable write is confirmed); it answered {answers:?}"
     );
 }
 

@@ -1,4 +1,5 @@
-//! `scriptsync bench`: the instrument behind the README's performance figures (issue 9).
+//! `scriptsync bench`: the instrument behind the performance figures (`docs/performance.md`):
+//! each speed or memory target is a row here, measured, never asserted in a test.
 //!
 //! Every scenario runs against the local RabbitMQ and the built-in simulator (in this
 //! process, port 0), with the worker under test as a child process (`--worker-bin`, default

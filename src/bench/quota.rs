@@ -220,7 +220,7 @@ fn row(id: &str, what: &str, who: Who, headroom: f64, u: &QuotaUse) -> Row {
         u.sent, u.allowed, u.violations
     );
     // Where the worker was wrong about the quota it must learn it: ≥ 90 % of what is really
-    // available (× headroom) is the target there; told right, ≥ 95 %.
+    // available (× headroom) is the target there; told right, ≥ 95 %.
     let learning = id.contains("told") || id.contains("shared");
     let floor = if learning { 0.90 } else { 0.95 };
     row.ratio = format!("{:.1} % of available quota × {headroom}", used * 100.0);

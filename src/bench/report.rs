@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::machine::Machine;
 use super::worker::WorkerSettings;
 
-/// Whether a row's figure meets the target.
+/// Whether a row's figure meets its target (the column beside it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RowVerdict {

@@ -1,4 +1,4 @@
-//! Task panics (issue 11, supervised tasks): a panicking pipeline task is logged with its
+//! Task panics (every pipeline task is supervised): a panicking task is logged with its
 //! tenant and task, counted (`scriptsync_task_panics_total`), and ends its tenant's loop like a
 //! lost connection, so the worker reconnects: the broker requeues every unacked delivery and
 //! the loops start again. [`PanicLog`] remembers recent panics: [`PanicLog::LIMIT`] or more

@@ -1,4 +1,4 @@
-//! Hostile servers (issue 11, item 2): a Genesys or ServiceNow that answers nonsense, absurd
+//! Hostile servers: a Genesys or ServiceNow that answers nonsense, absurd
 //! `Retry-After` values, cancelled transactions, Batch API answers that do not match what was
 //! sent, or headers that never finish. Each answer gets its DESIGN §6 class, nothing panics,
 //! and every attempt ends. The token endpoint's hostile answers are in `push::oauth_http_tests`,

@@ -1,5 +1,6 @@
 //! The replay tool (`scriptsync dlq`) against the real RabbitMQ, the real worker and the
-//! simulator: every "Must hold" item of issue 4.
+//! simulator: stats, list, replay (dry run, limits, rate, retires) and purge, each on what
+//! the DLQ really holds.
 
 use crate::common;
 

@@ -1,4 +1,4 @@
-//! Tenant isolation end to end (issue 5, item 10): two tenants with different credentials on
+//! Tenant isolation end to end: two tenants with different credentials on
 //! one simulator, the real worker and RabbitMQ.
 //!
 //! A change of tenant A is only ever sent with A's token to A's configured endpoints, and

@@ -1,4 +1,4 @@
-//! Per-target lanes end to end (issue 10): real RabbitMQ, the whole worker, the simulator.
+//! Per-target lanes end to end: real RabbitMQ, the whole worker, the simulator.
 //! Each test states an ordering or a count, never a time: targets do not wait for each
 //! other, late binding sends only the newest version after a pause, compliance changes go
 //! first, a new row costs one request, and the retry budget counts the failures of a change

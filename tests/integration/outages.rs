@@ -1,4 +1,4 @@
-//! Target and login outages end to end (issue 5, faults 4 and 5): real RabbitMQ, the whole
+//! Target and login outages end to end: real RabbitMQ, the whole
 //! worker, the simulator with time-based outages (`Faults::outage`, `Faults::login_outage`).
 //!
 //! - A 30 s API outage (503s; dropped connections; requests hung past `http.timeout`) on both
@@ -22,7 +22,7 @@ use scriptsync::change::ScriptChange;
 use scriptsync::config::Settings;
 use scriptsync_sim::{Faults, Outage, OutageMode, SimTarget};
 
-/// The outage the issue names.
+/// An outage long enough to outlast several retries, short enough for a test.
 const OUTAGE: Duration = Duration::from_secs(30);
 const TARGETS: [SimTarget; 2] = [SimTarget::Genesys, SimTarget::Servicenow];
 

@@ -1,5 +1,5 @@
 //! `scriptsync publish` and `scriptsync::publish` against the real RabbitMQ, the in-process
-//! worker and the simulator (issue 13): invalid lines reported by number and field, the rest
+//! worker and the simulator: invalid lines reported by number and field, the rest
 //! published and delivered; a tenant without a queue reported as unroutable; `--dry-run`
 //! connecting to nothing; the AMQP properties of a published change.
 

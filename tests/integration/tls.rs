@@ -1,4 +1,4 @@
-//! TLS end to end (issue 5, item 11): a self-signed CA made at test time, a server
+//! TLS end to end: a self-signed CA made at test time, a server
 //! certificate for `localhost` / 127.0.0.1 signed by it, and a small TLS-terminating proxy
 //! (tokio-rustls) in front of a plaintext service: the simulator for `https://`, the local
 //! RabbitMQ for `amqps://` (it has no TLS listener of its own and is not reconfigured).
