@@ -5,6 +5,9 @@
 //! "DESIGN §N" in the docs and comments is a section of [`docs/design.md`](../docs/design.md),
 //! the design the worker was built to (its contract changes since are listed at its top).
 //!
+//! A new maintainer's map of the code (the data path, where each rule lives, how to add a
+//! target) is [`docs/architecture.md`](../docs/architecture.md).
+//!
 //! # Layout
 //! - [`config`]: the Settings tree (each secret one `Secret` from one source), file + env
 //!   loading.
