@@ -53,6 +53,12 @@ impl AttemptError {
         self
     }
 
+    /// The same failure with the wait the server asked for (instead of the backoff step).
+    pub fn with_wait(mut self, wait: Option<Duration>) -> Self {
+        self.wait = wait;
+        self
+    }
+
     /// The same failure with the target's id of the failed response.
     pub fn with_correlation_id(mut self, id: Option<String>) -> Self {
         self.correlation_id = id;
@@ -66,18 +72,12 @@ impl AttemptError {
     /// The gate stays closed (a server's pause, or the rate) for `reopens_in` more, longer
     /// than the caller will hold a request for: not a failure; the change waits in its lane.
     pub fn gate_closed(what: &str, reopens_in: Duration) -> Self {
-        Self {
-            wait: Some(reopens_in),
-            ..Self::new(
-                Class::RateLimited {
-                    wait: Some(reopens_in),
-                },
-                format!(
-                    "{what}: the gate is closed for {}s more",
-                    reopens_in.as_secs()
-                ),
-            )
-        }
+        let wait = Some(reopens_in);
+        let message = format!(
+            "{what}: the gate is closed for {}s more",
+            reopens_in.as_secs()
+        );
+        Self::new(Class::RateLimited { wait }, message).with_wait(wait)
     }
 
     /// True for the answers that mean "wait", not "failed": a 429 (or a 503 with a wait), or
@@ -89,10 +89,9 @@ impl AttemptError {
 
 impl From<AuthError> for AttemptError {
     fn from(e: AuthError) -> Self {
-        Self {
-            wait: e.wait,
-            ..Self::new(e.class, e.message).with_status(e.status)
-        }
+        Self::new(e.class, e.message)
+            .with_status(e.status)
+            .with_wait(e.wait)
     }
 }
 

@@ -111,9 +111,9 @@ impl PushClient {
         };
         let class = classify(self.target, observed, SystemTime::now());
         let correlation_id = reply::correlation_id(&headers);
-        let fail = |class, wait, message| AttemptError {
-            wait,
-            ..AttemptError::new(class, message)
+        let fail = |class, wait, message| {
+            AttemptError::new(class, message)
+                .with_wait(wait)
                 .with_status(Some(status))
                 .with_correlation_id(correlation_id.clone())
         };

@@ -113,11 +113,11 @@ impl GenesysTarget {
                     self.rows.count().map_or("?".into(), |n| n.to_string()),
                     self.max_rows
                 );
-                Err(AttemptError {
-                    status: e.status,
-                    correlation_id: e.correlation_id,
-                    ..AttemptError::refused_as(FailureReason::DatatableFull, message)
-                })
+                Err(
+                    AttemptError::refused_as(FailureReason::DatatableFull, message)
+                        .with_status(e.status)
+                        .with_correlation_id(e.correlation_id),
+                )
             }
             Err(e) if table::says_row_exists(&e) => {
                 self.rows.exists(&key);

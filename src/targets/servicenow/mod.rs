@@ -161,15 +161,15 @@ impl ServiceNowTarget {
                         ItemVerdict::Retry {
                             status: Some(429),
                             message,
-                        } => Attempted::Failed(AttemptError {
-                            wait,
-                            ..item_failure(
+                        } => Attempted::Failed(
+                            item_failure(
                                 Class::RateLimited { wait },
                                 Some(429),
                                 message,
                                 transaction,
                             )
-                        }),
+                            .with_wait(wait),
+                        ),
                         ItemVerdict::Retry { status, message } => Attempted::Failed(item_failure(
                             Class::Transient,
                             status,
