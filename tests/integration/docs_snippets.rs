@@ -274,74 +274,23 @@ fn load_tenant_file(text: &str, dir: &Path) -> Result<(), String> {
 
 // ---- shell -----------------------------------------------------------------------------
 
-/// Splits a command line like a POSIX shell would for our purposes: words (quotes and
-/// backslashes resolved), with the operators `&&`, `||`, `;`, `|` as words of their own and
-/// a `#` that starts a word beginning a comment.
+/// Splits a command line into words as a POSIX shell would (quotes, backslashes and a
+/// trailing `# comment`, by the `shell-words` crate), with the operators `&&`, `||`, `;`, `|`
+/// as words of their own: the docs put spaces around them, and a `;` ending a word is split
+/// off it.
 fn shell_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unclosed ' in {line:?}")),
-                    }
-                }
+    let words = shell_words::split(line).map_err(|e| format!("{e} in {line:?}"))?;
+    let mut out = Vec::with_capacity(words.len());
+    for word in words {
+        match word.strip_suffix(';') {
+            Some(head) if !head.is_empty() => {
+                out.push(head.to_owned());
+                out.push(";".to_owned());
             }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => word.push(chars.next().unwrap_or('\\')),
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unclosed \" in {line:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                word.push(chars.next().unwrap_or('\\'));
-            }
-            '#' if !in_word => break,
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '&' | '|' | ';' if !in_word || word.is_empty() => {
-                let mut op = c.to_string();
-                if matches!(c, '&' | '|') && chars.peek() == Some(&c) {
-                    op.push(chars.next().unwrap());
-                }
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-                words.push(op);
-            }
-            ';' => {
-                words.push(std::mem::take(&mut word));
-                in_word = false;
-                words.push(";".into());
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
+            _ => out.push(word),
         }
     }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+    Ok(out)
 }
 
 /// The command lines of a shell block: continuations joined; for `console`, only `$ ` lines.
