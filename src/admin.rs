@@ -30,8 +30,8 @@ use crate::broker::Names;
 use crate::change::TargetKind;
 use crate::cluster::{Membership, assign};
 use crate::metrics::Metrics;
-use crate::pipeline::PanicLog;
 use crate::push::Gate;
+use crate::status::PanicLog;
 use crate::status::{StatusBoard, TenantState};
 use crate::tenants::{Problem, TenantSet};
 

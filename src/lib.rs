@@ -15,7 +15,8 @@
 //!   (`script-retire/v1`), parsed and validated; fields behind accessors, made only by the
 //!   decoder, serde (same rules) or `ChangeBuilder`.
 //! - [`metrics`]: the instruments of DESIGN §11, recorded beside the [`status`] board.
-//! - [`status`]: the typed per-tenant state `/status`, the demo and tests read.
+//! - [`status`]: the typed per-tenant state `/status`, the demo and tests read, and the
+//!   worker's panic log (`/readyz`).
 //! - [`push`]: the retry policy (classification, Retry-After, schedule), the per-(tenant,
 //!   target) gate and the token cache.
 //! - [`targets`]: Genesys Cloud and ServiceNow behind one trait.

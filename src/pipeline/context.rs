@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::targets::Target;
 
 use super::order::HighWater;
-use super::panics::PanicLog;
+use crate::status::PanicLog;
 
 /// One tenant's pipeline state, shared by its consumer loop, its lanes and its settling.
 pub struct TenantContext {

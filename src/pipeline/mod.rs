@@ -19,6 +19,5 @@ pub mod tracker;
 pub mod unrouted;
 
 pub use context::TenantContext;
-pub use panics::PanicLog;
 pub use tenant::{LoopEnd, LoopSettings, run_tenant};
 pub use unrouted::run_unrouted;

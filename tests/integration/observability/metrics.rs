@@ -181,7 +181,8 @@ async fn known_series_are_exported_at_zero_before_any_traffic() {
 /// the change is delivered; repeated panics make `/readyz` fail while `/healthz` stays up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_lane_is_counted_requeued_restarted_and_repeated_panics_fail_readyz() {
-    use scriptsync::pipeline::panics::{PanicLog, fault};
+    use scriptsync::pipeline::panics::fault;
+    use scriptsync::status::PanicLog;
     let tenant = "panicky";
     let app = spawn_app_with_admin(&[tenant], SimConfig::default(), |_| {}).await;
     let addr = admin(&app);

@@ -7,6 +7,11 @@
 //! completes (acked, or dead-lettered and acked), not derived from other counts.
 //!
 //! One short lock over plain data (`parking_lot`: a panic elsewhere does not poison it).
+//! Beside it, the worker's [`PanicLog`], which the pipeline writes and `/readyz` reads.
+
+mod panics;
+
+pub use panics::PanicLog;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
