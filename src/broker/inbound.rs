@@ -13,6 +13,10 @@ use lapin::types::AMQPValue;
 /// The header counting how many times `scriptsync dlq replay` sent a message back (DESIGN §7):
 /// read here, on every delivery, and written by the DLQ tool.
 pub const REPLAYS: &str = "x-scriptsync-replays";
+/// The header naming the targets a message still owes (comma-separated): written on a dead
+/// letter and on a wait-queue copy, read on every delivery (a message without it owes every
+/// target it asks for).
+pub const TARGETS: &str = "x-scriptsync-targets";
 /// The header counting how many times the worker handed a change to a wait queue while a
 /// target's gate stayed closed (DESIGN §6, long pauses); with it, `x-scriptsync-targets`
 /// names the targets the change still owes.

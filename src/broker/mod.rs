@@ -4,6 +4,7 @@
 pub mod consumer;
 pub mod depth;
 pub mod inbound;
+pub mod park;
 pub mod probe;
 pub mod publisher;
 pub mod topology;

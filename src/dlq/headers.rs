@@ -6,7 +6,7 @@ use crate::text::prefix_within;
 pub const REASON: &str = "x-scriptsync-reason";
 pub const ERROR: &str = "x-scriptsync-error";
 pub const STATUS: &str = "x-scriptsync-status";
-pub const TARGETS: &str = "x-scriptsync-targets";
+pub use crate::broker::inbound::TARGETS;
 pub const ATTEMPTS: &str = "x-scriptsync-attempts";
 pub const FIRST_FAILED_AT: &str = "x-scriptsync-first-failed-at";
 pub const DEAD_LETTERED_AT: &str = "x-scriptsync-dead-lettered-at";

@@ -2,7 +2,8 @@
 //! consumer → [`intake`] (decode + validate) → [`tracker`] (the ack tracker: which targets
 //! each delivery still owes) → one [`lane`] per (tenant, target) (pending newest version per
 //! script, late binding at the gate, retries) → back to the tracker → [`settle`] (ack, or
-//! DLQ-then-ack), or [`park`] (a copy to the wait queue while a gate stays closed, then ack).
+//! DLQ-then-ack), or parking (a copy to the wait queue while a gate stays closed, then ack;
+//! the copy itself is `broker::park`'s).
 //! [`tenant`] composes them per tenant; [`order`] keeps the no-older-over-newer rule;
 //! [`panics`] supervises the tasks. No protocol details live here: the broker and the
 //! targets are behind their own modules.
@@ -12,7 +13,6 @@ pub mod intake;
 pub mod lane;
 pub mod order;
 pub mod panics;
-pub mod park;
 pub mod settle;
 pub mod tenant;
 pub mod tracker;

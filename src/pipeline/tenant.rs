@@ -29,9 +29,9 @@ use crate::targets::genesys;
 use super::context::TenantContext;
 use super::intake::{Admitted, intake};
 use super::lane::{LaneContext, Offer, Report, Reporter, run_lane};
-use super::park::{ParkedCopy, park};
 use super::settle::settle;
 use super::tracker::{AckTracker, Settled, Settlement};
+use crate::broker::park::{ParkedCopy, WaitQueues, park};
 
 /// Batching parameters of the tenant's lanes.
 #[derive(Debug, Clone, Copy)]
@@ -143,7 +143,13 @@ impl Settler {
         let settler = self.clone();
         self.tasks.spawn(async move {
             let ctx = &settler.ctx;
-            match park(ctx, kind, copy, wait).await {
+            let queues = WaitQueues {
+                publisher: &ctx.publisher,
+                names: &ctx.names,
+                tenant: &ctx.tenant,
+                queue_type: ctx.wait_queue_type,
+            };
+            match park(queues, kind, copy, wait).await {
                 Ok(()) => {
                     ctx.metrics.parked(&ctx.tenant, kind, 1);
                     let settled = settler.tracker().handed_off(kind, &script, version, true);

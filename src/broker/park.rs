@@ -10,13 +10,20 @@ use std::time::Duration;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
-use crate::broker::inbound::PARKED;
-use crate::broker::topology::declare_wait_queue;
-use crate::broker::{Inbound, PublishError};
+use super::inbound::{PARKED, TARGETS};
+use super::topology::declare_wait_queue;
+use super::{Inbound, Names, PublishError, Publisher};
 use crate::change::TargetKind;
-use crate::dlq::headers::TARGETS;
+use crate::config::QueueType;
 
-use super::context::TenantContext;
+/// Where a tenant's wait queues are: its publisher (whose channel declares them), the
+/// topology's names, the tenant, and the queues' type.
+pub struct WaitQueues<'a> {
+    pub publisher: &'a Publisher,
+    pub names: &'a Names,
+    pub tenant: &'a str,
+    pub queue_type: QueueType,
+}
 
 /// What goes to the wait queue for one delivery.
 #[derive(Debug, Clone)]
@@ -62,17 +69,18 @@ pub fn expiration(wait: Duration, jitter: f64) -> String {
 /// Declares the (tenant, `target`) wait queue and puts `copy` there, expiring after `wait`
 /// (+ jitter); returns once the broker confirmed it.
 pub async fn park(
-    ctx: &TenantContext,
+    queues: WaitQueues<'_>,
     target: TargetKind,
     copy: ParkedCopy,
     wait: Duration,
 ) -> Result<(), PublishError> {
-    let ch = ctx.publisher.channel();
-    let queue =
-        declare_wait_queue(ch, &ctx.names, (&ctx.tenant, target), ctx.wait_queue_type).await?;
+    let ch = queues.publisher.channel();
+    let key = (queues.tenant, target);
+    let queue = declare_wait_queue(ch, queues.names, key, queues.queue_type).await?;
     let expiration = ShortString::from(expiration(wait, rand::random::<f64>()));
     let properties = copy.properties.with_expiration(expiration);
-    ctx.publisher
+    queues
+        .publisher
         .publish("", &queue, &copy.body, properties, true)
         .await
 }
