@@ -7,6 +7,14 @@ use lapin::{Channel, Connection};
 
 use super::inbound::Inbound;
 
+/// Why a consumer's stream of deliveries broke (the channel or connection is gone).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ConsumeError(#[from] lapin::Error);
+
+/// One item of a consumer's stream: a delivery, or why the stream broke.
+pub type Delivery = Result<Inbound, ConsumeError>;
+
 /// A running consumer; dropping the channel (or [`QueueConsumer::cancel`]) stops deliveries.
 pub struct QueueConsumer {
     pub channel: Channel,
@@ -21,10 +29,7 @@ impl QueueConsumer {
         queue: &str,
         prefetch: u16,
         tag: &str,
-    ) -> lapin::Result<(
-        Self,
-        impl Stream<Item = lapin::Result<Inbound>> + Send + Unpin + 'static,
-    )> {
+    ) -> lapin::Result<(Self, impl Stream<Item = Delivery> + Send + Unpin + 'static)> {
         let channel = conn.create_channel().await?;
         channel
             .basic_qos(prefetch, BasicQosOptions::default())
@@ -37,7 +42,7 @@ impl QueueConsumer {
                 FieldTable::default(),
             )
             .await?;
-        let stream = consumer.map(|r| r.map(Inbound::from_delivery));
+        let stream = consumer.map(|r| r.map(Inbound::from_delivery).map_err(ConsumeError::from));
         Ok((
             Self {
                 channel,

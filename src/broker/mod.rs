@@ -9,7 +9,7 @@ pub mod probe;
 pub mod publisher;
 pub mod topology;
 
-pub use consumer::QueueConsumer;
+pub use consumer::{ConsumeError, Delivery, QueueConsumer};
 pub use inbound::{AckHandle, Inbound};
 pub use publisher::{InFlight, PublishError, Publisher};
 pub use topology::{Names, Topology};

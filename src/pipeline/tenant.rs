@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::broker::Inbound;
+use crate::broker::{Delivery, Inbound};
 use crate::change::{ScriptChange, TargetKind};
 use crate::push::attempt::give_up;
 use crate::push::{AttemptError, FailureReason, Schedule};
@@ -174,7 +174,7 @@ pub async fn run_tenant<S>(
     shutdown: CancellationToken,
 ) -> LoopEnd
 where
-    S: Stream<Item = lapin::Result<Inbound>> + Unpin,
+    S: Stream<Item = Delivery> + Unpin,
 {
     let settler = Arc::new(Settler {
         ctx: ctx.clone(),

@@ -4,7 +4,7 @@
 use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::Inbound;
+use crate::broker::Delivery;
 use crate::dlq::{DeadLetter, Reason};
 
 use super::context::TenantContext;
@@ -17,7 +17,7 @@ pub async fn run_unrouted<S>(
     shutdown: CancellationToken,
 ) -> Option<String>
 where
-    S: Stream<Item = lapin::Result<Inbound>> + Unpin,
+    S: Stream<Item = Delivery> + Unpin,
 {
     loop {
         tokio::select! {
