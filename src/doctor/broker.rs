@@ -32,7 +32,7 @@ pub async fn check(settings: &Settings, config_path: &str, tenants: &[String]) -
                  SCRIPTSYNC_BROKER_PASSWORD) and broker.ca_file, and that RabbitMQ runs",
             );
             c.skip(
-                &["topology", "tenant queues", "dead letters"],
+                &["topology", "tenant queue", "dead letters"],
                 "no connection",
             );
             return c.findings;
@@ -44,7 +44,7 @@ pub async fn check(settings: &Settings, config_path: &str, tenants: &[String]) -
                 "check the host and port in broker.url and the network path to it",
             );
             c.skip(
-                &["topology", "tenant queues", "dead letters"],
+                &["topology", "tenant queue", "dead letters"],
                 "no connection",
             );
             return c.findings;
