@@ -28,7 +28,7 @@ use crate::change::TargetKind;
 use crate::cli::DoctorArgs;
 use crate::config::{GenesysSettings, RetrySettings, ServiceNowSettings, Settings, TenantSettings};
 use crate::metrics::Metrics;
-use crate::push::{AuthError, AuthMethod, Credential, TokenCache};
+use crate::push::{AuthError, Credential, TokenCache};
 use crate::tenants::Catalog;
 
 use report::Report;
@@ -78,8 +78,8 @@ impl Context {
         settings: impl Into<TokenFor<'a>>,
     ) -> Result<Credential, AuthError> {
         let method = match settings.into() {
-            TokenFor::Genesys(g) => AuthMethod::genesys(g),
-            TokenFor::ServiceNow(s) => AuthMethod::servicenow(s),
+            TokenFor::Genesys(g) => crate::targets::genesys::setup::auth_method(g),
+            TokenFor::ServiceNow(s) => crate::targets::servicenow::setup::auth_method(s),
         }
         .map_err(|e| AuthError {
             class: crate::push::Class::Permanent,

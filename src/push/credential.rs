@@ -9,10 +9,7 @@ use std::sync::Arc;
 use reqwest::RequestBuilder;
 use url::Url;
 
-use super::endpoint;
-use crate::config::{
-    ConfigError, GenesysSettings, Secret, SecretString, ServiceNowAuth, ServiceNowSettings, expose,
-};
+use crate::config::{SecretString, expose};
 
 /// Where credentials come from.
 pub enum AuthMethod {
@@ -37,66 +34,6 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// Genesys: client credentials, Basic header, `<login_base>/oauth/token`. Settings that
-    /// passed validation always give one; anything else is a configuration error at start,
-    /// never a request that fails later.
-    pub fn genesys(s: &GenesysSettings) -> Result<Self, ConfigError> {
-        let client_secret = s
-            .client_secret
-            .value()
-            .cloned()
-            .ok_or_else(|| unusable("genesys client_secret has not been read"))?;
-        let token_url = endpoint(&s.login_base(), &["oauth", "token"])
-            .ok_or_else(|| unusable("genesys login_base cannot hold a path"))?;
-        Ok(Self::ClientCredentials {
-            token_url,
-            client_id: s.client_id.clone(),
-            client_secret,
-            basic_header: true,
-        })
-    }
-
-    /// ServiceNow: `<instance>/oauth_token.do` (client in the form body), or basic auth; an
-    /// error (at start) when the settings lack what their auth kind needs.
-    pub fn servicenow(s: &ServiceNowSettings) -> Result<Self, ConfigError> {
-        let token_url = endpoint(&s.instance_url, &["oauth_token.do"]);
-        let value = |secret: &Option<Secret>| secret.as_ref().and_then(Secret::value).cloned();
-        let client = (s.client_id.clone(), value(&s.client_secret), token_url);
-        let user = (s.username.clone(), value(&s.password));
-        let method = match (s.auth, client, user) {
-            (ServiceNowAuth::Basic, _, (Some(username), Some(password))) => {
-                Self::Basic(Credential::basic(username, password))
-            }
-            (
-                ServiceNowAuth::OauthClientCredentials,
-                (Some(client_id), Some(client_secret), Some(token_url)),
-                _,
-            ) => Self::ClientCredentials {
-                token_url,
-                client_id,
-                client_secret,
-                basic_header: false,
-            },
-            (
-                ServiceNowAuth::OauthPassword,
-                (Some(client_id), Some(client_secret), Some(token_url)),
-                (Some(username), Some(password)),
-            ) => Self::Password {
-                token_url,
-                client_id,
-                client_secret,
-                username,
-                password,
-            },
-            (kind, _, _) => {
-                return Err(unusable(&format!(
-                    "servicenow auth {kind:?} lacks a client id, secret, user or password"
-                )));
-            }
-        };
-        Ok(method)
-    }
-
     /// The credential when no token is involved (basic auth).
     pub(super) fn fixed_credential(&self) -> Option<Credential> {
         match self {
@@ -104,10 +41,6 @@ impl AuthMethod {
             _ => None,
         }
     }
-}
-
-fn unusable(message: &str) -> ConfigError {
-    ConfigError::Invalid(message.to_owned())
 }
 
 impl fmt::Debug for AuthMethod {
@@ -182,26 +115,5 @@ impl fmt::Debug for Credential {
             Kind::Bearer(_) => write!(f, "Bearer([REDACTED], generation {})", self.inner.1),
             Kind::Basic { username, .. } => write!(f, "Basic({username}, [REDACTED])"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_that_skipped_validation_fail_at_start_not_per_request() {
-        let tenant = crate::demo::setup::sim_tenant("t1", "http://127.0.0.1:1");
-        let mut genesys = tenant.genesys.clone().unwrap();
-        assert!(AuthMethod::genesys(&genesys).is_ok());
-        genesys.client_secret = Secret::from_source(crate::config::SecretSource::Env("X".into()));
-        let err = AuthMethod::genesys(&genesys).unwrap_err().to_string();
-        assert!(err.contains("client_secret"), "{err}");
-
-        let mut servicenow = tenant.servicenow.unwrap();
-        assert!(AuthMethod::servicenow(&servicenow).is_ok());
-        servicenow.auth = ServiceNowAuth::Basic;
-        let err = AuthMethod::servicenow(&servicenow).unwrap_err().to_string();
-        assert!(err.contains("Basic"), "{err}");
     }
 }

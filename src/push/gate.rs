@@ -31,7 +31,6 @@ use tokio::time::{Instant, timeout_at};
 use super::pause::{ProbeGuard, SharedPause};
 use super::rate::{AdaptiveRate, MAX_BURST, RECOVERY_PERIOD, UNLIMITED_PER_MINUTE};
 use crate::change::TargetKind;
-use crate::config::{GenesysSettings, ServiceNowSettings};
 use crate::metrics::Metrics;
 
 pub use super::rate::MIN_PER_MINUTE;
@@ -59,31 +58,45 @@ pub struct GateConfig {
 }
 
 impl GateConfig {
-    /// `requests_per_minute` per `window` (a minute unless scaled for a rehearsal), × headroom.
-    pub fn genesys(s: &GenesysSettings) -> Self {
-        let quota = f64::from(s.requests_per_minute);
-        let per_window = quota * s.headroom;
-        let window = s.window.max(Duration::from_millis(1));
+    /// A quota of `quota` requests per fixed `window` that a 429 can teach the gate its share
+    /// of (Genesys: `requests_per_minute` per minute, or a rehearsal's scaled window):
+    /// `quota` × `headroom` per window, the rest as the burst.
+    pub fn learning_window(
+        quota: u32,
+        window: Duration,
+        headroom: f64,
+        max_concurrency: usize,
+    ) -> Self {
+        let quota = f64::from(quota);
+        let per_window = quota * headroom;
+        let window = window.max(Duration::from_millis(1));
         Self {
             per_minute: per_window * 60.0 / window.as_secs_f64(),
             burst: burst_for(quota - per_window),
-            max_concurrency: s.max_concurrency,
-            headroom: s.headroom,
+            max_concurrency,
+            headroom,
             recovery_period: window,
             window,
             learns_from_429: true,
         }
     }
 
-    /// `requests_per_hour` per `window` (an hour unless scaled for a rehearsal), × headroom.
-    pub fn servicenow(s: &ServiceNowSettings) -> Self {
-        let window = s.window.max(Duration::from_millis(1));
-        let (per_minute, burst) = match s.requests_per_hour {
+    /// A rule of `per_window` requests per `window` that the server reports as it goes
+    /// (ServiceNow: a rate-limit rule per hour, or a rehearsal's scaled hour), × `headroom`;
+    /// `None`: no rule, no pacing beyond the concurrency cap.
+    pub fn reported_rule(
+        per_window: Option<u32>,
+        window: Duration,
+        headroom: f64,
+        max_concurrency: usize,
+    ) -> Self {
+        let window = window.max(Duration::from_millis(1));
+        let (per_minute, burst) = match per_window {
             Some(per_window) => {
                 let per_window = f64::from(per_window);
                 (
-                    per_window * s.headroom * 60.0 / window.as_secs_f64(),
-                    burst_for(per_window * (1.0 - s.headroom)),
+                    per_window * headroom * 60.0 / window.as_secs_f64(),
+                    burst_for(per_window * (1.0 - headroom)),
                 )
             }
             None => (UNLIMITED_PER_MINUTE, MAX_BURST),
@@ -91,8 +104,8 @@ impl GateConfig {
         Self {
             per_minute,
             burst,
-            max_concurrency: s.max_concurrency,
-            headroom: s.headroom,
+            max_concurrency,
+            headroom,
             recovery_period: RECOVERY_PERIOD,
             window,
             learns_from_429: false,

@@ -198,47 +198,9 @@ async fn aimd_floor_is_one_per_minute() {
 }
 
 #[test]
-fn configs_from_settings() {
-    let toml = r#"
-        [[tenants]]
-        id = "t1"
-        [tenants.genesys]
-        region = "mypurecloud.com"
-        client_id = "c"
-        client_secret_env = "T1_SECRET"
-        datatable_id = "d"
-        [tenants.servicenow]
-        instance_url = "https://x.service-now.com"
-        auth = "basic"
-        staging_table = "u_t"
-        requests_per_hour = 3600
-    "#;
-    let settings = crate::config::Settings::from_toml_str(toml).unwrap();
-    let tenant = &settings.tenants[0];
-    let g = GateConfig::genesys(tenant.genesys.as_ref().unwrap());
-    assert!((g.per_minute - 270.0).abs() < 1e-9);
-    assert_eq!(g.burst, 30);
-    assert_eq!(g.max_concurrency, 4);
-    assert_eq!(g.recovery_period, Duration::from_secs(60));
-    let s = GateConfig::servicenow(tenant.servicenow.as_ref().unwrap());
-    assert!((s.per_minute - 54.0).abs() < 1e-9);
-    assert_eq!(s.burst, 100);
-    assert_eq!(s.recovery_period, Duration::from_secs(60));
-}
-
-fn scaled_genesys(quota: u32, window: Duration) -> crate::config::GenesysSettings {
-    let mut g = crate::demo::setup::sim_tenant("t1", "http://127.0.0.1:1")
-        .genesys
-        .unwrap();
-    g.requests_per_minute = quota;
-    g.window = window;
-    g
-}
-
-#[test]
 fn a_scaled_window_scales_the_rate_and_the_recovery() {
     // 40 per 2 s at headroom 0.9: 36 per 2 s = 1080/min, 4 spare for the burst.
-    let g = GateConfig::genesys(&scaled_genesys(40, Duration::from_secs(2)));
+    let g = GateConfig::learning_window(40, Duration::from_secs(2), 0.9, 4);
     assert!((g.per_minute - 1080.0).abs() < 1e-9, "{}", g.per_minute);
     assert_eq!(g.burst, 4);
     assert_eq!(g.recovery_period, Duration::from_secs(2));
@@ -249,7 +211,7 @@ async fn no_fixed_window_ever_sees_more_than_the_quota() {
     // The simulator's (and Genesys's) windows are fixed and their alignment is unknown to
     // us: whatever the offset, a window never holds more than the quota.
     let (quota, window) = (20, Duration::from_secs(3));
-    let config = GateConfig::genesys(&scaled_genesys(quota, window));
+    let config = GateConfig::learning_window(quota, window, 0.9, 4);
     let g = Arc::new(Gate::new(
         "t1",
         TargetKind::Genesys,
@@ -279,7 +241,7 @@ async fn no_fixed_window_ever_sees_more_than_the_quota() {
 
 #[tokio::test(start_paused = true)]
 async fn aimd_recovers_one_step_per_clean_scaled_window() {
-    let config = GateConfig::genesys(&scaled_genesys(100, Duration::from_secs(2)));
+    let config = GateConfig::learning_window(100, Duration::from_secs(2), 0.9, 4);
     let ceiling = config.per_minute;
     let g = Gate::new("t1", TargetKind::Genesys, config, Arc::new(Metrics::new()));
     g.on_rate_limited(Instant::now(), None);
@@ -321,7 +283,7 @@ async fn after_a_pause_one_probe_goes_alone() {
 
 /// A Genesys gate for a quota of `quota` per 60 s window.
 fn genesys_gate(quota: u32) -> Gate {
-    let config = GateConfig::genesys(&scaled_genesys(quota, Duration::from_secs(60)));
+    let config = GateConfig::learning_window(quota, Duration::from_secs(60), 0.9, 4);
     assert!(config.learns_from_429);
     Gate::new("t1", TargetKind::Genesys, config, Arc::new(Metrics::new()))
 }

@@ -18,6 +18,7 @@
 pub mod limits;
 mod listing;
 pub mod rows;
+pub mod setup;
 pub mod table;
 mod write;
 
@@ -30,10 +31,7 @@ use url::Url;
 use super::{Attempted, FailureReason, Job, Target, TargetContext};
 use crate::change::{Operation, ScriptChange, TargetKind};
 use crate::config::{ConfigError, GenesysSettings};
-use crate::push::{
-    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, Judged, PushClient, Reply,
-    endpoint,
-};
+use crate::push::{AttemptError, Class, Gate, GatePermit, Judged, PushClient, Reply, endpoint};
 
 use rows::RowKnowledge;
 
@@ -69,8 +67,8 @@ impl GenesysTarget {
                 tenant,
                 kind,
                 ctx,
-                GateConfig::genesys(settings),
-                AuthMethod::genesys(settings)?,
+                setup::gate_config(settings),
+                setup::auth_method(settings)?,
             ),
             rows: RowKnowledge::default(),
             limits: limits::OrgLimits::new(
@@ -201,7 +199,7 @@ impl Target for GenesysTarget {
                     tenant.id
                 ))
             })?;
-            let method = crate::push::AuthMethod::genesys(settings)?;
+            let method = setup::auth_method(settings)?;
             self.client.rotate_credentials(method).await;
             Ok(())
         })

@@ -13,6 +13,7 @@
 
 mod judge;
 mod record;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -25,10 +26,7 @@ use url::Url;
 use super::{Attempted, Job, Target, TargetContext};
 use crate::change::TargetKind;
 use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings};
-use crate::push::{
-    AttemptError, AuthMethod, Class, Gate, GateConfig, GatePermit, Judged, PushClient, Reply,
-    endpoint,
-};
+use crate::push::{AttemptError, Class, Gate, GatePermit, Judged, PushClient, Reply, endpoint};
 
 pub use judge::{ItemVerdict, judge_batch};
 pub use record::record;
@@ -67,8 +65,8 @@ impl ServiceNowTarget {
                 tenant,
                 kind,
                 ctx,
-                GateConfig::servicenow(settings),
-                AuthMethod::servicenow(settings)?,
+                setup::gate_config(settings),
+                setup::auth_method(settings)?,
             ),
         })
     }
@@ -228,7 +226,7 @@ impl Target for ServiceNowTarget {
                     tenant.id
                 ))
             })?;
-            let method = crate::push::AuthMethod::servicenow(settings)?;
+            let method = setup::auth_method(settings)?;
             self.client.rotate_credentials(method).await;
             Ok(())
         })
