@@ -21,23 +21,14 @@ pub(crate) async fn read_staging_record(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        Endpoint::Import,
-        move |_, importer| {
-            if !importer.config.has_staging_table(&table) {
-                return invalid_table(&table);
-            }
-            error(
-                StatusCode::NOT_FOUND,
-                "No Record found",
-                "Record doesn't exist or ACL restricts the record retrieval",
-            )
-        },
-    )
-    .await
+    let no_record = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "No Record found",
+            "Record doesn't exist or ACL restricts the record retrieval",
+        )
+    };
+    read(sim, table, (method, uri, headers), no_record).await
 }
 
 /// `GET /api/now/table/{table}` (Table API), for the staging tables only: the simulator keeps
@@ -50,13 +41,25 @@ pub(crate) async fn read_table(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let empty = || json_response(StatusCode::OK, json!({"result": []}));
+    read(sim, table, (method, uri, headers), empty).await
+}
+
+/// A read of staging table `table` through the common path: `found` when the instance has
+/// the table, else "Invalid table".
+async fn read(
+    sim: Sim,
+    table: String,
+    (method, uri, headers): (Method, Uri, HeaderMap),
+    found: fn() -> Response,
+) -> Response {
     api(
         &sim,
         (&method, &uri),
         &headers,
         Endpoint::Import,
         move |_, importer| match importer.config.has_staging_table(&table) {
-            true => json_response(StatusCode::OK, json!({"result": []})),
+            true => found(),
             false => invalid_table(&table),
         },
     )
