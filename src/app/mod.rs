@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::TenantContext;
 use crate::status::PanicLog;
 use crate::status::StatusBoard;
-use crate::targets::TargetContext;
+use crate::targets::{TargetContext, TargetLayer};
 use crate::telemetry;
 use crate::tenants::{Catalog, PartsFactory, TenantParts, TenantSet};
 
@@ -101,6 +101,14 @@ impl Application {
     /// Builds every part that does not need the broker. `settings` must be validated.
     /// Logs a warning for each plaintext endpoint on a non-loopback host.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_layer(settings, None)
+    }
+
+    /// Like [`build`](Self::build), with every target the worker builds wrapped by `layer`.
+    pub fn build_with_layer(
+        settings: Settings,
+        layer: Option<TargetLayer>,
+    ) -> anyhow::Result<Self> {
         let otlp = telemetry::otlp_metrics(&settings.telemetry);
         let metrics = Arc::new(
             Metrics::with_otlp(otlp.as_ref())
@@ -120,6 +128,7 @@ impl Application {
         let factory = PartsFactory {
             targets: target_ctx,
             prefetch: settings.broker.prefetch,
+            layer,
         };
         let tenants = TenantSet::new(factory, metrics.clone(), Catalog::load(&settings, None))?;
         let membership = Membership::new(&replica, settings.replica.heartbeat);

@@ -37,8 +37,6 @@ const MAX_WINDOW_AHEAD: Duration = Duration::from_secs(3600);
 /// a renewed token) waits for the gate before it hands its change back to the lane, where it
 /// waits for the gate without holding anything (and may be replaced by a newer version).
 pub const GATE_PATIENCE: Duration = Duration::from_secs(10);
-/// Waiting that is never a failure has no deadline: a day at a time.
-const NO_DEADLINE_SLICE: Duration = Duration::from_secs(86_400);
 
 /// A target's judgement of a 2xx response.
 #[derive(Debug)]
@@ -137,15 +135,12 @@ impl PushClient {
     {
         let mut retries = self.retries();
         loop {
-            let permit = self.admit_within(what, NO_DEADLINE_SLICE).await;
-            let result = match permit {
-                Ok(permit) => {
-                    let attempt = retries.count();
-                    self.attempt_admitted(permit, attempt, what, &build, &judge)
-                        .await
-                }
-                Err(closed) => Err(closed),
-            };
+            // Waiting for the gate is never a failure: no deadline.
+            let permit = self.gate.admit().instrument(self.gate_wait_span()).await;
+            let attempt = retries.count();
+            let result = self
+                .attempt_admitted(permit, attempt, what, &build, &judge)
+                .await;
             let e = match result {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
@@ -176,24 +171,18 @@ impl PushClient {
     /// Waits until the gate admits one request, for at most [`GATE_PATIENCE`]; a gate closed
     /// longer answers [`AttemptError::gate_closed`] (a wait, not a failure).
     pub async fn admit(&self, what: &str) -> Result<GatePermit, AttemptError> {
-        self.admit_within(what, GATE_PATIENCE).await
-    }
-
-    async fn admit_within(
-        &self,
-        what: &str,
-        patience: Duration,
-    ) -> Result<GatePermit, AttemptError> {
-        let gate_wait =
-            tracing::info_span!("gate wait", tenant = %self.tenant, target = %self.target);
         self.gate
-            .acquire(Instant::now() + patience)
-            .instrument(gate_wait)
+            .acquire(Instant::now() + GATE_PATIENCE)
+            .instrument(self.gate_wait_span())
             .await
             .map_err(|_| {
-                let reopens_in = self.gate.paused_for().unwrap_or(patience);
+                let reopens_in = self.gate.paused_for().unwrap_or(GATE_PATIENCE);
                 AttemptError::gate_closed(what, reopens_in)
             })
+    }
+
+    fn gate_wait_span(&self) -> tracing::Span {
+        tracing::info_span!("gate wait", tenant = %self.tenant, target = %self.target)
     }
 
     /// ONE attempt of a request the gate already admitted (`permit`): the caller chose what

@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::{Instant, timeout_at};
+use tokio::time::Instant;
 
-use super::pause::{ProbeGuard, SharedPause};
+use super::pause::{ProbeGuard, SharedPause, within};
 use super::rate::{AdaptiveRate, MAX_BURST, RECOVERY_PERIOD, UNLIMITED_PER_MINUTE};
 use crate::change::TargetKind;
 use crate::metrics::Metrics;
@@ -198,9 +198,25 @@ impl Gate {
     /// rate token, then checks the pause once more. Fails at once if the gate cannot open
     /// before `deadline`. Keep the permit until the answer is classified and any pause set.
     pub async fn acquire(&self, deadline: Instant) -> Result<GatePermit, ClosedPastDeadline> {
-        let slot = match timeout_at(deadline, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => slot,
-            _ => return Err(ClosedPastDeadline),
+        self.acquire_by(Some(deadline)).await
+    }
+
+    /// Like [`acquire`](Self::acquire), waiting as long as the gate stays closed: for a
+    /// caller to whom waiting is never a failure (a lane, whose changes wait for the gate).
+    pub async fn admit(&self) -> GatePermit {
+        match self.acquire_by(None).await {
+            Ok(permit) => permit,
+            Err(ClosedPastDeadline) => unreachable!("without a deadline none can pass"),
+        }
+    }
+
+    async fn acquire_by(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<GatePermit, ClosedPastDeadline> {
+        let slot = match within(deadline, self.slots.clone().acquire_owned()).await? {
+            Ok(slot) => slot,
+            Err(_closed) => unreachable!("the gate never closes its semaphore"),
         };
         loop {
             self.pause.wait_open(deadline).await?;

@@ -84,11 +84,12 @@ impl SharedPause {
         until.filter(|t| *t > now).map(|t| t - now)
     }
 
-    /// Sleeps until the pause is over; fails at once if it ends after `deadline`.
-    pub async fn wait_open(&self, deadline: Instant) -> Result<(), ClosedPastDeadline> {
+    /// Sleeps until the pause is over; fails at once if it ends after `deadline` (`None`: no
+    /// deadline).
+    pub async fn wait_open(&self, deadline: Option<Instant>) -> Result<(), ClosedPastDeadline> {
         while let Some(left) = self.remaining() {
             let open_at = Instant::now() + left;
-            if open_at > deadline {
+            if deadline.is_some_and(|d| open_at > d) {
                 return Err(ClosedPastDeadline);
             }
             sleep_until(open_at).await;
@@ -97,7 +98,7 @@ impl SharedPause {
     }
 
     /// Waits while a probe is in flight.
-    pub async fn wait_probe(&self, deadline: Instant) -> Result<(), ClosedPastDeadline> {
+    pub async fn wait_probe(&self, deadline: Option<Instant>) -> Result<(), ClosedPastDeadline> {
         loop {
             let notified = self.probe_done.notified();
             tokio::pin!(notified);
@@ -108,9 +109,7 @@ impl SharedPause {
                     return Ok(());
                 }
             }
-            if timeout_at(deadline, notified).await.is_err() {
-                return Err(ClosedPastDeadline);
-            }
+            within(deadline, notified).await?;
         }
     }
 
@@ -129,6 +128,19 @@ impl SharedPause {
                 Some(Some(ProbeGuard(self.clone())))
             }
         }
+    }
+}
+
+/// `future`'s output, or [`ClosedPastDeadline`] if `deadline` (`None`: none) comes first.
+pub async fn within<F: std::future::Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, ClosedPastDeadline> {
+    match deadline {
+        Some(deadline) => timeout_at(deadline, future)
+            .await
+            .map_err(|_| ClosedPastDeadline),
+        None => Ok(future.await),
     }
 }
 
@@ -160,7 +172,7 @@ mod tests {
         drop(probe);
         assert!(pause.try_pass().is_none(), "closed");
         pause
-            .wait_open(Instant::now() + Duration::from_secs(10))
+            .wait_open(Some(Instant::now() + Duration::from_secs(10)))
             .await
             .unwrap();
         assert!(
@@ -177,7 +189,7 @@ mod tests {
             let pause = pause.clone();
             async move {
                 pause
-                    .wait_probe(Instant::now() + Duration::from_secs(60))
+                    .wait_probe(Some(Instant::now() + Duration::from_secs(60)))
                     .await
             }
         });
@@ -192,7 +204,7 @@ mod tests {
         let pause = SharedPause::new();
         let _probe = pause.try_pass().unwrap().unwrap();
         let got = pause
-            .wait_probe(Instant::now() + Duration::from_secs(1))
+            .wait_probe(Some(Instant::now() + Duration::from_secs(1)))
             .await;
         assert_eq!(got, Err(ClosedPastDeadline));
     }

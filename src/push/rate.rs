@@ -130,15 +130,15 @@ impl AdaptiveRate {
         }
     }
 
-    /// Waits for a token; fails at once if none comes before `deadline`.
-    pub async fn take(&self, deadline: Instant) -> Result<(), ClosedPastDeadline> {
+    /// Waits for a token; fails at once if none comes before `deadline` (`None`: no deadline).
+    pub async fn take(&self, deadline: Option<Instant>) -> Result<(), ClosedPastDeadline> {
         loop {
             let limiter = self.current_limiter();
             match limiter.check() {
                 Ok(()) => return Ok(()),
                 Err(not_until) => {
                     let at = Instant::now() + not_until.wait_time_from(self.clock.now());
-                    if at > deadline {
+                    if deadline.is_some_and(|d| at > d) {
                         return Err(ClosedPastDeadline);
                     }
                     sleep_until(at).await;

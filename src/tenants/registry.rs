@@ -27,7 +27,7 @@ use crate::change::TargetKind;
 use crate::dlq::Reason;
 use crate::metrics::Metrics;
 use crate::pipeline::order::HighWater;
-use crate::targets::{self, Target, TargetContext};
+use crate::targets::{self, Target, TargetContext, TargetLayer};
 
 /// The long-lived state of one tenant.
 pub struct TenantParts {
@@ -59,6 +59,8 @@ pub struct PartsFactory {
     pub targets: TargetContext,
     /// `broker.prefetch`, for tenants that do not set their own.
     pub prefetch: u16,
+    /// Wraps each target built, if given.
+    pub layer: Option<TargetLayer>,
 }
 
 /// What one [`TenantSet::apply`] did.
@@ -226,11 +228,15 @@ impl TenantSet {
         old: Option<&Arc<TenantParts>>,
     ) -> Result<Arc<TenantParts>, Problem> {
         let t = &entry.settings;
-        let targets = targets::build_targets(t, &self.factory.targets).map_err(|e| Problem {
-            file: source_path(&entry.source),
-            tenant: Some(t.id.clone()),
-            message: e.to_string(),
-        })?;
+        let mut targets =
+            targets::build_targets(t, &self.factory.targets).map_err(|e| Problem {
+                file: source_path(&entry.source),
+                tenant: Some(t.id.clone()),
+                message: e.to_string(),
+            })?;
+        if let Some(layer) = &self.factory.layer {
+            targets = targets.into_iter().map(|target| layer(target)).collect();
+        }
         let kinds: Vec<TargetKind> = targets.iter().map(|x| x.kind()).collect();
         let reasons = Reason::TENANT_REASONS.map(Reason::as_str);
         self.metrics.start_at_zero(&t.id, &kinds, &reasons);

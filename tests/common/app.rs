@@ -14,6 +14,7 @@ use scriptsync::change::ScriptChange;
 use scriptsync::config::Settings;
 use scriptsync::demo::setup;
 use scriptsync::status::{StatusBoard, TenantState};
+use scriptsync::targets::TargetLayer;
 use scriptsync_sim::fixtures::{self, SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
 use scriptsync_sim::{SimConfig, SimHandle, SimState};
 use tokio::task::JoinHandle;
@@ -52,6 +53,17 @@ pub async fn spawn_app_with_sim(
     sim_config: SimConfig,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_app_layered(tenants, sim_config, None, tweak).await
+}
+
+/// Like [`spawn_app_with_sim`], with every target the worker builds wrapped by `layer` (how
+/// tests inject faults into a target).
+pub async fn spawn_app_layered(
+    tenants: &[&str],
+    sim_config: SimConfig,
+    layer: Option<TargetLayer>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let sim = fixtures::start(sim_config).await.expect("simulator starts");
     let prefix = setup::random_prefix("test");
     let ids: Vec<String> = tenants.iter().map(|t| t.to_string()).collect();
@@ -60,7 +72,7 @@ pub async fn spawn_app_with_sim(
     settings.retry.max_elapsed = Duration::from_secs(20);
     tweak(&mut settings);
     settings.validate().expect("test settings are valid");
-    let mut app = Application::build(settings.clone()).expect("app builds");
+    let mut app = Application::build_with_layer(settings.clone(), layer).expect("app builds");
     let admin = (settings.admin.listen.port() == 0).then(|| app.bind_admin().expect("admin binds"));
     let connection_name = app.connection_name();
     let board = app.board();

@@ -11,7 +11,7 @@ mod queues;
 pub mod tenant_dir;
 
 #[allow(unused_imports)]
-pub use app::{TestApp, spawn_app, spawn_app_with_admin, spawn_app_with_sim};
+pub use app::{TestApp, spawn_app, spawn_app_layered, spawn_app_with_admin, spawn_app_with_sim};
 #[allow(unused_imports)]
 pub use queues::{DeadLetterCopy, PeekedLetter};
 

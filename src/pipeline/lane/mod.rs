@@ -4,38 +4,37 @@
 //! an older one waited is sent instead of it, compliance changes first, then oldest first.
 //! What each request achieved goes to the tenant's ack tracker through a [`Report`].
 //!
-//! Retries go back into the pending set with a not-before time and pass the gate again; a
-//! newer version that arrives meanwhile replaces the failed one and its retries. A change that
-//! would wait for a closed gate past the hold limit is handed to a wait queue ([`parking`]).
-//! The lane ends when its offers are closed and nothing is pending or on its way (a drain), or
-//! at once when `abort` is cancelled (requests on their way are dropped; the broker
-//! redelivers).
+//! A change's life in the lane, step by step, is [`lifecycle`]: offered → chosen when the
+//! gate admits a request → sent → settled (reached, retried, given up). Retries go back into
+//! the pending set with a not-before time and pass the gate again; a newer version that
+//! arrives meanwhile replaces the failed one and its retries. A change that would wait for a
+//! closed gate past the hold limit is handed to a wait queue ([`parking`]). [`run_lane`] is
+//! the event loop around those steps: it ends when its offers are closed and nothing is
+//! pending or on its way (a drain), or at once when `abort` is cancelled (requests on their
+//! way are dropped; the broker redelivers).
 
+mod lifecycle;
 mod parking;
 pub mod pending;
-mod request;
+mod pending_order;
 
+use std::future::pending as forever;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::change::{Priority, ScriptChange};
+use crate::change::ScriptChange;
 use crate::metrics::Metrics;
-use crate::push::Schedule;
-use crate::targets::{Job, PushFailure, Target};
+use crate::push::{GatePermit, Schedule};
+use crate::targets::{PushFailure, Target};
 
 use super::order::HighWater;
-use parking::Parking;
-use pending::{Offered, Pendable, PendingSet};
-use request::Completion;
-
-/// How long a lane waits at most for its gate in one go; it waits again after.
-const GATE_WAIT_SLICE: Duration = Duration::from_secs(86_400);
+use lifecycle::LaneState;
 
 /// One change offered to a lane by the tenant's intake.
 #[derive(Debug)]
@@ -92,153 +91,95 @@ pub struct LaneContext {
     pub hold_limit: Duration,
 }
 
-/// A pending change as the lane keeps it: fresh, or a job that failed and will be retried.
-pub(crate) struct Waiting {
-    change: Arc<ScriptChange>,
-    replay: bool,
-    span: tracing::Span,
-    job: Option<Job>,
-    /// Open while the change waits in the lane for its gate ("gate wait", a child of the
-    /// delivery's span); closed when it is sent or replaced by a newer version.
-    _gate_wait: tracing::Span,
-}
-
-impl Waiting {
-    pub(crate) fn new(
-        lane: &LaneContext,
-        change: Arc<ScriptChange>,
-        replay: bool,
-        span: tracing::Span,
-        job: Option<Job>,
-    ) -> Self {
-        let gate_wait = tracing::info_span!(
-            parent: &span, "gate wait",
-            tenant = %lane.tenant, target = %lane.target.kind(),
-        );
-        Self {
-            change,
-            replay,
-            span,
-            job,
-            _gate_wait: gate_wait,
-        }
-    }
-}
-
-impl Pendable for Waiting {
-    fn version(&self) -> u64 {
-        self.change.version()
-    }
-    fn priority(&self) -> Priority {
-        self.change.priority()
-    }
+/// How far the target's preparation (Genesys lists its rows) has come: it starts when the
+/// first change arrives, so a lane without traffic costs no request.
+enum Preparation<'a> {
+    NotStarted,
+    Running(BoxFuture<'a, ()>),
+    Done,
 }
 
 /// Runs the lane until its offers are closed and it is idle, or until `abort`.
 pub async fn run_lane(
     lane: Arc<LaneContext>,
-    mut offers: UnboundedReceiver<Offer>,
+    offers: UnboundedReceiver<Offer>,
     report: Reporter,
     abort: CancellationToken,
 ) {
     let target = lane.target.clone();
-    let fill = if target.capacity() > 1 {
-        target.capacity()
-    } else {
-        usize::MAX
-    };
-    let mut pending: PendingSet<Waiting> = PendingSet::new(lane.linger, fill);
-    let mut parking = Parking::new(lane.hold_limit);
-    let mut inflight: JoinSet<Completion> = JoinSet::new();
-    // The target prepares (Genesys lists its rows) when the first change arrives, so a
-    // lane without traffic costs no request.
-    let mut prepare = None;
-    let (mut prepared, mut open) = (false, true);
-    let mut admission = None;
+    let mut state = LaneState::new(&lane);
+    let mut preparation = Preparation::NotStarted;
+    // Some while the gate is asked for a request; None while nothing is ready to go.
+    let mut admission: Option<BoxFuture<'static, GatePermit>> = None;
+    // None once the intake closed them (a drain).
+    let mut offers = Some(offers);
     loop {
         let now = Instant::now();
-        pending.promote(now);
-        if !open && pending.is_empty() && inflight.is_empty() {
+        state.pending.promote(now);
+        if offers.is_none() && state.is_idle() {
             break;
         }
-        if !prepared && prepare.is_none() && !pending.is_empty() {
-            prepare = Some(target.prepare());
+        match preparation {
+            Preparation::NotStarted if !state.pending.is_empty() => {
+                preparation = Preparation::Running(target.prepare());
+            }
+            Preparation::Done if admission.is_none() && state.pending.has_ready() => {
+                let gate = target.gate().clone();
+                admission = Some(Box::pin(async move { gate.admit().await }));
+            }
+            _ => {}
         }
-        if prepared && admission.is_none() && pending.has_ready() {
-            let gate = target.gate().clone();
-            admission = Some(Box::pin(async move {
-                gate.acquire(now + GATE_WAIT_SLICE).await
-            }));
-        }
-        let wakeup = pending.next_wakeup();
+        let wakeup = state.pending.next_wakeup();
         let paused_for = target.gate().paused_for().unwrap_or_default();
-        let park_at = parking.due_at(&pending, paused_for);
+        let park_at = state.parking.due_at(&state.pending, paused_for);
         tokio::select! {
             biased;
             _ = abort.cancelled() => break,
-            _ = async { prepare.as_mut().expect("guarded").await }, if !prepared && prepare.is_some() => {
-                prepared = true;
-            }
-            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                if let Ok(done) = done {
-                    request::complete(&lane, (&mut pending, &mut parking), done, &report);
-                }
-            }
-            offer = offers.recv(), if open => match offer {
-                Some(offer) => accept(&lane, (&mut pending, &mut parking), offer, &report),
-                None => open = false,
+            () = prepared(&mut preparation) => preparation = Preparation::Done,
+            Some(done) = state.inflight.join_next(), if !state.inflight.is_empty() => match done {
+                Ok(answers) => lifecycle::settled(&lane, &mut state, answers, &report),
+                // A request task panicked: the lane goes down with it (the tenant's loop is
+                // restarted and the broker redelivers), never living on with its scripts
+                // stuck "on their way".
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_cancelled) => {}
             },
-            admitted = async { admission.as_mut().expect("guarded").await }, if admission.is_some() => {
+            offer = next_offer(&mut offers) => match offer {
+                Some(offer) => lifecycle::offered(&lane, &mut state, offer, &report),
+                None => offers = None,
+            },
+            permit = admitted(&mut admission) => {
                 admission = None;
-                if let Ok(permit) = admitted {
-                    super::panics::fault::lane_request(&lane.tenant);
-                    request::dispatch(&lane, &mut pending, permit, &mut inflight);
-                }
+                lifecycle::chosen(&lane, &mut state, permit);
             }
             _ = sleep_until(park_at.unwrap_or(now)), if park_at.is_some() => {
-                parking.park_due(&lane, &mut pending, &report);
+                state.parking.park_due(&lane, &mut state.pending, &report);
             }
             _ = sleep_until(wakeup.unwrap_or(now)), if wakeup.is_some() => {}
         }
     }
 }
 
-/// Takes an offer: already held at the target (by this worker's record) → reached at once;
-/// covered by a parked copy → covered; else it joins the pending set, where it may replace an
-/// older waiting version.
-fn accept(
-    lane: &LaneContext,
-    (pending, parking): (&mut PendingSet<Waiting>, &mut Parking),
-    offer: Offer,
-    report: &Reporter,
-) {
-    let kind = lane.target.kind();
-    let script = offer.change.script_id();
-    if offer.returning {
-        parking.returned(script, offer.change.version());
+/// Ends when a running preparation does; never otherwise.
+async fn prepared(preparation: &mut Preparation<'_>) {
+    match preparation {
+        Preparation::Running(running) => running.await,
+        _ => forever().await,
     }
-    if parking.covers(script, offer.change.version()) {
-        report(Report::Covered {
-            script: script.to_owned(),
-            version: offer.change.version(),
-        });
-        return;
+}
+
+/// The next offer, `None` when the intake closed the offers; never once they are closed.
+async fn next_offer(offers: &mut Option<UnboundedReceiver<Offer>>) -> Option<Offer> {
+    match offers {
+        Some(offers) => offers.recv().await,
+        None => forever().await,
     }
-    let held = lane
-        .high_water
-        .lock()
-        .get(kind, script)
-        .filter(|held| *held >= offer.change.version());
-    if let Some(held) = held {
-        report(Report::Reached {
-            script: script.to_owned(),
-            version: held,
-            pushed: false,
-        });
-        return;
-    }
-    let waiting = Waiting::new(lane, offer.change.clone(), offer.replay, offer.span, None);
-    if pending.offer(script, waiting, Instant::now()) == Offered::Covered {
-        tracing::trace!(tenant = %lane.tenant, target = %kind, script, "covered by a waiting version");
+}
+
+/// The permit the gate grants the pending admission; never without one.
+async fn admitted(admission: &mut Option<BoxFuture<'static, GatePermit>>) -> GatePermit {
+    match admission {
+        Some(admission) => admission.await,
+        None => forever().await,
     }
 }

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::pending::PendingSet;
-use super::{LaneContext, Report, Reporter, Waiting};
+use super::lifecycle::Owed;
+use super::pending::{Pendable, PendingSet};
+use super::{LaneContext, Report, Reporter};
 
 /// Shortest time a parked change stays in the wait queue: a gate that is open but slow (its
 /// rate) gets its changes back at the tail of the tenant queue after this.
@@ -42,7 +43,7 @@ impl Parking {
     /// more: when its hold plus the rest of the pause would reach the hold limit.
     pub(crate) fn due_at(
         &self,
-        pending: &PendingSet<Waiting>,
+        pending: &PendingSet<Owed>,
         paused_for: Duration,
     ) -> Option<Instant> {
         let oldest = pending.oldest_held_since()?;
@@ -54,7 +55,7 @@ impl Parking {
     pub(crate) fn park_due(
         &mut self,
         lane: &LaneContext,
-        pending: &mut PendingSet<Waiting>,
+        pending: &mut PendingSet<Owed>,
         report: &Reporter,
     ) {
         let paused_for = lane.target.gate().paused_for().unwrap_or_default();
@@ -72,7 +73,7 @@ impl Parking {
             "the gate stays closed past the hold limit: handing changes to the wait queue"
         );
         for t in taken {
-            let version = t.item.change.version();
+            let version = t.item.version();
             let newest = self.parked.entry(t.script.clone()).or_insert(version);
             *newest = (*newest).max(version);
             report(Report::Parked {

@@ -2,26 +2,38 @@
 //! not yet on its way, and the order in which the lane sends them when its gate admits a
 //! request (DESIGN §2): compliance priority first, then the oldest pending change first.
 //!
-//! A script has at most one request on its way at a time (two could land out of order); a
-//! version that arrives meanwhile waits, parked, until that request is over. A new script
-//! lingers `linger` before it may go, so that a burst of versions costs one request; with
-//! `fill` lingering scripts or more (a full request's worth) they may go at once. A failed
-//! change returns with a not-before time; a newer version replaces it, and its retries with it.
-//! What has waited longest (by when the oldest change it carries arrived) can be taken out
-//! altogether ([`PendingSet::take_held_since`]): a lane hands it to a wait queue when its gate
-//! stays closed. Pure data on tokio's clock: unit-tested with paused time.
+//! Each script is in one [`ScriptState`]: a version **waits** (lingering, ready or backing
+//! off: its [`Place`]), or a request for one is **on its way**, perhaps with a newer version
+//! waiting behind it (two requests for one script could land out of order). A new script
+//! lingers `linger` before it may go, so that a burst of versions costs one request; with a
+//! [`Batching::FillsAt`] count of lingering scripts (a full request's worth) they may go at
+//! once. A failed change returns with a not-before time; a newer version replaces it, and its
+//! retries with it. What has waited longest (by when the oldest change it carries arrived) can
+//! be taken out altogether ([`PendingSet::take_held_since`]): a lane hands it to a wait queue
+//! when its gate stays closed. Pure data on tokio's clock: unit-tested with paused time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::change::Priority;
 
+use super::pending_order::{OrderKey, Orders, Place};
+
 /// What the set needs to know about a pending item.
 pub trait Pendable {
     fn version(&self) -> u64;
     fn priority(&self) -> Priority;
+}
+
+/// When lingering scripts may go before their linger is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batching {
+    /// Each waits out its linger (a target that sends one script per request).
+    EachLingers,
+    /// As soon as this many are lingering or ready: a full request's worth.
+    FillsAt(usize),
 }
 
 /// An item taken to be sent, with what it needs to come back for a retry.
@@ -43,186 +55,146 @@ pub enum Offered {
     Covered,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    Lingering(Instant),
-    Ready,
-    Backoff(Instant),
-    /// Waits for the script's request on its way.
-    Parked,
-}
-
+/// One waiting version.
 struct Next<J> {
     item: J,
-    since: Instant,
-    priority: Priority,
-    seq: u64,
-    place: Place,
+    key: OrderKey,
 }
 
-struct Slot<J> {
-    /// Boxed: a lane's map keeps its capacity for the most scripts it ever waited on, so its
-    /// entries stay small (the item itself lives only while it waits).
-    next: Option<Box<Next<J>>>,
-    /// The version on its way, if a request for the script is.
-    sending: Option<u64>,
-}
-
-/// Ready order: compliance first, then oldest, then arrival.
-type Rank = (u8, Instant, u64);
-
-fn rank(priority: Priority, since: Instant, seq: u64) -> Rank {
-    (u8::from(priority != Priority::Compliance), since, seq)
+/// Where one script stands in the lane.
+enum ScriptState<J> {
+    /// A version waits to be sent. Boxed: a lane's map keeps its capacity for the most
+    /// scripts it ever waited on, so its entries stay small.
+    Waiting { next: Box<Next<J>>, place: Place },
+    /// A request carrying `version` is on its way; `behind` is a newer version waiting for it
+    /// to be over.
+    Sending {
+        version: u64,
+        behind: Option<Box<Next<J>>>,
+    },
 }
 
 /// The pending scripts of one lane.
 pub struct PendingSet<J> {
-    slots: HashMap<String, Slot<J>>,
-    ready: BTreeMap<Rank, String>,
-    lingering: BTreeMap<(Instant, u64), String>,
-    backoff: BTreeMap<(Instant, u64), String>,
-    /// Every waiting item (whatever its place) by when the oldest change it carries arrived.
-    held: BTreeMap<(Instant, u64), String>,
+    scripts: HashMap<String, ScriptState<J>>,
+    orders: Orders,
     linger: Duration,
-    fill: usize,
+    batching: Batching,
     seq: u64,
 }
 
 impl<J: Pendable> PendingSet<J> {
-    /// `fill`: how many lingering scripts make a request worth sending at once
-    /// (`usize::MAX`: each waits out its linger).
-    pub fn new(linger: Duration, fill: usize) -> Self {
+    pub fn new(linger: Duration, batching: Batching) -> Self {
         Self {
-            slots: HashMap::new(),
-            ready: BTreeMap::new(),
-            lingering: BTreeMap::new(),
-            backoff: BTreeMap::new(),
-            held: BTreeMap::new(),
+            scripts: HashMap::new(),
+            orders: Orders::default(),
             linger,
-            fill: fill.max(1),
+            batching,
             seq: 0,
         }
     }
 
     /// Scripts with something waiting or on its way.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.scripts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.scripts.is_empty()
     }
 
     /// Adds `item` for `script` unless an equal or newer version is waiting or on its way.
     /// A newer version replaces the waiting one (keeping its place in the order, dropping its
     /// retries); a compliance offer raises the waiting one's priority.
     pub fn offer(&mut self, script: &str, item: J, now: Instant) -> Offered {
-        if !self.slots.contains_key(script) {
-            self.slots.insert(
-                script.to_owned(),
-                Slot {
-                    next: None,
-                    sending: None,
-                },
-            );
-        }
-        let slot = self.slots.get_mut(script).expect("inserted");
-        let Some(next) = slot.next.take().map(|next| *next) else {
-            if slot.sending.is_some_and(|v| v >= item.version()) {
-                return Offered::Covered;
-            }
-            let place = if slot.sending.is_some() {
-                Place::Parked
-            } else {
-                Place::Lingering(now + self.linger)
-            };
-            self.seq += 1;
-            let next = Next {
-                priority: item.priority(),
-                item,
-                since: now,
-                seq: self.seq,
-                place,
-            };
-            self.place(script, next);
+        let Some((script, state)) = self.scripts.remove_entry(script) else {
+            let next = self.next(item, now);
+            let place = Place::Lingering(now + self.linger);
+            self.orders.insert(script, next.key, place);
+            let waiting = ScriptState::Waiting { next, place };
+            self.scripts.insert(script.to_owned(), waiting);
             return Offered::Queued;
         };
-        self.unindex(script, &next);
-        let priority = next.priority.max(item.priority());
-        let (next, offered) = if item.version() > next.item.version() {
-            let place = match next.place {
-                Place::Parked => Place::Parked,
-                Place::Ready => Place::Ready,
-                // A fresh version lingers from when the script first waited.
-                _ => Place::Lingering(next.since + self.linger),
-            };
-            let replaced = Next {
-                item,
-                priority,
-                place,
-                ..next
-            };
-            (replaced, Offered::Queued)
-        } else {
-            (Next { priority, ..next }, Offered::Covered)
+        let (state, offered) = match state {
+            ScriptState::Sending { version, behind } => match behind {
+                None if version >= item.version() => {
+                    (ScriptState::Sending { version, behind }, Offered::Covered)
+                }
+                None => {
+                    let next = self.next(item, now);
+                    self.orders.hold(&script, next.key);
+                    let behind = Some(next);
+                    (ScriptState::Sending { version, behind }, Offered::Queued)
+                }
+                Some(next) => {
+                    // Its place in the held order does not change (same arrival).
+                    let (next, offered) = merge(next, item);
+                    let behind = Some(next);
+                    (ScriptState::Sending { version, behind }, offered)
+                }
+            },
+            ScriptState::Waiting { next, place } => {
+                self.orders.remove(next.key, place);
+                let (next, offered) = merge(next, item);
+                let place = match place {
+                    // A fresh version lingers from when the script first waited.
+                    Place::Lingering(_) | Place::BackingOff(_) if offered == Offered::Queued => {
+                        Place::Lingering(next.key.since + self.linger)
+                    }
+                    unchanged => unchanged,
+                };
+                self.orders.insert(&script, next.key, place);
+                (ScriptState::Waiting { next, place }, offered)
+            }
         };
-        self.place(script, next);
+        self.scripts.insert(script, state);
         offered
     }
 
     /// Moves what is due by `now` to the ready order; all lingering scripts when they fill a
     /// request.
     pub fn promote(&mut self, now: Instant) {
-        let fill = self.lingering.len() + self.ready.len() >= self.fill;
-        let due_lingering: Vec<String> = if fill {
-            std::mem::take(&mut self.lingering).into_values().collect()
-        } else {
-            split_due(&mut self.lingering, now)
+        let fills = match self.batching {
+            Batching::EachLingers => false,
+            Batching::FillsAt(n) => self.orders.gathered() >= n.max(1),
         };
-        let due_backoff = split_due(&mut self.backoff, now);
-        for script in due_lingering.into_iter().chain(due_backoff) {
-            if let Some(next) = self.slots.get_mut(&script).and_then(|s| s.next.as_mut()) {
-                next.place = Place::Ready;
-                self.ready
-                    .insert(rank(next.priority, next.since, next.seq), script);
+        for script in self.orders.take_due(now, fills) {
+            if let Some(ScriptState::Waiting { next, place }) = self.scripts.get_mut(&script) {
+                *place = Place::Ready;
+                self.orders.set_ready(script, next.key);
             }
         }
     }
 
     /// True when something may be sent now (after [`promote`](Self::promote)).
     pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+        self.orders.has_ready()
     }
 
     /// When the next lingering or backed-off script becomes due.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        let first = |m: &BTreeMap<(Instant, u64), String>| m.keys().next().map(|k| k.0);
-        match (first(&self.lingering), first(&self.backoff)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.orders.next_wakeup()
     }
 
     /// Takes up to `max` ready scripts, best first; each is then on its way.
     pub fn take(&mut self, max: usize) -> Vec<Taken<J>> {
         let mut out = Vec::new();
         while out.len() < max {
-            let Some((_, script)) = self.ready.pop_first() else {
+            let Some(script) = self.orders.pop_ready() else {
                 break;
             };
-            let slot = self
-                .slots
-                .get_mut(&script)
-                .expect("ready scripts have a slot");
-            let next = slot.next.take().expect("ready scripts have a next");
-            slot.sending = Some(next.item.version());
-            self.held.remove(&(next.since, next.seq));
-            out.push(Taken {
-                script,
-                item: next.item,
-                since: next.since,
-                priority: next.priority,
-            });
+            let Some((key, ScriptState::Waiting { next, .. })) = self.scripts.remove_entry(&script)
+            else {
+                unreachable!("a ready script waits");
+            };
+            self.orders.release(next.key);
+            let version = next.item.version();
+            let sending = ScriptState::Sending {
+                version,
+                behind: None,
+            };
+            self.scripts.insert(key, sending);
+            out.push(taken(script, *next));
         }
         out
     }
@@ -230,102 +202,101 @@ impl<J: Pendable> PendingSet<J> {
     /// The request for `script` is over. With `retry`, the item comes back due at the given
     /// time, unless a newer version waits (then the item is handed back: it is superseded).
     pub fn finish(&mut self, script: &str, retry: Option<(Taken<J>, Instant)>) -> Option<J> {
-        let Some(slot) = self.slots.get_mut(script) else {
-            return retry.map(|(t, _)| t.item);
+        let superseded = |retry: Option<(Taken<J>, Instant)>| retry.map(|(t, _)| t.item);
+        let Some((script, state)) = self.scripts.remove_entry(script) else {
+            return superseded(retry);
         };
-        slot.sending = None;
-        match (slot.next.take(), retry) {
-            (Some(parked), dropped) => {
-                let place = Place::Lingering(parked.since + self.linger);
-                self.place(script, Next { place, ..*parked });
-                dropped.map(|(t, _)| t.item)
+        let behind = match state {
+            ScriptState::Sending { behind, .. } => behind,
+            waiting @ ScriptState::Waiting { .. } => {
+                // Nothing of the script was on its way: what waits stays as it is.
+                self.scripts.insert(script, waiting);
+                return superseded(retry);
+            }
+        };
+        let (next, place, dropped) = match (behind, retry) {
+            (Some(next), dropped) => {
+                let place = Place::Lingering(next.key.since + self.linger);
+                (next, place, superseded(dropped))
             }
             (None, Some((taken, at))) => {
-                self.seq += 1;
-                let next = Next {
-                    item: taken.item,
-                    since: taken.since,
-                    priority: taken.priority,
-                    seq: self.seq,
-                    place: Place::Backoff(at),
-                };
-                self.place(script, next);
-                None
+                let mut next = self.next(taken.item, taken.since);
+                next.key.priority = taken.priority;
+                (next, Place::BackingOff(at), None)
             }
-            (None, None) => {
-                self.slots.remove(script);
-                None
-            }
-        }
+            (None, None) => return None,
+        };
+        self.orders.insert(&script, next.key, place);
+        self.scripts
+            .insert(script, ScriptState::Waiting { next, place });
+        dropped
     }
 
     /// When the oldest waiting item's oldest change arrived (items on their way excluded).
     pub fn oldest_held_since(&self) -> Option<Instant> {
-        self.held.keys().next().map(|k| k.0)
+        self.orders.oldest_held_since()
     }
 
     /// Takes out every waiting item whose oldest change arrived at or before `cutoff`,
-    /// oldest first; a script with a request on its way keeps its slot for that request.
+    /// oldest first; a script with a request on its way keeps its state for that request.
     pub fn take_held_since(&mut self, cutoff: Instant) -> Vec<Taken<J>> {
-        let later = self.held.split_off(&(cutoff, u64::MAX));
-        let due = std::mem::replace(&mut self.held, later);
         let mut out = Vec::new();
-        for script in due.into_values() {
-            let Some(slot) = self.slots.get_mut(&script) else {
+        for script in self.orders.take_held_since(cutoff) {
+            let Some((key, state)) = self.scripts.remove_entry(&script) else {
                 continue;
             };
-            let Some(next) = slot.next.take() else {
-                continue;
+            let next = match state {
+                ScriptState::Waiting { next, place } => {
+                    self.orders.remove(next.key, place);
+                    next
+                }
+                ScriptState::Sending { version, behind } => {
+                    let sending = ScriptState::Sending {
+                        version,
+                        behind: None,
+                    };
+                    self.scripts.insert(key, sending);
+                    let Some(next) = behind else {
+                        continue;
+                    };
+                    next
+                }
             };
-            if slot.sending.is_none() {
-                self.slots.remove(&script);
-            }
-            self.unindex(&script, &next);
-            out.push(Taken {
-                script,
-                item: next.item,
-                since: next.since,
-                priority: next.priority,
-            });
+            out.push(taken(script, *next));
         }
         out
     }
 
-    fn place(&mut self, script: &str, next: Next<J>) {
-        let key = script.to_owned();
-        self.held.insert((next.since, next.seq), key.clone());
-        match next.place {
-            Place::Lingering(at) => drop(self.lingering.insert((at, next.seq), key)),
-            Place::Backoff(at) => drop(self.backoff.insert((at, next.seq), key)),
-            Place::Ready => drop(
-                self.ready
-                    .insert(rank(next.priority, next.since, next.seq), key),
-            ),
-            Place::Parked => {}
-        }
-        if let Some(slot) = self.slots.get_mut(script) {
-            slot.next = Some(Box::new(next));
-        }
-    }
-
-    fn unindex(&mut self, _script: &str, next: &Next<J>) {
-        self.held.remove(&(next.since, next.seq));
-        match next.place {
-            Place::Lingering(at) => drop(self.lingering.remove(&(at, next.seq))),
-            Place::Backoff(at) => drop(self.backoff.remove(&(at, next.seq))),
-            Place::Ready => drop(
-                self.ready
-                    .remove(&rank(next.priority, next.since, next.seq)),
-            ),
-            Place::Parked => {}
-        }
+    fn next(&mut self, item: J, since: Instant) -> Box<Next<J>> {
+        self.seq += 1;
+        let key = OrderKey {
+            since,
+            priority: item.priority(),
+            seq: self.seq,
+        };
+        Box::new(Next { item, key })
     }
 }
 
-/// Removes and returns the entries due by `now`.
-fn split_due(map: &mut BTreeMap<(Instant, u64), String>, now: Instant) -> Vec<String> {
-    let later = map.split_off(&(now, u64::MAX));
-    std::mem::replace(map, later).into_values().collect()
+/// `waiting` with `item` offered on top: the newer of the two versions, at the higher of
+/// their priorities, keeping `waiting`'s place in the order.
+fn merge<J: Pendable>(mut waiting: Box<Next<J>>, item: J) -> (Box<Next<J>>, Offered) {
+    waiting.key.priority = waiting.key.priority.max(item.priority());
+    if item.version() > waiting.item.version() {
+        waiting.item = item;
+        (waiting, Offered::Queued)
+    } else {
+        (waiting, Offered::Covered)
+    }
+}
+
+fn taken<J>(script: String, next: Next<J>) -> Taken<J> {
+    Taken {
+        script,
+        item: next.item,
+        since: next.key.since,
+        priority: next.key.priority,
+    }
 }
 
 #[cfg(test)]

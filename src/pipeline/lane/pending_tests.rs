@@ -32,7 +32,7 @@ fn due(set: &mut PendingSet<Item>, max: usize) -> Vec<Taken<Item>> {
 
 #[tokio::test(start_paused = true)]
 async fn versions_coalesce_while_lingering_and_the_newest_goes() {
-    let mut set = PendingSet::new(LINGER, usize::MAX);
+    let mut set = PendingSet::new(LINGER, Batching::EachLingers);
     let now = Instant::now();
     assert_eq!(set.offer("s", Item(1, N), now), Offered::Queued);
     assert_eq!(set.offer("s", Item(3, N), now), Offered::Queued);
@@ -45,7 +45,7 @@ async fn versions_coalesce_while_lingering_and_the_newest_goes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_version_arriving_while_one_is_on_its_way_waits_for_it() {
-    let mut set = PendingSet::new(Duration::ZERO, usize::MAX);
+    let mut set = PendingSet::new(Duration::ZERO, Batching::EachLingers);
     let now = Instant::now();
     set.offer("s", Item(1, N), now);
     let taken = due(&mut set, 10);
@@ -66,7 +66,7 @@ async fn a_version_arriving_while_one_is_on_its_way_waits_for_it() {
 
 #[tokio::test(start_paused = true)]
 async fn compliance_first_then_oldest_first() {
-    let mut set = PendingSet::new(Duration::ZERO, usize::MAX);
+    let mut set = PendingSet::new(Duration::ZERO, Batching::EachLingers);
     for (i, s) in ["a", "b", "c"].iter().enumerate() {
         set.offer(s, Item(1, N), Instant::now());
         tokio::time::advance(Duration::from_millis(10 * (i as u64 + 1))).await;
@@ -82,7 +82,7 @@ async fn compliance_first_then_oldest_first() {
 
 #[tokio::test(start_paused = true)]
 async fn a_full_request_goes_without_waiting_out_the_linger() {
-    let mut set = PendingSet::new(Duration::from_secs(10), 3);
+    let mut set = PendingSet::new(Duration::from_secs(10), Batching::FillsAt(3));
     for s in ["a", "b"] {
         set.offer(s, Item(1, N), Instant::now());
     }
@@ -93,7 +93,7 @@ async fn a_full_request_goes_without_waiting_out_the_linger() {
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_comes_back_later_unless_a_newer_version_replaced_it() {
-    let mut set = PendingSet::new(Duration::ZERO, usize::MAX);
+    let mut set = PendingSet::new(Duration::ZERO, Batching::EachLingers);
     set.offer("s", Item(1, N), Instant::now());
     let mut taken = due(&mut set, 1);
     let back = Instant::now() + Duration::from_secs(2);
@@ -110,7 +110,7 @@ async fn a_retry_comes_back_later_unless_a_newer_version_replaced_it() {
     assert_eq!(names(&due(&mut set, 1)), [("s", 2)]);
 
     // A newer version replaces one backing off, at once.
-    let mut set = PendingSet::new(LINGER, usize::MAX);
+    let mut set = PendingSet::new(LINGER, Batching::EachLingers);
     set.offer("t", Item(1, N), Instant::now());
     tokio::time::advance(LINGER).await;
     let mut taken = due(&mut set, 1);
@@ -126,7 +126,7 @@ async fn a_retry_comes_back_later_unless_a_newer_version_replaced_it() {
 
 #[tokio::test(start_paused = true)]
 async fn the_longest_waiting_can_be_taken_out_whatever_their_place() {
-    let mut set = PendingSet::new(LINGER, usize::MAX);
+    let mut set = PendingSet::new(LINGER, Batching::EachLingers);
     let t0 = Instant::now();
     set.offer("a", Item(1, N), t0);
     tokio::time::advance(Duration::from_secs(1)).await;

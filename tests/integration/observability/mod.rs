@@ -10,6 +10,7 @@ mod endpoints;
 mod metrics;
 mod no_export;
 mod otlp;
+mod panics;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
