@@ -4,11 +4,11 @@
 //! an older one waited is sent instead of it, compliance changes first, then oldest first.
 //! What each request achieved goes to the tenant's ack tracker through a [`Report`].
 //!
-//! A change's life in the lane, step by step, is [`lifecycle`]: offered → chosen when the
+//! A change's life in the lane, step by step, is `lifecycle`: offered → chosen when the
 //! gate admits a request → sent → settled (reached, retried, given up). Retries go back into
 //! the pending set with a not-before time and pass the gate again; a newer version that
 //! arrives meanwhile replaces the failed one and its retries. A change that would wait for a
-//! closed gate past the hold limit is handed to a wait queue ([`parking`]). [`run_lane`] is
+//! closed gate past the hold limit is handed to a wait queue (`parking`). [`run_lane`] is
 //! the event loop around those steps: it ends when its offers are closed and nothing is
 //! pending or on its way (a drain), or at once when `abort` is cancelled (requests on their
 //! way are dropped; the broker redelivers).
@@ -183,3 +183,6 @@ async fn admitted(admission: &mut Option<BoxFuture<'static, GatePermit>>) -> Gat
         None => forever().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,15 +2,13 @@
 //! not yet on its way, and the order in which the lane sends them when its gate admits a
 //! request (DESIGN §2): compliance priority first, then the oldest pending change first.
 //!
-//! Each script is in one [`ScriptState`]: a version **waits** (lingering, ready or backing
-//! off: its [`Place`]), or a request for one is **on its way**, perhaps with a newer version
+//! Each script is in one `ScriptState`: a version **waits** (lingering, ready or backing
+//! off: its `Place`), or a request for one is **on its way**, perhaps with a newer version
 //! waiting behind it (two requests for one script could land out of order). A new script
-//! lingers `linger` before it may go, so that a burst of versions costs one request; with a
-//! [`Batching::FillsAt`] count of lingering scripts (a full request's worth) they may go at
-//! once. A failed change returns with a not-before time; a newer version replaces it, and its
-//! retries with it. What has waited longest (by when the oldest change it carries arrived) can
-//! be taken out altogether ([`PendingSet::take_held_since`]): a lane hands it to a wait queue
-//! when its gate stays closed. Pure data on tokio's clock: unit-tested with paused time.
+//! lingers `linger` so that a burst of versions costs one request, unless a full request's
+//! worth is gathered ([`Batching`]). A failed change returns with a not-before time; a newer
+//! version replaces it, and its retries with it. The longest waiting can be taken out for a
+//! wait queue. Pure data on tokio's clock.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -127,7 +125,6 @@ impl<J: Pendable> PendingSet<J> {
                     (ScriptState::Sending { version, behind }, Offered::Queued)
                 }
                 Some(next) => {
-                    // Its place in the held order does not change (same arrival).
                     let (next, offered) = merge(next, item);
                     let behind = Some(next);
                     (ScriptState::Sending { version, behind }, offered)
