@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use super::classify::Class;
 use super::credential::{AuthMethod, Credential};
 use super::oauth_http::{Grant, OAuthHttp, grant, token_error};
+use super::schedule::Schedule;
 use crate::change::TargetKind;
 use crate::config::{RetrySettings, SecretString, expose};
 use crate::metrics::Metrics;
@@ -75,6 +76,8 @@ pub struct TokenCache {
     method: parking_lot::Mutex<Arc<AuthMethod>>,
     http: OAuthHttp,
     retry: RetrySettings,
+    /// How long a failing token endpoint is left alone: the retry schedule's steps.
+    schedule: Schedule,
     metrics: Arc<Metrics>,
     state: Mutex<State>,
 }
@@ -94,6 +97,7 @@ impl TokenCache {
             method: parking_lot::Mutex::new(Arc::new(method)),
             http: OAuthHttp::new(http),
             retry: retry.clone(),
+            schedule: Schedule::new(retry),
             metrics,
             state: Mutex::new(State::default()),
         }
@@ -160,7 +164,7 @@ impl TokenCache {
             Err(err) => {
                 st.failures += 1;
                 self.metrics.token_failure(&self.tenant, self.target);
-                let backoff = self.backoff(st.failures);
+                let backoff = self.schedule.step(st.failures);
                 let wait = err.wait.map_or(backoff, |w| w.max(backoff));
                 tracing::warn!(tenant = %self.tenant, target = %self.target, error = %err.message, "token request failed");
                 st.cooldown = Some((Instant::now() + wait, err.clone()));
@@ -183,13 +187,6 @@ impl TokenCache {
         {
             st.token = None;
         }
-    }
-
-    /// Wait after the n-th failed fetch in a row: the retry schedule without jitter.
-    fn backoff(&self, failures: u32) -> Duration {
-        let factor =
-            f64::from(self.retry.factor.max(1.0)).powi(failures.saturating_sub(1).min(30) as i32);
-        self.retry.initial.mul_f64(factor).min(self.retry.max_delay)
     }
 
     async fn fetch(&self, refresh: Option<SecretString>) -> Result<Grant, AuthError> {

@@ -24,7 +24,6 @@ pub trait Pendable {
     fn version(&self) -> u64;
     fn priority(&self) -> Priority;
 }
-
 /// When lingering scripts may go before their linger is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batching {
