@@ -1,7 +1,8 @@
 //! [`Retries`]: the one retry engine (DESIGN §6). Everything that retries a request (a lane's
 //! changes, the row listing through [`PushClient::send`](super::PushClient::send)) keeps
-//! one `Retries` per logical unit (a change at a target, a listing page) and asks it, after each failed attempt, what to do
-//! next ([`Retries::after`]; [`decide`] adds the gate's pause). A failed token fetch is one
+//! one `Retries` per logical unit (a change at a target, a listing page) and asks it, after
+//! each failed attempt, what to do next ([`Retries::after`]; [`decide`] adds the gate's
+//! pause). A failed token fetch is one
 //! such attempt (its `AuthError` becomes the attempt's failure); the token cache only leaves
 //! a failing endpoint alone for the same schedule's steps. A DLQ replay is a new delivery to
 //! the worker, so its pushes go through the same engine. Nothing else retries a target (the
