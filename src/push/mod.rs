@@ -5,7 +5,8 @@
 //! - [`retry_after`]: how long the server asked us to wait; clamp and jitter.
 //! - [`schedule`]: the backoff schedules from the retry settings (backon).
 //! - [`gate`]: one [`Gate`] per (tenant, target): the AIMD token bucket ([`rate`]), the
-//!   shared [`pause`] (and its probe), the concurrency cap.
+//!   shared [`pause`] (and its probe), the concurrency cap; its shape is a [`GateConfig`]
+//!   ([`gate_config`]).
 //! - [`auth`] + [`credential`]: the token cache per (tenant, target) and what signs a request.
 //! - [`body`]: response bodies read with a size limit.
 //! - [`reply`]: the [`Reply`] a target judges, and short error texts without secrets.
@@ -24,10 +25,12 @@ pub mod classify;
 pub mod client;
 pub mod credential;
 pub mod gate;
+pub mod gate_config;
 pub mod oauth_http;
 pub mod outcome;
 pub mod pause;
 pub mod rate;
+mod rate_limiter;
 pub mod reply;
 pub mod retries;
 pub mod retry_after;

@@ -24,14 +24,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use parking_lot::Mutex;
 use tokio::time::{Instant, sleep_until};
 
 use super::gate::ClosedPastDeadline;
+use super::rate_limiter::{Limiter, TokioClock, limiter};
+
+pub use super::rate_limiter::sane_rate;
 
 /// Lowest rate AIMD cuts to (DESIGN §6: floor 1/min).
 pub const MIN_PER_MINUTE: f64 = 1.0;
@@ -50,21 +49,6 @@ pub const RECOVERY_PERIOD: Duration = Duration::from_secs(60);
 pub const UNLIMITED_PER_MINUTE: f64 = 60_000.0;
 /// Largest burst the bucket allows after a quiet spell.
 pub const MAX_BURST: u32 = 100;
-
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nanos>>;
-
-/// governor's clock on tokio time.
-#[derive(Debug, Clone)]
-struct TokioClock {
-    origin: Instant,
-}
-
-impl Clock for TokioClock {
-    type Instant = Nanos;
-    fn now(&self) -> Nanos {
-        Nanos::from(Instant::now().saturating_duration_since(self.origin))
-    }
-}
 
 struct State {
     per_minute: f64,
@@ -294,21 +278,4 @@ impl AdaptiveRate {
         st.last_change = now;
         (self.on_change)(per_minute, st.ceiling);
     }
-}
-
-/// A rate governor can represent: finite, between the floor and "unlimited".
-pub fn sane_rate(per_minute: f64) -> f64 {
-    if per_minute.is_finite() {
-        per_minute.clamp(MIN_PER_MINUTE, UNLIMITED_PER_MINUTE)
-    } else {
-        UNLIMITED_PER_MINUTE
-    }
-}
-
-fn limiter(per_minute: f64, burst: u32, clock: &TokioClock) -> Arc<Limiter> {
-    let period = Duration::from_secs_f64(60.0 / sane_rate(per_minute));
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-    Arc::new(RateLimiter::direct_with_clock(quota, clock.clone()))
 }
