@@ -42,9 +42,11 @@ impl Schedule {
     /// The `n`-th step (1-based) of the throttle backoff, without jitter: how long a token
     /// endpoint that failed `n` times in a row is left alone.
     pub fn step(&self, n: u32) -> Duration {
+        // Far enough for any factor above 1.001 to have reached the cap; cheap to walk.
+        const FURTHEST: u32 = 10_000;
         let mut steps = self.throttle_backoff().build();
         steps
-            .nth(n.saturating_sub(1) as usize)
+            .nth(n.clamp(1, FURTHEST) as usize - 1)
             .unwrap_or(self.settings.max_delay)
     }
 
