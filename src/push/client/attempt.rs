@@ -47,7 +47,7 @@ impl PushClient {
             error.type = tracing::field::Empty,
         );
         let result = self
-            .attempt_in_span(attempt, permit, what, (&build, &judge))
+            .attempt_in_span(attempt, permit, what, &build, &judge)
             .instrument(span.clone())
             .await;
         if let Err(e) = &result {
@@ -80,7 +80,8 @@ impl PushClient {
         attempt: u32,
         permit: GatePermit,
         what: &str,
-        (build, judge): (&B, &J),
+        build: &B,
+        judge: &J,
     ) -> Result<T, AttemptError>
     where
         B: Fn(&reqwest::Client) -> RequestBuilder,
