@@ -97,11 +97,9 @@ pub trait Target: Send + Sync {
     ) -> BoxFuture<'a, Vec<Attempted>>;
 }
 
-/// What wraps every target the worker builds, if given ([`Application::build_with_layer`]):
+/// What wraps every target the worker builds, if given (`Application::build_with_layer`):
 /// a decorator that sees every attempt (instrumentation of one's own; tests inject faults
 /// through it, so that production code carries no fault hooks).
-///
-/// [`Application::build_with_layer`]: crate::app::Application::build_with_layer
 pub type TargetLayer = Arc<dyn Fn(Arc<dyn Target>) -> Arc<dyn Target> + Send + Sync>;
 
 /// The targets configured for one tenant, Genesys first; an error names the tenant.
