@@ -14,7 +14,6 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
@@ -22,8 +21,9 @@ use serde_json::{Value, json};
 use super::codes::GenesysError;
 use super::datatable::{self, RowRules};
 use super::genesys_api::{Reply, api};
-use super::genesys_tables::{self, query_of};
+use super::genesys_tables;
 use super::oauth::genesys_login;
+use super::request_head::RequestHead;
 use super::respond::rfc3339_now;
 use super::world::{Sim, World};
 use super::{PublishedScript, SimConfig, SimTarget, limits, permissions, rows_page, table_defs};
@@ -68,90 +68,70 @@ fn table_access(
     table_defs::find(world, config.genesys_datatables.as_ref(), principal, table).map(|_| ())
 }
 
-/// What every handler needs of its request besides the path and body.
-type Call = (Method, Uri, HeaderMap);
-
 /// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
 async fn write(
     sim: Sim,
     table: String,
     path_key: Option<String>,
-    call: Call,
+    head: RequestHead,
     body: Bytes,
 ) -> Response {
-    let (method, uri, headers) = call;
     let rules = RowRules::of(&sim.config);
     let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, admitted| {
-            let needed = match path_key {
-                Some(_) => permissions::EDIT_ROW,
-                None => permissions::ADD_ROW,
-            };
-            let config = &shared.config;
-            permissions::require(config, principal, needed)?;
-            let configured = config.genesys_datatables.as_ref();
-            let spec = table_defs::find(world, configured, principal, &table)?;
-            if let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(&body) {
-                table_defs::check_row(&spec.schema, &row)?;
-            }
-            let errors = &admitted.record_errors;
-            let path_key = path_key.as_deref();
-            datatable::write_row(world, (principal, &table), path_key, &body, errors, rules)
-                .map(Reply::from)
-        },
-    )
+    api(&sim, &head, move |world, principal, admitted| {
+        let needed = match path_key {
+            Some(_) => permissions::EDIT_ROW,
+            None => permissions::ADD_ROW,
+        };
+        let config = &shared.config;
+        permissions::require(config, principal, needed)?;
+        let configured = config.genesys_datatables.as_ref();
+        let spec = table_defs::find(world, configured, principal, &table)?;
+        if let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(&body) {
+            table_defs::check_row(&spec.schema, &row)?;
+        }
+        let errors = &admitted.record_errors;
+        let path_key = path_key.as_deref();
+        datatable::write_row(world, (principal, &table), path_key, &body, errors, rules)
+            .map(Reply::from)
+    })
     .await
 }
 
 async fn update_row(
     State(sim): State<Sim>,
     Path((table, key)): RowPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
     body: Bytes,
 ) -> Response {
-    write(sim, table, Some(key), (method, uri, headers), body).await
+    write(sim, table, Some(key), head, body).await
 }
 
 async fn create_row(
     State(sim): State<Sim>,
     Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
     body: Bytes,
 ) -> Response {
-    write(sim, table, None, (method, uri, headers), body).await
+    write(sim, table, None, head, body).await
 }
 
 async fn delete_row(
     State(sim): State<Sim>,
     Path((table, key)): RowPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
     let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            table_access(
-                &shared.config,
-                world,
-                principal,
-                &table,
-                permissions::DELETE_ROW,
-            )?;
-            datatable::delete_row(world, principal, &table, &key).map(|_| Reply::NoContent)
-        },
-    )
+    api(&sim, &head, move |world, principal, _| {
+        table_access(
+            &shared.config,
+            world,
+            principal,
+            &table,
+            permissions::DELETE_ROW,
+        )?;
+        datatable::delete_row(world, principal, &table, &key).map(|_| Reply::NoContent)
+    })
     .await
 }
 
@@ -159,11 +139,9 @@ async fn delete_row(
 async fn list_rows(
     State(sim): State<Sim>,
     Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
-    let query = query_of(&uri);
+    let query = head.query();
     let number = |name: &str, default: usize| match query.get(name) {
         Some(v) => v.parse::<usize>().unwrap_or(0),
         None => default,
@@ -171,103 +149,77 @@ async fn list_rows(
     let page = (number("pageNumber", 1), number("pageSize", 25));
     let brief = query.get("showbrief").is_none_or(|v| v != "false");
     let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            table_access(
-                &shared.config,
-                world,
-                principal,
-                &table,
-                permissions::READ_ROWS,
-            )?;
-            rows_page::list_rows(world, principal, &table, page, brief).map(Reply::from)
-        },
-    )
+    api(&sim, &head, move |world, principal, _| {
+        table_access(
+            &shared.config,
+            world,
+            principal,
+            &table,
+            permissions::READ_ROWS,
+        )?;
+        rows_page::list_rows(world, principal, &table, page, brief).map(Reply::from)
+    })
     .await
 }
 
 async fn get_row(
     State(sim): State<Sim>,
     Path((table, key)): RowPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
     let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            table_access(
-                &shared.config,
-                world,
-                principal,
-                &table,
-                permissions::READ_ROWS,
-            )?;
-            datatable::read_row(world, principal, &table, &key).map(Reply::from)
-        },
-    )
+    api(&sim, &head, move |world, principal, _| {
+        table_access(
+            &shared.config,
+            world,
+            principal,
+            &table,
+            permissions::READ_ROWS,
+        )?;
+        datatable::read_row(world, principal, &table, &key).map(Reply::from)
+    })
     .await
 }
 
 async fn org_limits(
     State(sim): State<Sim>,
     Path(namespace): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
     let per_window = sim.config.genesys_requests_per_minute;
-    api(&sim, (&method, &uri), &headers, move |_, _, admitted| {
+    api(&sim, &head, move |_, _, admitted| {
         limits::namespace_limits(&namespace, per_window, admitted.limits_refused).map(Reply::from)
     })
     .await
 }
 
-async fn publish(
-    State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn publish(State(sim): State<Sim>, head: RequestHead, body: Bytes) -> Response {
     let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            permissions::require(&shared.config, principal, permissions::PUBLISH)?;
-            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-            let field = |name| {
-                request
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            };
-            let (Some(script_id), Some(version_id)) = (field("scriptId"), field("versionId"))
-            else {
-                return Err(GenesysError::bad_request(
-                    "scriptId and versionId are required",
-                ));
-            };
-            let published = PublishedScript {
-                script_id: script_id.into(),
-                version_id: version_id.into(),
-            };
-            world
-                .target(principal, SimTarget::Genesys)
-                .published
-                .push(published);
-            let answer =
-                json!({"id": script_id, "versionId": version_id, "publishedDate": rfc3339_now()});
-            Ok(Reply::Json(answer))
-        },
-    )
+    api(&sim, &head, move |world, principal, _| {
+        permissions::require(&shared.config, principal, permissions::PUBLISH)?;
+        let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let field = |name| {
+            request
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let (Some(script_id), Some(version_id)) = (field("scriptId"), field("versionId")) else {
+            return Err(GenesysError::bad_request(
+                "scriptId and versionId are required",
+            ));
+        };
+        let published = PublishedScript {
+            script_id: script_id.into(),
+            version_id: version_id.into(),
+        };
+        world
+            .target(principal, SimTarget::Genesys)
+            .published
+            .push(published);
+        let answer =
+            json!({"id": script_id, "versionId": version_id, "publishedDate": rfc3339_now()});
+        Ok(Reply::Json(answer))
+    })
     .await
 }

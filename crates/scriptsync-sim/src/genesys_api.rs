@@ -5,7 +5,7 @@
 //! Every response carries `ININ-Correlation-Id`, and error bodies carry the same id as
 //! `contextId`, like the real API. The principal is the OAuth client id.
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::SimTarget;
 use super::codes::{GENESYS_LEGACY_429_CODE, GENESYS_RETRY_AFTER_CODE, GenesysError, code_for};
 use super::gate::{self, Admitted, Refusal};
+use super::request_head::RequestHead;
 use super::respond::{self, Dialect, dropped, json_response};
 use super::tokens::{self, TokenCheck};
 use super::world::{Sim, World};
@@ -36,19 +37,14 @@ impl From<Value> for Reply {
 }
 
 /// The common path of an API call: auth → admission → `handle` → accounting → correlation id.
-pub(crate) async fn api<F>(
-    sim: &Sim,
-    (method, uri): (&Method, &Uri),
-    headers: &HeaderMap,
-    handle: F,
-) -> Response
+pub(crate) async fn api<F>(sim: &Sim, head: &RequestHead, handle: F) -> Response
 where
     F: FnOnce(&mut World, &str, &Admitted) -> Result<Reply, GenesysError>,
 {
     let dialect = Genesys {
         cid: uuid::Uuid::new_v4().to_string(),
     };
-    let check = match tokens::bearer_token(headers) {
+    let check = match tokens::bearer_token(&head.headers) {
         Some(token) => sim.lock().tokens.check(&token, TARGET, Instant::now()),
         None => TokenCheck::Unknown,
     };
@@ -62,8 +58,7 @@ where
             return dialect.error_with_code(401, "authentication.required", message);
         }
     };
-    let request = ((method.as_str(), uri.path()), tokens::replica(headers));
-    let decision = gate::admit(sim, &principal, TARGET, request).await;
+    let decision = gate::admit(sim, &principal, TARGET, head).await;
     let mut world = sim.lock();
     let response = match decision.verdict {
         Ok(admitted) => match handle(&mut world, &principal, &admitted) {

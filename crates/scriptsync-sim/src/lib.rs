@@ -56,7 +56,8 @@
 //! - `servicenow` + `oauth` + `batch` + `staging`: the ServiceNow endpoints; `transform` (+
 //!   `transform_tests`) + `coalesce` + `import_result`: the import transform, its decision
 //!   (upsert or retire) and its result rows;
-//! - `respond`: shared response builders; `admin`: the `/_sim` endpoints.
+//! - `request_head`: a request's line and headers, as both common paths take them; `respond`:
+//!   shared response builders; `admin`: the `/_sim` endpoints.
 //!
 //! Processing order of an API request: auth (401) → attribute to the principal (and note its
 //! path) → violation check → outage → dropped connection → injected response → error rate →
@@ -86,6 +87,7 @@ mod limits;
 mod oauth;
 pub mod permissions;
 mod quota;
+mod request_head;
 mod respond;
 mod rows_page;
 mod servicenow;

@@ -10,7 +10,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ use super::SimTarget;
 use super::batch;
 use super::gate::{self, RateHeaders, Refusal};
 use super::oauth::servicenow_login;
+use super::request_head::RequestHead;
 use super::respond::{self, Dialect, dropped, json_response};
 use super::staging;
 use super::tokens::{self, TokenCheck};
@@ -64,15 +65,12 @@ pub(crate) enum Endpoint {
 async fn import_one(
     State(sim): State<Sim>,
     Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
     body: Bytes,
 ) -> Response {
     api(
         &sim,
-        (&method, &uri),
-        &headers,
+        &head,
         Endpoint::Import,
         move |world, importer| match serde_json::from_slice::<Value>(&body) {
             _ if !importer.config.has_staging_table(&table) => staging::invalid_table(&table),
@@ -92,15 +90,12 @@ async fn import_one(
 async fn insert_multiple(
     State(sim): State<Sim>,
     Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
     body: Bytes,
 ) -> Response {
     api(
         &sim,
-        (&method, &uri),
-        &headers,
+        &head,
         Endpoint::InsertMultiple,
         move |world, importer| {
             if !importer.config.has_staging_table(&table) {
@@ -127,36 +122,20 @@ async fn insert_multiple(
     .await
 }
 
-async fn batch_call(
-    State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        Endpoint::Batch,
-        move |world, importer| batch::run(world, importer, &body),
-    )
+async fn batch_call(State(sim): State<Sim>, head: RequestHead, body: Bytes) -> Response {
+    api(&sim, &head, Endpoint::Batch, move |world, importer| {
+        batch::run(world, importer, &body)
+    })
     .await
 }
 
 /// The common path of an API call: auth → admission → `handle` (or a truncated 200) →
 /// accounting → rate-limit headers and the transaction id.
-pub(crate) async fn api<F>(
-    sim: &Sim,
-    (method, uri): (&Method, &Uri),
-    headers: &HeaderMap,
-    endpoint: Endpoint,
-    handle: F,
-) -> Response
+pub(crate) async fn api<F>(sim: &Sim, head: &RequestHead, endpoint: Endpoint, handle: F) -> Response
 where
     F: FnOnce(&mut World, &Importer) -> Response,
 {
-    let principal = match authenticate(sim, headers) {
+    let principal = match authenticate(sim, &head.headers) {
         Ok(principal) => principal,
         Err(known) => {
             if let Some(principal) = known {
@@ -166,8 +145,7 @@ where
             return error(StatusCode::UNAUTHORIZED, "User Not Authenticated", detail);
         }
     };
-    let request = ((method.as_str(), uri.path()), tokens::replica(headers));
-    let decision = gate::admit(sim, &principal, TARGET, request).await;
+    let decision = gate::admit(sim, &principal, TARGET, head).await;
     let mut world = sim.lock();
     let mut response = match decision.verdict {
         Ok(admitted) => {

@@ -3,10 +3,11 @@
 //! the answer for a table the instance does not have. The simulator keeps no staging rows.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
+use super::request_head::RequestHead;
 use super::respond::json_response;
 use super::servicenow::{Endpoint, api, error};
 use super::world::Sim;
@@ -17,9 +18,7 @@ use super::world::Sim;
 pub(crate) async fn read_staging_record(
     State(sim): State<Sim>,
     Path((table, _sys_id)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
     let no_record = || {
         error(
@@ -28,7 +27,7 @@ pub(crate) async fn read_staging_record(
             "Record doesn't exist or ACL restricts the record retrieval",
         )
     };
-    read(sim, table, (method, uri, headers), no_record).await
+    read(sim, table, head, no_record).await
 }
 
 /// `GET /api/now/table/{table}` (Table API), for the staging tables only: the simulator keeps
@@ -37,26 +36,18 @@ pub(crate) async fn read_staging_record(
 pub(crate) async fn read_table(
     State(sim): State<Sim>,
     Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
     let empty = || json_response(StatusCode::OK, json!({"result": []}));
-    read(sim, table, (method, uri, headers), empty).await
+    read(sim, table, head, empty).await
 }
 
 /// A read of staging table `table` through the common path: `found` when the instance has
 /// the table, else "Invalid table".
-async fn read(
-    sim: Sim,
-    table: String,
-    (method, uri, headers): (Method, Uri, HeaderMap),
-    found: fn() -> Response,
-) -> Response {
+async fn read(sim: Sim, table: String, head: RequestHead, found: fn() -> Response) -> Response {
     api(
         &sim,
-        (&method, &uri),
-        &headers,
+        &head,
         Endpoint::Import,
         move |_, importer| match importer.config.has_staging_table(&table) {
             true => found(),

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::allowance::Gate;
 use super::fault_state::FaultState;
 use super::faults::Faults;
+use super::request_head::RequestHead;
 use super::state::{AnsweredRequest, Applied, RECENT_REQUESTS};
 use super::tokens::Tokens;
 use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
@@ -183,17 +184,10 @@ impl World {
     }
 
     /// Notes an authenticated API request: its method and path, and the replica that sent it.
-    pub(crate) fn note_request(
-        &mut self,
-        principal: &str,
-        target: SimTarget,
-        (method, path): (&str, &str),
-        replica: &str,
-    ) {
-        let key = format!("{method} {path}");
+    pub(crate) fn note_request(&mut self, principal: &str, target: SimTarget, head: &RequestHead) {
         let state = self.target(principal, target);
-        *state.paths.entry(key).or_default() += 1;
-        state.note_replica(replica);
+        *state.paths.entry(head.method_and_path()).or_default() += 1;
+        state.note_replica(head.replica());
     }
 
     /// Notes a request no route matched.
