@@ -21,8 +21,22 @@ use super::codes::{
     GENESYS_MAX_ROW_KEY_CHARS, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
     GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE, GenesysError,
 };
-use super::world::World;
+use super::world::{TableKey, World};
 use super::{HeldRecord, SimConfig, SimTarget};
+
+/// Where a table's rows are kept: the data table `table` of the client `principal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TableAddress<'a> {
+    pub(crate) principal: &'a str,
+    pub(crate) table: &'a str,
+}
+
+impl TableAddress<'_> {
+    /// The key of the table's rows in [`World::tables`].
+    pub(crate) fn key(self) -> TableKey {
+        (self.principal.to_owned(), self.table.to_owned())
+    }
+}
 
 /// The configured limits of every table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +54,11 @@ impl RowRules {
     }
 }
 
-/// Applies a row write for `principal`; returns the stored row. With a `path_key`
+/// Applies a row write to the table at `at`; returns the stored row. With a `path_key`
 /// (`PUT …/rows/{key}`) the row must exist; without (`POST …/rows`) it must not.
 pub(crate) fn write_row(
     world: &mut World,
-    (principal, table): (&str, &str),
+    at: TableAddress,
     path_key: Option<&str>,
     body: &[u8],
     record_errors: &BTreeSet<String>,
@@ -68,12 +82,9 @@ pub(crate) fn write_row(
             "simulated row error for '{key}'"
         )));
     }
-    let rows = world
-        .tables
-        .entry((principal.to_string(), table.to_string()))
-        .or_default();
+    let rows = world.tables.entry(at.key()).or_default();
     match (path_key.is_some(), rows.contains_key(&key)) {
-        (true, false) => return Err(not_found(table, &key)),
+        (true, false) => return Err(not_found(at.table, &key)),
         (false, true) => {
             return Err(GenesysError::new(
                 rules.duplicate_status,
@@ -86,8 +97,8 @@ pub(crate) fn write_row(
                 GENESYS_MAX_ROWS_STATUS,
                 GENESYS_MAX_ROWS_CODE,
                 format!(
-                    "The datatable '{table}' already holds the maximum of {} rows",
-                    rules.max_rows
+                    "The datatable '{}' already holds the maximum of {} rows",
+                    at.table, rules.max_rows
                 ),
             ));
         }
@@ -95,6 +106,7 @@ pub(crate) fn write_row(
     }
     rows.insert(key.clone(), row.clone());
 
+    let principal = at.principal;
     let state = world.target(principal, SimTarget::Genesys);
     state.writes += 1;
     state.tokens_seen.insert(principal.to_string());
@@ -117,18 +129,17 @@ pub(crate) fn write_row(
     Ok(Value::Object(row))
 }
 
-/// Deletes a row of `principal`; returns the version it held, or 404.
+/// Deletes the row `key` of the table at `at`; returns the version it held, or 404.
 pub(crate) fn delete_row(
     world: &mut World,
-    principal: &str,
-    table: &str,
+    at: TableAddress,
     key: &str,
 ) -> Result<u64, GenesysError> {
-    let id = (principal.to_string(), table.to_string());
-    let rows = world.tables.get_mut(&id);
+    let rows = world.tables.get_mut(&at.key());
     let Some(row) = rows.and_then(|rows| rows.remove(key)) else {
-        return Err(not_found(table, key));
+        return Err(not_found(at.table, key));
     };
+    let principal = at.principal;
     let held_elsewhere = world
         .tables
         .iter()
@@ -146,21 +157,15 @@ pub(crate) fn delete_row(
     Ok(version)
 }
 
-/// The stored row, or 404.
-pub(crate) fn read_row(
-    world: &World,
-    principal: &str,
-    table: &str,
-    key: &str,
-) -> Result<Value, GenesysError> {
-    let id = (principal.to_string(), table.to_string());
+/// The row `key` of the table at `at` as stored, or 404.
+pub(crate) fn read_row(world: &World, at: TableAddress, key: &str) -> Result<Value, GenesysError> {
     world
         .tables
-        .get(&id)
+        .get(&at.key())
         .and_then(|rows| rows.get(key))
         .cloned()
         .map(Value::Object)
-        .ok_or_else(|| not_found(table, key))
+        .ok_or_else(|| not_found(at.table, key))
 }
 
 /// A key the table accepts: present and not too long.

@@ -19,12 +19,13 @@ use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 use super::codes::GenesysError;
-use super::datatable::{self, RowRules};
+use super::datatable::{self, RowRules, TableAddress};
 use super::genesys_api::{Reply, api};
 use super::genesys_tables;
 use super::oauth::genesys_login;
 use super::request_head::RequestHead;
 use super::respond::rfc3339_now;
+use super::rows_page::Page;
 use super::world::{Sim, World};
 use super::{PublishedScript, SimConfig, SimTarget, limits, permissions, rows_page, table_defs};
 
@@ -92,8 +93,11 @@ async fn write(
         }
         let errors = &admitted.record_errors;
         let path_key = path_key.as_deref();
-        datatable::write_row(world, (principal, &table), path_key, &body, errors, rules)
-            .map(Reply::from)
+        let at = TableAddress {
+            principal,
+            table: &table,
+        };
+        datatable::write_row(world, at, path_key, &body, errors, rules).map(Reply::from)
     })
     .await
 }
@@ -130,7 +134,11 @@ async fn delete_row(
             &table,
             permissions::DELETE_ROW,
         )?;
-        datatable::delete_row(world, principal, &table, &key).map(|_| Reply::NoContent)
+        let at = TableAddress {
+            principal,
+            table: &table,
+        };
+        datatable::delete_row(world, at, &key).map(|_| Reply::NoContent)
     })
     .await
 }
@@ -142,11 +150,7 @@ async fn list_rows(
     head: RequestHead,
 ) -> Response {
     let query = head.query();
-    let number = |name: &str, default: usize| match query.get(name) {
-        Some(v) => v.parse::<usize>().unwrap_or(0),
-        None => default,
-    };
-    let page = (number("pageNumber", 1), number("pageSize", 25));
+    let page = Page::asked(&query);
     let brief = query.get("showbrief").is_none_or(|v| v != "false");
     let shared = sim.clone();
     api(&sim, &head, move |world, principal, _| {
@@ -157,7 +161,11 @@ async fn list_rows(
             &table,
             permissions::READ_ROWS,
         )?;
-        rows_page::list_rows(world, principal, &table, page, brief).map(Reply::from)
+        let at = TableAddress {
+            principal,
+            table: &table,
+        };
+        rows_page::list_rows(world, at, page, brief).map(Reply::from)
     })
     .await
 }
@@ -176,7 +184,11 @@ async fn get_row(
             &table,
             permissions::READ_ROWS,
         )?;
-        datatable::read_row(world, principal, &table, &key).map(Reply::from)
+        let at = TableAddress {
+            principal,
+            table: &table,
+        };
+        datatable::read_row(world, at, &key).map(Reply::from)
     })
     .await
 }
