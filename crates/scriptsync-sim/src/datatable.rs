@@ -5,13 +5,14 @@
 //! rows. Writes are applied like the real table: last write wins, whatever its `version` (a
 //! lower version is counted in `older_writes`). The snapshot's `held` shows rows by key.
 //!
-//! The table's rules, checked in this order: a non-empty key of at most
-//! [`GENESYS_MAX_ROW_KEY_CHARS`] characters (else 400 [`GENESYS_SCHEMA_CODE`]); for `PUT` a
-//! key equal to the path's and an existing row (404); an integer `version`; for `POST` a key not
-//! held yet (`genesys_duplicate_row_status`, [`GENESYS_ROW_EXISTS_CODE`]) and room for one more
-//! row (`genesys_max_rows_per_table`, else [`GENESYS_MAX_ROWS_STATUS`] /
-//! [`GENESYS_MAX_ROWS_CODE`]). A delete removes the row, and its `held` entry unless another
-//! table of the principal holds the same key.
+//! The table's rules ([`RowRules`]), checked in this order on the body, parsed once: a JSON
+//! object (else 400) that fits the table's schema ([`super::table_defs::check_row`]); a
+//! non-empty key of at most [`GENESYS_MAX_ROW_KEY_CHARS`] characters (else 400
+//! [`GENESYS_SCHEMA_CODE`]); for `PUT` a key equal to the path's and an existing row (404); an
+//! integer `version`; for `POST` a key not held yet (`genesys_duplicate_row_status`,
+//! [`GENESYS_ROW_EXISTS_CODE`]) and room for one more row (`genesys_max_rows_per_table`, else
+//! [`GENESYS_MAX_ROWS_STATUS`] / [`GENESYS_MAX_ROWS_CODE`]). A delete removes the row, and its
+//! `held` entry unless another table of the principal holds the same key.
 
 use std::collections::BTreeSet;
 
@@ -21,6 +22,7 @@ use super::codes::{
     GENESYS_MAX_ROW_KEY_CHARS, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
     GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE, GenesysError,
 };
+use super::table_defs;
 use super::world::{TableKey, World};
 use super::{HeldRecord, SimConfig, SimTarget};
 
@@ -38,16 +40,21 @@ impl TableAddress<'_> {
     }
 }
 
-/// The configured limits of every table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RowRules {
+/// The rules a table holds its rows to: its own schema, and the limits configured for every
+/// table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RowRules<'a> {
+    /// The table's JSON schema ([`super::table_defs::DataTableSpec::schema`]).
+    pub(crate) schema: &'a Value,
     pub(crate) max_rows: usize,
     pub(crate) duplicate_status: u16,
 }
 
-impl RowRules {
-    pub(crate) fn of(config: &SimConfig) -> Self {
+impl<'a> RowRules<'a> {
+    /// The rules of the table whose schema is `schema`, with `config`'s limits.
+    pub(crate) fn of(config: &SimConfig, schema: &'a Value) -> Self {
         Self {
+            schema,
             max_rows: config.genesys_max_rows_per_table,
             duplicate_status: config.genesys_duplicate_row_status,
         }
@@ -65,6 +72,7 @@ pub(crate) fn write_row(
     rules: RowRules,
 ) -> Result<Value, GenesysError> {
     let row = parse_row(body)?;
+    table_defs::check_row(rules.schema, &row)?;
     let key = text(&row, "key");
     check_key(&key)?;
     if path_key.is_some_and(|p| p != key) {
