@@ -9,17 +9,22 @@
 //! - the login, `POST /oauth/token`, is in [`super::oauth`].
 //!
 //! Each handler runs inside the common path of [`super::genesys_api::api`] (auth, admission,
-//! accounting, correlation id).
+//! accounting, correlation id); the row handlers through [`RowsRequest::serve`], which first
+//! checks the call's permission and finds the table, so each says only what it does to the
+//! rows.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::codes::GenesysError;
 use super::datatable::{self, RowRules, TableAddress};
+use super::gate::Admitted;
 use super::genesys_api::{Reply, api};
 use super::genesys_tables;
 use super::oauth::genesys_login;
@@ -27,7 +32,7 @@ use super::request_head::RequestHead;
 use super::respond::rfc3339_now;
 use super::rows_page::Page;
 use super::world::{Sim, World};
-use super::{PublishedScript, SimConfig, SimTarget, limits, permissions, rows_page, table_defs};
+use super::{PublishedScript, SimTarget, limits, permissions, rows_page};
 
 pub(crate) fn routes() -> Router<Sim> {
     Router::new()
@@ -55,157 +60,140 @@ pub(crate) fn routes() -> Router<Sim> {
         )
 }
 
+/// The path of one row: (datatable id, row key).
 type RowPath = Path<(String, String)>;
 
-/// A call on `table`'s rows: the client holds one of `needed` and the table exists.
-fn table_access(
-    config: &SimConfig,
-    world: &mut World,
-    principal: &str,
-    table: &str,
-    needed: &[&str],
-) -> Result<(), GenesysError> {
-    permissions::require(config, principal, needed)?;
-    table_defs::find(world, config.genesys_datatables.as_ref(), principal, table).map(|_| ())
-}
-
-/// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
-async fn write(
+/// A request on the rows of one table: the simulator, the path's `{table}`, the request's
+/// head. Its [`RowsRequest::serve`] is the common shape of the row handlers.
+struct RowsRequest {
     sim: Sim,
     table: String,
-    path_key: Option<String>,
     head: RequestHead,
-    body: Bytes,
-) -> Response {
-    let shared = sim.clone();
-    api(&sim, &head, move |world, principal, admitted| {
+}
+
+/// The part of a rows path that names the table.
+#[derive(Deserialize)]
+struct TableParam {
+    table: String,
+}
+
+impl FromRequestParts<Sim> for RowsRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Sim) -> Result<Self, Self::Rejection> {
+        let Path(TableParam { table }) = Path::from_request_parts(parts, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Ok(head) = RequestHead::from_request_parts(parts, sim).await;
+        Ok(Self {
+            sim: sim.clone(),
+            table,
+            head,
+        })
+    }
+}
+
+/// A call on one table's rows, once allowed: where the rows are, the rules they keep, and what
+/// admission decided for the call.
+struct RowsCall<'a> {
+    at: TableAddress<'a>,
+    rules: RowRules<'a>,
+    admitted: &'a Admitted,
+}
+
+impl RowsRequest {
+    /// Inside [`api`]: the client holds one of `needed` and the table exists; then `handle`
+    /// works on its rows.
+    async fn serve<F>(&self, needed: &[&str], handle: F) -> Response
+    where
+        F: FnOnce(&mut World, &RowsCall) -> Result<Reply, GenesysError>,
+    {
+        api(&self.sim, &self.head, |world, caller| {
+            caller.require(needed)?;
+            let spec = caller.table(world, &self.table)?;
+            let call = RowsCall {
+                at: TableAddress {
+                    principal: caller.principal,
+                    table: &self.table,
+                },
+                rules: RowRules::of(caller.config, &spec.schema),
+                admitted: caller.admitted,
+            };
+            handle(world, &call)
+        })
+        .await
+    }
+
+    /// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
+    async fn write(&self, path_key: Option<&str>, body: &[u8]) -> Response {
         let needed = match path_key {
             Some(_) => permissions::EDIT_ROW,
             None => permissions::ADD_ROW,
         };
-        let config = &shared.config;
-        permissions::require(config, principal, needed)?;
-        let configured = config.genesys_datatables.as_ref();
-        let spec = table_defs::find(world, configured, principal, &table)?;
-        let rules = RowRules::of(config, &spec.schema);
-        let errors = &admitted.record_errors;
-        let path_key = path_key.as_deref();
-        let at = TableAddress {
-            principal,
-            table: &table,
-        };
-        datatable::write_row(world, at, path_key, &body, errors, rules).map(Reply::from)
-    })
-    .await
+        self.serve(needed, |world, call| {
+            let errors = &call.admitted.record_errors;
+            datatable::write_row(world, call.at, path_key, body, errors, call.rules)
+                .map(Reply::from)
+        })
+        .await
+    }
 }
 
-async fn update_row(
-    State(sim): State<Sim>,
-    Path((table, key)): RowPath,
-    head: RequestHead,
-    body: Bytes,
-) -> Response {
-    write(sim, table, Some(key), head, body).await
+/// `POST …/rows`: a new row.
+async fn create_row(rows: RowsRequest, body: Bytes) -> Response {
+    rows.write(None, &body).await
 }
 
-async fn create_row(
-    State(sim): State<Sim>,
-    Path(table): Path<String>,
-    head: RequestHead,
-    body: Bytes,
-) -> Response {
-    write(sim, table, None, head, body).await
+/// `PUT …/rows/{key}`: the row replaced.
+async fn update_row(rows: RowsRequest, Path((_, key)): RowPath, body: Bytes) -> Response {
+    rows.write(Some(&key), &body).await
 }
 
-async fn delete_row(
-    State(sim): State<Sim>,
-    Path((table, key)): RowPath,
-    head: RequestHead,
-) -> Response {
-    let shared = sim.clone();
-    api(&sim, &head, move |world, principal, _| {
-        table_access(
-            &shared.config,
-            world,
-            principal,
-            &table,
-            permissions::DELETE_ROW,
-        )?;
-        let at = TableAddress {
-            principal,
-            table: &table,
-        };
-        datatable::delete_row(world, at, &key).map(|_| Reply::NoContent)
+/// `DELETE …/rows/{key}`: 204.
+async fn delete_row(rows: RowsRequest, Path((_, key)): RowPath) -> Response {
+    rows.serve(permissions::DELETE_ROW, |world, call| {
+        datatable::delete_row(world, call.at, &key).map(|_| Reply::NoContent)
     })
     .await
 }
 
 /// `GET …/rows?pageNumber=&pageSize=&showbrief=`: defaults 1, 25 and `true`, like Genesys.
-async fn list_rows(
-    State(sim): State<Sim>,
-    Path(table): Path<String>,
-    head: RequestHead,
-) -> Response {
-    let query = head.query();
+async fn list_rows(rows: RowsRequest) -> Response {
+    let query = rows.head.query();
     let page = Page::asked(&query);
     let brief = query.get("showbrief").is_none_or(|v| v != "false");
-    let shared = sim.clone();
-    api(&sim, &head, move |world, principal, _| {
-        table_access(
-            &shared.config,
-            world,
-            principal,
-            &table,
-            permissions::READ_ROWS,
-        )?;
-        let at = TableAddress {
-            principal,
-            table: &table,
-        };
-        rows_page::list_rows(world, at, page, brief).map(Reply::from)
+    rows.serve(permissions::READ_ROWS, |world, call| {
+        rows_page::list_rows(world, call.at, page, brief).map(Reply::from)
     })
     .await
 }
 
-async fn get_row(
-    State(sim): State<Sim>,
-    Path((table, key)): RowPath,
-    head: RequestHead,
-) -> Response {
-    let shared = sim.clone();
-    api(&sim, &head, move |world, principal, _| {
-        table_access(
-            &shared.config,
-            world,
-            principal,
-            &table,
-            permissions::READ_ROWS,
-        )?;
-        let at = TableAddress {
-            principal,
-            table: &table,
-        };
-        datatable::read_row(world, at, &key).map(Reply::from)
+/// `GET …/rows/{key}`: the row as stored.
+async fn get_row(rows: RowsRequest, Path((_, key)): RowPath) -> Response {
+    rows.serve(permissions::READ_ROWS, |world, call| {
+        datatable::read_row(world, call.at, &key).map(Reply::from)
     })
     .await
 }
 
+/// `GET /api/v2/organizations/limits/namespaces/{namespace}`.
 async fn org_limits(
     State(sim): State<Sim>,
     Path(namespace): Path<String>,
     head: RequestHead,
 ) -> Response {
-    let per_window = sim.config.genesys_requests_per_minute;
-    api(&sim, &head, move |_, _, admitted| {
-        limits::namespace_limits(&namespace, per_window, admitted.limits_refused).map(Reply::from)
+    api(&sim, &head, |_, caller| {
+        let per_window = caller.config.genesys_requests_per_minute;
+        let refused = caller.admitted.limits_refused;
+        limits::namespace_limits(&namespace, per_window, refused).map(Reply::from)
     })
     .await
 }
 
+/// `POST /api/v2/scripts/published` with `{scriptId, versionId}`.
 async fn publish(State(sim): State<Sim>, head: RequestHead, body: Bytes) -> Response {
-    let shared = sim.clone();
-    api(&sim, &head, move |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::PUBLISH)?;
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::PUBLISH)?;
         let request: Value = serde_json::from_slice(&body).unwrap_or_default();
         let field = |name| {
             request
@@ -223,7 +211,7 @@ async fn publish(State(sim): State<Sim>, head: RequestHead, body: Bytes) -> Resp
             version_id: version_id.into(),
         };
         world
-            .target(principal, SimTarget::Genesys)
+            .target(caller.principal, SimTarget::Genesys)
             .published
             .push(published);
         let answer =

@@ -23,11 +23,9 @@ pub(crate) async fn read_table(
         .query()
         .get("expand")
         .is_some_and(|e| e.split(',').any(|part| part.trim() == "schema"));
-    let shared = sim.clone();
-    api(&sim, &head, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        let spec = table_defs::find(world, configured, principal, &table)?;
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::READ_TABLE)?;
+        let spec = caller.table(world, &table)?;
         Ok(Reply::Json(table_defs::entity(&table, &spec, with_schema)))
     })
     .await
@@ -36,11 +34,10 @@ pub(crate) async fn read_table(
 /// `GET /api/v2/flows/datatables?name=…`: the tables of that name, one page.
 pub(crate) async fn find_tables(State(sim): State<Sim>, head: RequestHead) -> Response {
     let name = head.query().remove("name").unwrap_or_default();
-    let shared = sim.clone();
-    api(&sim, &head, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        let entities = table_defs::named(world, configured, principal, &name);
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::READ_TABLE)?;
+        let configured = caller.configured_tables();
+        let entities = table_defs::named(world, configured, caller.principal, &name);
         let total = entities.len();
         Ok(Reply::Json(json!({
             "entities": entities, "pageNumber": 1, "pageSize": 25, "total": total,
@@ -56,11 +53,10 @@ pub(crate) async fn create_table(
     head: RequestHead,
     body: Bytes,
 ) -> Response {
-    let shared = sim.clone();
-    api(&sim, &head, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::CREATE_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        table_defs::create(world, configured, principal, &body).map(Reply::Json)
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::CREATE_TABLE)?;
+        let configured = caller.configured_tables();
+        table_defs::create(world, configured, caller.principal, &body).map(Reply::Json)
     })
     .await
 }
