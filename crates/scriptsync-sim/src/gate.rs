@@ -88,7 +88,10 @@ pub(crate) async fn admit(
     target: SimTarget,
     head: &RequestHead,
 ) -> Decision {
-    sim.lock().note_request(principal, target, head);
+    let method_and_path = head.method_and_path();
+    let replica = head.replica();
+    sim.lock()
+        .note_request(principal, target, method_and_path, replica);
     let (decision, latency) = decide(sim, principal, target, Instant::now(), SystemTime::now());
     match decision.verdict {
         Ok(_) if !latency.is_zero() => tokio::time::sleep(latency).await,

@@ -9,17 +9,14 @@
 //! - the login, `POST /oauth/token`, is in [`super::oauth`].
 //!
 //! Each handler runs inside the common path of [`super::genesys_api::api`] (auth, admission,
-//! accounting, correlation id); the row handlers through [`RowsRequest::serve`], which first
-//! checks the call's permission and finds the table, so each says only what it does to the
-//! rows.
+//! accounting, correlation id); the row handlers through `on_rows`, which first checks the
+//! call's permission and finds the table, so each says only what it does to the rows.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::routing::{get, post, put};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::codes::GenesysError;
@@ -28,7 +25,7 @@ use super::gate::Admitted;
 use super::genesys_api::{Reply, api};
 use super::genesys_tables;
 use super::oauth::genesys_login;
-use super::request_head::RequestHead;
+use super::request_head::{RequestHead, TableRequest};
 use super::respond::rfc3339_now;
 use super::rows_page::Page;
 use super::world::{Sim, World};
@@ -63,36 +60,6 @@ pub(crate) fn routes() -> Router<Sim> {
 /// The path of one row: (datatable id, row key).
 type RowPath = Path<(String, String)>;
 
-/// A request on the rows of one table: the simulator, the path's `{table}`, the request's
-/// head. Its [`RowsRequest::serve`] is the common shape of the row handlers.
-struct RowsRequest {
-    sim: Sim,
-    table: String,
-    head: RequestHead,
-}
-
-/// The part of a rows path that names the table.
-#[derive(Deserialize)]
-struct TableParam {
-    table: String,
-}
-
-impl FromRequestParts<Sim> for RowsRequest {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, sim: &Sim) -> Result<Self, Self::Rejection> {
-        let Path(TableParam { table }) = Path::from_request_parts(parts, sim)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Ok(head) = RequestHead::from_request_parts(parts, sim).await;
-        Ok(Self {
-            sim: sim.clone(),
-            table,
-            head,
-        })
-    }
-}
-
 /// A call on one table's rows, once allowed: where the rows are, the rules they keep, and what
 /// admission decided for the call.
 struct RowsCall<'a> {
@@ -101,76 +68,74 @@ struct RowsCall<'a> {
     admitted: &'a Admitted,
 }
 
-impl RowsRequest {
-    /// Inside [`api`]: the client holds one of `needed` and the table exists; then `handle`
-    /// works on its rows.
-    async fn serve<F>(&self, needed: &[&str], handle: F) -> Response
-    where
-        F: FnOnce(&mut World, &RowsCall) -> Result<Reply, GenesysError>,
-    {
-        api(&self.sim, &self.head, |world, caller| {
-            caller.require(needed)?;
-            let spec = caller.table(world, &self.table)?;
-            let call = RowsCall {
-                at: TableAddress {
-                    principal: caller.principal,
-                    table: &self.table,
-                },
-                rules: RowRules::of(caller.config, &spec.schema),
-                admitted: caller.admitted,
-            };
-            handle(world, &call)
-        })
-        .await
-    }
-
-    /// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
-    async fn write(&self, path_key: Option<&str>, body: &[u8]) -> Response {
-        let needed = match path_key {
-            Some(_) => permissions::EDIT_ROW,
-            None => permissions::ADD_ROW,
+/// The common shape of the row handlers: inside [`api`], the client holds one of `needed` and
+/// the request's table exists; then `handle` works on its rows.
+async fn on_rows<F>(request: &TableRequest, needed: &[&str], handle: F) -> Response
+where
+    F: FnOnce(&mut World, &RowsCall) -> Result<Reply, GenesysError>,
+{
+    let table = request.table.as_str();
+    api(&request.sim, &request.head, |world, caller| {
+        caller.require(needed)?;
+        let spec = caller.table(world, table)?;
+        let call = RowsCall {
+            at: TableAddress {
+                principal: caller.principal,
+                table,
+            },
+            rules: RowRules::of(caller.config, &spec.schema),
+            admitted: caller.admitted,
         };
-        self.serve(needed, |world, call| {
-            let errors = &call.admitted.record_errors;
-            datatable::write_row(world, call.at, path_key, body, errors, call.rules)
-                .map(Reply::from)
-        })
-        .await
-    }
+        handle(world, &call)
+    })
+    .await
+}
+
+/// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
+async fn write_row(request: &TableRequest, path_key: Option<&str>, body: &[u8]) -> Response {
+    let needed = match path_key {
+        Some(_) => permissions::EDIT_ROW,
+        None => permissions::ADD_ROW,
+    };
+    on_rows(request, needed, |world, call| {
+        let errors = &call.admitted.record_errors;
+        datatable::write_row(world, call.at, path_key, body, errors, call.rules).map(Reply::from)
+    })
+    .await
 }
 
 /// `POST …/rows`: a new row.
-async fn create_row(rows: RowsRequest, body: Bytes) -> Response {
-    rows.write(None, &body).await
+async fn create_row(request: TableRequest, body: Bytes) -> Response {
+    write_row(&request, None, &body).await
 }
 
 /// `PUT …/rows/{key}`: the row replaced.
-async fn update_row(rows: RowsRequest, Path((_, key)): RowPath, body: Bytes) -> Response {
-    rows.write(Some(&key), &body).await
+async fn update_row(request: TableRequest, Path((_, key)): RowPath, body: Bytes) -> Response {
+    write_row(&request, Some(&key), &body).await
 }
 
 /// `DELETE …/rows/{key}`: 204.
-async fn delete_row(rows: RowsRequest, Path((_, key)): RowPath) -> Response {
-    rows.serve(permissions::DELETE_ROW, |world, call| {
+async fn delete_row(request: TableRequest, Path((_, key)): RowPath) -> Response {
+    on_rows(&request, permissions::DELETE_ROW, |world, call| {
         datatable::delete_row(world, call.at, &key).map(|_| Reply::NoContent)
     })
     .await
 }
 
 /// `GET …/rows?pageNumber=&pageSize=&showbrief=`: defaults 1, 25 and `true`, like Genesys.
-async fn list_rows(rows: RowsRequest) -> Response {
-    let query = rows.head.query();
+async fn list_rows(request: TableRequest) -> Response {
+    let query = request.head.query();
     let page = Page::asked(&query);
     let brief = query.get("showbrief").is_none_or(|v| v != "false");
-    rows.serve(permissions::READ_ROWS, |world, call| {
+    on_rows(&request, permissions::READ_ROWS, |world, call| {
         rows_page::list_rows(world, call.at, page, brief).map(Reply::from)
     })
     .await
 }
 
 /// `GET …/rows/{key}`: the row as stored.
-async fn get_row(rows: RowsRequest, Path((_, key)): RowPath) -> Response {
-    rows.serve(permissions::READ_ROWS, |world, call| {
+async fn get_row(request: TableRequest, Path((_, key)): RowPath) -> Response {
+    on_rows(&request, permissions::READ_ROWS, |world, call| {
         datatable::read_row(world, call.at, &key).map(Reply::from)
     })
     .await

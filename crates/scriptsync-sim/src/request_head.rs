@@ -1,6 +1,8 @@
 //! The head of an API request, its request line and headers: what both services' common paths
-//! ([`super::genesys_api::api`], [`super::servicenow_api::api`]) read of a request besides its
-//! path parameters and body, taken by every API handler as one extractor.
+//! ([`super::genesys_api::api`], [`super::servicenow::api`]) read of a request besides its
+//! path parameters and body, taken by every API handler as one extractor; and
+//! [`TableRequest`], the same with the simulator and the path's `{table}`, taken by the
+//! handlers of calls on one table (Genesys rows, ServiceNow staging tables).
 //!
 //! The common path notes the method and path (percent-encoded, without the query) per
 //! principal, and the replica that sent the request (`X-Scriptsync-Replica`, "" without one).
@@ -8,9 +10,13 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::world::Sim;
 
 /// A request's method, URI and headers.
 #[derive(Debug, Clone)]
@@ -51,6 +57,36 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHead {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             headers: parts.headers.clone(),
+        })
+    }
+}
+
+/// A request on one table: the simulator, the table the path's `{table}` names, and the
+/// request's head.
+pub(crate) struct TableRequest {
+    pub(crate) sim: Sim,
+    pub(crate) table: String,
+    pub(crate) head: RequestHead,
+}
+
+/// The path parameter of a [`TableRequest`] (the path may have others).
+#[derive(Deserialize)]
+struct TableParam {
+    table: String,
+}
+
+impl FromRequestParts<Sim> for TableRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Sim) -> Result<Self, Self::Rejection> {
+        let Path(TableParam { table }) = Path::from_request_parts(parts, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Ok(head) = RequestHead::from_request_parts(parts, sim).await;
+        Ok(Self {
+            sim: sim.clone(),
+            table,
+            head,
         })
     }
 }

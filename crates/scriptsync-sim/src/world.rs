@@ -17,7 +17,6 @@ use tokio::time::Instant;
 use super::allowance::Gate;
 use super::fault_state::FaultState;
 use super::faults::Faults;
-use super::request_head::RequestHead;
 use super::state::{AnsweredRequest, Applied, RECENT_REQUESTS};
 use super::tokens::Tokens;
 use super::{SimConfig, SimState, SimTarget, TargetState, TenantState};
@@ -183,11 +182,18 @@ impl World {
         self.watchers.retain(|w| w.send(event.clone()).is_ok());
     }
 
-    /// Notes an authenticated API request: its method and path, and the replica that sent it.
-    pub(crate) fn note_request(&mut self, principal: &str, target: SimTarget, head: &RequestHead) {
+    /// Notes an authenticated API request: its method and path ("PUT /api/…", counted in
+    /// [`TargetState::paths`]), and the replica that sent it.
+    pub(crate) fn note_request(
+        &mut self,
+        principal: &str,
+        target: SimTarget,
+        method_and_path: String,
+        replica: &str,
+    ) {
         let state = self.target(principal, target);
-        *state.paths.entry(head.method_and_path()).or_default() += 1;
-        state.note_replica(head.replica());
+        *state.paths.entry(method_and_path).or_default() += 1;
+        state.note_replica(replica);
     }
 
     /// Notes a request no route matched.
