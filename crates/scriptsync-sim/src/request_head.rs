@@ -1,5 +1,5 @@
 //! The head of an API request, its request line and headers: what both services' common paths
-//! ([`super::genesys_api::api`], [`super::servicenow::api`]) read of a request besides its
+//! ([`super::genesys_api::api`], [`super::servicenow_api::api`]) read of a request besides its
 //! path parameters and body, taken by every API handler as one extractor; and
 //! [`TableRequest`], the same with the simulator and the path's `{table}`, taken by the
 //! handlers of calls on one table (Genesys rows, ServiceNow staging tables).
