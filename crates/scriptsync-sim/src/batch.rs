@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::SimTarget;
 use super::fault_state::ItemFault;
 use super::respond::json_response;
-use super::servicenow::{error, error_body};
+use super::servicenow_api::{error, error_body};
 use super::transform::Importer;
 use super::world::World;
 

@@ -5,13 +5,14 @@
 //! rows. Writes are applied like the real table: last write wins, whatever its `version` (a
 //! lower version is counted in `older_writes`). The snapshot's `held` shows rows by key.
 //!
-//! The table's rules, checked in this order: a non-empty key of at most
-//! [`GENESYS_MAX_ROW_KEY_CHARS`] characters (else 400 [`GENESYS_SCHEMA_CODE`]); for `PUT` a
-//! key equal to the path's and an existing row (404); an integer `version`; for `POST` a key not
-//! held yet (`genesys_duplicate_row_status`, [`GENESYS_ROW_EXISTS_CODE`]) and room for one more
-//! row (`genesys_max_rows_per_table`, else [`GENESYS_MAX_ROWS_STATUS`] /
-//! [`GENESYS_MAX_ROWS_CODE`]). A delete removes the row, and its `held` entry unless another
-//! table of the principal holds the same key.
+//! The table's rules ([`RowRules`]), checked in this order on the body, parsed once: a JSON
+//! object (else 400) that fits the table's schema ([`super::table_defs::check_row`]); a
+//! non-empty key of at most [`GENESYS_MAX_ROW_KEY_CHARS`] characters (else 400
+//! [`GENESYS_SCHEMA_CODE`]); for `PUT` a key equal to the path's and an existing row (404); an
+//! integer `version`; for `POST` a key not held yet (`genesys_duplicate_row_status`,
+//! [`GENESYS_ROW_EXISTS_CODE`]) and room for one more row (`genesys_max_rows_per_table`, else
+//! [`GENESYS_MAX_ROWS_STATUS`] / [`GENESYS_MAX_ROWS_CODE`]). A delete removes the row, and its
+//! `held` entry unless another table of the principal holds the same key.
 
 use std::collections::BTreeSet;
 
@@ -21,36 +22,57 @@ use super::codes::{
     GENESYS_MAX_ROW_KEY_CHARS, GENESYS_MAX_ROWS_CODE, GENESYS_MAX_ROWS_STATUS,
     GENESYS_ROW_EXISTS_CODE, GENESYS_ROW_NOT_FOUND_CODE, GENESYS_SCHEMA_CODE, GenesysError,
 };
-use super::world::World;
+use super::table_defs;
+use super::world::{TableKey, World};
 use super::{HeldRecord, SimConfig, SimTarget};
 
-/// The configured limits of every table.
+/// Where a table's rows are kept: the data table `table` of the client `principal`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RowRules {
+pub(crate) struct TableAddress<'a> {
+    pub(crate) principal: &'a str,
+    pub(crate) table: &'a str,
+}
+
+impl TableAddress<'_> {
+    /// The key of the table's rows in [`World::tables`].
+    pub(crate) fn key(self) -> TableKey {
+        (self.principal.to_owned(), self.table.to_owned())
+    }
+}
+
+/// The rules a table holds its rows to: its own schema, and the limits configured for every
+/// table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RowRules<'a> {
+    /// The table's JSON schema ([`super::table_defs::DataTableSpec::schema`]).
+    pub(crate) schema: &'a Value,
     pub(crate) max_rows: usize,
     pub(crate) duplicate_status: u16,
 }
 
-impl RowRules {
-    pub(crate) fn of(config: &SimConfig) -> Self {
+impl<'a> RowRules<'a> {
+    /// The rules of the table whose schema is `schema`, with `config`'s limits.
+    pub(crate) fn of(config: &SimConfig, schema: &'a Value) -> Self {
         Self {
+            schema,
             max_rows: config.genesys_max_rows_per_table,
             duplicate_status: config.genesys_duplicate_row_status,
         }
     }
 }
 
-/// Applies a row write for `principal`; returns the stored row. With a `path_key`
+/// Applies a row write to the table at `at`; returns the stored row. With a `path_key`
 /// (`PUT …/rows/{key}`) the row must exist; without (`POST …/rows`) it must not.
 pub(crate) fn write_row(
     world: &mut World,
-    (principal, table): (&str, &str),
+    at: TableAddress,
     path_key: Option<&str>,
     body: &[u8],
     record_errors: &BTreeSet<String>,
     rules: RowRules,
 ) -> Result<Value, GenesysError> {
     let row = parse_row(body)?;
+    table_defs::check_row(rules.schema, &row)?;
     let key = text(&row, "key");
     check_key(&key)?;
     if path_key.is_some_and(|p| p != key) {
@@ -68,12 +90,9 @@ pub(crate) fn write_row(
             "simulated row error for '{key}'"
         )));
     }
-    let rows = world
-        .tables
-        .entry((principal.to_string(), table.to_string()))
-        .or_default();
+    let rows = world.tables.entry(at.key()).or_default();
     match (path_key.is_some(), rows.contains_key(&key)) {
-        (true, false) => return Err(not_found(table, &key)),
+        (true, false) => return Err(not_found(at.table, &key)),
         (false, true) => {
             return Err(GenesysError::new(
                 rules.duplicate_status,
@@ -86,8 +105,8 @@ pub(crate) fn write_row(
                 GENESYS_MAX_ROWS_STATUS,
                 GENESYS_MAX_ROWS_CODE,
                 format!(
-                    "The datatable '{table}' already holds the maximum of {} rows",
-                    rules.max_rows
+                    "The datatable '{}' already holds the maximum of {} rows",
+                    at.table, rules.max_rows
                 ),
             ));
         }
@@ -95,6 +114,7 @@ pub(crate) fn write_row(
     }
     rows.insert(key.clone(), row.clone());
 
+    let principal = at.principal;
     let state = world.target(principal, SimTarget::Genesys);
     state.writes += 1;
     state.tokens_seen.insert(principal.to_string());
@@ -117,18 +137,17 @@ pub(crate) fn write_row(
     Ok(Value::Object(row))
 }
 
-/// Deletes a row of `principal`; returns the version it held, or 404.
+/// Deletes the row `key` of the table at `at`; returns the version it held, or 404.
 pub(crate) fn delete_row(
     world: &mut World,
-    principal: &str,
-    table: &str,
+    at: TableAddress,
     key: &str,
 ) -> Result<u64, GenesysError> {
-    let id = (principal.to_string(), table.to_string());
-    let rows = world.tables.get_mut(&id);
+    let rows = world.tables.get_mut(&at.key());
     let Some(row) = rows.and_then(|rows| rows.remove(key)) else {
-        return Err(not_found(table, key));
+        return Err(not_found(at.table, key));
     };
+    let principal = at.principal;
     let held_elsewhere = world
         .tables
         .iter()
@@ -146,21 +165,15 @@ pub(crate) fn delete_row(
     Ok(version)
 }
 
-/// The stored row, or 404.
-pub(crate) fn read_row(
-    world: &World,
-    principal: &str,
-    table: &str,
-    key: &str,
-) -> Result<Value, GenesysError> {
-    let id = (principal.to_string(), table.to_string());
+/// The row `key` of the table at `at` as stored, or 404.
+pub(crate) fn read_row(world: &World, at: TableAddress, key: &str) -> Result<Value, GenesysError> {
     world
         .tables
-        .get(&id)
+        .get(&at.key())
         .and_then(|rows| rows.get(key))
         .cloned()
         .map(Value::Object)
-        .ok_or_else(|| not_found(table, key))
+        .ok_or_else(|| not_found(at.table, key))
 }
 
 /// A key the table accepts: present and not too long.

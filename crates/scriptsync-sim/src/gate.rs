@@ -20,6 +20,7 @@ use super::allowance::Exhausted;
 use super::faults::OutageMode;
 use super::injected::InjectedResponse;
 use super::quota::ceil_secs;
+use super::request_head::RequestHead;
 use super::world::Shared;
 
 /// A request the simulator will serve, with the per-record faults it must apply.
@@ -79,15 +80,18 @@ pub(crate) struct Decision {
     pub(crate) rate: Option<RateHeaders>,
 }
 
-/// Notes an authenticated API request (`(method, path)` and the replica that sent it),
+/// Notes an authenticated API request (its method and path, and the replica that sent it),
 /// decides its fate and, if admitted, waits the configured latency.
 pub(crate) async fn admit(
     sim: &Shared,
     principal: &str,
     target: SimTarget,
-    (request, replica): ((&str, &str), &str),
+    head: &RequestHead,
 ) -> Decision {
-    sim.lock().note_request(principal, target, request, replica);
+    let method_and_path = head.method_and_path();
+    let replica = head.replica();
+    sim.lock()
+        .note_request(principal, target, method_and_path, replica);
     let (decision, latency) = decide(sim, principal, target, Instant::now(), SystemTime::now());
     match decision.verdict {
         Ok(_) if !latency.is_zero() => tokio::time::sleep(latency).await,

@@ -19,6 +19,11 @@ fn at(sim: &Shared, secs: u64) -> Result<Admitted, Refusal> {
         .verdict
 }
 
+/// The refusal of a request at `secs`, which must be refused.
+fn refused(sim: &Shared, secs: u64) -> Refusal {
+    at(sim, secs).unwrap_err()
+}
+
 fn violations(sim: &Shared) -> u64 {
     sim.snapshot().tenant("p").genesys.violations
 }
@@ -27,20 +32,11 @@ fn violations(sim: &Shared) -> u64 {
 fn over_quota_pauses_and_early_arrivals_are_violations() {
     let sim = sim(2);
     assert!(at(&sim, 10).is_ok() && at(&sim, 10).is_ok());
-    assert_eq!(
-        at(&sim, 15).unwrap_err(),
-        Refusal::OverQuota { retry_after: 45 }
-    );
+    assert_eq!(refused(&sim, 15), Refusal::OverQuota { retry_after: 45 });
     assert_eq!(violations(&sim), 0);
     // Inside the pause: remaining seconds, and the pause is not extended.
-    assert_eq!(
-        at(&sim, 50).unwrap_err(),
-        Refusal::Paused { retry_after: 10 }
-    );
-    assert_eq!(
-        at(&sim, 59).unwrap_err(),
-        Refusal::Paused { retry_after: 1 }
-    );
+    assert_eq!(refused(&sim, 50), Refusal::Paused { retry_after: 10 });
+    assert_eq!(refused(&sim, 59), Refusal::Paused { retry_after: 1 });
     assert_eq!(violations(&sim), 2);
     assert!(at(&sim, 60).is_ok(), "the pause ends with the window");
 }
@@ -54,7 +50,7 @@ fn injected_429_pauses_and_comes_before_the_quota() {
     };
     sim.lock().set_faults(None, SimTarget::Genesys, faults);
     assert!(matches!(at(&sim, 0), Err(Refusal::Injected(r)) if r.status == 429));
-    assert_eq!(at(&sim, 4).unwrap_err(), Refusal::Paused { retry_after: 1 });
+    assert_eq!(refused(&sim, 4), Refusal::Paused { retry_after: 1 });
     assert!(at(&sim, 5).is_ok());
     assert_eq!(violations(&sim), 1);
 }
@@ -92,20 +88,16 @@ fn an_outage_refuses_every_request_until_it_ends_then_one_shots_apply() {
             matches!(at(&sim, secs), Err(Refusal::Injected(r)) if r.status == 503 && r.retry_after.is_none())
         );
     }
-    assert_eq!(
-        at(&sim, 30).unwrap_err(),
-        Refusal::Drop,
-        "then the one-shot drop"
-    );
+    assert_eq!(refused(&sim, 30), Refusal::Drop, "then the one-shot drop");
     assert!(at(&sim, 30).is_ok());
     assert_eq!(violations(&sim), 0, "an outage pauses nobody");
 
     at_set(&sim, OutageMode::Drop);
-    assert_eq!(at(&sim, 5).unwrap_err(), Refusal::Drop);
+    assert_eq!(refused(&sim, 5), Refusal::Drop);
 
     at_set(&sim, OutageMode::Hang);
     assert_eq!(
-        at(&sim, 5).unwrap_err(),
+        refused(&sim, 5),
         Refusal::Hang {
             until: set + Duration::from_secs(30)
         }
@@ -126,7 +118,7 @@ fn error_rate_one_always_fails() {
         ..Faults::default()
     };
     sim.lock().set_faults(None, SimTarget::Genesys, faults);
-    assert_eq!(at(&sim, 0).unwrap_err(), Refusal::ServerError);
+    assert_eq!(refused(&sim, 0), Refusal::ServerError);
 }
 
 fn at_ms(sim: &Shared, principal: &str, target: SimTarget, ms: u64) -> Result<Admitted, Refusal> {
@@ -152,14 +144,8 @@ fn another_integrations_share_refuses_early_and_pauses() {
     for _ in 0..5 {
         assert!(at_ms(&sim, "p", SimTarget::Genesys, 30_000).is_ok());
     }
-    assert_eq!(
-        at(&sim, 30).unwrap_err(),
-        Refusal::OverQuota { retry_after: 30 }
-    );
-    assert_eq!(
-        at(&sim, 40).unwrap_err(),
-        Refusal::Paused { retry_after: 20 }
-    );
+    assert_eq!(refused(&sim, 30), Refusal::OverQuota { retry_after: 30 });
+    assert_eq!(refused(&sim, 40), Refusal::Paused { retry_after: 20 });
     let state = sim.snapshot().tenant("p").genesys;
     assert_eq!((state.other_requests, state.violations), (5, 1));
     // Another principal without the fault keeps its whole quota; ServiceNow ignores it.
@@ -182,14 +168,8 @@ fn the_daily_limit_refuses_with_the_rest_of_the_day_and_pauses() {
     };
     let sim = Shared::new(config, "http://127.0.0.1:1".into());
     assert!(at(&sim, 0).is_ok() && at(&sim, 70).is_ok());
-    assert_eq!(
-        at(&sim, 100).unwrap_err(),
-        Refusal::OverQuota { retry_after: 500 }
-    );
-    assert_eq!(
-        at(&sim, 130).unwrap_err(),
-        Refusal::Paused { retry_after: 470 }
-    );
+    assert_eq!(refused(&sim, 100), Refusal::OverQuota { retry_after: 500 });
+    assert_eq!(refused(&sim, 130), Refusal::Paused { retry_after: 470 });
     assert_eq!(violations(&sim), 1);
     assert!(at(&sim, 600).is_ok(), "a new day");
 }
@@ -213,14 +193,14 @@ fn legacy_429s_name_the_window_and_record_no_pause() {
         limit: 1,
         window_secs: 60,
     };
-    assert_eq!(at(&sim, 1).unwrap_err(), minute);
-    assert_eq!(at(&sim, 2).unwrap_err(), minute, "again, not a violation");
+    assert_eq!(refused(&sim, 1), minute);
+    assert_eq!(refused(&sim, 2), minute, "again, not a violation");
     assert!(at(&sim, 60).is_ok());
     let day = Refusal::OverQuotaLegacy {
         limit: 2,
         window_secs: 600,
     };
-    assert_eq!(at(&sim, 120).unwrap_err(), day);
+    assert_eq!(refused(&sim, 120), day);
     assert_eq!(violations(&sim), 0);
     // ServiceNow has no legacy wording and no Genesys quota.
     let snow = |secs: u64| at_ms(&sim, "p", SimTarget::Servicenow, secs * 1_000);

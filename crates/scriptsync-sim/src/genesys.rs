@@ -9,24 +9,27 @@
 //! - the login, `POST /oauth/token`, is in [`super::oauth`].
 //!
 //! Each handler runs inside the common path of [`super::genesys_api::api`] (auth, admission,
-//! accounting, correlation id).
+//! accounting, correlation id); the row handlers through `on_rows`, which first checks the
+//! call's permission and finds the table, so each says only what it does to the rows.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 use super::codes::GenesysError;
-use super::datatable::{self, RowRules};
+use super::datatable::{self, RowRules, TableAddress};
+use super::gate::Admitted;
 use super::genesys_api::{Reply, api};
-use super::genesys_tables::{self, query_of};
+use super::genesys_tables;
 use super::oauth::genesys_login;
+use super::request_head::{RequestHead, TableRequest};
 use super::respond::rfc3339_now;
+use super::rows_page::Page;
 use super::world::{Sim, World};
-use super::{PublishedScript, SimConfig, SimTarget, limits, permissions, rows_page, table_defs};
+use super::{PublishedScript, SimTarget, limits, permissions, rows_page};
 
 pub(crate) fn routes() -> Router<Sim> {
     Router::new()
@@ -54,220 +57,131 @@ pub(crate) fn routes() -> Router<Sim> {
         )
 }
 
+/// The path of one row: (datatable id, row key).
 type RowPath = Path<(String, String)>;
 
-/// A call on `table`'s rows: the client holds one of `needed` and the table exists.
-fn table_access(
-    config: &SimConfig,
-    world: &mut World,
-    principal: &str,
-    table: &str,
-    needed: &[&str],
-) -> Result<(), GenesysError> {
-    permissions::require(config, principal, needed)?;
-    table_defs::find(world, config.genesys_datatables.as_ref(), principal, table).map(|_| ())
+/// A call on one table's rows, once allowed: where the rows are, the rules they keep, and what
+/// admission decided for the call.
+struct RowsCall<'a> {
+    at: TableAddress<'a>,
+    rules: RowRules<'a>,
+    admitted: &'a Admitted,
 }
 
-/// What every handler needs of its request besides the path and body.
-type Call = (Method, Uri, HeaderMap);
-
-/// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
-async fn write(
-    sim: Sim,
-    table: String,
-    path_key: Option<String>,
-    call: Call,
-    body: Bytes,
-) -> Response {
-    let (method, uri, headers) = call;
-    let rules = RowRules::of(&sim.config);
-    let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, admitted| {
-            let needed = match path_key {
-                Some(_) => permissions::EDIT_ROW,
-                None => permissions::ADD_ROW,
-            };
-            let config = &shared.config;
-            permissions::require(config, principal, needed)?;
-            let configured = config.genesys_datatables.as_ref();
-            let spec = table_defs::find(world, configured, principal, &table)?;
-            if let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(&body) {
-                table_defs::check_row(&spec.schema, &row)?;
-            }
-            let errors = &admitted.record_errors;
-            let path_key = path_key.as_deref();
-            datatable::write_row(world, (principal, &table), path_key, &body, errors, rules)
-                .map(Reply::from)
-        },
-    )
-    .await
-}
-
-async fn update_row(
-    State(sim): State<Sim>,
-    Path((table, key)): RowPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(sim, table, Some(key), (method, uri, headers), body).await
-}
-
-async fn create_row(
-    State(sim): State<Sim>,
-    Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(sim, table, None, (method, uri, headers), body).await
-}
-
-async fn delete_row(
-    State(sim): State<Sim>,
-    Path((table, key)): RowPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            table_access(
-                &shared.config,
-                world,
-                principal,
-                &table,
-                permissions::DELETE_ROW,
-            )?;
-            datatable::delete_row(world, principal, &table, &key).map(|_| Reply::NoContent)
-        },
-    )
-    .await
-}
-
-/// `GET …/rows?pageNumber=&pageSize=&showbrief=`: defaults 1, 25 and `true`, like Genesys.
-async fn list_rows(
-    State(sim): State<Sim>,
-    Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let query = query_of(&uri);
-    let number = |name: &str, default: usize| match query.get(name) {
-        Some(v) => v.parse::<usize>().unwrap_or(0),
-        None => default,
-    };
-    let page = (number("pageNumber", 1), number("pageSize", 25));
-    let brief = query.get("showbrief").is_none_or(|v| v != "false");
-    let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            table_access(
-                &shared.config,
-                world,
-                principal,
-                &table,
-                permissions::READ_ROWS,
-            )?;
-            rows_page::list_rows(world, principal, &table, page, brief).map(Reply::from)
-        },
-    )
-    .await
-}
-
-async fn get_row(
-    State(sim): State<Sim>,
-    Path((table, key)): RowPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            table_access(
-                &shared.config,
-                world,
-                principal,
-                &table,
-                permissions::READ_ROWS,
-            )?;
-            datatable::read_row(world, principal, &table, &key).map(Reply::from)
-        },
-    )
-    .await
-}
-
-async fn org_limits(
-    State(sim): State<Sim>,
-    Path(namespace): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let per_window = sim.config.genesys_requests_per_minute;
-    api(&sim, (&method, &uri), &headers, move |_, _, admitted| {
-        limits::namespace_limits(&namespace, per_window, admitted.limits_refused).map(Reply::from)
+/// The common shape of the row handlers: inside [`api`], the client holds one of `needed` and
+/// the request's table exists; then `handle` works on its rows.
+async fn on_rows<F>(request: &TableRequest, needed: &[&str], handle: F) -> Response
+where
+    F: FnOnce(&mut World, &RowsCall) -> Result<Reply, GenesysError>,
+{
+    let table = request.table.as_str();
+    api(&request.sim, &request.head, |world, caller| {
+        caller.require(needed)?;
+        let spec = caller.table(world, table)?;
+        let call = RowsCall {
+            at: TableAddress {
+                principal: caller.principal,
+                table,
+            },
+            rules: RowRules::of(caller.config, &spec.schema),
+            admitted: caller.admitted,
+        };
+        handle(world, &call)
     })
     .await
 }
 
-async fn publish(
+/// `PUT …/rows/{key}` (`path_key` set) or `POST …/rows`.
+async fn write_row(request: &TableRequest, path_key: Option<&str>, body: &[u8]) -> Response {
+    let needed = match path_key {
+        Some(_) => permissions::EDIT_ROW,
+        None => permissions::ADD_ROW,
+    };
+    on_rows(request, needed, |world, call| {
+        let errors = &call.admitted.record_errors;
+        datatable::write_row(world, call.at, path_key, body, errors, call.rules).map(Reply::from)
+    })
+    .await
+}
+
+/// `POST …/rows`: a new row.
+async fn create_row(request: TableRequest, body: Bytes) -> Response {
+    write_row(&request, None, &body).await
+}
+
+/// `PUT …/rows/{key}`: the row replaced.
+async fn update_row(request: TableRequest, Path((_, key)): RowPath, body: Bytes) -> Response {
+    write_row(&request, Some(&key), &body).await
+}
+
+/// `DELETE …/rows/{key}`: 204.
+async fn delete_row(request: TableRequest, Path((_, key)): RowPath) -> Response {
+    on_rows(&request, permissions::DELETE_ROW, |world, call| {
+        datatable::delete_row(world, call.at, &key).map(|_| Reply::NoContent)
+    })
+    .await
+}
+
+/// `GET …/rows?pageNumber=&pageSize=&showbrief=`: defaults 1, 25 and `true`, like Genesys.
+async fn list_rows(request: TableRequest) -> Response {
+    let query = request.head.query();
+    let page = Page::asked(&query);
+    let brief = query.get("showbrief").is_none_or(|v| v != "false");
+    on_rows(&request, permissions::READ_ROWS, |world, call| {
+        rows_page::list_rows(world, call.at, page, brief).map(Reply::from)
+    })
+    .await
+}
+
+/// `GET …/rows/{key}`: the row as stored.
+async fn get_row(request: TableRequest, Path((_, key)): RowPath) -> Response {
+    on_rows(&request, permissions::READ_ROWS, |world, call| {
+        datatable::read_row(world, call.at, &key).map(Reply::from)
+    })
+    .await
+}
+
+/// `GET /api/v2/organizations/limits/namespaces/{namespace}`.
+async fn org_limits(
     State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Path(namespace): Path<String>,
+    head: RequestHead,
 ) -> Response {
-    let shared = sim.clone();
-    api(
-        &sim,
-        (&method, &uri),
-        &headers,
-        move |world, principal, _| {
-            permissions::require(&shared.config, principal, permissions::PUBLISH)?;
-            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-            let field = |name| {
-                request
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            };
-            let (Some(script_id), Some(version_id)) = (field("scriptId"), field("versionId"))
-            else {
-                return Err(GenesysError::bad_request(
-                    "scriptId and versionId are required",
-                ));
-            };
-            let published = PublishedScript {
-                script_id: script_id.into(),
-                version_id: version_id.into(),
-            };
-            world
-                .target(principal, SimTarget::Genesys)
-                .published
-                .push(published);
-            let answer =
-                json!({"id": script_id, "versionId": version_id, "publishedDate": rfc3339_now()});
-            Ok(Reply::Json(answer))
-        },
-    )
+    api(&sim, &head, |_, caller| {
+        let per_window = caller.config.genesys_requests_per_minute;
+        let refused = caller.admitted.limits_refused;
+        limits::namespace_limits(&namespace, per_window, refused).map(Reply::from)
+    })
+    .await
+}
+
+/// `POST /api/v2/scripts/published` with `{scriptId, versionId}`.
+async fn publish(State(sim): State<Sim>, head: RequestHead, body: Bytes) -> Response {
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::PUBLISH)?;
+        let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let field = |name| {
+            request
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let (Some(script_id), Some(version_id)) = (field("scriptId"), field("versionId")) else {
+            return Err(GenesysError::bad_request(
+                "scriptId and versionId are required",
+            ));
+        };
+        let published = PublishedScript {
+            script_id: script_id.into(),
+            version_id: version_id.into(),
+        };
+        world
+            .target(caller.principal, SimTarget::Genesys)
+            .published
+            .push(published);
+        let answer =
+            json!({"id": script_id, "versionId": version_id, "publishedDate": rfc3339_now()});
+        Ok(Reply::Json(answer))
+    })
     .await
 }

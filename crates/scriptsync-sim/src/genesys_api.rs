@@ -3,19 +3,24 @@
 //! `{message, code, status, contextId, details, errors}` and both 429 wordings.
 //!
 //! Every response carries `ININ-Correlation-Id`, and error bodies carry the same id as
-//! `contextId`, like the real API. The principal is the OAuth client id.
+//! `contextId`, like the real API. The principal is the OAuth client id; a handler meets it as
+//! a [`Caller`], which checks its permissions and finds the tables it sees.
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use std::collections::HashMap;
+
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::SimTarget;
 use super::codes::{GENESYS_LEGACY_429_CODE, GENESYS_RETRY_AFTER_CODE, GenesysError, code_for};
 use super::gate::{self, Admitted, Refusal};
+use super::request_head::RequestHead;
 use super::respond::{self, Dialect, dropped, json_response};
+use super::table_defs::{self, DataTableSpec};
 use super::tokens::{self, TokenCheck};
 use super::world::{Sim, World};
+use super::{SimConfig, SimTarget, permissions};
 
 const TARGET: SimTarget = SimTarget::Genesys;
 const CORRELATION_HEADER: &str = "inin-correlation-id";
@@ -35,20 +40,40 @@ impl From<Value> for Reply {
     }
 }
 
+/// The client an admitted call is served for: who it is, what admission decided for the call,
+/// and the configuration its permissions and tables come from.
+pub(crate) struct Caller<'a> {
+    pub(crate) principal: &'a str,
+    pub(crate) admitted: &'a Admitted,
+    pub(crate) config: &'a SimConfig,
+}
+
+impl Caller<'_> {
+    /// Ok when the client holds any of `accepted`, else the 403 that lists them.
+    pub(crate) fn require(&self, accepted: &[&str]) -> Result<(), GenesysError> {
+        permissions::require(self.config, self.principal, accepted)
+    }
+
+    /// The tables configured with `genesys_datatables` (`None`: any id names a table).
+    pub(crate) fn configured_tables(&self) -> Option<&HashMap<String, DataTableSpec>> {
+        self.config.genesys_datatables.as_ref()
+    }
+
+    /// The table `id` as this client sees it, or 404.
+    pub(crate) fn table(&self, world: &World, id: &str) -> Result<DataTableSpec, GenesysError> {
+        table_defs::find(world, self.configured_tables(), self.principal, id)
+    }
+}
+
 /// The common path of an API call: auth → admission → `handle` → accounting → correlation id.
-pub(crate) async fn api<F>(
-    sim: &Sim,
-    (method, uri): (&Method, &Uri),
-    headers: &HeaderMap,
-    handle: F,
-) -> Response
+pub(crate) async fn api<F>(sim: &Sim, head: &RequestHead, handle: F) -> Response
 where
-    F: FnOnce(&mut World, &str, &Admitted) -> Result<Reply, GenesysError>,
+    F: FnOnce(&mut World, &Caller) -> Result<Reply, GenesysError>,
 {
     let dialect = Genesys {
         cid: uuid::Uuid::new_v4().to_string(),
     };
-    let check = match tokens::bearer_token(headers) {
+    let check = match tokens::bearer_token(&head.headers) {
         Some(token) => sim.lock().tokens.check(&token, TARGET, Instant::now()),
         None => TokenCheck::Unknown,
     };
@@ -62,15 +87,21 @@ where
             return dialect.error_with_code(401, "authentication.required", message);
         }
     };
-    let request = ((method.as_str(), uri.path()), tokens::replica(headers));
-    let decision = gate::admit(sim, &principal, TARGET, request).await;
+    let decision = gate::admit(sim, &principal, TARGET, head).await;
     let mut world = sim.lock();
     let response = match decision.verdict {
-        Ok(admitted) => match handle(&mut world, &principal, &admitted) {
-            Ok(Reply::Json(body)) => dialect.correlate(json_response(StatusCode::OK, body)),
-            Ok(Reply::NoContent) => dialect.correlate(StatusCode::NO_CONTENT.into_response()),
-            Err(e) => dialect.error_with_code(e.status, e.code, &e.message),
-        },
+        Ok(admitted) => {
+            let caller = Caller {
+                principal: &principal,
+                admitted: &admitted,
+                config: &sim.config,
+            };
+            match handle(&mut world, &caller) {
+                Ok(Reply::Json(body)) => dialect.correlate(json_response(StatusCode::OK, body)),
+                Ok(Reply::NoContent) => dialect.correlate(StatusCode::NO_CONTENT.into_response()),
+                Err(e) => dialect.error_with_code(e.status, e.code, &e.message),
+            }
+        }
         // Counted when the outage held it.
         Err(Refusal::Hang { .. }) => return dropped(),
         Err(Refusal::Drop) => {

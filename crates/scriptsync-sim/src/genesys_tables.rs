@@ -3,59 +3,41 @@
 //! The tables and their schemas are [`super::table_defs`]'s; each call needs its permission
 //! ([`super::permissions`]) and runs inside the common path of [`super::genesys_api::api`].
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use serde_json::json;
 
 use super::genesys_api::{Reply, api};
+use super::request_head::RequestHead;
 use super::world::Sim;
 use super::{permissions, table_defs};
-
-/// The query string of `uri` as a map.
-pub(crate) fn query_of(uri: &Uri) -> HashMap<String, String> {
-    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
 
 /// `GET /api/v2/flows/datatables/{id}?expand=schema`: the table, with its schema when asked.
 pub(crate) async fn read_table(
     State(sim): State<Sim>,
     Path(table): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
 ) -> Response {
-    let with_schema = query_of(&uri)
+    let with_schema = head
+        .query()
         .get("expand")
         .is_some_and(|e| e.split(',').any(|part| part.trim() == "schema"));
-    let shared = sim.clone();
-    api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        let spec = table_defs::find(world, configured, principal, &table)?;
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::READ_TABLE)?;
+        let spec = caller.table(world, &table)?;
         Ok(Reply::Json(table_defs::entity(&table, &spec, with_schema)))
     })
     .await
 }
 
 /// `GET /api/v2/flows/datatables?name=…`: the tables of that name, one page.
-pub(crate) async fn find_tables(
-    State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let name = query_of(&uri).remove("name").unwrap_or_default();
-    let shared = sim.clone();
-    api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::READ_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        let entities = table_defs::named(world, configured, principal, &name);
+pub(crate) async fn find_tables(State(sim): State<Sim>, head: RequestHead) -> Response {
+    let name = head.query().remove("name").unwrap_or_default();
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::READ_TABLE)?;
+        let configured = caller.configured_tables();
+        let entities = table_defs::named(world, configured, caller.principal, &name);
         let total = entities.len();
         Ok(Reply::Json(json!({
             "entities": entities, "pageNumber": 1, "pageSize": 25, "total": total,
@@ -68,16 +50,13 @@ pub(crate) async fn find_tables(
 /// `POST /api/v2/flows/datatables` with `{name, schema}`.
 pub(crate) async fn create_table(
     State(sim): State<Sim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: RequestHead,
     body: Bytes,
 ) -> Response {
-    let shared = sim.clone();
-    api(&sim, (&method, &uri), &headers, |world, principal, _| {
-        permissions::require(&shared.config, principal, permissions::CREATE_TABLE)?;
-        let configured = shared.config.genesys_datatables.as_ref();
-        table_defs::create(world, configured, principal, &body).map(Reply::Json)
+    api(&sim, &head, |world, caller| {
+        caller.require(permissions::CREATE_TABLE)?;
+        let configured = caller.configured_tables();
+        table_defs::create(world, configured, caller.principal, &body).map(Reply::Json)
     })
     .await
 }

@@ -49,14 +49,18 @@
 //! - `faults`: [`Faults`]; `injected`: [`InjectedResponse`]; `fault_state`: their live
 //!   countdowns; `tokens`: tokens and credentials;
 //! - `genesys`: the Genesys routes and handlers (`genesys_tables`: those of the tables
-//!   themselves); `genesys_api`: their common path and error dialect; `codes`: Genesys statuses and error codes (the public constants below);
-//!   `datatable` (+ `datatable_tests`) + `rows_page`: the row store and its listing; `limits`:
-//!   the org limits endpoint; `table_defs`: the tables themselves and their schemas;
-//!   `permissions`: which permission each call needs;
-//! - `servicenow` + `oauth` + `batch` + `staging`: the ServiceNow endpoints; `transform` (+
-//!   `transform_tests`) + `coalesce` + `import_result`: the import transform, its decision
-//!   (upsert or retire) and its result rows;
-//! - `respond`: shared response builders; `admin`: the `/_sim` endpoints.
+//!   themselves); `genesys_api`: their common path and error dialect; `codes`: Genesys
+//!   statuses and error codes (the public constants below); `datatable` (+
+//!   `datatable_tests`) and `rows_page`: the row store and its listing; `limits`: the org
+//!   limits endpoint; `table_defs`: the tables themselves and their schemas; `permissions`:
+//!   which permission each call needs;
+//! - `servicenow` + `oauth` + `batch` + `staging`: the ServiceNow endpoints; `servicenow_api`:
+//!   their common path and error answers; `transform` (+ `transform_tests`) + `coalesce` +
+//!   `import_result`: the import transform, its decision (upsert or retire) and its result
+//!   rows;
+//! - `request_head`: a request's line and headers as both common paths take them, and the
+//!   same with the path's table for the calls on one table; `respond`: shared response
+//!   builders; `admin`: the `/_sim` endpoints.
 //!
 //! Processing order of an API request: auth (401) → attribute to the principal (and note its
 //! path) → violation check → outage → dropped connection → injected response → error rate →
@@ -86,9 +90,11 @@ mod limits;
 mod oauth;
 pub mod permissions;
 mod quota;
+mod request_head;
 mod respond;
 mod rows_page;
 mod servicenow;
+mod servicenow_api;
 mod staging;
 mod state;
 pub mod table_defs;

@@ -138,14 +138,6 @@ pub(crate) fn form_fields(body: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// The replica a request came from (`X-Scriptsync-Replica`), or "" without one.
-pub(crate) fn replica(headers: &HeaderMap) -> &str {
-    headers
-        .get("x-scriptsync-replica")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,17 +182,17 @@ impl World {
         self.watchers.retain(|w| w.send(event.clone()).is_ok());
     }
 
-    /// Notes an authenticated API request: its method and path, and the replica that sent it.
+    /// Notes an authenticated API request: its method and path ("PUT /api/…", counted in
+    /// [`TargetState::paths`]), and the replica that sent it.
     pub(crate) fn note_request(
         &mut self,
         principal: &str,
         target: SimTarget,
-        (method, path): (&str, &str),
+        method_and_path: String,
         replica: &str,
     ) {
-        let key = format!("{method} {path}");
         let state = self.target(principal, target);
-        *state.paths.entry(key).or_default() += 1;
+        *state.paths.entry(method_and_path).or_default() += 1;
         state.note_replica(replica);
     }
 
