@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::broker::{BrokerSettings, QueueType, split_addresses};
 use super::secret::Secret;
-use super::sections::{BrokerSettings, QueueType, split_addresses};
 use super::tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, default_concurrency,
     default_genesys_window, default_headroom, default_limits_namespace, default_max_rows,

@@ -6,20 +6,24 @@
 //! `*_file` references, which [`Settings::resolve_secrets`] reads into self-redacting
 //! [`SecretString`]s.
 
+mod broker;
 mod file_shape;
 mod replica;
 mod secret;
 mod sections;
+mod telemetry;
 mod tenant;
 mod tenants_dir;
 mod tls;
 
+pub use broker::{BrokerSettings, QueueType};
 pub use replica::{REPLICA_HEADER, ReplicaSettings};
 pub use secret::{Secret, SecretSource, SecretString, expose};
 pub use sections::{
-    AdminSettings, BatchSettings, BrokerSettings, HttpSettings, LogFormat, LogSettings, QueueType,
-    RetrySettings, ShutdownSettings, TelemetrySettings,
+    AdminSettings, BatchSettings, HttpSettings, LogFormat, LogSettings, RetrySettings,
+    ShutdownSettings,
 };
+pub use telemetry::TelemetrySettings;
 pub use tenant::{
     DEFAULT_LIMITS_NAMESPACE, DEFAULT_MAX_ROWS, GenesysSettings, ServiceNowAuth, ServiceNowMode,
     ServiceNowSettings, TenantSettings, is_valid_tenant_id,
