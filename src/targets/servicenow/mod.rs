@@ -23,9 +23,9 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{Attempted, Job, Target, TargetContext};
+use super::{Attempted, Job, Rotation, Target, TargetContext, rotate_to};
 use crate::change::TargetKind;
-use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings};
+use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings, TenantSettings};
 use crate::push::{AttemptError, Class, Gate, GatePermit, Judged, PushClient, Reply, endpoint};
 
 pub use judge::{ItemVerdict, judge_batch};
@@ -215,21 +215,9 @@ impl Target for ServiceNowTarget {
         self.client.gate()
     }
 
-    fn rotate_credentials<'a>(
-        &'a self,
-        tenant: &'a crate::config::TenantSettings,
-    ) -> BoxFuture<'a, Result<(), ConfigError>> {
-        Box::pin(async move {
-            let settings = tenant.servicenow.as_ref().ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "tenant {}: no [servicenow] section any more",
-                    tenant.id
-                ))
-            })?;
-            let method = setup::auth_method(settings)?;
-            self.client.rotate_credentials(method).await;
-            Ok(())
-        })
+    fn rotate_credentials<'a>(&'a self, tenant: &'a TenantSettings) -> Rotation<'a> {
+        let auth = tenant.servicenow.as_ref().map(setup::auth_method);
+        Box::pin(rotate_to(&self.client, tenant, self.kind(), auth))
     }
 
     fn capacity(&self) -> usize {
