@@ -51,7 +51,7 @@ impl GenesysTarget {
             let mut get_url = row_url.clone();
             get_url.query_pairs_mut().append_pair("showbrief", "false");
             let got = self
-                .request(&mut permit, job, ("GET row", readable_row), |http| {
+                .request(&mut permit, job, "GET row", readable_row, |http| {
                     http.get(get_url.clone())
                 })
                 .await;
@@ -85,7 +85,7 @@ impl GenesysTarget {
             };
             let body = json!({"scriptId": change.script_id(), "versionId": version_id});
             let sent = self
-                .request(&mut permit, job, ("POST publish", Judged::Done), |http| {
+                .request(&mut permit, job, "POST publish", Judged::Done, |http| {
                     http.post(url.clone()).json(&body)
                 })
                 .await;

@@ -78,7 +78,8 @@ impl ServiceNowTarget {
         permit: GatePermit,
         jobs: &mut [Job],
         what: &str,
-        (url, body): (Url, Vec<u8>),
+        url: Url,
+        body: Vec<u8>,
     ) -> Result<Reply, AttemptError> {
         // Shared, not copied, by each request of the attempt.
         let body = bytes::Bytes::from(body);
@@ -129,7 +130,7 @@ impl ServiceNowTarget {
             });
             serde_json::to_vec(&body).unwrap_or_default()
         };
-        match self.call(permit, jobs, "batch", (url, body)).await {
+        match self.call(permit, jobs, "batch", url, body).await {
             Ok(answer) => {
                 let sent: Vec<&str> = ids.iter().map(String::as_str).collect();
                 let transaction = answer.correlation_id.as_deref();
@@ -199,7 +200,7 @@ impl ServiceNowTarget {
         };
         let records: Vec<Value> = jobs.iter().map(|j| record(&j.change)).collect();
         let body = serde_json::to_vec(&json!({ "records": records })).unwrap_or_default();
-        match self.call(permit, jobs, "insertMultiple", (url, body)).await {
+        match self.call(permit, jobs, "insertMultiple", url, body).await {
             Ok(_) => jobs.iter().map(|_| Attempted::Delivered).collect(),
             Err(e) => jobs.iter().map(|_| Attempted::Failed(e.clone())).collect(),
         }
