@@ -61,9 +61,9 @@ pub struct BrokerFile {
     dlq_queue_type: QueueType,
     prefetch: u16,
     max_inflight: u32,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     confirm_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     consumer_timeout: Duration,
     max_message_bytes: usize,
     password_env: Option<String>,
@@ -137,7 +137,10 @@ pub struct GenesysFile {
     datatable_id: String,
     #[serde(default = "default_rpm")]
     requests_per_minute: u32,
-    #[serde(default = "default_genesys_window", with = "humantime_serde")]
+    #[serde(
+        default = "default_genesys_window",
+        with = "crate::config::duration_text"
+    )]
     window: Duration,
     #[serde(default = "default_headroom")]
     headroom: f64,
@@ -190,7 +193,10 @@ pub struct ServiceNowFile {
     #[serde(default)]
     mode: ServiceNowMode,
     requests_per_hour: Option<u32>,
-    #[serde(default = "default_servicenow_window", with = "humantime_serde")]
+    #[serde(
+        default = "default_servicenow_window",
+        with = "crate::config::duration_text"
+    )]
     window: Duration,
     #[serde(default = "default_headroom")]
     headroom: f64,

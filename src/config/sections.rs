@@ -19,7 +19,7 @@ pub struct BatchSettings {
     pub max_changes: usize,
     /// How long a script's first pending change waits for newer versions before its lane may
     /// send it (≤ 100 ms keeps the 5 s window).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub linger: Duration,
 }
 
@@ -45,17 +45,17 @@ impl BatchSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySettings {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub initial: Duration,
     pub factor: f32,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub max_delay: Duration,
     pub max_attempts: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub max_elapsed: Duration,
     /// Longest server-requested wait we honour: only absurd values beyond it are clamped
     /// (logged and counted). A server's wait is never a failure.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub max_retry_after: Duration,
 }
 
@@ -89,9 +89,9 @@ impl RetrySettings {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Whole-request timeout; a timed-out request is retried as transient.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub connect_timeout: Duration,
     /// PEM file of CA certificates trusted for `https://` targets and token endpoints, in
     /// addition to the system roots (a private CA, or a TLS-inspecting proxy's).
@@ -137,7 +137,7 @@ impl Default for AdminSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ShutdownSettings {
     /// Time to finish in-flight pushes after SIGTERM before the rest is requeued.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub drain_timeout: Duration,
 }
 

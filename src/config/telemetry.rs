@@ -18,7 +18,7 @@ pub struct TelemetrySettings {
     /// `/v1/metrics` are appended. When unset, `OTEL_EXPORTER_OTLP_ENDPOINT` is used.
     pub otlp_endpoint: Option<url::Url>,
     /// How often metrics are pushed over OTLP (Prometheus scrapes `/metrics` on its own).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub metrics_interval: Duration,
     /// `service.name` of the exported resource.
     pub service_name: String,
