@@ -36,7 +36,7 @@ pub struct BrokerSettings {
     pub prefetch: u16,
     /// The global in-flight budget: the most deliveries one replica holds unacked across all
     /// the tenants it owns. Each consumer's prefetch is its share (at most `prefetch`), so
-    /// memory is bounded by this, not by tenants × prefetch (see `app::prefetch_share`).
+    /// memory is bounded by this, not by tenants × prefetch (see `budget::prefetch_for`).
     pub max_inflight: u32,
     /// How long to wait for a publisher confirm before treating the publish as failed.
     pub confirm_timeout: Duration,
