@@ -5,6 +5,12 @@
 //! lost, and (with a `tenants_dir`) follows the tenant files while it runs. When
 //! [`Application::bind_admin`] was called, `run_until` also serves the admin endpoints
 //! (`/healthz`, `/readyz`, `/metrics`, `/status`) for as long as it runs.
+//!
+//! Layout: this file builds the application and runs it (`reconnect_loop`: one connection
+//! after another, with backoff); `http` the HTTP client every target shares; `connected` one
+//! connection's life (the `Connected` value: the connection, its publisher, its tasks);
+//! `own_tasks` what every connection runs besides the tenants; `follow` which tenants run
+//! here; `tenant_task` one tenant's consumer; `watch` what a running connection waits for.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +25,7 @@ use crate::admin::{self, AdminState};
 use crate::broker::{Names, Publisher, Topology};
 use crate::cluster::Membership;
 use crate::cluster::membership::PauseNote;
-use crate::config::{HttpSettings, REPLICA_HEADER, Settings, plaintext_endpoints, read_ca_file};
+use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::pipeline::TenantContext;
 use crate::status::PanicLog;
@@ -29,6 +35,14 @@ use crate::telemetry;
 use crate::tenants::{Catalog, PartsFactory, TenantParts, TenantSet};
 
 mod connected;
+mod follow;
+mod http;
+mod own_tasks;
+mod tenant_task;
+mod watch;
+
+pub use http::http_client;
+use http::warn_plaintext;
 
 /// Longest wait between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
@@ -56,45 +70,6 @@ pub struct Application {
     writable: Arc<AtomicBool>,
     /// The admin listener, bound by [`Application::bind_admin`] and served by `run_until`.
     admin: Option<(std::net::TcpListener, SocketAddr)>,
-}
-
-/// The one HTTP client shared by every target and token fetch: timeouts, user agent, and
-/// the roots of `http.ca_file` on top of the system ones; every request it sends names this
-/// replica (`X-Scriptsync-Replica`).
-pub fn http_client(settings: &HttpSettings, replica: &str) -> anyhow::Result<reqwest::Client> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        REPLICA_HEADER,
-        reqwest::header::HeaderValue::from_str(replica).context("replica id as a header")?,
-    );
-    let mut builder = reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .connect_timeout(settings.connect_timeout)
-        .user_agent(concat!("scriptsync/", env!("CARGO_PKG_VERSION")))
-        .default_headers(headers);
-    if let Some(path) = &settings.ca_file {
-        let bundle = read_ca_file(path, "http.ca_file")?;
-        let certs = bundle
-            .certs
-            .iter()
-            .map(|der| reqwest::Certificate::from_der(der))
-            .collect::<Result<Vec<_>, _>>()
-            .context("http.ca_file")?;
-        tracing::info!(ca_file = %path.display(), certificates = certs.len(), "trusting extra CA certificates for HTTPS");
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder.build().context("cannot build the HTTP client")
-}
-
-/// Warns once per endpoint that sends data unencrypted to a host other than this machine.
-fn warn_plaintext(settings: &Settings) {
-    for (setting, url) in plaintext_endpoints(settings) {
-        tracing::warn!(
-            setting = %setting,
-            url = %url,
-            "plaintext connection to a non-loopback host: credentials and data cross the network unencrypted; use https:// or amqps://"
-        );
-    }
 }
 
 impl Application {
@@ -296,29 +271,16 @@ impl Application {
         Ok(())
     }
 
-    fn tenant_context(&self, t: &TenantParts, publisher: &Publisher) -> TenantContext {
+    /// What a consumer loop on this connection runs with: `t`'s targets and ordering state,
+    /// or for the unrouted queue (`None`) no target.
+    fn loop_context(&self, t: Option<&TenantParts>, publisher: &Publisher) -> TenantContext {
         TenantContext {
-            tenant: t.id.clone(),
-            targets: t.targets.clone(),
+            tenant: t.map_or_else(|| "unrouted".into(), |t| t.id.clone()),
+            targets: t.map(|t| t.targets.clone()).unwrap_or_default(),
             publisher: publisher.clone(),
             names: self.names.clone(),
             metrics: self.metrics.clone(),
-            high_water: t.high_water.clone(),
-            max_message_bytes: self.settings.broker.max_message_bytes,
-            retry: self.settings.retry.clone(),
-            panics: self.panics.clone(),
-            wait_queue_type: self.settings.broker.queue_type,
-        }
-    }
-
-    fn unrouted_context(&self, publisher: &Publisher) -> TenantContext {
-        TenantContext {
-            tenant: "unrouted".into(),
-            targets: Vec::new(),
-            publisher: publisher.clone(),
-            names: self.names.clone(),
-            metrics: self.metrics.clone(),
-            high_water: Arc::default(),
+            high_water: t.map(|t| t.high_water.clone()).unwrap_or_default(),
             max_message_bytes: self.settings.broker.max_message_bytes,
             retry: self.settings.retry.clone(),
             panics: self.panics.clone(),

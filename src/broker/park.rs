@@ -75,8 +75,8 @@ pub async fn park(
     wait: Duration,
 ) -> Result<(), PublishError> {
     let ch = queues.publisher.channel();
-    let key = (queues.tenant, target);
-    let queue = declare_wait_queue(ch, queues.names, key, queues.queue_type).await?;
+    let (names, tenant, kind) = (queues.names, queues.tenant, queues.queue_type);
+    let queue = declare_wait_queue(ch, names, tenant, target, kind).await?;
     let expiration = ShortString::from(expiration(wait, rand::random::<f64>()));
     let properties = copy.properties.with_expiration(expiration);
     queues

@@ -68,7 +68,8 @@ impl Names {
 pub async fn declare_wait_queue(
     ch: &Channel,
     names: &Names,
-    (tenant, target): (&str, TargetKind),
+    tenant: &str,
+    target: TargetKind,
     kind: QueueType,
 ) -> lapin::Result<String> {
     let queue = names.wait_queue(tenant, target);
@@ -83,11 +84,7 @@ pub async fn declare_wait_queue(
         );
         args.insert("x-overflow".into(), text("reject-publish".into()));
     }
-    let options = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    ch.queue_declare(queue.as_str().into(), options, args)
+    ch.queue_declare(queue.as_str().into(), durable_queue(), args)
         .await?;
     Ok(queue)
 }
@@ -139,6 +136,47 @@ fn durable_exchange() -> ExchangeDeclareOptions {
     }
 }
 
+fn durable_queue() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    }
+}
+
+/// Binds `queue` to `exchange` with `key`.
+async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
+    ch.queue_bind(
+        queue.into(),
+        exchange.into(),
+        key.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+}
+
+/// An exchange of `kind` with one durable queue bound to it by `key` (the unrouted pair and
+/// the dead-letter pair).
+struct Pair<'a> {
+    exchange: &'a str,
+    kind: ExchangeKind,
+    queue: &'a str,
+    queue_type: QueueType,
+    key: &'a str,
+}
+
+impl Pair<'_> {
+    async fn declare(self, ch: &Channel) -> lapin::Result<()> {
+        let no_args = FieldTable::default();
+        ch.exchange_declare(self.exchange.into(), self.kind, durable_exchange(), no_args)
+            .await?;
+        let args = queue_args(self.queue_type, false);
+        ch.queue_declare(self.queue.into(), durable_queue(), args)
+            .await?;
+        bind(ch, self.queue, self.exchange, self.key).await
+    }
+}
+
 impl Topology<'_> {
     /// The tenants whose queues it declares.
     pub fn tenants(&self) -> &[String] {
@@ -148,30 +186,15 @@ impl Topology<'_> {
     /// Declares everything; safe to run again with the same arguments.
     pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
         let n = self.names;
-        let durable_queue = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        ch.exchange_declare(
-            n.unrouted().into(),
-            ExchangeKind::Fanout,
-            durable_exchange(),
-            FieldTable::default(),
-        )
-        .await?;
-        ch.queue_declare(
-            n.unrouted().into(),
-            durable_queue,
-            queue_args(self.dlq_queue_type, false),
-        )
-        .await?;
-        ch.queue_bind(
-            n.unrouted().into(),
-            n.unrouted().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
+        let (unrouted, dlx, dlq) = (n.unrouted(), n.dlx(), n.dlq());
+        Pair {
+            exchange: &unrouted,
+            kind: ExchangeKind::Fanout,
+            queue: &unrouted,
+            queue_type: self.dlq_queue_type,
+            key: "",
+        }
+        .declare(ch)
         .await?;
 
         let mut main_args = FieldTable::default();
@@ -187,26 +210,14 @@ impl Topology<'_> {
         )
         .await?;
 
-        ch.exchange_declare(
-            n.dlx().into(),
-            ExchangeKind::Direct,
-            durable_exchange(),
-            FieldTable::default(),
-        )
-        .await?;
-        ch.queue_declare(
-            n.dlq().into(),
-            durable_queue,
-            queue_args(self.dlq_queue_type, false),
-        )
-        .await?;
-        ch.queue_bind(
-            n.dlq().into(),
-            n.dlx().into(),
-            DLQ_ROUTING_KEY.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
+        Pair {
+            exchange: &dlx,
+            kind: ExchangeKind::Direct,
+            queue: &dlq,
+            queue_type: self.dlq_queue_type,
+            key: DLQ_ROUTING_KEY,
+        }
+        .declare(ch)
         .await?;
 
         let mut probe_args = queue_args(self.queue_type, false);
@@ -215,25 +226,16 @@ impl Topology<'_> {
             "x-overflow".into(),
             AMQPValue::LongString(LongString::from("drop-head")),
         );
-        ch.queue_declare(n.probe().into(), durable_queue, probe_args)
+        ch.queue_declare(n.probe().into(), durable_queue(), probe_args)
             .await?;
 
+        let exchange = n.exchange();
         for tenant in &self.tenants {
             let q = n.tenant_queue(tenant);
-            ch.queue_declare(
-                q.as_str().into(),
-                durable_queue,
-                queue_args(self.queue_type, true),
-            )
-            .await?;
-            ch.queue_bind(
-                q.as_str().into(),
-                n.exchange().into(),
-                tenant.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+            let args = queue_args(self.queue_type, true);
+            ch.queue_declare(q.as_str().into(), durable_queue(), args)
+                .await?;
+            bind(ch, &q, &exchange, tenant).await?;
         }
         Ok(())
     }

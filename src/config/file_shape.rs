@@ -11,13 +11,23 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::broker::{BrokerSettings, QueueType, split_addresses};
 use super::secret::Secret;
-use super::sections::{BrokerSettings, QueueType, split_addresses};
 use super::tenant::{
     GenesysSettings, ServiceNowAuth, ServiceNowMode, ServiceNowSettings, default_concurrency,
     default_genesys_window, default_headroom, default_limits_namespace, default_max_rows,
     default_rpm, default_servicenow_window,
 };
+
+/// A `$to` struct literal whose fields named first are moved from `$from` by name (what the
+/// two shapes of a section hold alike) and whose fields after `and` are given (what they hold
+/// differently: a secret as one value or as its pair of keys, broker addresses). Each
+/// conversion below then says only what it changes.
+macro_rules! moved {
+    ($from:ident => $to:ident { $($same:ident),* $(,)? } and { $($differ:tt)* }) => {
+        $to { $($same: $from.$same,)* $($differ)* }
+    };
+}
 
 /// `broker.urls` as written: a list, or one string of comma-separated URLs (the form an
 /// environment variable can carry).
@@ -51,9 +61,9 @@ pub struct BrokerFile {
     dlq_queue_type: QueueType,
     prefetch: u16,
     max_inflight: u32,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     confirm_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     consumer_timeout: Duration,
     max_message_bytes: usize,
     password_env: Option<String>,
@@ -90,20 +100,11 @@ impl TryFrom<BrokerFile> for BrokerSettings {
                 Vec::new(),
             ),
         };
-        Ok(Self {
-            password: Secret::from_pair("broker.password", f.password_env, f.password_file)?,
-            url,
-            other_urls,
-            prefix: f.prefix,
-            queue_type: f.queue_type,
-            dlq_queue_type: f.dlq_queue_type,
-            prefetch: f.prefetch,
-            max_inflight: f.max_inflight,
-            confirm_timeout: f.confirm_timeout,
-            consumer_timeout: f.consumer_timeout,
-            max_message_bytes: f.max_message_bytes,
-            ca_file: f.ca_file,
-        })
+        let password = Secret::from_pair("broker.password", f.password_env, f.password_file)?;
+        Ok(moved!(f => Self {
+            prefix, queue_type, dlq_queue_type, prefetch, max_inflight, confirm_timeout,
+            consumer_timeout, max_message_bytes, ca_file,
+        } and { url, other_urls, password }))
     }
 }
 
@@ -116,21 +117,10 @@ impl From<BrokerSettings> for BrokerFile {
             let all = std::iter::once(s.url).chain(s.other_urls).collect();
             (None, Some(UrlList::Many(all)))
         };
-        Self {
-            url,
-            urls,
-            prefix: s.prefix,
-            queue_type: s.queue_type,
-            dlq_queue_type: s.dlq_queue_type,
-            prefetch: s.prefetch,
-            max_inflight: s.max_inflight,
-            confirm_timeout: s.confirm_timeout,
-            consumer_timeout: s.consumer_timeout,
-            max_message_bytes: s.max_message_bytes,
-            password_env,
-            password_file,
-            ca_file: s.ca_file,
-        }
+        moved!(s => Self {
+            prefix, queue_type, dlq_queue_type, prefetch, max_inflight, confirm_timeout,
+            consumer_timeout, max_message_bytes, ca_file,
+        } and { url, urls, password_env, password_file })
     }
 }
 
@@ -147,7 +137,10 @@ pub struct GenesysFile {
     datatable_id: String,
     #[serde(default = "default_rpm")]
     requests_per_minute: u32,
-    #[serde(default = "default_genesys_window", with = "humantime_serde")]
+    #[serde(
+        default = "default_genesys_window",
+        with = "crate::config::duration_text"
+    )]
     window: Duration,
     #[serde(default = "default_headroom")]
     headroom: f64,
@@ -167,43 +160,20 @@ impl TryFrom<GenesysFile> for GenesysSettings {
         let what = "genesys.client_secret";
         let client_secret = Secret::from_pair(what, f.client_secret_env, f.client_secret_file)?
             .ok_or("genesys needs client_secret_env or client_secret_file")?;
-        Ok(Self {
-            region: f.region,
-            api_base: f.api_base,
-            login_base: f.login_base,
-            client_id: f.client_id,
-            client_secret,
-            datatable_id: f.datatable_id,
-            requests_per_minute: f.requests_per_minute,
-            window: f.window,
-            headroom: f.headroom,
-            publish_scripts: f.publish_scripts,
-            max_concurrency: f.max_concurrency,
-            max_rows: f.max_rows,
-            limits_namespace: f.limits_namespace,
-        })
+        Ok(moved!(f => Self {
+            region, api_base, login_base, client_id, datatable_id, requests_per_minute, window,
+            headroom, publish_scripts, max_concurrency, max_rows, limits_namespace,
+        } and { client_secret }))
     }
 }
 
 impl From<GenesysSettings> for GenesysFile {
     fn from(s: GenesysSettings) -> Self {
         let (client_secret_env, client_secret_file) = Secret::to_pair(Some(&s.client_secret));
-        Self {
-            region: s.region,
-            api_base: s.api_base,
-            login_base: s.login_base,
-            client_id: s.client_id,
-            client_secret_env,
-            client_secret_file,
-            datatable_id: s.datatable_id,
-            requests_per_minute: s.requests_per_minute,
-            window: s.window,
-            headroom: s.headroom,
-            publish_scripts: s.publish_scripts,
-            max_concurrency: s.max_concurrency,
-            max_rows: s.max_rows,
-            limits_namespace: s.limits_namespace,
-        }
+        moved!(s => Self {
+            region, api_base, login_base, client_id, datatable_id, requests_per_minute, window,
+            headroom, publish_scripts, max_concurrency, max_rows, limits_namespace,
+        } and { client_secret_env, client_secret_file })
     }
 }
 
@@ -223,7 +193,10 @@ pub struct ServiceNowFile {
     #[serde(default)]
     mode: ServiceNowMode,
     requests_per_hour: Option<u32>,
-    #[serde(default = "default_servicenow_window", with = "humantime_serde")]
+    #[serde(
+        default = "default_servicenow_window",
+        with = "crate::config::duration_text"
+    )]
     window: Duration,
     #[serde(default = "default_headroom")]
     headroom: f64,
@@ -235,20 +208,12 @@ impl TryFrom<ServiceNowFile> for ServiceNowSettings {
     type Error = String;
     fn try_from(f: ServiceNowFile) -> Result<Self, String> {
         let (secret_env, secret_file) = (f.client_secret_env, f.client_secret_file);
-        Ok(Self {
-            client_secret: Secret::from_pair("servicenow.client_secret", secret_env, secret_file)?,
-            password: Secret::from_pair("servicenow.password", f.password_env, f.password_file)?,
-            instance_url: f.instance_url,
-            auth: f.auth,
-            client_id: f.client_id,
-            username: f.username,
-            staging_table: f.staging_table,
-            mode: f.mode,
-            requests_per_hour: f.requests_per_hour,
-            window: f.window,
-            headroom: f.headroom,
-            max_concurrency: f.max_concurrency,
-        })
+        let client_secret = Secret::from_pair("servicenow.client_secret", secret_env, secret_file)?;
+        let password = Secret::from_pair("servicenow.password", f.password_env, f.password_file)?;
+        Ok(moved!(f => Self {
+            instance_url, auth, client_id, username, staging_table, mode, requests_per_hour,
+            window, headroom, max_concurrency,
+        } and { client_secret, password }))
     }
 }
 
@@ -256,21 +221,9 @@ impl From<ServiceNowSettings> for ServiceNowFile {
     fn from(s: ServiceNowSettings) -> Self {
         let (client_secret_env, client_secret_file) = Secret::to_pair(s.client_secret.as_ref());
         let (password_env, password_file) = Secret::to_pair(s.password.as_ref());
-        Self {
-            instance_url: s.instance_url,
-            auth: s.auth,
-            client_id: s.client_id,
-            client_secret_env,
-            client_secret_file,
-            username: s.username,
-            password_env,
-            password_file,
-            staging_table: s.staging_table,
-            mode: s.mode,
-            requests_per_hour: s.requests_per_hour,
-            window: s.window,
-            headroom: s.headroom,
-            max_concurrency: s.max_concurrency,
-        }
+        moved!(s => Self {
+            instance_url, auth, client_id, username, staging_table, mode, requests_per_hour,
+            window, headroom, max_concurrency,
+        } and { client_secret_env, client_secret_file, password_env, password_file })
     }
 }

@@ -6,20 +6,29 @@
 //! `*_file` references, which [`Settings::resolve_secrets`] reads into self-redacting
 //! [`SecretString`]s.
 
+mod broker;
 mod file_shape;
 mod replica;
 mod secret;
 mod sections;
+mod telemetry;
 mod tenant;
 mod tenants_dir;
 mod tls;
 
+/// How every `Duration` in the file is read and printed: text such as "30s" or "1h 30m"
+/// (`#[serde(with = "crate::config::duration_text")]`). The simulator's configuration writes
+/// durations the same way, through this same adapter from its crate.
+pub(crate) use scriptsync_sim::duration_text;
+
+pub use broker::{BrokerSettings, QueueType};
 pub use replica::{REPLICA_HEADER, ReplicaSettings};
 pub use secret::{Secret, SecretSource, SecretString, expose};
 pub use sections::{
-    AdminSettings, BatchSettings, BrokerSettings, HttpSettings, LogFormat, LogSettings, QueueType,
-    RetrySettings, ShutdownSettings, TelemetrySettings,
+    AdminSettings, BatchSettings, HttpSettings, LogFormat, LogSettings, RetrySettings,
+    ShutdownSettings,
 };
+pub use telemetry::TelemetrySettings;
 pub use tenant::{
     DEFAULT_LIMITS_NAMESPACE, DEFAULT_MAX_ROWS, GenesysSettings, ServiceNowAuth, ServiceNowMode,
     ServiceNowSettings, TenantSettings, is_valid_tenant_id,
@@ -69,7 +78,10 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenants_dir: Option<PathBuf>,
     /// How often `tenants_dir` is read again without a change notice.
-    #[serde(default = "default_tenants_rescan", with = "humantime_serde")]
+    #[serde(
+        default = "default_tenants_rescan",
+        with = "crate::config::duration_text"
+    )]
     pub tenants_rescan: Duration,
     #[serde(default)]
     pub broker: BrokerSettings,

@@ -23,7 +23,7 @@ pub struct ReplicaSettings {
     pub id: Option<String>,
     /// How often this replica tells the others it is alive; one silent for three beats is
     /// taken for gone and its tenants move (DESIGN §8).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration_text")]
     pub heartbeat: Duration,
 }
 

@@ -2,7 +2,7 @@
 //! board is written by the same calls.
 
 use super::*;
-use crate::status::LastOutcome;
+use crate::status::{LastOutcome, MAX_STATUS_ERROR};
 
 #[test]
 fn prometheus_text_uses_the_design_names() {

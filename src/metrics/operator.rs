@@ -177,19 +177,20 @@ impl Metrics {
     /// One HTTP request of (`tenant`, `target`) took `seconds`, to its whole answer.
     pub fn http_duration(&self, tenant: &str, target: TargetKind, seconds: f64) {
         let prom = &self.operator.http_duration;
-        self.observe((prom, |o| &o.http_duration), tenant, target, seconds);
+        self.observe(prom, |o| &o.http_duration, tenant, target, seconds);
     }
 
     /// A change reached `target`: `seconds` from its `published_at` to the target's answer.
     pub fn end_to_end(&self, tenant: &str, target: TargetKind, seconds: f64) {
         let prom = &self.operator.end_to_end;
-        self.observe((prom, |o| &o.end_to_end), tenant, target, seconds);
+        self.observe(prom, |o| &o.end_to_end, tenant, target, seconds);
     }
 
-    /// Records `seconds` in a (tenant, target) histogram on both sides.
+    /// Records `seconds` in the (tenant, target) histogram `prom` and its OTel twin `otel`.
     fn observe(
         &self,
-        (prom, otel): (&HistogramVec, fn(&OperatorOtel) -> &OtelHistogram<f64>),
+        prom: &HistogramVec,
+        otel: fn(&OperatorOtel) -> &OtelHistogram<f64>,
         tenant: &str,
         target: TargetKind,
         seconds: f64,

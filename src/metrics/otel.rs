@@ -82,6 +82,20 @@ impl Otel {
                 .with_description(family.help)
                 .build()
         };
+        let gauge = |family: &Family, unit: &'static str| {
+            meter
+                .f64_gauge(family.name)
+                .with_description(family.help)
+                .with_unit(unit)
+                .build()
+        };
+        let int_gauge = |family: &Family, unit: &'static str| {
+            meter
+                .i64_gauge(family.name)
+                .with_description(family.help)
+                .with_unit(unit)
+                .build()
+        };
         Ok(Self {
             consumed: counter(&f::CONSUMED),
             pushes: counter(&f::PUSHES),
@@ -95,41 +109,17 @@ impl Otel {
             retry_after_clamped: counter(&f::RETRY_AFTER_CLAMPED),
             parked: counter(&f::PARKED),
             retired: counter(&f::RETIRED),
-            gate_reopens_in: meter
-                .f64_gauge(f::GATE_REOPENS_IN.name)
-                .with_description(f::GATE_REOPENS_IN.help)
-                .with_unit("s")
-                .build(),
-            gate_ceiling: meter
-                .f64_gauge(f::GATE_CEILING.name)
-                .with_description(f::GATE_CEILING.help)
-                .with_unit("{request}/min")
-                .build(),
-            tenants_configured: meter
-                .i64_gauge(f::TENANTS_CONFIGURED.name)
-                .with_description(f::TENANTS_CONFIGURED.help)
-                .with_unit("{tenant}")
-                .build(),
-            tenant_config_errors: meter
-                .i64_gauge(f::TENANT_CONFIG_ERRORS.name)
-                .with_description(f::TENANT_CONFIG_ERRORS.help)
-                .with_unit("{file}")
-                .build(),
-            datatable_rows: meter
-                .i64_gauge(f::DATATABLE_ROWS.name)
-                .with_description(f::DATATABLE_ROWS.help)
-                .with_unit("{row}")
-                .build(),
+            gate_reopens_in: gauge(&f::GATE_REOPENS_IN, "s"),
+            gate_ceiling: gauge(&f::GATE_CEILING, "{request}/min"),
+            tenants_configured: int_gauge(&f::TENANTS_CONFIGURED, "{tenant}"),
+            tenant_config_errors: int_gauge(&f::TENANT_CONFIG_ERRORS, "{file}"),
+            datatable_rows: int_gauge(&f::DATATABLE_ROWS, "{row}"),
             gate_paused_seconds: meter
                 .f64_counter(f::GATE_PAUSED_SECONDS.name)
                 .with_description(f::GATE_PAUSED_SECONDS.help)
                 .with_unit("s")
                 .build(),
-            gate_rate: meter
-                .f64_gauge(f::GATE_RATE.name)
-                .with_description(f::GATE_RATE.help)
-                .with_unit("{request}/min")
-                .build(),
+            gate_rate: gauge(&f::GATE_RATE, "{request}/min"),
             inflight: meter
                 .i64_up_down_counter(f::INFLIGHT.name)
                 .with_description(f::INFLIGHT.help)

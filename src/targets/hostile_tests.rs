@@ -305,3 +305,42 @@ async fn headers_that_never_finish_time_out_as_transient() {
     assert_eq!(e.class, Class::Transient, "{e:?}");
     assert!(e.message.contains("timeout"), "{}", e.message);
 }
+
+/// A tenant file edited to drop a target's section: rotating that target's credentials is
+/// refused, naming the section; with the section there, the rotation is taken.
+#[tokio::test]
+async fn a_rotation_without_the_targets_section_is_refused() {
+    let base = "http://127.0.0.1:9/";
+    let (genesys, servicenow) = (genesys(base), servicenow(base));
+    let mut settings = tenant(base);
+    settings.servicenow = Some(ServiceNowSettings {
+        auth: ServiceNowAuth::Basic,
+        username: Some("u".into()),
+        password: Some(Secret::inline(crate::config::SecretString::from("p"))),
+        ..settings.servicenow.unwrap()
+    });
+    genesys.rotate_credentials(&settings).await.unwrap();
+    servicenow.rotate_credentials(&settings).await.unwrap();
+    let (without_genesys, without_servicenow) = (
+        TenantSettings {
+            genesys: None,
+            ..settings.clone()
+        },
+        TenantSettings {
+            servicenow: None,
+            ..settings
+        },
+    );
+    let e = genesys.rotate_credentials(&without_genesys).await;
+    let message = e.unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "invalid configuration: tenant t1: no [genesys] section any more"
+    );
+    let e = servicenow.rotate_credentials(&without_servicenow).await;
+    let message = e.unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "invalid configuration: tenant t1: no [servicenow] section any more"
+    );
+}

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::change::{ScriptChange, TargetKind};
-use crate::push::{AttemptError, Gate, GatePermit, Retries};
+use crate::config::{ConfigError, TenantSettings};
+use crate::push::{AttemptError, AuthMethod, Gate, GatePermit, PushClient, Retries};
 pub use crate::push::{FailureReason, PushFailure, TargetContext};
 
 /// One change a lane hands to its target for one attempt, with what earlier attempts of the
@@ -82,10 +83,7 @@ pub trait Target: Send + Sync {
     }
     /// Takes `tenant`'s rotated credentials (nothing else changed): the next request fetches
     /// a token with them; requests on their way finish with the token they carry.
-    fn rotate_credentials<'a>(
-        &'a self,
-        tenant: &'a crate::config::TenantSettings,
-    ) -> BoxFuture<'a, Result<(), crate::config::ConfigError>>;
+    fn rotate_credentials<'a>(&'a self, tenant: &'a TenantSettings) -> Rotation<'a>;
     /// One attempt for `jobs` (at most [`capacity`](Self::capacity)), whose first request
     /// goes under `permit`, already admitted by the gate; further requests of a job (a
     /// fallback, a publish) pass the gate themselves. One answer per job, in order; each job's
@@ -119,6 +117,31 @@ pub fn build_targets(
         out.push(Arc::new(target));
     }
     Ok(out)
+}
+
+/// What [`Target::rotate_credentials`] returns: done, or why the new credentials cannot be
+/// used.
+pub type Rotation<'a> = BoxFuture<'a, Result<(), ConfigError>>;
+
+/// What [`Target::rotate_credentials`] does at every target: `client` takes `auth`, the auth
+/// method made of the tenant's section for `kind`; `None` (the tenant has no such section any
+/// more) is an error.
+async fn rotate_to(
+    client: &PushClient,
+    tenant: &TenantSettings,
+    kind: TargetKind,
+    auth: Option<Result<AuthMethod, ConfigError>>,
+) -> Result<(), ConfigError> {
+    let no_section = || {
+        ConfigError::Invalid(format!(
+            "tenant {}: no [{kind}] section any more",
+            tenant.id
+        ))
+    };
+    client
+        .rotate_credentials(auth.ok_or_else(no_section)??)
+        .await;
+    Ok(())
 }
 
 #[cfg(test)]

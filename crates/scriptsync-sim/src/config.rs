@@ -24,7 +24,7 @@ pub struct SimConfig {
     pub genesys_requests_per_minute: u32,
     /// Length of a Genesys quota window. Windows are fixed and aligned to the simulator's start,
     /// like Genesys's per-minute counters; tests shrink it to seconds.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub genesys_window: Duration,
     /// ServiceNow rate-limit rule per principal (user or OAuth client) and "hour"; `None` means
     /// no rule matches (no 429s, no `X-RateLimit-*` headers), the ServiceNow default.
@@ -32,10 +32,10 @@ pub struct SimConfig {
     /// How much faster than real time the ServiceNow hour runs: 60.0 makes the hour last 60 s.
     pub servicenow_time_factor: f64,
     /// `expires_in` of Genesys access tokens (Genesys default: 24 h).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub genesys_token_lifetime: Duration,
     /// `expires_in` of ServiceNow access tokens (ServiceNow default: 1800 s).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub servicenow_token_lifetime: Duration,
     /// Accepted credentials: client id or username → secret or password. `None` accepts any
     /// credentials (handy for demos); `Some` checks logins and basic auth against it.
@@ -49,7 +49,7 @@ pub struct SimConfig {
     /// such limit.
     pub genesys_daily_limit: Option<u32>,
     /// Length of the `genesys_daily_limit` window (default 24 h; tests shrink it).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub genesys_day: Duration,
     /// Rows a data table holds at most, per principal: a `POST …/rows` that would create one
     /// more is refused with [`crate::GENESYS_MAX_ROWS_STATUS`] /
@@ -63,7 +63,7 @@ pub struct SimConfig {
     /// already on its way when the client was told (a client with several requests in flight
     /// cannot take them back): refused the same, counted in `in_flight_at_pause`, not in
     /// `violations`. Later arrivals are violations.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub in_flight_grace: Duration,
     /// The org's data tables, id → name and schema. `None` (the default): any id names a
     /// table with the scriptsync schema; `Some`: only these (and the ones created through

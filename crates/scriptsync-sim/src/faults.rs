@@ -20,7 +20,7 @@ use super::injected::InjectedResponse;
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Added before answering each admitted API request (not to refusals such as 429s).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub latency: Duration,
     /// Fraction (0.0–1.0) of API requests answered 500.
     pub error_rate: f64,
@@ -101,7 +101,7 @@ fn share<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
 #[serde(deny_unknown_fields)]
 pub struct Outage {
     pub mode: OutageMode,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration_text")]
     pub duration: Duration,
 }
 

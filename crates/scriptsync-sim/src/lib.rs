@@ -39,7 +39,8 @@
 //!
 //! # Layout
 //! - `config`: [`SimConfig`]; [`fixtures`]: the shared fake org (table names, secret) and
-//!   ready-made configs, for scriptsync's demo, bench and tests;
+//!   ready-made configs, for scriptsync's demo, bench and tests; [`duration_text`]: durations
+//!   as text ("30s", "1h 30m") in both crates' configurations;
 //! - `arrivals`: [`Arrivals`], time from a change's publication to each target holding it;
 //! - `state`: the snapshot types ([`SimState`] and below);
 //! - `world`: the locked mutable state shared by handlers;
@@ -77,6 +78,7 @@ mod codes;
 mod config;
 mod credentials;
 mod datatable;
+pub mod duration_text;
 mod fault_state;
 mod faults;
 pub mod fixtures;

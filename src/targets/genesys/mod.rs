@@ -14,7 +14,13 @@
 //! and a `genesys_version_id`, `POST /api/v2/scripts/published`. The first request goes
 //! under the permit the lane was admitted with; the others pass the gate themselves. Every
 //! request counts as an attempt of the job, and a retry skips the steps already done.
+//!
+//! Layout: this file holds the target and the row's shape; `job` one job's steps, `write` the
+//! requests that change the table, `listing` and `rows` what the table holds, `limits` the
+//! org's quota, `table` the table's own limits, `setup` what the settings make of the push
+//! machinery.
 
+mod job;
 pub mod limits;
 mod listing;
 pub mod rows;
@@ -28,9 +34,9 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{Attempted, FailureReason, Job, Target, TargetContext};
-use crate::change::{Operation, ScriptChange, TargetKind};
-use crate::config::{ConfigError, GenesysSettings};
+use super::{Attempted, Job, Rotation, Target, TargetContext, rotate_to};
+use crate::change::{ScriptChange, TargetKind};
+use crate::config::{ConfigError, GenesysSettings, TenantSettings};
 use crate::push::{AttemptError, Class, Gate, GatePermit, Judged, PushClient, Reply, endpoint};
 
 use rows::RowKnowledge;
@@ -91,92 +97,6 @@ impl GenesysTarget {
         ];
         endpoint(&self.api_base, &table)
     }
-
-    #[tracing::instrument(skip_all, fields(
-        tenant = %self.tenant, script_id = %job.change.script_id(),
-        version = job.change.version(), target = "genesys"
-    ))]
-    async fn attempt_job(&self, permit: GatePermit, job: &mut Job) -> Attempted {
-        let change = job.change.clone();
-        let mut permit = Some(permit);
-        let Some(rows_url) = self.rows_url() else {
-            return Attempted::Failed(refused(bad_base()));
-        };
-        // Keys are checked at intake; this guards the URL all the same.
-        let Some(row_url) = endpoint(&rows_url, &[change.script_id()]) else {
-            let why = table::key_problem(change.script_id()).unwrap_or_default();
-            return Attempted::Failed(AttemptError::refused_as(FailureReason::InvalidKey, why));
-        };
-        if change.operation() == Operation::Retire {
-            return self.retire(&mut permit, job, &row_url).await;
-        }
-        let publish = if self.publish_scripts {
-            change.genesys_version_id()
-        } else {
-            None
-        };
-        if let Some(held) = self
-            .rows
-            .held(change.script_id())
-            .filter(|_| !job.steps.checked)
-        {
-            // Known from the listing or an earlier answer: an older change (a new message
-            // published late, after a restart or a hand-over) must not overwrite the row.
-            // The lane's permit goes unused; this only happens to stale changes.
-            if covers(held, change.version(), publish.is_some()) {
-                return Attempted::AlreadyHeld(held);
-            }
-            job.steps.row_written |= held == change.version();
-        }
-        if job.replay && !job.steps.checked {
-            let mut get_url = row_url.clone();
-            get_url.query_pairs_mut().append_pair("showbrief", "false");
-            let got = self
-                .request(&mut permit, job, ("GET row", readable_row), |http| {
-                    http.get(get_url.clone())
-                })
-                .await;
-            match got {
-                Ok(reply) => {
-                    job.steps.checked = true;
-                    let read = row_version(&reply);
-                    self.rows.holds(change.script_id(), read);
-                    let held = read.unwrap_or(0);
-                    if covers(held, change.version(), publish.is_some()) {
-                        return Attempted::AlreadyHeld(held);
-                    }
-                    job.steps.row_written = held == change.version();
-                }
-                Err(e) if e.status == Some(404) => {
-                    job.steps.checked = true;
-                    self.rows.absent(change.script_id());
-                }
-                Err(e) => return Attempted::Failed(e),
-            }
-        }
-        if !job.steps.row_written {
-            if let Err(e) = self.upsert(&mut permit, job, &rows_url, &row_url).await {
-                return Attempted::Failed(e);
-            }
-            job.steps.row_written = true;
-        }
-        if let Some(version_id) = publish.filter(|_| !job.steps.published) {
-            let Some(url) = endpoint(&self.api_base, &["api", "v2", "scripts", "published"]) else {
-                return Attempted::Failed(refused(bad_base()));
-            };
-            let body = json!({"scriptId": change.script_id(), "versionId": version_id});
-            let sent = self
-                .request(&mut permit, job, ("POST publish", Judged::Done), |http| {
-                    http.post(url.clone()).json(&body)
-                })
-                .await;
-            if let Err(e) = sent {
-                return Attempted::Failed(e);
-            }
-            job.steps.published = true;
-        }
-        Attempted::Delivered
-    }
 }
 
 impl Target for GenesysTarget {
@@ -188,21 +108,9 @@ impl Target for GenesysTarget {
         self.client.gate()
     }
 
-    fn rotate_credentials<'a>(
-        &'a self,
-        tenant: &'a crate::config::TenantSettings,
-    ) -> BoxFuture<'a, Result<(), ConfigError>> {
-        Box::pin(async move {
-            let settings = tenant.genesys.as_ref().ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "tenant {}: no [genesys] section any more",
-                    tenant.id
-                ))
-            })?;
-            let method = setup::auth_method(settings)?;
-            self.client.rotate_credentials(method).await;
-            Ok(())
-        })
+    fn rotate_credentials<'a>(&'a self, tenant: &'a TenantSettings) -> Rotation<'a> {
+        let auth = tenant.genesys.as_ref().map(setup::auth_method);
+        Box::pin(rotate_to(&self.client, tenant, self.kind(), auth))
     }
 
     fn capacity(&self) -> usize {
@@ -276,13 +184,6 @@ pub fn row_body(change: &ScriptChange) -> Value {
     Value::Object(row)
 }
 
-/// True when a row holding `held` leaves nothing to do for a change at `version`: the row has
-/// a newer version, or this one and no publish is owed. (This version with a publish owed:
-/// publish again, idempotent, without rewriting the row.)
-fn covers(held: u64, version: u64, publish_owed: bool) -> bool {
-    held > version || (held == version && !publish_owed)
-}
-
 /// The `version` of a row as returned by GET (a number, or a numeric string).
 fn row_version(reply: &Reply) -> Option<u64> {
     rows::version_of(reply.json()?.get("version")?)
@@ -309,45 +210,5 @@ fn refused(message: String) -> AttemptError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn change(disclaimer: Option<&str>) -> ScriptChange {
-        let mut v = json!({
-            "schema": "script-change/v1", "id": "c-1", "tenant": "t1", "script_id": "s/1",
-            "version": 7, "version_hash": "h7", "published_at": "2026-01-01T00:00:00Z",
-        });
-        if let Some(d) = disclaimer {
-            v["disclaimer"] = json!(d);
-        }
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn row_body_has_the_design_fields_and_omits_absent_ones() {
-        let row = row_body(&change(Some("Calls are recorded")));
-        assert_eq!(
-            row,
-            json!({"key": "s/1", "version": 7, "versionHash": "h7", "disclaimer": "Calls are recorded",
-                   "changeId": "c-1", "publishedAt": "2026-01-01T00:00:00Z"})
-        );
-        let row = row_body(&change(None));
-        assert!(row.get("disclaimer").is_none() && row.get("campaignId").is_none());
-    }
-
-    #[test]
-    fn row_version_accepts_numbers_and_strings() {
-        let reply = |body: &str| Reply {
-            status: 200,
-            headers: Default::default(),
-            body: body.as_bytes().to_vec(),
-            attempts: 1,
-            correlation_id: None,
-        };
-        assert_eq!(row_version(&reply(r#"{"key":"s","version":5}"#)), Some(5));
-        assert_eq!(row_version(&reply(r#"{"key":"s","version":"6"}"#)), Some(6));
-        assert_eq!(row_version(&reply(r#"{"key":"s","version":7.0}"#)), Some(7));
-        assert_eq!(row_version(&reply(r#"{"key":"s"}"#)), None);
-        assert_eq!(row_version(&reply("nope")), None);
-    }
-}
+#[path = "genesys_tests.rs"]
+mod tests;

@@ -33,7 +33,7 @@ impl GenesysTarget {
             let mut get_url = row_url.clone();
             get_url.query_pairs_mut().append_pair("showbrief", "false");
             let got = self
-                .request(permit, job, ("GET row", readable_row), |http| {
+                .request(permit, job, "GET row", readable_row, |http| {
                     http.get(get_url.clone())
                 })
                 .await;
@@ -54,7 +54,7 @@ impl GenesysTarget {
             }
         }
         let deleted = self
-            .request(permit, job, ("DELETE row", Judged::Done), |http| {
+            .request(permit, job, "DELETE row", Judged::Done, |http| {
                 http.delete(row_url.clone())
             })
             .await;
@@ -86,7 +86,7 @@ impl GenesysTarget {
         let post = |http: &reqwest::Client| http.post(rows_url.clone()).json(&body);
         if self.rows.write_for(&key) == Write::Update {
             match self
-                .request(permit, job, ("PUT row", Judged::Done), put)
+                .request(permit, job, "PUT row", Judged::Done, put)
                 .await
             {
                 Ok(_) => {
@@ -98,7 +98,7 @@ impl GenesysTarget {
             }
         }
         match self
-            .request(permit, job, ("POST row", Judged::Done), post)
+            .request(permit, job, "POST row", Judged::Done, post)
             .await
         {
             Ok(_) => {
@@ -121,7 +121,7 @@ impl GenesysTarget {
             }
             Err(e) if table::says_row_exists(&e) => {
                 self.rows.exists(&key);
-                self.request(permit, job, ("PUT row", Judged::Done), put)
+                self.request(permit, job, "PUT row", Judged::Done, put)
                     .await?;
                 self.rows.holds(&key, Some(version));
                 Ok(())
@@ -130,14 +130,16 @@ impl GenesysTarget {
         }
     }
 
-    /// One request of `job`: under the lane's permit if it is still unused, else through the
-    /// gate within the job's budget; `judge` decides whether a 2xx answer will do. Counts the
+    /// One request of `job` (`what`: its name in logs and errors): under the lane's permit if
+    /// it is still unused, else through the gate within the job's budget; `judge` decides
+    /// whether a 2xx answer will do. Counts the
     /// attempt and keeps the correlation id.
     pub(super) async fn request<B>(
         &self,
         permit: &mut Option<GatePermit>,
         job: &mut Job,
-        (what, judge): (&str, fn(Reply) -> Judged<Reply>),
+        what: &str,
+        judge: fn(Reply) -> Judged<Reply>,
         build: B,
     ) -> Result<Reply, AttemptError>
     where

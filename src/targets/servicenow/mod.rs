@@ -23,9 +23,9 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{Attempted, Job, Target, TargetContext};
+use super::{Attempted, Job, Rotation, Target, TargetContext, rotate_to};
 use crate::change::TargetKind;
-use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings};
+use crate::config::{ConfigError, ServiceNowMode, ServiceNowSettings, TenantSettings};
 use crate::push::{AttemptError, Class, Gate, GatePermit, Judged, PushClient, Reply, endpoint};
 
 pub use judge::{ItemVerdict, judge_batch};
@@ -78,7 +78,8 @@ impl ServiceNowTarget {
         permit: GatePermit,
         jobs: &mut [Job],
         what: &str,
-        (url, body): (Url, Vec<u8>),
+        url: Url,
+        body: Vec<u8>,
     ) -> Result<Reply, AttemptError> {
         // Shared, not copied, by each request of the attempt.
         let body = bytes::Bytes::from(body);
@@ -129,7 +130,7 @@ impl ServiceNowTarget {
             });
             serde_json::to_vec(&body).unwrap_or_default()
         };
-        match self.call(permit, jobs, "batch", (url, body)).await {
+        match self.call(permit, jobs, "batch", url, body).await {
             Ok(answer) => {
                 let sent: Vec<&str> = ids.iter().map(String::as_str).collect();
                 let transaction = answer.correlation_id.as_deref();
@@ -199,7 +200,7 @@ impl ServiceNowTarget {
         };
         let records: Vec<Value> = jobs.iter().map(|j| record(&j.change)).collect();
         let body = serde_json::to_vec(&json!({ "records": records })).unwrap_or_default();
-        match self.call(permit, jobs, "insertMultiple", (url, body)).await {
+        match self.call(permit, jobs, "insertMultiple", url, body).await {
             Ok(_) => jobs.iter().map(|_| Attempted::Delivered).collect(),
             Err(e) => jobs.iter().map(|_| Attempted::Failed(e.clone())).collect(),
         }
@@ -215,21 +216,9 @@ impl Target for ServiceNowTarget {
         self.client.gate()
     }
 
-    fn rotate_credentials<'a>(
-        &'a self,
-        tenant: &'a crate::config::TenantSettings,
-    ) -> BoxFuture<'a, Result<(), ConfigError>> {
-        Box::pin(async move {
-            let settings = tenant.servicenow.as_ref().ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "tenant {}: no [servicenow] section any more",
-                    tenant.id
-                ))
-            })?;
-            let method = setup::auth_method(settings)?;
-            self.client.rotate_credentials(method).await;
-            Ok(())
-        })
+    fn rotate_credentials<'a>(&'a self, tenant: &'a TenantSettings) -> Rotation<'a> {
+        let auth = tenant.servicenow.as_ref().map(setup::auth_method);
+        Box::pin(rotate_to(&self.client, tenant, self.kind(), auth))
     }
 
     fn capacity(&self) -> usize {
