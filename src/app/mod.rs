@@ -44,11 +44,7 @@ mod watch;
 pub use http::http_client;
 use http::warn_plaintext;
 
-/// Longest wait between reconnection attempts.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
-/// The first wait after a loss; doubled after each failed attempt.
-const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(200);
-/// A connection that lasted this long resets the backoff.
+/// A connection that lasted this long resets the reconnection backoff.
 const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
 /// A configured worker, ready to run.
@@ -245,15 +241,16 @@ impl Application {
     }
 
     async fn reconnect_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let mut delay = FIRST_RECONNECT_DELAY;
+        let mut backoff = crate::broker::reconnect_backoff();
         while !shutdown.is_cancelled() {
             let began = tokio::time::Instant::now();
             let outcome = self.run_connected(shutdown).await;
             // A connection that lived was a success: the next loss starts the backoff afresh
             // (a worker that lost its node after a day must not wait 30 s to try the next).
             if began.elapsed() >= STABLE_CONNECTION {
-                delay = FIRST_RECONNECT_DELAY;
+                backoff = crate::broker::reconnect_backoff();
             }
+            let delay = backoff.next().unwrap_or(crate::broker::MAX_RECONNECT_DELAY);
             match outcome {
                 Ok(()) => break,
                 Err(e) => {
@@ -265,7 +262,6 @@ impl Application {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(delay) => {}
             }
-            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
         }
         self.ready.store(false, Ordering::SeqCst);
         Ok(())

@@ -173,3 +173,38 @@ where
 fn is_not_found(e: &lapin::Error) -> bool {
     matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == NOT_FOUND)
 }
+
+/// Longest wait between broker reconnection attempts.
+pub const MAX_RECONNECT_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
+/// The first wait after a lost connection; doubled after each failed attempt.
+pub const FIRST_RECONNECT_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The waits between reconnection attempts (backon): from the first, doubling, capped, never
+/// running out (the broker is always worth another try).
+pub fn reconnect_backoff() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::new()
+        .with_min_delay(FIRST_RECONNECT_DELAY)
+        .with_factor(2.0)
+        .with_max_delay(MAX_RECONNECT_DELAY)
+        .without_max_times()
+        .build()
+}
+
+#[cfg(test)]
+mod reconnect_tests {
+    use super::*;
+
+    #[test]
+    fn reconnection_waits_double_from_the_first_up_to_the_cap_and_never_run_out() {
+        let ms: Vec<u128> = reconnect_backoff()
+            .take(10)
+            .map(|d| d.as_millis())
+            .collect();
+        assert_eq!(
+            ms,
+            [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]
+        );
+        assert_eq!(reconnect_backoff().nth(1_000), Some(MAX_RECONNECT_DELAY));
+    }
+}
