@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState};
-use crate::broker::{Names, Publisher, Topology};
+use crate::broker::{self, Names, Publisher, Topology};
 use crate::cluster::Membership;
 use crate::cluster::membership::PauseNote;
 use crate::config::Settings;
@@ -241,16 +241,16 @@ impl Application {
     }
 
     async fn reconnect_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let mut backoff = crate::broker::reconnect_backoff();
+        let mut backoff = broker::reconnect_backoff();
         while !shutdown.is_cancelled() {
             let began = tokio::time::Instant::now();
             let outcome = self.run_connected(shutdown).await;
             // A connection that lived was a success: the next loss starts the backoff afresh
             // (a worker that lost its node after a day must not wait 30 s to try the next).
             if began.elapsed() >= STABLE_CONNECTION {
-                backoff = crate::broker::reconnect_backoff();
+                backoff = broker::reconnect_backoff();
             }
-            let delay = backoff.next().unwrap_or(crate::broker::MAX_RECONNECT_DELAY);
+            let delay = backoff.next().unwrap_or(broker::MAX_RECONNECT_DELAY);
             match outcome {
                 Ok(()) => break,
                 Err(e) => {
