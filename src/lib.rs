@@ -38,26 +38,24 @@
 //! - [`tenants`]: the tenant catalog (main file and tenants directory), the live tenant set,
 //!   following the directory while the worker runs, and `scriptsync tenants`.
 //! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
-//! - [`demo`]: `scriptsync demo` (simulator + worker + burst + live view + summary).
-//! - [`bench`]: `scriptsync bench` (scenarios A–H against the local RabbitMQ and the
-//!   simulator, the worker as a child process; a table and `--json`). Nothing imports it.
-//! - [`cli`], [`telemetry`], [`shutdown`]: the process edges; [`text`]: cutting texts to a
-//!   byte budget.
+//! - [`cli`] (the clap surface of every subcommand), [`telemetry`], [`shutdown`]: the process
+//!   edges; [`text`]: cutting texts to a byte budget.
 //!
-//! The Genesys + ServiceNow simulator (`scriptsync sim`, DESIGN §12) is its own crate,
-//! [`scriptsync_sim`] in `crates/scriptsync-sim`: it imports nothing from this one; [`demo`],
-//! [`bench`] and the integration tests run the worker against it.
+//! The tools that only drive the worker are not in this library: `scriptsync demo` and
+//! `scriptsync bench` are modules of the binary (`src/demo`, `src/bench`, declared by
+//! `src/main.rs`), so nothing here depends on them. The Genesys + ServiceNow simulator
+//! (`scriptsync sim`, DESIGN §12) is its own crate, [`scriptsync_sim`] in
+//! `crates/scriptsync-sim`: it imports nothing from this one; the demo, the bench and the
+//! integration tests run the worker against it, with the settings of [`config::simulator`].
 
 pub mod admin;
 pub mod app;
-pub mod bench;
 pub mod broker;
 pub mod budget;
 pub mod change;
 pub mod cli;
 pub mod cluster;
 pub mod config;
-pub mod demo;
 pub mod dlq;
 pub mod doctor;
 pub mod metrics;

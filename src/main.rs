@@ -5,8 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use scriptsync::cli::{Cli, Command};
 use scriptsync::config::{LogFormat, Settings};
-use scriptsync::{app::Application, bench, demo, shutdown, telemetry};
+use scriptsync::{app::Application, shutdown, telemetry};
 use scriptsync_sim::SimConfig;
+
+// The tools that drive the worker live in the binary, not in the worker's library.
+mod bench;
+mod demo;
 
 /// jemalloc instead of glibc's malloc: `malloc`/`free` were ≈ 21 % of the worker's time in the
 /// bench's profile; with jemalloc scenario B costs ≈ 30 % fewer CPU-seconds per change at the

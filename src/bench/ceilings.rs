@@ -16,7 +16,7 @@ use super::context::{Ctx, UNLIMITED, simulator};
 use super::direct::{Direct, send};
 use super::progress::ScenarioProgress;
 use super::rig::{self, Rig, Timed, change};
-use crate::broker::QueueConsumer;
+use scriptsync::broker::QueueConsumer;
 
 /// Tenants, as in B.
 const TENANTS: usize = 20;
@@ -132,7 +132,7 @@ pub async fn http_alone(ctx: &Ctx, changes: usize) -> anyhow::Result<f64> {
 pub fn spread(
     tenants: &[String],
     total: usize,
-) -> impl Iterator<Item = crate::change::ScriptChange> + '_ {
+) -> impl Iterator<Item = scriptsync::change::ScriptChange> + '_ {
     (0..total).map(move |i| {
         let tenant = &tenants[i % tenants.len()];
         change(tenant, &format!("s{}", i / tenants.len()), 1)

@@ -12,7 +12,7 @@ use reqwest::{Client, RequestBuilder, Response};
 use scriptsync_sim::fixtures::{SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
 use serde_json::{Value, json};
 
-use crate::change::ScriptChange;
+use scriptsync::change::ScriptChange;
 
 /// An HTTP client aimed at one simulator.
 #[derive(Clone)]

@@ -62,7 +62,8 @@ impl Machine {
 /// The broker's `version` server property, read from its `connection.start` frame.
 pub async fn rabbitmq_version(broker_url: &str) -> Option<String> {
     // The first node of a comma-separated list speaks for the cluster.
-    let url = Url::parse(&crate::config::BrokerSettings::with_addresses(broker_url).url).ok()?;
+    let url =
+        Url::parse(&scriptsync::config::BrokerSettings::with_addresses(broker_url).url).ok()?;
     let host = url.host_str()?.to_owned();
     let port = url.port().unwrap_or(5672);
     let mut socket = TcpStream::connect((host.as_str(), port)).await.ok()?;

@@ -39,20 +39,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tokio::time::Instant;
 
-use crate::cli::BenchArgs;
-use crate::config::LogFormat;
 use context::Ctx;
 use machine::Machine;
 use report::Report;
+use scriptsync::cli::BenchArgs;
+use scriptsync::config::LogFormat;
 use worker::WorkerSettings;
-
-/// Every scenario letter, in running order.
-pub const SCENARIOS: [char; 10] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
 
 /// Runs the selected scenarios and prints the table; exit 1 if the broker is unreachable
 /// or a scenario failed to complete (a missed target is a figure, not a failure).
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init_logs_with_level(
+    scriptsync::telemetry::init_logs_with_level(
         &Default::default(),
         LogFormat::Pretty,
         "error,lapin=off",
@@ -60,7 +57,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = rig::connect(&args.broker_url, "scriptsync bench probe").await {
         eprintln!(
             "scriptsync bench needs RabbitMQ at {}: {e:#}. Start one with `rabbitmq-server -detached` (or `docker run -d -p 5672:5672 rabbitmq:3`) and run the bench again.",
-            crate::broker::redacted_url(&args.broker_url)
+            scriptsync::broker::redacted_url(&args.broker_url)
         );
         return Ok(ExitCode::FAILURE);
     }

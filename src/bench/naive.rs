@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::direct::{Direct, send};
 use super::rig::{self, Rig};
-use crate::broker::QueueConsumer;
-use crate::change::ScriptChange;
+use scriptsync::broker::QueueConsumer;
+use scriptsync::change::ScriptChange;
 
 /// The wait after a 429 without `Retry-After`, or a connection error.
 const FALLBACK_WAIT: Duration = Duration::from_secs(1);

@@ -14,10 +14,10 @@ use lapin::{BasicProperties, Connection};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::broker::{self, Names, Publisher, Topology};
-use crate::change::ScriptChange;
-use crate::config::BrokerSettings;
-use crate::demo::setup::random_prefix;
+use scriptsync::broker::{self, Names, Publisher, Topology};
+use scriptsync::change::ScriptChange;
+use scriptsync::config::BrokerSettings;
+use scriptsync::config::simulator::random_prefix;
 
 /// Confirm channels publishing side by side.
 const CHANNELS: usize = 4;
@@ -69,10 +69,6 @@ impl Rig {
             &BrokerSettings::default(),
             self.tenants.clone(),
         )
-    }
-
-    pub fn connection(&self) -> &Connection {
-        &self.conn
     }
 
     /// Publishes every change (routing key = tenant), calling `on_publish` with the instant

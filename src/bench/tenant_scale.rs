@@ -6,7 +6,7 @@
 //! and what the local broker's memory grew by per tenant (its queue and the worker's
 //! channel; `rabbitmqctl eval 'erlang:memory(total).'`, "n/a" where that cannot run). Also the
 //! worker's peak RSS through the burst beside what the sizing formula predicts for it
-//! ([`crate::budget::sizing`], fitted to other rows): within 25 %.
+//! ([`scriptsync::budget::sizing`], fitted to other rows): within 25 %.
 
 use std::process::Command;
 use std::time::Duration;
@@ -20,8 +20,8 @@ use super::progress::ScenarioProgress;
 use super::report::{Row, RowVerdict};
 use super::rig::{self, Timed, change};
 use super::worker::Quota;
-use crate::budget::{held_at_most, predicted_rss_mib};
-use crate::config::BrokerSettings;
+use scriptsync::budget::{held_at_most, predicted_rss_mib};
+use scriptsync::config::BrokerSettings;
 
 /// New scripts each tenant receives in its burst.
 const BURST: usize = 3;

@@ -15,14 +15,13 @@ use tokio::time::Instant;
 use super::context::{Ctx, UNLIMITED, simulator, wait_settled};
 use super::progress::ScenarioProgress;
 use super::rig::{self, Rig, Timed, change};
-use crate::change::ScriptChange;
+use scriptsync::change::ScriptChange;
 
 const TENANTS: usize = 20;
 
 /// What one throughput run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Throughput {
-    pub changes: u64,
     pub per_second: f64,
     pub cpu_per_1000: f64,
     pub peak_rss_mib: f64,
@@ -102,7 +101,6 @@ async fn drive(
         .map(|t| t.genesys.total_requests())
         .sum();
     let result = Throughput {
-        changes: published,
         per_second: published as f64 / elapsed,
         cpu_per_1000: cpu / published as f64 * 1000.0,
         peak_rss_mib: peak,

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use scriptsync_sim::{SimHandle, fixtures};
 use url::Url;
 
-use crate::config::BrokerSettings;
+use scriptsync::config::BrokerSettings;
 
 use super::scrape::Scrape;
 

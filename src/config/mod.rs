@@ -11,6 +11,7 @@ mod file_shape;
 mod replica;
 mod secret;
 mod sections;
+pub mod simulator;
 mod telemetry;
 mod tenant;
 mod tenants_dir;

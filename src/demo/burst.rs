@@ -10,8 +10,8 @@ use lapin::BasicProperties;
 use scriptsync_sim::Arrivals;
 use time::OffsetDateTime;
 
-use crate::broker::{Names, Publisher};
-use crate::change::{InvalidChange, Operation, ScriptChange};
+use scriptsync::broker::{Names, Publisher};
+use scriptsync::change::{InvalidChange, Operation, ScriptChange};
 
 /// What each (tenant, script) should end as: its newest version, and whether that is a retire.
 pub type Expected = BTreeMap<(String, String), (u64, Operation)>;

@@ -3,7 +3,7 @@
 //! holding exactly the newest version of every script (and no pause was violated).
 
 pub mod burst;
-pub mod setup;
+
 pub mod summary;
 pub mod view;
 
@@ -13,19 +13,19 @@ use std::time::Duration;
 use scriptsync_sim::{Arrivals, SimConfig, fixtures};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Application;
-use crate::broker::{self, Publisher};
-use crate::cli::DemoArgs;
-use crate::config::LogFormat;
+use scriptsync::app::Application;
+use scriptsync::broker::{self, Publisher};
+use scriptsync::cli::DemoArgs;
+use scriptsync::config::{LogFormat, simulator};
 
 /// Runs the demo; the exit code says whether the final check passed.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init_logs_with_level(&Default::default(), LogFormat::Pretty, "warn");
-    let prefix = setup::random_prefix("demo");
+    scriptsync::telemetry::init_logs_with_level(&Default::default(), LogFormat::Pretty, "warn");
+    let prefix = simulator::random_prefix("demo");
     let tenants: Vec<String> = (1..=args.tenants).map(|i| format!("demo-{i}")).collect();
 
     let sim = fixtures::start(SimConfig::default()).await?;
-    let settings = setup::sim_settings(&args.broker_url, &prefix, &sim.base_url(), &tenants);
+    let settings = simulator::sim_settings(&args.broker_url, &prefix, &sim.base_url(), &tenants);
     let conn = match broker::connect(&settings.broker, "scriptsync demo").await {
         Ok(conn) => conn,
         Err(e) => {
@@ -52,7 +52,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let stop = CancellationToken::new();
     let started = tokio::time::Instant::now();
-    let topology_names = crate::broker::Names::new(&prefix);
+    let topology_names = scriptsync::broker::Names::new(&prefix);
     let worker = tokio::spawn(app.run_until(stop.clone()));
 
     let changes = burst::generate(&tenants, args.changes, (args.scripts, args.retires))?;
@@ -83,7 +83,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("  not every change settled within {} s", args.timeout_secs);
     }
 
-    let cleanup = crate::broker::Topology::new(&topology_names, &settings.broker, tenants.clone());
+    let cleanup =
+        scriptsync::broker::Topology::new(&topology_names, &settings.broker, tenants.clone());
     if let Err(e) = cleanup.delete(publisher.channel()).await {
         eprintln!("warning: could not delete the demo queues {prefix}.*: {e}");
     }

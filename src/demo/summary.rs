@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use scriptsync_sim::{Arrivals, LatencySummary, SimState, SimTarget};
 
-use crate::change::{Operation, TargetKind};
-use crate::status::{PushOutcomeLabel, StatusSnapshot};
+use scriptsync::change::{Operation, TargetKind};
+use scriptsync::status::{PushOutcomeLabel, StatusSnapshot};
 
 use super::burst::Expected;
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::change::TargetKind;
-use crate::status::{PushOutcomeLabel, StatusBoard, StatusSnapshot};
+use scriptsync::change::TargetKind;
+use scriptsync::status::{PushOutcomeLabel, StatusBoard, StatusSnapshot};
 
 /// How often the view refreshes.
 const TICK: Duration = Duration::from_millis(200);

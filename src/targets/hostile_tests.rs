@@ -93,7 +93,7 @@ fn context() -> TargetContext {
 }
 
 fn tenant(base: &str) -> TenantSettings {
-    crate::demo::setup::sim_tenant("t1", base)
+    crate::config::simulator::sim_tenant("t1", base)
 }
 
 fn genesys(base: &str) -> GenesysTarget {

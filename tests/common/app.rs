@@ -12,7 +12,7 @@ use scriptsync::app::Application;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::change::ScriptChange;
 use scriptsync::config::Settings;
-use scriptsync::demo::setup;
+use scriptsync::config::simulator;
 use scriptsync::status::{StatusBoard, TenantState};
 use scriptsync::targets::TargetLayer;
 use scriptsync_sim::fixtures::{self, SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
@@ -65,9 +65,9 @@ pub async fn spawn_app_layered(
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let sim = fixtures::start(sim_config).await.expect("simulator starts");
-    let prefix = setup::random_prefix("test");
+    let prefix = simulator::random_prefix("test");
     let ids: Vec<String> = tenants.iter().map(|t| t.to_string()).collect();
-    let mut settings = setup::sim_settings(BROKER_URL, &prefix, &sim.base_url(), &ids);
+    let mut settings = simulator::sim_settings(BROKER_URL, &prefix, &sim.base_url(), &ids);
     settings.batch.linger = Duration::from_millis(50);
     settings.retry.max_elapsed = Duration::from_secs(20);
     tweak(&mut settings);

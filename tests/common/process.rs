@@ -10,7 +10,7 @@ use std::time::Duration;
 use lapin::BasicProperties;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::BrokerSettings;
-use scriptsync::demo::setup;
+use scriptsync::config::simulator;
 use scriptsync_sim::{SimConfig, SimHandle, fixtures};
 
 use super::{BROKER_URL, KillOnDrop, change, eventually};
@@ -126,7 +126,7 @@ impl Harness {
     ) -> Self {
         assert!(!urls.is_empty(), "at least one broker URL");
         let sim = fixtures::start(sim_config).await.unwrap();
-        let prefix = setup::random_prefix("proc");
+        let prefix = simulator::random_prefix("proc");
         let dir = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&dir).unwrap();
         let config = write_config(&dir, &prefix, tenant, &sim.base_url(), &options, &urls);

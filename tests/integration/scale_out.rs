@@ -14,7 +14,7 @@ use common::process::signal;
 use common::{BROKER_URL, KillOnDrop, change, eventually};
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::BrokerSettings;
-use scriptsync::demo::setup;
+use scriptsync::config::simulator;
 use scriptsync_sim::{SimHandle, fixtures};
 
 const TENANTS: usize = 12;
@@ -118,7 +118,7 @@ impl Cluster {
         let sim = fixtures::start(fixtures::genesys_quota(quota.requests, quota.window))
             .await
             .unwrap();
-        let prefix = setup::random_prefix("scale");
+        let prefix = simulator::random_prefix("scale");
         let dir = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&dir).unwrap();
         let secret = format!("{}\n", fixtures::SIM_SECRET);

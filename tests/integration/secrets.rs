@@ -16,7 +16,7 @@ use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
 use scriptsync::broker::{self, Names, Publisher, Topology};
 use scriptsync::config::BrokerSettings;
-use scriptsync::demo::setup;
+use scriptsync::config::simulator;
 use scriptsync_sim::{Faults, SimTarget, TOKEN_PREFIX, fixtures};
 
 const GENESYS_SECRET: &str = "GENESYS-SECRET-4f1d9c";
@@ -54,7 +54,7 @@ async fn no_secret_reaches_any_output_channel() {
         },
     );
     let base = sim.base_url();
-    let prefix = setup::random_prefix("secrets");
+    let prefix = simulator::random_prefix("secrets");
     let user = prefix.clone();
     rabbitmqctl(&["add_user", &user, BROKER_PASSWORD]);
     rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);

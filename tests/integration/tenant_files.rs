@@ -596,8 +596,13 @@ async fn sighup_reads_the_tenants_again_and_the_worker_keeps_running() {
     let rot_queue = h.names.tenant_queue("rot");
     h.stop_and_clean(worker).await;
     let sweep = scriptsync::broker::connect(
-        &scriptsync::demo::setup::sim_settings(common::BROKER_URL, "x", "http://127.0.0.1:9", &[])
-            .broker,
+        &scriptsync::config::simulator::sim_settings(
+            common::BROKER_URL,
+            "x",
+            "http://127.0.0.1:9",
+            &[],
+        )
+        .broker,
         "test sweep",
     )
     .await

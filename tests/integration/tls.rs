@@ -315,7 +315,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// One valid tenant, secrets filled, so `validate` reaches the CA files.
 fn valid_settings() -> Settings {
-    let mut s = scriptsync::demo::setup::sim_settings(
+    let mut s = scriptsync::config::simulator::sim_settings(
         BROKER_URL,
         "tls-config",
         "http://127.0.0.1:1",

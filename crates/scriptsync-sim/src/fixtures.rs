@@ -3,7 +3,7 @@
 //! start the simulator the same way (a free loopback port).
 //!
 //! Only the simulator's side lives here; the worker's settings built from these names (a
-//! tenant with both targets on the simulator) are `scriptsync::demo::setup`'s.
+//! tenant with both targets on the simulator) are `scriptsync::config::simulator`'s.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn settings_that_skipped_validation_fail_at_start_not_per_request() {
-        let tenant = crate::demo::setup::sim_tenant("t1", "http://127.0.0.1:1");
+        let tenant = crate::config::simulator::sim_tenant("t1", "http://127.0.0.1:1");
         let mut servicenow = tenant.servicenow.unwrap();
         assert!(auth_method(&servicenow).is_ok());
         servicenow.auth = ServiceNowAuth::Basic;

@@ -1,14 +1,14 @@
-//! Worker settings that point a tenant at the built-in simulator: used by the demo, the
-//! benchmark and the integration tests, so they all run the real worker against the same fake
-//! org. The org itself (table names, the secret the simulator accepts) is
-//! [`scriptsync_sim::fixtures`]'s; only the worker's side is built here.
+//! The worker's settings for tenants on the built-in simulator (`scriptsync sim`): the same
+//! org as [`scriptsync_sim::fixtures`] (table names, the secret it accepts), seen from the
+//! worker's side. The demo, the bench and the tests build their settings here, so they all
+//! run the real worker against one fake org, and none of them imports another.
 
 use std::time::Duration;
 
 use scriptsync_sim::fixtures::{SIM_DATATABLE, SIM_SECRET, SIM_STAGING_TABLE};
 use url::Url;
 
-use crate::config::{
+use super::{
     BrokerSettings, GenesysSettings, QueueType, Secret, SecretString, ServiceNowAuth,
     ServiceNowMode, ServiceNowSettings, Settings, TenantSettings,
 };
