@@ -9,37 +9,41 @@
 //! target) is [`docs/architecture.md`](../docs/architecture.md).
 //!
 //! # Layout
+//! The modules in the order a change meets them, then what watches and what runs them.
+//!
 //! - [`config`]: the Settings tree (each secret one `Secret` from one source), file + env
-//!   loading.
+//!   loading; [`config::simulator`]: the settings of tenants on the built-in simulator.
+//! - [`tenants`]: the tenant catalog (main file and tenants directory), the live tenant set,
+//!   following the directory while the worker runs, and `scriptsync tenants`.
+//! - [`cluster`]: replica membership (heartbeats on an exchange) and tenant ownership
+//!   (rendezvous hashing): which tenants this replica consumes.
+//! - [`budget`]: the global in-flight budget split into per-tenant prefetches, and the sizing
+//!   formula built on it (the operations guide and the chart's memory limit follow it).
+//! - [`broker`]: everything lapin: connection, topology, consumers (a delivery and its
+//!   `AckHandle`), confirmed publishing, the wait-queue copy.
 //! - [`change`]: the `ScriptChange` message, an upsert (`script-change/v1`) or a retire
 //!   (`script-retire/v1`), parsed and validated; fields behind accessors, made only by the
 //!   decoder, serde (same rules) or `ChangeBuilder`.
-//! - [`metrics`]: the instruments of DESIGN §11, recorded beside the [`status`] board.
-//! - [`status`]: the typed per-tenant state `/status`, the demo and tests read, and the
-//!   worker's panic log (`/readyz`).
-//! - [`push`]: the retry policy (classification, Retry-After, schedule), the per-(tenant,
-//!   target) gate and the token cache.
-//! - [`targets`]: Genesys Cloud and ServiceNow behind one trait.
-//! - [`broker`]: everything lapin: connection, topology, consumers, confirmed publishing.
-//! - [`cluster`]: replica membership (heartbeats on an exchange) and tenant ownership
-//!   (rendezvous hashing) for several replicas.
 //! - [`pipeline`]: per tenant, intake (decode, validate) → the ack tracker (what each delivery
 //!   still owes) → one lane per (tenant, target) (the newest version per script, chosen when
 //!   the gate admits a request, retried) → settle (ack, or dead-letter then ack) or park (a
 //!   wait queue while a gate stays closed); composition only.
+//! - [`push`]: what every request passes: the per-(tenant, target) gate (rate, shared pause,
+//!   learned quota), classification, `Retry-After`, the one retry engine, the token cache.
+//! - [`targets`]: Genesys Cloud and ServiceNow behind one trait (what a request is, how its
+//!   answer is judged).
 //! - [`dlq`]: the dead-letter envelope and `scriptsync dlq` (stats, list, replay, purge).
+//! - [`status`]: the typed per-tenant state `/status`, the demo and tests read, and the
+//!   worker's panic log (`/readyz`); [`metrics`]: the instruments of DESIGN §11;
+//!   [`telemetry`]: logs and traces; [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
+//! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`: the tenant
+//!   set, one broker connection at a time (`Connected`), the tenants' loops on it.
 //! - [`publish`]: the publisher API (`ChangePublisher`: properties, confirms, unroutable
 //!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).
 //! - [`doctor`]: `scriptsync doctor`, the preflight of each tenant's credentials, roles,
 //!   tables and hosts and of the broker, against the live services (`--create-table`).
-//! - [`admin`]: `/healthz`, `/readyz`, `/metrics`, `/status`.
-//! - [`budget`]: the global in-flight budget split into per-tenant prefetches, and the sizing
-//!   formula built on it (the operations guide and the chart's memory limit follow it).
-//! - [`tenants`]: the tenant catalog (main file and tenants directory), the live tenant set,
-//!   following the directory while the worker runs, and `scriptsync tenants`.
-//! - [`app`]: wiring: `Application::build(settings)` and `run_until(shutdown)`.
-//! - [`cli`] (the clap surface of every subcommand), [`telemetry`], [`shutdown`]: the process
-//!   edges; [`text`]: cutting texts to a byte budget.
+//! - [`cli`] (the clap surface of every subcommand), [`shutdown`]: the process edges;
+//!   [`text`]: cutting texts to a byte budget.
 //!
 //! The tools that only drive the worker are not in this library: `scriptsync demo` and
 //! `scriptsync bench` are modules of the binary (`src/demo`, `src/bench`, declared by
