@@ -1,4 +1,5 @@
-//! The `scriptsync` binary: process lifecycle and subcommand dispatch only.
+//! The `scriptsync` binary: process lifecycle and subcommand dispatch, and the two tools that
+//! only drive the worker (`demo`, `bench`), kept out of the worker's library.
 
 use std::process::ExitCode;
 

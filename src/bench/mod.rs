@@ -4,7 +4,8 @@
 //! Every scenario runs against the local RabbitMQ and the built-in simulator (in this
 //! process, port 0), with the worker under test as a child process (`--worker-bin`, default
 //! this executable), each under its own random queue prefix, deleted at the end even when
-//! the scenario fails. Figures are ratios taken in the same run where a ceiling exists.
+//! the scenario fails. Figures are ratios taken in the same run where a ceiling exists. A
+//! module of the binary, not of the worker's library: it only drives the worker.
 //!
 //! Layout: [`ceilings`] (A), [`throughput`] (B, C), [`quota`] (D), [`storm`] (E), [`naive`]
 //! (F, the hand-written baseline beside D, E and H), [`backlog`] (G), [`pressure`] (H) with

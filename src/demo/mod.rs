@@ -1,9 +1,9 @@
 //! `scriptsync demo`: the local RabbitMQ + the built-in simulator + the real worker, fed a
 //! generated burst, with a live view and a summary. Exit 0 only if the simulator ends up
-//! holding exactly the newest version of every script (and no pause was violated).
+//! holding exactly the newest version of every script (and no pause was violated). A module
+//! of the binary, not of the worker's library: it only drives the worker.
 
 pub mod burst;
-
 pub mod summary;
 pub mod view;
 
