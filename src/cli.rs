@@ -48,6 +48,26 @@ pub enum Command {
     /// built-in simulator (scenarios A–J); prints a table, `--json FILE` writes it.
     #[command(after_long_help = BOUND_FORMULA)]
     Bench(BenchArgs),
+    /// Check a chaos run's history for the guarantees (nothing lost, never older over newer,
+    /// no request into a pause, no cross-tenant credential, duplicates bounded, latency,
+    /// memory); exit 1 if one fails, printing the events that show it.
+    Chaos(ChaosArgs),
+}
+
+/// `scriptsync chaos`.
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    #[command(subcommand)]
+    pub command: ChaosCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChaosCommand {
+    /// Judge every guarantee over a history (JSON Lines, one event a line).
+    Check {
+        /// The history file.
+        history: PathBuf,
+    },
 }
 
 /// `scriptsync tenants`.

@@ -11,6 +11,7 @@ use scriptsync_sim::SimConfig;
 
 // The tools that drive the worker live in the binary, not in the worker's library.
 mod bench;
+mod chaos;
 mod demo;
 
 /// jemalloc instead of glibc's malloc: `malloc`/`free` were ≈ 21 % of the worker's time in the
@@ -77,5 +78,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => scriptsync::doctor::run(args).await,
         Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Chaos(args) => chaos::run(args),
     }
 }

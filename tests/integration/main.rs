@@ -14,6 +14,7 @@ mod common;
 mod alert_rules;
 mod backlog;
 mod bench;
+mod chaos_check;
 mod chart_sizing;
 mod config;
 mod data_action;

@@ -1,0 +1,151 @@
+//! The guarantees about time and memory: the p99 time for an in-quota tenant's change to be
+//! the newest at its target, outside fault windows, and each worker's memory flat over the run
+//! (the last window's peak within a share of the first's).
+
+use std::collections::BTreeMap;
+
+use super::{Limits, Verdict, began, script_window};
+use crate::chaos::history::Event;
+
+/// p99 time-to-newest of in-quota tenants' changes published outside fault windows (and
+/// their grace): from the publish to the first write at each owed target that holds it or a
+/// newer version (a retire: the script gone).
+pub fn latency(history: &[Event], limits: &Limits) -> Verdict {
+    let in_quota: Vec<String> = began(history).map_or_else(Vec::new, |b| b.2.to_vec());
+    let faults: Vec<(u64, u64)> = history
+        .iter()
+        .filter_map(|e| match e {
+            Event::Fault {
+                at_ms, until_ms, ..
+            } => Some((*at_ms, *until_ms)),
+            _ => None,
+        })
+        .collect();
+    let quiet = |at: u64| {
+        faults.iter().all(|(from, until)| {
+            at + limits.latency_p99_ms < *from || at > until + limits.fault_grace_ms
+        })
+    };
+    let mut samples: Vec<(u64, &Event)> = Vec::new();
+    for (i, e) in history.iter().enumerate() {
+        let Event::Published {
+            at_ms,
+            tenant,
+            script,
+            version,
+            targets,
+            retire,
+        } = e
+        else {
+            continue;
+        };
+        if !in_quota.contains(tenant) || !quiet(*at_ms) {
+            continue;
+        }
+        for target in targets {
+            let arrived = history[i..].iter().find_map(|later| match later {
+                Event::Applied {
+                    at_ms: when,
+                    tenant: t,
+                    target: k,
+                    script: s,
+                    version: v,
+                    deleted,
+                } if t == tenant && k == target && s == script => {
+                    let holds = if *retire {
+                        *deleted
+                    } else {
+                        !deleted && v >= version
+                    };
+                    holds.then_some(*when)
+                }
+                _ => None,
+            });
+            if let Some(when) = arrived {
+                samples.push((when.saturating_sub(*at_ms), e));
+            }
+        }
+    }
+    samples.sort_by_key(|(ms, _)| *ms);
+    let p99 = samples
+        .get((samples.len() * 99).div_ceil(100).saturating_sub(1))
+        .map_or(0, |(ms, _)| *ms);
+    let held = p99 <= limits.latency_p99_ms;
+    let evidence = match samples.last() {
+        Some((_, e)) if !held => e
+            .script()
+            .map(|(t, s)| script_window(history, t, s))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Verdict {
+        guarantee: "latency",
+        figure: format!(
+            "p99 time-to-newest {:.2} s over {} in-quota changes outside fault windows (bound {:.0} s)",
+            p99 as f64 / 1000.0,
+            samples.len(),
+            limits.latency_p99_ms as f64 / 1000.0
+        ),
+        held,
+        evidence,
+    }
+}
+
+/// Each worker process sampled in both windows: the last window's peak resident memory is at
+/// most `memory_growth` × the first window's.
+pub fn memory_flat(history: &[Event], limits: &Limits) -> Verdict {
+    let duration = began(history).map_or(0, |b| b.1);
+    let window = limits.memory_window_ms.min(duration / 3);
+    let mut peaks: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for e in history {
+        if let Event::Rss {
+            at_ms,
+            worker,
+            bytes,
+        } = e
+        {
+            let peak = peaks.entry(worker).or_default();
+            if *at_ms < window {
+                peak.0 = peak.0.max(*bytes);
+            } else if *at_ms >= duration.saturating_sub(window) {
+                peak.1 = peak.1.max(*bytes);
+            }
+        }
+    }
+    let compared: Vec<(&str, f64)> = peaks
+        .iter()
+        .filter(|(_, (first, last))| *first > 0 && *last > 0)
+        .map(|(w, (first, last))| (*w, *last as f64 / *first as f64))
+        .collect();
+    let worst = compared
+        .iter()
+        .copied()
+        .fold(None, |worst: Option<(&str, f64)>, c| match worst {
+            Some(w) if w.1 >= c.1 => Some(w),
+            _ => Some(c),
+        });
+    let held = worst.is_none_or(|(_, growth)| growth <= limits.memory_growth);
+    let evidence = match worst {
+        Some((name, _)) if !held => history
+            .iter()
+            .filter(|e| matches!(e, Event::Rss { worker, .. } if worker == name))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    Verdict {
+        guarantee: "memory flat",
+        figure: match worst {
+            Some((name, growth)) => format!(
+                "{} workers compared; worst {name}: last {:.0} s peak {growth:.2} × the first's \
+                 (bound {:.2} ×)",
+                compared.len(),
+                window as f64 / 1000.0,
+                limits.memory_growth
+            ),
+            None => "no worker sampled in both windows".to_owned(),
+        },
+        held: held && !compared.is_empty(),
+        evidence,
+    }
+}
