@@ -274,5 +274,6 @@ fn published_at_time_parses_for_every_valid_file() {
 mod datatable;
 mod limits;
 mod retire;
+mod string_limits;
 
 use limits::{Case, assert_cases_agree, base_change, schema_cases};
