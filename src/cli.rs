@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::dlq::args::{DlqArgs, DlqCommand, DlqFilterArgs};
+pub use crate::doctor::DoctorArgs;
 pub use crate::publish::PublishArgs;
+pub use crate::tenants::command::{TenantsArgs, TenantsCommand};
 
 /// Keeps contact-centre compliance scripts in sync across Genesys Cloud and ServiceNow.
 #[derive(Debug, Parser)]
@@ -68,49 +70,6 @@ pub enum ChaosCommand {
         /// The history file.
         history: PathBuf,
     },
-}
-
-/// `scriptsync tenants`.
-#[derive(Debug, Args)]
-pub struct TenantsArgs {
-    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`).
-    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
-    pub config: PathBuf,
-    /// Print JSON instead of a line per tenant.
-    #[arg(long, global = true)]
-    pub json: bool,
-    #[command(subcommand)]
-    pub command: TenantsCommand,
-}
-
-#[derive(Debug, Clone, Copy, Subcommand)]
-pub enum TenantsCommand {
-    /// Every tenant with its source and targets, then the problems (exit 0).
-    List,
-    /// The same; exit 1 when any tenant file cannot be used.
-    Check,
-}
-
-/// `scriptsync doctor`.
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`, and the broker).
-    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
-    pub config: PathBuf,
-    /// Check only this tenant.
-    #[arg(long)]
-    pub tenant: Option<String>,
-    /// Print JSON instead of a line per check.
-    #[arg(long)]
-    pub json: bool,
-    /// Create a tenant's Genesys data table from `schemas/genesys-datatable.json` when its
-    /// `datatable_id` names none (an existing table of the same name is reused); prints the
-    /// id to put in the tenant's settings.
-    #[arg(long)]
-    pub create_table: bool,
-    /// Do not check the broker (only the services of the tenants).
-    #[arg(long)]
-    pub skip_broker: bool,
 }
 
 /// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).
