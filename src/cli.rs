@@ -1,14 +1,17 @@
-//! The command-line surface (clap). Parsing only: `main.rs` dispatches.
+//! The command-line surface (clap), a module of the binary: the subcommand list, and the
+//! arguments of the tools that live in the binary (`sim`, `demo`, `bench`, `chaos`). The
+//! library's tools keep their arguments with them (`publish`, `tenants::command`, `doctor`,
+//! `dlq::args`). Parsing only: `main.rs` dispatches. It names nothing of the binary (only the
+//! library), so `tests/integration/docs_snippets` compiles it to parse the documented commands.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-pub use crate::dlq::args::{DlqArgs, DlqCommand, DlqFilterArgs};
-pub use crate::doctor::DoctorArgs;
-pub use crate::publish::PublishArgs;
-pub use crate::tenants::command::{TenantsArgs, TenantsCommand};
+use scriptsync::dlq::args::DlqArgs;
+use scriptsync::doctor::DoctorArgs;
+use scriptsync::publish::PublishArgs;
+use scriptsync::tenants::command::TenantsArgs;
 
 /// Keeps contact-centre compliance scripts in sync across Genesys Cloud and ServiceNow.
 #[derive(Debug, Parser)]

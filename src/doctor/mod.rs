@@ -38,8 +38,8 @@ use report::Report;
 /// Exit code of a usage error (clap's, too).
 pub const USAGE: u8 = 2;
 
-/// The arguments of `scriptsync doctor` (clap), kept with the tool they drive; `cli` names
-/// them in its command list.
+/// The arguments of `scriptsync doctor` (clap), kept with the tool they drive; the binary's
+/// `cli` names them in its command list.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`, and the broker).

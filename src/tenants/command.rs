@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::{Catalog, Problem, Source};
 use crate::config::Settings;
 
-/// The arguments of `scriptsync tenants` (clap), kept with the tool they drive; `cli` names
-/// them in its command list.
+/// The arguments of `scriptsync tenants` (clap), kept with the tool they drive; the binary's
+/// `cli` names them in its command list.
 #[derive(Debug, Args)]
 pub struct TenantsArgs {
     /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`).
