@@ -117,7 +117,7 @@ pub struct BenchArgs {
     pub worker_bin: Option<PathBuf>,
 }
 
-/// One scenario letter, A to I (case-insensitive).
+/// One scenario letter, A to J (case-insensitive).
 pub fn parse_scenario(text: &str) -> Result<char, String> {
     let mut chars = text.trim().chars();
     match (chars.next(), chars.next()) {

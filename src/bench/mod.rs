@@ -11,7 +11,7 @@
 //! (F, the hand-written baseline beside D, E and H), [`backlog`] (G), [`pressure`] (H) with
 //! [`bound`] (its quota-optimal lower bound), [`hour_rule`] (I), [`tenant_scale`] (J);
 //! [`rows`] turns results into table rows; [`context`], [`rig`], [`worker`], [`scrape`],
-//! [`direct`] are the shared machinery; [`report`], [`machine`], [`progress`] the output. The
+//! [`direct`], [`paced`] (one paced run of D, E, H, I or J) are the shared machinery; [`report`], [`machine`], [`progress`] the output. The
 //! arguments (`BenchArgs`, the scenario letters, `BOUND_FORMULA`) are in the binary's `cli`.
 
 pub mod backlog;
