@@ -1,12 +1,17 @@
-//! The command-line surface (clap). Parsing only: `main.rs` dispatches.
+//! The command-line surface (clap), a module of the binary: the subcommand list, and the
+//! arguments of the tools that live in the binary (`sim`, `demo`, `bench`, `chaos`). The
+//! library's tools keep their arguments with them (`publish`, `tenants::command`, `doctor`,
+//! `dlq::args`). Parsing only: `main.rs` dispatches. It names nothing of the binary (only the
+//! library), so `tests/integration/docs_snippets` compiles it to parse the documented commands.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-pub use crate::dlq::args::{DlqArgs, DlqCommand, DlqFilterArgs};
-pub use crate::publish::PublishArgs;
+use scriptsync::dlq::args::DlqArgs;
+use scriptsync::doctor::DoctorArgs;
+use scriptsync::publish::PublishArgs;
+use scriptsync::tenants::command::TenantsArgs;
 
 /// Keeps contact-centre compliance scripts in sync across Genesys Cloud and ServiceNow.
 #[derive(Debug, Parser)]
@@ -70,49 +75,6 @@ pub enum ChaosCommand {
     },
 }
 
-/// `scriptsync tenants`.
-#[derive(Debug, Args)]
-pub struct TenantsArgs {
-    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`).
-    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
-    pub config: PathBuf,
-    /// Print JSON instead of a line per tenant.
-    #[arg(long, global = true)]
-    pub json: bool,
-    #[command(subcommand)]
-    pub command: TenantsCommand,
-}
-
-#[derive(Debug, Clone, Copy, Subcommand)]
-pub enum TenantsCommand {
-    /// Every tenant with its source and targets, then the problems (exit 0).
-    List,
-    /// The same; exit 1 when any tenant file cannot be used.
-    Check,
-}
-
-/// `scriptsync doctor`.
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`, and the broker).
-    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
-    pub config: PathBuf,
-    /// Check only this tenant.
-    #[arg(long)]
-    pub tenant: Option<String>,
-    /// Print JSON instead of a line per check.
-    #[arg(long)]
-    pub json: bool,
-    /// Create a tenant's Genesys data table from `schemas/genesys-datatable.json` when its
-    /// `datatable_id` names none (an existing table of the same name is reused); prints the
-    /// id to put in the tenant's settings.
-    #[arg(long)]
-    pub create_table: bool,
-    /// Do not check the broker (only the services of the tenants).
-    #[arg(long)]
-    pub skip_broker: bool,
-}
-
 /// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).
 pub const BOUND_FORMULA: &str = "\
 Quota-optimal lower bound (scenario H): what no sender within the quota can beat, whatever \
@@ -155,7 +117,7 @@ pub struct BenchArgs {
     pub worker_bin: Option<PathBuf>,
 }
 
-/// One scenario letter, A to I (case-insensitive).
+/// One scenario letter, A to J (case-insensitive).
 pub fn parse_scenario(text: &str) -> Result<char, String> {
     let mut chars = text.trim().chars();
     match (chars.next(), chars.next()) {

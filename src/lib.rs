@@ -42,13 +42,17 @@
 //!   tenants) and `scriptsync publish` (JSON Lines or JSON from a file or stdin).
 //! - [`doctor`]: `scriptsync doctor`, the preflight of each tenant's credentials, roles,
 //!   tables and hosts and of the broker, against the live services (`--create-table`).
-//! - [`cli`] (the clap surface of every subcommand), [`shutdown`]: the process edges;
-//!   [`text`]: cutting texts to a byte budget.
+//! - [`shutdown`]: the process edge (SIGTERM, SIGINT); [`text`]: cutting texts to a byte
+//!   budget.
 //!
-//! The tools that only drive the worker are not in this library: `scriptsync demo` and
-//! `scriptsync bench` are modules of the binary (`src/demo`, `src/bench`, declared by
-//! `src/main.rs`), so nothing here depends on them. The Genesys + ServiceNow simulator
-//! (`scriptsync sim`, DESIGN §12) is its own crate, [`scriptsync_sim`] in
+//! The library's tools keep their clap arguments with them (`publish::PublishArgs`,
+//! `tenants::command::TenantsArgs`, `doctor::DoctorArgs`, `dlq::args`). The binary's own
+//! modules live beside `src/main.rs`, which declares them, and are not in this library:
+//! `cli` (the clap surface: the subcommand list, the arguments of `sim`, `demo`, `bench` and
+//! `chaos`), and the tools that only drive the worker or judge what it did, `scriptsync demo`
+//! (`src/demo`), `scriptsync bench` (`src/bench`) and `scriptsync chaos` (`src/chaos`);
+//! nothing here depends on them. The Genesys + ServiceNow simulator (`scriptsync sim`,
+//! DESIGN §12) is its own crate, [`scriptsync_sim`] in
 //! `crates/scriptsync-sim`: it imports nothing from this one; the demo, the bench and the
 //! integration tests run the worker against it, with the settings of [`config::simulator`].
 
@@ -57,7 +61,6 @@ pub mod app;
 pub mod broker;
 pub mod budget;
 pub mod change;
-pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod dlq;

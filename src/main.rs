@@ -1,17 +1,20 @@
-//! The `scriptsync` binary: process lifecycle and subcommand dispatch, and the two tools that
-//! only drive the worker (`demo`, `bench`), kept out of the worker's library.
+//! The `scriptsync` binary: process lifecycle and subcommand dispatch, the clap surface
+//! (`cli`), and the tools that only drive the worker or judge what it did (`demo`, `bench`,
+//! `chaos`), kept out of the worker's library.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use scriptsync::cli::{Cli, Command};
 use scriptsync::config::{LogFormat, Settings};
 use scriptsync::{app::Application, shutdown, telemetry};
 use scriptsync_sim::SimConfig;
 
-// The tools that drive the worker live in the binary, not in the worker's library.
+use cli::{Cli, Command};
+
+// The binary's own modules: the command line and the tools around the worker.
 mod bench;
 mod chaos;
+mod cli;
 mod demo;
 
 /// jemalloc instead of glibc's malloc: `malloc`/`free` were ≈ 21 % of the worker's time in the

@@ -1,4 +1,4 @@
-//! The quota-optimal lower bound of scenario H ([`scriptsync::cli::BOUND_FORMULA`] in words): what
+//! The quota-optimal lower bound of scenario H ([`crate::cli::BOUND_FORMULA`] in words): what
 //! no sender within the quota can beat, whatever it knows.
 //!
 //! A change whose version stays its script's newest can only be served by a write sent after

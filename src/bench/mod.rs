@@ -9,10 +9,10 @@
 //!
 //! Layout: [`ceilings`] (A), [`throughput`] (B, C), [`quota`] (D), [`storm`] (E), [`naive`]
 //! (F, the hand-written baseline beside D, E and H), [`backlog`] (G), [`pressure`] (H) with
-//! [`bound`] (its quota-optimal lower bound), [`hour_rule`] (I), [`tenant_scale`] (J); [`rows`] turns
-//! results into table rows;
-//! [`context`], [`rig`], [`worker`], [`scrape`], [`direct`] are the shared machinery;
-//! [`report`], [`machine`], [`progress`] the output.
+//! [`bound`] (its quota-optimal lower bound), [`hour_rule`] (I), [`tenant_scale`] (J);
+//! [`rows`] turns results into table rows; [`context`], [`rig`], [`worker`], [`scrape`],
+//! [`direct`], [`paced`] (one paced run of D, E, H, I or J) are the shared machinery; [`report`], [`machine`], [`progress`] the output. The
+//! arguments (`BenchArgs`, the scenario letters, `BOUND_FORMULA`) are in the binary's `cli`.
 
 pub mod backlog;
 pub mod bound;
@@ -43,9 +43,10 @@ use tokio::time::Instant;
 use context::Ctx;
 use machine::Machine;
 use report::Report;
-use scriptsync::cli::BenchArgs;
 use scriptsync::config::LogFormat;
 use worker::WorkerSettings;
+
+use crate::cli::BenchArgs;
 
 /// Runs the selected scenarios and prints the table; exit 1 if the broker is unreachable
 /// or a scenario failed to complete (a missed target is a figure, not a failure).

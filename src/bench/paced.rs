@@ -1,4 +1,4 @@
-//! One paced run of D, E or H: a fresh simulator at the scenario's quota, a fresh rig, and
+//! One paced run of D, E, H, I or J: a fresh simulator at the scenario's quota, a fresh rig, and
 //! either the worker (child process) or the naive baseline consuming; changes published on a
 //! schedule, each publish instant and every applied write fed into [`Arrivals`]; then a
 //! bounded wait until the changes of interest have arrived, and the clean-up.

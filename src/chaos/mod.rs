@@ -10,9 +10,9 @@ pub mod history;
 
 use std::process::ExitCode;
 
-use scriptsync::cli::{ChaosArgs, ChaosCommand};
-
 use checker::{Limits, Verdict, began, check};
+
+use crate::cli::{ChaosArgs, ChaosCommand};
 
 /// Runs `scriptsync chaos …`.
 pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {

@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use scriptsync::app::Application;
 use scriptsync::broker::{self, Publisher};
-use scriptsync::cli::DemoArgs;
 use scriptsync::config::{LogFormat, simulator};
+
+use crate::cli::DemoArgs;
 
 /// Runs the demo; the exit code says whether the final check passed.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,5 @@
-//! The arguments of `scriptsync dlq` (clap), kept with the tool they drive; `cli` names them
-//! in its command list.
+//! The arguments of `scriptsync dlq` (clap), kept with the tool they drive; the binary's `cli`
+//! names them in its command list.
 
 use std::path::PathBuf;
 

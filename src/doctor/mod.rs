@@ -21,11 +21,13 @@ pub mod report;
 pub mod servicenow;
 pub mod table_schema;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Args;
+
 use crate::change::TargetKind;
-use crate::cli::DoctorArgs;
 use crate::config::{GenesysSettings, RetrySettings, ServiceNowSettings, Settings, TenantSettings};
 use crate::metrics::Metrics;
 use crate::push::{AuthError, Credential, TokenCache};
@@ -35,6 +37,29 @@ use report::Report;
 
 /// Exit code of a usage error (clap's, too).
 pub const USAGE: u8 = 2;
+
+/// The arguments of `scriptsync doctor` (clap), kept with the tool they drive; the binary's
+/// `cli` names them in its command list.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`, and the broker).
+    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
+    pub config: PathBuf,
+    /// Check only this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Print JSON instead of a line per check.
+    #[arg(long)]
+    pub json: bool,
+    /// Create a tenant's Genesys data table from `schemas/genesys-datatable.json` when its
+    /// `datatable_id` names none (an existing table of the same name is reused); prints the
+    /// id to put in the tenant's settings.
+    #[arg(long)]
+    pub create_table: bool,
+    /// Do not check the broker (only the services of the tenants).
+    #[arg(long)]
+    pub skip_broker: bool,
+}
 
 /// What every check needs: the HTTP client and how tokens are fetched.
 pub struct Context {

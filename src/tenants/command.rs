@@ -2,13 +2,36 @@
 //! give, with the problems found, without connecting to anything. `list` always exits 0;
 //! `check` exits 1 when a tenant file cannot be used (a CI step before `kubectl apply`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{Catalog, Problem, Source};
-use crate::cli::{TenantsArgs, TenantsCommand};
 use crate::config::Settings;
+
+/// The arguments of `scriptsync tenants` (clap), kept with the tool they drive; the binary's
+/// `cli` names them in its command list.
+#[derive(Debug, Args)]
+pub struct TenantsArgs {
+    /// The TOML configuration file (its `[[tenants]]` and `tenants_dir`).
+    #[arg(long, short, env = "SCRIPTSYNC_CONFIG")]
+    pub config: PathBuf,
+    /// Print JSON instead of a line per tenant.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: TenantsCommand,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum TenantsCommand {
+    /// Every tenant with its source and targets, then the problems (exit 0).
+    List,
+    /// The same; exit 1 when any tenant file cannot be used.
+    Check,
+}
 
 /// One tenant as listed.
 #[derive(Debug, Serialize)]

@@ -20,7 +20,8 @@
 //!   kept as the command's environment) must be one of:
 //!   - a scriptsync invocation (`scriptsync …`, `target/<profile>/scriptsync …`,
 //!     `cargo run [flags] -- …`, `kubectl … -- scriptsync …`, or a shell alias defined earlier
-//!     in the same document whose expansion is one): parsed with `scriptsync::cli::Cli`; those that are
+//!     in the same document whose expansion is one): parsed with the binary's own clap surface
+//!     (`src/cli.rs`, compiled into this test: it names only the library); those that are
 //!     safe and quick are also run with the real binary: `check-config` on a repo file or a
 //!     `file=` snippet (with the command's environment), and `--help`;
 //!   - a program in [`ALLOWED`], each with the reason it is not run here. Arguments that name
@@ -48,9 +49,14 @@ use std::process::Command;
 use clap::Parser;
 use clap::error::ErrorKind;
 use scriptsync::change::{Operation, decode};
-use scriptsync::cli::Cli;
 use scriptsync::config::Settings;
 use serde_json::Value;
+
+/// The binary's clap surface, the same source `src/main.rs` declares; here only `Cli` is
+/// parsed into, so the argument fields are never read.
+#[allow(dead_code)]
+#[path = "../../../src/cli.rs"]
+mod cli;
 
 mod blocks;
 mod configs;
@@ -58,6 +64,7 @@ mod excerpts;
 mod shell;
 
 use blocks::*;
+use cli::Cli;
 use configs::*;
 use excerpts::*;
 use shell::*;
