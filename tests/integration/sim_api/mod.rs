@@ -1,7 +1,8 @@
 //! The simulator over real HTTP: each test starts it on 127.0.0.1:0, talks to it with reqwest
 //! the way the targets do, and asserts on the answers and on the recorded state. The shared
-//! helpers live here; the tests, by what they exercise, in `genesys`, `pauses`, `servicenow`,
-//! `org_setup` and `admin`.
+//! helpers live here; the tests, by what they exercise, in `genesys` (data tables),
+//! `genesys_org` (logins, org limits), `genesys_limits` (shared quota, daily limit, old
+//! wording), `pauses`, `servicenow`, `servicenow_oauth`, `org_setup` and `admin`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -19,9 +20,12 @@ use serde_json::{Value, json};
 
 mod admin;
 mod genesys;
+mod genesys_limits;
+mod genesys_org;
 mod org_setup;
 mod pauses;
 mod servicenow;
+mod servicenow_oauth;
 
 pub(super) const TABLE: &str = "dt-1";
 
