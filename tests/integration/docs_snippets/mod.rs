@@ -34,7 +34,7 @@
 //!   an object with `key` and `versionHash` only columns the Genesys target writes.
 //! - ` ```python `, ` ```js ` / ` ```javascript `: an excerpt of `schemas/examples/` (every
 //!   non-blank line, trimmed, occurs in a file there of that language), which
-//!   `tests/integration/publisher_examples.rs` runs. A block preceded by
+//!   `tests/integration/publisher_examples/` runs. A block preceded by
 //!   `<!-- snippet: servicenow-transform -->` is the ServiceNow transform script instead: it
 //!   is run with `node` on sample records (skipped, with a message, when node is missing,
 //!   unless `SCRIPTSYNC_REQUIRE_EXAMPLES=1`).

@@ -11,11 +11,11 @@ pub(super) const ALLOWED: &[(&str, &str)] = &[
     ),
     (
         "python3",
-        "runs schemas/examples/publish.py, which tests/integration/publisher_examples.rs runs against a worker",
+        "runs schemas/examples/publish.py, which tests/integration/publisher_examples/ runs against a worker",
     ),
     (
         "node",
-        "runs schemas/examples/publish.js, which tests/integration/publisher_examples.rs runs against a worker",
+        "runs schemas/examples/publish.js, which tests/integration/publisher_examples/ runs against a worker",
     ),
     (
         "pip",
