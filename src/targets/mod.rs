@@ -145,5 +145,5 @@ async fn rotate_to(
 }
 
 #[cfg(test)]
-#[path = "hostile_tests.rs"]
+#[path = "hostile_tests/mod.rs"]
 mod hostile_tests;

@@ -4,6 +4,10 @@
 //! and every attempt ends. The token endpoint's hostile answers are in `push::oauth_http_tests`,
 //! the 100 MB body in `push::client_tests`.
 
+mod genesys_answers;
+mod servicenow_answers;
+mod unfinished;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,157 +157,6 @@ fn text(status: u16, body: &str) -> Canned {
         vec![("content-type", "text/html".into())],
         body.into(),
     )
-}
-
-#[tokio::test]
-async fn genesys_a_row_that_cannot_be_read_is_transient_never_overwritten() {
-    for body in [
-        "<html>Service Unavailable</html>",
-        r#"{"key":"s","version":"#,
-    ] {
-        let base = serve(vec![text(200, body)]).await;
-        let target = genesys(&base);
-        let mut jobs = [job("s", true)];
-        let got = attempt(&target, &mut jobs).await;
-        let e = failure(&got[0]);
-        assert_eq!((e.class, e.status), (Class::Transient, Some(200)), "{body}");
-        assert!(e.message.contains("unreadable row"), "{}", e.message);
-        assert!(
-            !jobs[0].steps.row_written,
-            "no write after an unreadable row"
-        );
-    }
-}
-
-#[tokio::test]
-async fn genesys_a_written_row_with_a_nonsense_body_is_delivered() {
-    // The status says the row was written; the body of a write is never used.
-    for body in ["<html>ok</html>", "", "{\"truncated"] {
-        let base = serve(vec![text(200, body)]).await;
-        let target = genesys(&base);
-        let got = attempt(&target, &mut [job("s", false)]).await;
-        assert!(matches!(got[0], Attempted::Delivered), "{body:?}: {got:?}");
-    }
-}
-
-#[tokio::test]
-async fn absurd_retry_after_values_wait_nothing_back_off_or_clamp() {
-    let max = Duration::from_secs(300);
-    // (Retry-After, the wait used: None = no hint, so the backoff step decides)
-    let cases: [(&str, Option<(Duration, Duration)>); 7] = [
-        ("-1", Some((Duration::ZERO, Duration::ZERO))),
-        ("1e12", None),
-        ("Infinity", None),
-        (
-            "Thu, 01 Jan 1970 00:00:00 GMT",
-            Some((Duration::ZERO, Duration::ZERO)),
-        ),
-        ("Tue, 01 Jan 2999 00:00:00 GMT", Some((max, max + max / 10))),
-        ("Wed, 01 Jan 2999 00:00:00 GMT", None), // a date with the wrong weekday
-        ("99999999999999999999999", Some((max, max + max / 10))),
-    ];
-    for (value, expected) in cases {
-        let base = serve(vec![(
-            429,
-            vec![("retry-after", value.into())],
-            String::new(),
-        )])
-        .await;
-        let target = genesys(&base);
-        let got = attempt(&target, &mut [job("s", false)]).await;
-        let e = failure(&got[0]);
-        assert_eq!(e.status, Some(429), "{value}");
-        assert!(
-            matches!(e.class, Class::RateLimited { .. }),
-            "{value}: {e:?}"
-        );
-        match expected {
-            None => assert_eq!(e.wait, None, "{value}"),
-            Some((low, high)) => {
-                let wait = e.wait.unwrap_or_else(|| panic!("{value}: no wait"));
-                assert!(low <= wait && wait <= high, "{value}: {wait:?}");
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn servicenow_a_200_that_is_not_a_whole_answer_is_transient() {
-    let cancelled = r#"{"serviced_requests":[],"unserviced_requests":[],"error":{"message":"Transaction cancelled: maximum execution time exceeded","detail":"Transaction cancelled"}}"#;
-    let answers = [
-        text(200, "<html>maintenance</html>"),
-        text(200, r#"{"serviced_requests":[{"id":"#),
-        (
-            200,
-            vec![("content-type", "application/json".into())],
-            cancelled.into(),
-        ),
-    ];
-    for answer in answers {
-        let base = serve(vec![answer.clone()]).await;
-        let target = servicenow(&base);
-        let mut jobs = [job("a", false), job("b", false)];
-        let got = attempt(&target, &mut jobs).await;
-        assert_eq!(got.len(), 2);
-        for a in &got {
-            assert_eq!(failure(a).class, Class::Transient, "{:?}", answer.2);
-        }
-    }
-}
-
-#[tokio::test]
-async fn servicenow_a_batch_answer_that_does_not_match_the_call() {
-    // Sub-request ids are the change ids.
-    let mut jobs = [job("a", false), job("b", false), job("c", false)];
-    let ids = ["c-a", "c-b", "c-c"];
-    let ok = STANDARD_B64.encode(r#"{"result":[{"status":"inserted"}]}"#);
-    let error = STANDARD_B64.encode(r#"{"result":[{"status":"error","error_message":"bad"}]}"#);
-    let sub = |id: &str, body: &str| json!({"id": id, "status_code": 201, "body": body});
-    let answer = json!({
-        "batch_request_id": "x",
-        "serviced_requests": [
-            sub(ids[0], &ok),
-            sub(ids[1], &ok), sub(ids[1], &error),
-            sub("an-id-never-sent", &ok),
-        ],
-        "unserviced_requests": [],
-    });
-    let base = serve(vec![json(answer)]).await;
-    let target = servicenow(&base);
-    let got = attempt(&target, &mut jobs).await;
-    assert!(matches!(got[0], Attempted::Delivered), "{got:?}");
-    let repeated = failure(&got[1]);
-    assert_eq!(repeated.class, Class::Transient);
-    assert!(
-        repeated.message.contains("more than once"),
-        "{}",
-        repeated.message
-    );
-    let omitted = failure(&got[2]);
-    assert_eq!(omitted.class, Class::Transient);
-    assert!(
-        omitted.message.contains("not serviced"),
-        "{}",
-        omitted.message
-    );
-}
-
-#[tokio::test]
-async fn headers_that_never_finish_time_out_as_transient() {
-    let stalled = serve_unfinished_headers().await;
-    let tokens = serve(vec![]).await;
-    let mut settings = tenant(&tokens).genesys.unwrap();
-    settings.api_base = Some(url::Url::parse(&stalled).unwrap());
-    let target = GenesysTarget::new("t1", &settings, &context()).unwrap();
-    let got = attempt(&target, &mut [job("s", false)]).await;
-    let e = failure(&got[0]);
-    assert_eq!(e.class, Class::Transient, "{e:?}");
-    assert!(e.message.contains("timeout"), "{}", e.message);
-    let target = servicenow(&stalled);
-    let got = attempt(&target, &mut [job("a", false)]).await;
-    let e = failure(&got[0]);
-    assert_eq!(e.class, Class::Transient, "{e:?}");
-    assert!(e.message.contains("timeout"), "{}", e.message);
 }
 
 /// A tenant file edited to drop a target's section: rotating that target's credentials is
