@@ -24,7 +24,7 @@ pub struct Admitted {
     pub owed: Vec<TargetKind>,
     /// The message came from a DLQ replay or is a redelivery: check what the target holds
     /// before writing.
-    pub replay: bool,
+    pub check_first: bool,
     /// The message is a copy back from a wait queue.
     pub returning: bool,
     pub token: Inbound,
@@ -109,7 +109,7 @@ async fn decode(ctx: &TenantContext, inbound: Inbound) -> Option<Admitted> {
         owed,
         // A replayed or redelivered message may be older than what the target already holds
         // (this process's ordering state does not survive a crash): read before writing.
-        replay: inbound.replays() > 0 || inbound.redelivered,
+        check_first: inbound.replays() > 0 || inbound.redelivered,
         returning: inbound.parked() > 0,
         token: inbound,
     })

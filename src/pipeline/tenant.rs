@@ -156,7 +156,7 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
     let Admitted {
         change,
         owed,
-        replay,
+        check_first,
         returning,
         token,
     } = a;
@@ -173,7 +173,7 @@ fn admit(settler: &Settler, offers: &[(TargetKind, UnboundedSender<Offer>)], a: 
         if owed.contains(kind) && !(unkeyable && *kind == TargetKind::Genesys) {
             let offer = Offer {
                 change: change.clone(),
-                replay,
+                check_first,
                 returning,
                 span: span.clone(),
             };

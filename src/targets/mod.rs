@@ -27,7 +27,7 @@ pub struct Job {
     pub change: Arc<ScriptChange>,
     /// The message is a DLQ replay or a redelivery: check what the target holds first and
     /// skip (as already held) if it has this version or a newer one.
-    pub replay: bool,
+    pub check_first: bool,
     /// Requests made and failure budget left for this change here (waits a server asks for
     /// are not failures).
     pub retries: Retries,
@@ -38,10 +38,10 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(change: Arc<ScriptChange>, replay: bool, retries: Retries) -> Self {
+    pub fn new(change: Arc<ScriptChange>, check_first: bool, retries: Retries) -> Self {
         Self {
             change,
-            replay,
+            check_first,
             retries,
             steps: Steps::default(),
             correlation_id: None,
@@ -49,7 +49,8 @@ impl Job {
     }
 }
 
-/// The steps of a job already done (Genesys: the replay check, the row, the publish).
+/// The steps of a job already done (Genesys: the check of what the row holds, the row, the
+/// publish).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Steps {
     pub checked: bool,

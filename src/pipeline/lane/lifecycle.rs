@@ -67,7 +67,7 @@ pub(super) struct Owed {
 enum Work {
     Fresh {
         change: Arc<ScriptChange>,
-        replay: bool,
+        check_first: bool,
     },
     Retry(Box<Job>),
 }
@@ -126,7 +126,7 @@ pub(super) fn offered(lane: &LaneContext, state: &mut LaneState, offer: Offer, r
     }
     let work = Work::Fresh {
         change: offer.change.clone(),
-        replay: offer.replay,
+        check_first: offer.check_first,
     };
     let owed = Owed::new(lane, work, offer.span);
     if state.pending.offer(script, owed, Instant::now()) == Offered::Covered {
@@ -155,9 +155,10 @@ pub(super) fn chosen(lane: &LaneContext, state: &mut LaneState, permit: GatePerm
     for taken in state.pending.take(lane.target.capacity()) {
         let Owed { work, span, .. } = taken.item;
         jobs.push(match work {
-            Work::Fresh { change, replay } => {
-                Job::new(change, replay, Retries::start(&lane.schedule))
-            }
+            Work::Fresh {
+                change,
+                check_first,
+            } => Job::new(change, check_first, Retries::start(&lane.schedule)),
             Work::Retry(job) => *job,
         });
         going.push(Going {

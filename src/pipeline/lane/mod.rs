@@ -41,7 +41,7 @@ use lifecycle::LaneState;
 pub struct Offer {
     pub change: Arc<ScriptChange>,
     /// A DLQ replay or a redelivery: check the target before writing.
-    pub replay: bool,
+    pub check_first: bool,
     /// A copy back from this lane's wait queue (not covered by its own parking).
     pub returning: bool,
     /// The delivery's span, parent of the push.

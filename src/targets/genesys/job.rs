@@ -47,7 +47,7 @@ impl GenesysTarget {
             }
             job.steps.row_written |= held == change.version();
         }
-        if job.replay && !job.steps.checked {
+        if job.check_first && !job.steps.checked {
             let mut get_url = row_url.clone();
             get_url.query_pairs_mut().append_pair("showbrief", "false");
             let got = self

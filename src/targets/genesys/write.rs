@@ -29,7 +29,7 @@ impl GenesysTarget {
             }
             _ => {}
         }
-        if job.replay && !job.steps.checked {
+        if job.check_first && !job.steps.checked {
             let mut get_url = row_url.clone();
             get_url.query_pairs_mut().append_pair("showbrief", "false");
             let got = self

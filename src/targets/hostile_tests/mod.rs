@@ -114,7 +114,7 @@ fn servicenow(base: &str) -> ServiceNowTarget {
     ServiceNowTarget::new("t1", &settings, &context(), 100).unwrap()
 }
 
-fn job(script: &str, replay: bool) -> Job {
+fn job(script: &str, check_first: bool) -> Job {
     let change = json!({
         "schema": "script-change/v1", "id": format!("c-{script}"), "tenant": "t1",
         "script_id": script, "version": 3, "version_hash": "h3",
@@ -123,7 +123,7 @@ fn job(script: &str, replay: bool) -> Job {
     let schedule = Schedule::new(&RetrySettings::default());
     Job::new(
         Arc::new(serde_json::from_value(change).unwrap()),
-        replay,
+        check_first,
         Retries::start(&schedule),
     )
 }

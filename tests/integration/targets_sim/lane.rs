@@ -66,7 +66,7 @@ pub(super) async fn drive(
         let span = tracing::Span::none();
         tx.send(Offer {
             change,
-            replay,
+            check_first: replay,
             returning: false,
             span,
         })

@@ -70,7 +70,7 @@ impl Harness {
                 .unwrap();
         let offer = Offer {
             change: Arc::new(change),
-            replay: false,
+            check_first: false,
             returning: false,
             span: tracing::Span::none(),
         };
