@@ -12,7 +12,7 @@ use crate::config::{QueueType, RetrySettings};
 use crate::metrics::Metrics;
 use crate::targets::Target;
 
-use super::order::HighWater;
+use super::high_water::HighWater;
 use crate::status::PanicLog;
 
 /// One tenant's pipeline state, shared by its consumer loop, its lanes and its settling.

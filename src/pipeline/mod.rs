@@ -4,14 +4,14 @@
 //! script, late binding at the gate, retries) → back to the tracker, held by the tenant's
 //! [`settler`] → [`settle`] (ack, or DLQ-then-ack), or parking (a copy to the wait queue while a gate stays closed, then ack;
 //! the copy itself is `broker::park`'s).
-//! [`tenant`] composes them per tenant; [`order`] keeps the no-older-over-newer rule;
+//! [`tenant`] composes them per tenant; [`high_water`] keeps the no-older-over-newer rule;
 //! [`panics`] supervises the tasks. No protocol details live here: the broker and the
 //! targets are behind their own modules.
 
 pub mod context;
+pub mod high_water;
 pub mod intake;
 pub mod lane;
-pub mod order;
 pub mod panics;
 pub mod settle;
 mod settler;

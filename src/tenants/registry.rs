@@ -26,7 +26,7 @@ use super::catalog::{Catalog, Entry, Problem, Source};
 use crate::change::TargetKind;
 use crate::dlq::Reason;
 use crate::metrics::Metrics;
-use crate::pipeline::order::HighWater;
+use crate::pipeline::high_water::HighWater;
 use crate::targets::{self, Target, TargetContext, TargetLayer};
 
 /// The long-lived state of one tenant.

@@ -33,7 +33,7 @@ use crate::metrics::Metrics;
 use crate::push::{GatePermit, Schedule};
 use crate::targets::{PushFailure, Target};
 
-use super::order::HighWater;
+use super::high_water::HighWater;
 use lifecycle::LaneState;
 
 /// One change offered to a lane by the tenant's intake.

@@ -1,5 +1,6 @@
-//! The ordering rule (DESIGN §3): per (tenant, script_id, target), the highest version this
-//! worker has delivered. A change at or below it is never pushed; it is acked as superseded.
+//! The high-water mark of the ordering rule (DESIGN §3): per (tenant, script_id, target), the
+//! highest version this worker has delivered. A change at or below it is never pushed; it is
+//! acked as superseded.
 
 use std::collections::HashMap;
 
