@@ -120,52 +120,48 @@ async fn run_example(example: &Example, args: &[String]) {
     );
 }
 
-fn example_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &str) -> Vec<String> {
+/// The arguments every example run takes: where, whose script, which version, which id.
+fn common_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &str) -> Vec<String> {
+    let (exchange, version) = (app.names.exchange(), version.to_string());
     [
         "--url",
         EXAMPLE_BROKER_URL,
         "--exchange",
-        &app.names.exchange(),
+        &exchange,
         "--tenant",
         tenant,
         "--script-id",
         script,
         "--version",
-        &version.to_string(),
+        &version,
         "--id",
         id,
-        "--disclaimer",
-        "Calls are recorded — gravações (example)",
         "--priority",
         "compliance",
-        "--genesys-version-id",
-        GENESYS_VERSION_ID,
     ]
     .map(str::to_owned)
     .to_vec()
 }
 
+/// The arguments of a change of `script` at `version`, with a disclaimer and a Genesys
+/// script version to publish.
+fn example_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &str) -> Vec<String> {
+    let mut args = common_args(app, tenant, script, version, id);
+    let content = [
+        "--disclaimer",
+        "Calls are recorded — gravações (example)",
+        "--genesys-version-id",
+        GENESYS_VERSION_ID,
+    ];
+    args.extend(content.map(str::to_owned));
+    args
+}
+
 /// The arguments of a retire of `script` at `version`: no content, a priority.
 fn retire_args(app: &TestApp, tenant: &str, script: &str, version: u64, id: &str) -> Vec<String> {
-    [
-        "--url",
-        EXAMPLE_BROKER_URL,
-        "--exchange",
-        &app.names.exchange(),
-        "--tenant",
-        tenant,
-        "--script-id",
-        script,
-        "--version",
-        &version.to_string(),
-        "--id",
-        id,
-        "--priority",
-        "compliance",
-        "--retire",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    let mut args = common_args(app, tenant, script, version, id);
+    args.push("--retire".to_owned());
+    args
 }
 
 /// Takes the one message in `queue`, checks the AMQP properties the README promises, and
