@@ -44,10 +44,35 @@ fn only_takes_scenario_letters() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
 
+/// `bench --help` explains scenario H's bound in the words of `docs/performance.md`, which
+/// says it prints the same paragraph: the two may not drift apart.
 #[test]
-fn long_help_prints_the_bound_formula() {
+fn long_help_prints_the_bound_formula_the_performance_guide_gives() {
     let out = bench(&["--help"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Quota-optimal lower bound"), "{text}");
-    assert!(text.contains("floor(requests × headroom)"), "{text}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/performance.md"),
+    )
+    .unwrap();
+    // From "what no sender" to "1 is optimal).", markup and line breaks aside.
+    let paragraph = |text: &str| -> String {
+        let text = text.replace('`', "").replace("**", "");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let joined = words.join(" ");
+        let lower = joined.to_lowercase();
+        let start = lower
+            .find("what no sender")
+            .expect("the bound's first words");
+        let end = lower[start..]
+            .find("1 is optimal).")
+            .expect("its last words")
+            + start;
+        lower[start..end + "1 is optimal).".len()].to_owned()
+    };
+    let (in_help, in_guide) = (paragraph(&help), paragraph(&guide));
+    assert!(in_help.contains("floor(requests × headroom)"), "{in_help}");
+    assert_eq!(
+        in_help, in_guide,
+        "bench --help and docs/performance.md disagree"
+    );
 }
