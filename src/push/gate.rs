@@ -17,8 +17,7 @@
 //!
 //! [`Gate::acquire`] re-checks the pause after it has the slot and the rate token, right
 //! before returning, so nothing is sent while the gate is closed. The bucket and AIMD live
-//! in `rate`, the pause and its probe in `pause`. Time is tokio's throughout, so tests can
-//! use `tokio::time::pause()`.
+//! in `rate`, the pause and its probe in `pause`. Time is tokio's (paused-time tests).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -152,6 +151,27 @@ impl Gate {
                 });
             }
         }
+    }
+
+    /// A request let through at `issued_at` was refused 429 (or 503 with a wait), the server
+    /// saying `wait` (raw): learn or cut the rate, and close for the wait `honour` keeps, else
+    /// till the server's known window end (Genesys), else for `no_hint`. Returns the wait kept.
+    pub fn throttled(
+        &self,
+        issued_at: Instant,
+        wait: Option<Duration>,
+        honour: impl FnOnce(Duration) -> Duration,
+        no_hint: Duration,
+    ) -> Option<Duration> {
+        self.on_rate_limited(issued_at, wait);
+        let now = Instant::now();
+        let wait = wait.or_else(|| {
+            let end = self.window_end_after(now)?;
+            Some(end.saturating_duration_since(now)).filter(|w| !w.is_zero())
+        });
+        let wait = wait.map(honour);
+        self.pause_until(now + wait.unwrap_or(no_hint));
+        wait
     }
 
     /// Closes the gate for every caller until `until` (never shortens a pause).

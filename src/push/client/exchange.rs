@@ -170,16 +170,9 @@ impl PushClient {
         what: &str,
     ) -> Option<Duration> {
         self.metrics.rate_limited(&self.tenant, self.target);
-        self.gate.on_rate_limited(issued_at, wait);
-        let now = Instant::now();
-        let wait = wait.or_else(|| {
-            let end = self.gate.window_end_after(now)?;
-            Some(end.saturating_duration_since(now)).filter(|w| !w.is_zero())
-        });
-        let wait = wait.map(|w| self.honoured_wait(w, what));
-        let pause = wait.unwrap_or(self.schedule.settings().initial);
-        self.gate.pause_until(now + pause);
-        wait
+        let honour = |w| self.honoured_wait(w, what);
+        let no_hint = self.schedule.settings().initial;
+        self.gate.throttled(issued_at, wait, honour, no_hint)
     }
 
     /// Items inside a 2xx answer (a ServiceNow batch) were refused 429: such a sub-response

@@ -1,7 +1,7 @@
-//! A scripted target for the lane's paused-time tests ([`super`]): each request takes
-//! the next scripted answer (delivered; an HTTP error answer, classified and, for a 429 or a
-//! 503 with a wait, closing the gate the way `PushClient` does; or either of those after a
-//! delay) and records what it carried, when, and whether the gate was closed as it left.
+//! A scripted target for the lane's paused-time tests ([`super`]): each request takes the
+//! next scripted answer (delivered; an HTTP error answer, classified and, for a 429 or a 503
+//! with a wait, closing the gate through `Gate::throttled` as `PushClient` does; or either of
+//! those after a delay) and records what it carried, when, and whether the gate was closed.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -122,10 +122,9 @@ impl ScriptedTarget {
         let Class::RateLimited { wait } = class else {
             return e;
         };
-        self.gate.on_rate_limited(issued_at, wait);
-        let wait = wait.map(|w| effective_wait(w, Duration::from_secs(86_400)));
-        let pause = wait.unwrap_or(crate::config::RetrySettings::default().initial);
-        self.gate.pause_until(Instant::now() + pause);
+        let honour = |w| effective_wait(w, Duration::from_secs(86_400));
+        let no_hint = crate::config::RetrySettings::default().initial;
+        let wait = self.gate.throttled(issued_at, wait, honour, no_hint);
         AttemptError::new(Class::RateLimited { wait }, e.message)
             .with_wait(wait)
             .with_status(Some(status))
