@@ -36,8 +36,8 @@ fn owed(history: &[Event]) -> BTreeMap<Key, (u64, bool)> {
     owed
 }
 
-/// Each key's writes, in the order they were applied: (version, deleted).
-fn writes(history: &[Event]) -> BTreeMap<Key, Vec<(u64, bool, &Event)>> {
+/// Each key's writes, in the order they were applied: (version, deleted, the event).
+pub(super) fn writes(history: &[Event]) -> BTreeMap<Key, Vec<(u64, bool, &Event)>> {
     let mut writes: BTreeMap<Key, Vec<(u64, bool, &Event)>> = BTreeMap::new();
     for e in history {
         if let Event::Applied {

@@ -2,8 +2,9 @@
 //! the newest at its target, outside fault windows, and each worker's memory flat over the run
 //! (the last window's peak within a share of the first's).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::delivery::writes;
 use super::{Limits, Verdict, began, script_window};
 use crate::chaos::history::Event;
 
@@ -11,7 +12,8 @@ use crate::chaos::history::Event;
 /// their grace): from the publish to the first write at each owed target that holds it or a
 /// newer version (a retire: the script gone).
 pub fn latency(history: &[Event], limits: &Limits) -> Verdict {
-    let in_quota: Vec<String> = began(history).map_or_else(Vec::new, |b| b.2.to_vec());
+    let in_quota: BTreeSet<&str> =
+        began(history).map_or_else(BTreeSet::new, |b| b.2.iter().map(String::as_str).collect());
     let faults: Vec<(u64, u64)> = history
         .iter()
         .filter_map(|e| match e {
@@ -26,8 +28,9 @@ pub fn latency(history: &[Event], limits: &Limits) -> Verdict {
             at + limits.latency_p99_ms < *from || at > until + limits.fault_grace_ms
         })
     };
+    let writes = writes(history);
     let mut samples: Vec<(u64, &Event)> = Vec::new();
-    for (i, e) in history.iter().enumerate() {
+    for e in history {
         let Event::Published {
             at_ms,
             tenant,
@@ -39,30 +42,24 @@ pub fn latency(history: &[Event], limits: &Limits) -> Verdict {
         else {
             continue;
         };
-        if !in_quota.contains(tenant) || !quiet(*at_ms) {
+        if !in_quota.contains(tenant.as_str()) || !quiet(*at_ms) {
             continue;
         }
         for target in targets {
-            let arrived = history[i..].iter().find_map(|later| match later {
-                Event::Applied {
-                    at_ms: when,
-                    tenant: t,
-                    target: k,
-                    script: s,
-                    version: v,
-                    deleted,
-                } if t == tenant && k == target && s == script => {
-                    let holds = if *retire {
-                        *deleted
-                    } else {
-                        !deleted && v >= version
-                    };
-                    holds.then_some(*when)
+            let Some(list) = writes.get(&(tenant.clone(), *target, script.clone())) else {
+                continue;
+            };
+            // Applied in history order, so the writes after the publish are a tail.
+            let after = list.partition_point(|(_, _, w)| w.at_ms() < *at_ms);
+            let holds = |(v, deleted, _): &&(u64, bool, &Event)| {
+                if *retire {
+                    *deleted
+                } else {
+                    !deleted && v >= version
                 }
-                _ => None,
-            });
-            if let Some(when) = arrived {
-                samples.push((when.saturating_sub(*at_ms), e));
+            };
+            if let Some((_, _, w)) = list[after..].iter().find(holds) {
+                samples.push((w.at_ms() - at_ms, e));
             }
         }
     }
