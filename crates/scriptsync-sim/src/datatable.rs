@@ -48,6 +48,8 @@ pub(crate) struct RowRules<'a> {
     pub(crate) schema: &'a Value,
     pub(crate) max_rows: usize,
     pub(crate) duplicate_status: u16,
+    /// The table counts as full whatever it holds (the `table_full` fault).
+    pub(crate) full: bool,
 }
 
 impl<'a> RowRules<'a> {
@@ -57,7 +59,13 @@ impl<'a> RowRules<'a> {
             schema,
             max_rows: config.genesys_max_rows_per_table,
             duplicate_status: config.genesys_duplicate_row_status,
+            full: false,
         }
+    }
+
+    /// These rules, with the table counted as full when `full` (the `table_full` fault).
+    pub(crate) fn full_now(self, full: bool) -> Self {
+        Self { full, ..self }
     }
 }
 
@@ -100,7 +108,7 @@ pub(crate) fn write_row(
                 format!("A row with key '{key}' already exists"),
             ));
         }
-        (false, false) if rows.len() >= rules.max_rows => {
+        (false, false) if rules.full || rows.len() >= rules.max_rows => {
             return Err(GenesysError::new(
                 GENESYS_MAX_ROWS_STATUS,
                 GENESYS_MAX_ROWS_CODE,

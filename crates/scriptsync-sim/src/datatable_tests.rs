@@ -14,6 +14,7 @@ static RULES: LazyLock<RowRules<'static>> = LazyLock::new(|| RowRules {
     schema: &SCHEMA,
     max_rows: 5_000,
     duplicate_status: 409,
+    full: false,
 });
 
 fn body(key: &str, version: u64) -> Vec<u8> {
@@ -140,6 +141,21 @@ fn the_row_cap_refuses_only_new_rows_of_a_full_table() {
     post(&mut w, "other-table", "c", rules).expect("the cap is per table");
     delete_row(&mut w, at("p", "t"), "a").unwrap();
     post(&mut w, "t", "c", rules).expect("a delete makes room");
+}
+
+#[test]
+fn a_table_full_fault_refuses_new_rows_and_lets_updates_through() {
+    let mut w = World::default();
+    post(&mut w, "t", "a", *RULES).unwrap();
+    let full = RULES.full_now(true);
+    let refused = post(&mut w, "t", "b", full).unwrap_err();
+    assert_eq!(
+        (refused.status, refused.code),
+        (GENESYS_MAX_ROWS_STATUS, GENESYS_MAX_ROWS_CODE)
+    );
+    let none = BTreeSet::new();
+    write_row(&mut w, at("p", "t"), Some("a"), &body("a", 2), &none, full).expect("PUT works");
+    post(&mut w, "t", "b", *RULES).expect("room again once the fault is lifted");
 }
 
 #[test]

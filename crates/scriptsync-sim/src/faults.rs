@@ -69,6 +69,10 @@ pub struct Faults {
     /// announced, so no pause is recorded: an early retry is not a violation, it just gets 429
     /// again while the quota is used up.
     pub genesys_legacy_429: bool,
+    /// Genesys only: the principal's data tables count as full, as if another integration had
+    /// filled them to `genesys_max_rows_per_table`: a `POST` of a new row is refused with the
+    /// max-rows error, while updates of existing rows still succeed.
+    pub table_full: bool,
 }
 
 impl Faults {
@@ -122,6 +126,9 @@ pub enum OutageMode {
     /// No answer until the outage ends, then the connection is closed (counted under status
     /// 0 when it arrives): a client with a shorter request timeout sees a timeout.
     Hang,
+    /// Answered with a page that is not the service's (HTML, as a misrouted proxy or a captive
+    /// portal gives): a login gets it with 200 (no token in it), an API request with 502.
+    Nonsense,
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ use super::quota::ceil_secs;
 use super::request_head::RequestHead;
 use super::world::Shared;
 
+/// What an outage in `nonsense` mode answers: a page that is no service's.
+pub(crate) const NONSENSE_PAGE: &str =
+    "<html><head><title>Sign in</title></head><body>Please sign in to continue.</body></html>";
+
 /// A request the simulator will serve, with the per-record faults it must apply.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Admitted {
@@ -32,6 +36,8 @@ pub(crate) struct Admitted {
     pub(crate) truncated: bool,
     /// Genesys only: the org-limits endpoint answers 403 (the `limits_refused` fault).
     pub(crate) limits_refused: bool,
+    /// Genesys only: the table counts as full (the `table_full` fault).
+    pub(crate) table_full: bool,
 }
 
 /// Why a request is answered without reaching its handler.
@@ -160,6 +166,9 @@ fn decide(
             let refusal = match outage.mode {
                 OutageMode::Unavailable => Refusal::Injected(InjectedResponse::new(503)),
                 OutageMode::Drop => Refusal::Drop,
+                OutageMode::Nonsense => {
+                    Refusal::Injected(InjectedResponse::new(502).with_body(NONSENSE_PAGE))
+                }
                 OutageMode::Hang => {
                     world.count(principal, target, 0);
                     Refusal::Hang {
@@ -187,6 +196,7 @@ fn decide(
         admitted.truncated = target == SimTarget::Servicenow && faults.take_truncated();
         if target == SimTarget::Genesys {
             admitted.limits_refused = faults.faults.limits_refused;
+            admitted.table_full = faults.faults.table_full;
             share = faults.faults.share();
             legacy = faults.faults.genesys_legacy_429;
         }

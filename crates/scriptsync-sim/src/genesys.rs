@@ -99,7 +99,8 @@ async fn write_row(request: &TableRequest, path_key: Option<&str>, body: &[u8]) 
     };
     on_rows(request, needed, |world, call| {
         let errors = &call.admitted.record_errors;
-        datatable::write_row(world, call.at, path_key, body, errors, call.rules).map(Reply::from)
+        let rules = call.rules.full_now(call.admitted.table_full);
+        datatable::write_row(world, call.at, path_key, body, errors, rules).map(Reply::from)
     })
     .await
 }

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::SimTarget;
 use super::faults::OutageMode;
+use super::gate::NONSENSE_PAGE;
 use super::genesys_api::with_correlation;
 use super::respond::{dropped, json_response};
 use super::tokens;
@@ -176,6 +177,11 @@ async fn admit_login(sim: &Sim, principal: &str, target: SimTarget) -> Result<()
             tokio::time::sleep_until(outage.until).await;
             dropped()
         }
+        OutageMode::Nonsense => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(axum::body::Body::from(NONSENSE_PAGE))
+            .unwrap_or_else(|_| dropped()),
     })
 }
 
@@ -248,5 +254,21 @@ mod tests {
             (p.servicenow.token_requests, p.servicenow.token_refusals),
             (1, 0)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nonsense_login_outage_answers_200_without_a_token() {
+        let sim: Sim = Arc::new(Shared::new(
+            SimConfig::default(),
+            "http://127.0.0.1:1".into(),
+        ));
+        let genesys = SimTarget::Genesys;
+        sim.lock()
+            .set_faults(Some("p"), genesys, login_outage(OutageMode::Nonsense));
+        let answer = admit_login(&sim, "p", genesys).await.unwrap_err();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 16).await.unwrap();
+        assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
+        assert_eq!(sim.snapshot().tenant("p").genesys.token_refusals, 1);
     }
 }
