@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use scriptsync::dlq::args::DlqArgs;
@@ -59,11 +60,14 @@ pub enum Command {
     Chaos(ChaosArgs),
 }
 
-/// `scriptsync chaos`.
+/// `scriptsync chaos`: a run (the default), or `check FILE`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ChaosArgs {
     #[command(subcommand)]
-    pub command: ChaosCommand,
+    pub command: Option<ChaosCommand>,
+    #[command(flatten)]
+    pub run: ChaosRunArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +77,40 @@ pub enum ChaosCommand {
         /// The history file.
         history: PathBuf,
     },
+}
+
+/// A chaos run: workers, publisher and nemesis for a while, then the checker.
+#[derive(Debug, Args)]
+pub struct ChaosRunArgs {
+    /// How long faults are injected (the drain and the check come after).
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// 90 seconds (for CI), with shorter faults.
+    #[arg(long)]
+    pub quick: bool,
+    /// The seed the fault schedule and the load are drawn from (default: a random one,
+    /// printed); the same seed repeats the same schedule.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker processes (2 or 3).
+    #[arg(long, default_value_t = 3)]
+    pub workers: usize,
+    /// Tenants (the last one is offered several times its quota).
+    #[arg(long, default_value_t = 8)]
+    pub tenants: usize,
+    /// Run on a local 3-node RabbitMQ cluster started for the run (needs root and the
+    /// rabbitmq-server package), and stop and start its nodes too.
+    #[arg(long)]
+    pub cluster: bool,
+    /// The machine's RabbitMQ (without --cluster).
+    #[arg(long, default_value = "amqp://127.0.0.1:5672/%2f")]
+    pub broker_url: String,
+    /// The worker binary (default: this executable); use the release build for a long run.
+    #[arg(long, value_name = "PATH")]
+    pub worker_bin: Option<PathBuf>,
+    /// Where to write the history (default: a file in the temporary directory, printed).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 /// How scenario H's quota-optimal lower bound is computed (shown by `bench --help`).

@@ -81,6 +81,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => scriptsync::doctor::run(args).await,
         Command::Dlq(args) => scriptsync::dlq::run::run(args).await,
         Command::Bench(args) => bench::run(args).await,
-        Command::Chaos(args) => chaos::run(args),
+        Command::Chaos(args) => chaos::run(args).await,
     }
 }

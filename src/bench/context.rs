@@ -62,6 +62,7 @@ impl Ctx {
             settings: self.settings,
             quota,
             servicenow_window,
+            replica: None,
         })
         .await
     }

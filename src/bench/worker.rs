@@ -65,6 +65,16 @@ pub struct WorkerSpec<'a> {
     /// ServiceNow's rate-limit window as the worker is told it (`servicenow.window`; `None`:
     /// the hour of the real service).
     pub servicenow_window: Option<Duration>,
+    /// The replica's id and heartbeat (`None`: the host name's, every 100 ms): workers of one
+    /// prefix side by side need ids of their own.
+    pub replica: Option<Replica<'a>>,
+}
+
+/// One of several replicas of a prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct Replica<'a> {
+    pub id: &'a str,
+    pub heartbeat: Duration,
 }
 
 /// A running worker; killed on drop.
@@ -82,7 +92,11 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Writes the config, starts the worker and waits until `/readyz` says it consumes.
     pub async fn start(spec: &WorkerSpec<'_>) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(spec.prefix);
+        let name = match spec.replica {
+            Some(r) => format!("{}-{}", spec.prefix, r.id),
+            None => spec.prefix.to_owned(),
+        };
+        let dir = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&dir).with_context(|| format!("bench: {}", dir.display()))?;
         let admin = free_port()?;
         let config = write_config(&dir, spec, admin)?;
@@ -155,6 +169,21 @@ impl WorkerProcess {
     /// How long it took from its start until it said it is ready (every tenant consumed).
     pub fn ready_after(&self) -> Duration {
         self.ready_after
+    }
+
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, once it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Resident memory now, in bytes (`VmRSS`).
+    pub fn rss_bytes(&self) -> Option<u64> {
+        self.status_kib("VmRSS:").map(|kib| (kib * 1024.0) as u64)
     }
 
     /// Resident memory now, in MiB (`VmRSS`).
@@ -242,11 +271,19 @@ fn write_config(dir: &Path, spec: &WorkerSpec<'_>, admin: SocketAddr) -> anyhow:
         "[broker]\nurls = {urls:?}\n{password_line}prefix = {prefix:?}\nprefetch = {prefetch}\nqueue_type = \"quorum\"\n\
          [batch]\nmax_changes = {max_changes}\nlinger = \"{linger}ms\"\n\
          [shutdown]\ndrain_timeout = \"5s\"\n[admin]\nlisten = \"{admin}\"\n[log]\nlevel = \"warn\"\n\
-         [replica]\nheartbeat = \"100ms\"\n",
+         [replica]\n{replica}",
         prefix = spec.prefix,
         prefetch = s.prefetch,
         max_changes = s.max_changes,
         linger = s.linger.as_millis(),
+        replica = match spec.replica {
+            Some(r) => format!(
+                "id = {:?}\nheartbeat = \"{}ms\"\n",
+                r.id,
+                r.heartbeat.as_millis()
+            ),
+            None => "heartbeat = \"100ms\"\n".to_owned(),
+        },
     );
     let secret = secret.display().to_string();
     for tenant in spec.tenants {

@@ -1,12 +1,16 @@
-//! `scriptsync chaos`: the guarantees checked over a whole history. `scriptsync chaos check
-//! FILE` reads a history ([`history`], JSON Lines) and judges every guarantee ([`checker`]):
+//! `scriptsync chaos`: randomized combined faults against the real worker ([`run`]), and the
+//! guarantees checked over the whole history. `scriptsync chaos check FILE` reads a history ([`history`], JSON Lines) and judges every guarantee ([`checker`]):
 //! nothing lost, never older over newer, no request into a pause, no cross-tenant
 //! credential, duplicates bounded, latency outside fault windows, memory flat. A failed
 //! guarantee prints the smallest window of history that shows it, and the run's seed. A
 //! module of the binary, not of the worker's library: it only judges what the worker did.
 
 pub mod checker;
+// `node_serving` and `list_queues` serve the broker_cluster tests, which compile this too.
+#[allow(dead_code)]
+pub mod cluster;
 pub mod history;
+mod run;
 
 use std::process::ExitCode;
 
@@ -15,9 +19,10 @@ use checker::{Limits, Verdict, began, check};
 use crate::cli::{ChaosArgs, ChaosCommand};
 
 /// Runs `scriptsync chaos …`.
-pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        ChaosCommand::Check { history } => {
+        None => run::run(args.run).await,
+        Some(ChaosCommand::Check { history }) => {
             let events = history::read(&history)?;
             let verdicts = check(&events, &Limits::default());
             let seed = began(&events).map(|b| b.0);

@@ -5,6 +5,9 @@
 #![allow(dead_code)]
 
 mod app;
+// The local cluster is the chaos run's too (`scriptsync chaos --cluster`): one copy, in the
+// binary's tree, compiled here as a module of the tests.
+#[path = "../../src/chaos/cluster/mod.rs"]
 pub mod cluster;
 pub mod process;
 mod queues;

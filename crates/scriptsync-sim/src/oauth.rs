@@ -267,7 +267,9 @@ mod tests {
             .set_faults(Some("p"), genesys, login_outage(OutageMode::Nonsense));
         let answer = admit_login(&sim, "p", genesys).await.unwrap_err();
         assert_eq!(answer.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(answer.into_body(), 1 << 16).await.unwrap();
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+            .await
+            .unwrap();
         assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
         assert_eq!(sim.snapshot().tenant("p").genesys.token_refusals, 1);
     }

@@ -164,7 +164,7 @@ impl LocalCluster {
     }
 
     /// `rabbitmqctl` on the first node that is up (for cluster-wide listings).
-    fn ctl_any(&self, args: &[&str]) -> Result<String, String> {
+    pub fn ctl_any(&self, args: &[&str]) -> Result<String, String> {
         let node = self
             .nodes
             .iter()

@@ -1,0 +1,350 @@
+//! The seeded fault schedule of a chaos run: which fault, when, on what, for how long. Drawn
+//! whole before the run from the seed alone, so a seed names one schedule (`--seed` repeats
+//! it); faults on the same thing (a worker, a tenant's target, the broker) never overlap, and
+//! sometimes two start at the same instant.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use scriptsync::change::TargetKind;
+
+/// How a 429 storm (or its 503 cousin) tells the worker to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StormForm {
+    /// 429 with `Retry-After: N`.
+    RetryAfterSeconds,
+    /// 429 with `Retry-After: <HTTP-date>`.
+    RetryAfterDate,
+    /// Genesys 429 whose body says "Retry the request in [N] seconds", no header.
+    GenesysBody,
+    /// 503 with `Retry-After: N`.
+    Unavailable,
+    /// 429 with no hint at all: the worker's own backoff.
+    NoHint,
+}
+
+/// How a target fails for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakage {
+    /// 500s on most requests.
+    ServerErrors,
+    /// 503 on every request.
+    Unavailable,
+    /// Connections held without an answer.
+    Hang,
+    /// Connections reset.
+    Reset,
+    /// Answers that take seconds.
+    Slow,
+}
+
+/// How the token endpoint fails (after every token was expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    Unavailable,
+    Reset,
+    Hang,
+    Nonsense,
+}
+
+/// One fault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// SIGKILL worker `worker`, start it again after `down`.
+    Kill { worker: usize, down: Duration },
+    /// SIGTERM worker `worker` (a graceful drain), start it again once it has exited.
+    Term { worker: usize },
+    /// SIGSTOP worker `worker`, SIGCONT after `stopped`.
+    Stop { worker: usize, stopped: Duration },
+    /// The broker closes every worker connection.
+    CloseConnections,
+    /// Broker node `node` stopped for `down` (cluster runs only).
+    StopNode { node: usize, down: Duration },
+    /// The next `count` requests of `tenant` at `target` are told to wait `wait_s` seconds.
+    Storm {
+        tenant: usize,
+        target: TargetKind,
+        form: StormForm,
+        count: u32,
+        wait_s: u32,
+    },
+    /// `tenant`'s `target` broken this way for `lasting`.
+    Broken {
+        tenant: usize,
+        target: TargetKind,
+        how: Breakage,
+        lasting: Duration,
+    },
+    /// `tenant`'s tokens at `target` expired and its logins failing for `lasting`.
+    Login {
+        tenant: usize,
+        target: TargetKind,
+        how: LoginFailure,
+        lasting: Duration,
+    },
+    /// `tenant`'s Genesys data table full for `lasting`.
+    TableFull { tenant: usize, lasting: Duration },
+}
+
+impl Fault {
+    /// The kind, as the history and the report name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Kill { .. } => "sigkill",
+            Fault::Term { .. } => "sigterm",
+            Fault::Stop { .. } => "sigstop",
+            Fault::CloseConnections => "close_connections",
+            Fault::StopNode { .. } => "stop_node",
+            Fault::Storm { .. } => "storm_429",
+            Fault::Broken { how, .. } => match how {
+                Breakage::ServerErrors => "5xx",
+                Breakage::Unavailable => "503",
+                Breakage::Hang => "hang",
+                Breakage::Reset => "reset",
+                Breakage::Slow => "slow",
+            },
+            Fault::Login { .. } => "token_endpoint",
+            Fault::TableFull { .. } => "table_full",
+        }
+    }
+
+    /// What it occupies: two faults on the same thing never overlap.
+    fn resource(&self) -> String {
+        match self {
+            Fault::Kill { worker, .. } | Fault::Term { worker } | Fault::Stop { worker, .. } => {
+                format!("worker {worker}")
+            }
+            Fault::CloseConnections | Fault::StopNode { .. } => "broker".into(),
+            Fault::Storm { tenant, target, .. }
+            | Fault::Broken { tenant, target, .. }
+            | Fault::Login { tenant, target, .. } => format!("{tenant} {target}"),
+            Fault::TableFull { tenant, .. } => format!("{tenant} {}", TargetKind::Genesys),
+        }
+    }
+
+    /// About how long its effects last (a slot's length when drawing the schedule).
+    fn span(&self) -> Duration {
+        match self {
+            Fault::Kill { down, .. } => *down + Duration::from_secs(10),
+            Fault::Term { .. } => Duration::from_secs(20),
+            Fault::Stop { stopped, .. } => *stopped + Duration::from_secs(10),
+            Fault::CloseConnections => Duration::from_secs(10),
+            Fault::StopNode { down, .. } => *down + Duration::from_secs(30),
+            Fault::Storm { count, wait_s, .. } => Duration::from_secs(u64::from(count * wait_s)),
+            Fault::Broken { lasting, .. }
+            | Fault::Login { lasting, .. }
+            | Fault::TableFull { lasting, .. } => *lasting,
+        }
+    }
+}
+
+/// A fault and when it starts, from the run's start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    pub at: Duration,
+    pub fault: Fault,
+}
+
+/// What the schedule is drawn over.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub duration: Duration,
+    pub workers: usize,
+    pub tenants: usize,
+    /// Broker nodes that can be stopped (0: a single broker).
+    pub nodes: usize,
+    pub quick: bool,
+}
+
+/// The whole schedule for `seed`: faults from 10 s in until 20 s before the end.
+pub fn schedule(seed: u64, shape: Shape) -> Vec<Scheduled> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x6e65_6d65_7369_73);
+    let (gap, last) = if shape.quick {
+        (
+            (6, 12),
+            shape.duration.saturating_sub(Duration::from_secs(20)),
+        )
+    } else {
+        (
+            (20, 70),
+            shape.duration.saturating_sub(Duration::from_secs(60)),
+        )
+    };
+    let mut busy: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut at = Duration::from_secs(10);
+    while at < last {
+        let several = if rng.random_bool(0.25) { 2 } else { 1 };
+        for _ in 0..several {
+            // A few tries to find something free at `at`.
+            for _ in 0..8 {
+                let fault = draw(&mut rng, shape);
+                let free = busy.get(&fault.resource()).is_none_or(|until| *until <= at);
+                if free {
+                    busy.insert(fault.resource(), at + fault.span() + Duration::from_secs(5));
+                    out.push(Scheduled { at, fault });
+                    break;
+                }
+            }
+        }
+        at += Duration::from_secs(rng.random_range(gap.0..=gap.1));
+    }
+    out
+}
+
+/// One fault of any kind, on something drawn at random.
+fn draw(rng: &mut StdRng, shape: Shape) -> Fault {
+    let secs = |rng: &mut StdRng, lo: u64, hi: u64| {
+        let (lo, hi) = if shape.quick {
+            (lo.min(3), hi.min(8))
+        } else {
+            (lo, hi)
+        };
+        Duration::from_secs(rng.random_range(lo..=hi))
+    };
+    let tenant = rng.random_range(0..shape.tenants);
+    let target = if rng.random_bool(0.5) {
+        TargetKind::Genesys
+    } else {
+        TargetKind::Servicenow
+    };
+    // The first worker is never killed: it lives the whole run, for the memory soak.
+    let mortal = rng.random_range(1..shape.workers.max(2));
+    let kinds = if shape.nodes > 0 { 12 } else { 11 };
+    match rng.random_range(0..kinds) {
+        0 => Fault::Kill {
+            worker: mortal,
+            down: secs(rng, 1, 5),
+        },
+        1 => Fault::Term { worker: mortal },
+        2 => {
+            // Longer than the replica heartbeat's three beats; now and then longer than the
+            // AMQP heartbeat too (60 s), so the broker gives up on the connection.
+            let long = !shape.quick && rng.random_bool(0.25);
+            let stopped = if long {
+                Duration::from_secs(rng.random_range(65..=75))
+            } else {
+                secs(rng, 4, 20)
+            };
+            Fault::Stop {
+                worker: rng.random_range(0..shape.workers),
+                stopped,
+            }
+        }
+        3 => Fault::CloseConnections,
+        4 | 5 => {
+            let forms = [
+                StormForm::RetryAfterSeconds,
+                StormForm::RetryAfterDate,
+                StormForm::GenesysBody,
+                StormForm::Unavailable,
+                StormForm::NoHint,
+            ];
+            let mut form = forms[rng.random_range(0..forms.len())];
+            if form == StormForm::GenesysBody && target == TargetKind::Servicenow {
+                form = StormForm::RetryAfterSeconds;
+            }
+            Fault::Storm {
+                tenant,
+                target,
+                form,
+                count: rng.random_range(2..=5),
+                wait_s: rng.random_range(1..=5),
+            }
+        }
+        6 | 7 => {
+            let hows = [
+                Breakage::ServerErrors,
+                Breakage::Unavailable,
+                Breakage::Hang,
+                Breakage::Reset,
+                Breakage::Slow,
+            ];
+            Fault::Broken {
+                tenant,
+                target,
+                how: hows[rng.random_range(0..hows.len())],
+                lasting: secs(rng, 5, 25),
+            }
+        }
+        8 | 9 => {
+            let hows = [
+                LoginFailure::Unavailable,
+                LoginFailure::Reset,
+                LoginFailure::Hang,
+                LoginFailure::Nonsense,
+            ];
+            Fault::Login {
+                tenant,
+                target,
+                how: hows[rng.random_range(0..hows.len())],
+                lasting: secs(rng, 5, 20),
+            }
+        }
+        10 => Fault::TableFull {
+            tenant,
+            lasting: secs(rng, 10, 30),
+        },
+        _ => Fault::StopNode {
+            node: rng.random_range(0..shape.nodes),
+            down: secs(rng, 5, 20),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHAPE: Shape = Shape {
+        duration: Duration::from_secs(1800),
+        workers: 3,
+        tenants: 8,
+        nodes: 0,
+        quick: false,
+    };
+
+    #[test]
+    fn a_seed_names_one_schedule() {
+        assert_eq!(schedule(7, SHAPE), schedule(7, SHAPE));
+        assert_ne!(schedule(7, SHAPE), schedule(8, SHAPE));
+    }
+
+    #[test]
+    fn faults_on_one_thing_never_overlap_and_the_soak_worker_is_never_killed() {
+        for seed in 0..20 {
+            let plan = schedule(seed, SHAPE);
+            let mut until: BTreeMap<String, Duration> = BTreeMap::new();
+            for s in &plan {
+                let free = until.get(&s.fault.resource()).is_none_or(|u| *u <= s.at);
+                assert!(free, "seed {seed}: {s:?} overlaps");
+                until.insert(s.fault.resource(), s.at + s.fault.span());
+                assert!(!matches!(
+                    s.fault,
+                    Fault::Kill { worker: 0, .. } | Fault::Term { worker: 0 }
+                ));
+            }
+            assert!(plan.last().unwrap().at <= SHAPE.duration - Duration::from_secs(60));
+        }
+    }
+
+    #[test]
+    fn a_full_run_draws_every_kind_and_a_quick_one_several() {
+        let plan = schedule(1, SHAPE);
+        let kinds: std::collections::BTreeSet<&str> = plan.iter().map(|s| s.fault.kind()).collect();
+        assert!(kinds.len() >= 10, "{kinds:?}");
+        assert!(
+            !kinds.contains("stop_node"),
+            "no node to stop on one broker"
+        );
+        let quick = Shape {
+            duration: Duration::from_secs(90),
+            quick: true,
+            ..SHAPE
+        };
+        assert!(schedule(1, quick).len() >= 5);
+    }
+}
