@@ -34,6 +34,7 @@ pub mod storm;
 pub mod tenant_scale;
 pub mod throughput;
 pub mod worker;
+mod worker_config;
 
 use std::process::ExitCode;
 

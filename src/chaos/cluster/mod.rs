@@ -1,4 +1,5 @@
-//! A local 3-node RabbitMQ cluster for tests, beside the machine's own broker (which it never
+//! A local 3-node RabbitMQ cluster, for the broker_cluster tests (which compile this file as
+//! `common::cluster`) and for `scriptsync chaos --cluster`, beside the machine's own broker (which it never
 //! touches): each node gets its own node name (unique per run), AMQP port, distribution port,
 //! data and log folders, `rabbitmq.conf`, env file and empty enabled-plugins file, all under one
 //! temporary directory. The nodes boot in parallel from the package's own

@@ -7,6 +7,7 @@
 
 mod broker_ctl;
 mod ending;
+mod fault;
 mod fleet;
 mod load;
 mod nemesis;

@@ -13,8 +13,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::broker_ctl::BrokerCtl;
+use super::fault::{Breakage, Fault, LoginFailure, StormForm};
 use super::fleet::Fleet;
-use super::plan::{Breakage, Fault, LoginFailure, Scheduled, StormForm};
+use super::plan::Scheduled;
 use super::recorder::{Recorder, sim_target};
 use crate::chaos::history::Event;
 

@@ -14,6 +14,7 @@
 
 mod api_outages;
 mod login_outage;
+mod under_load;
 
 use crate::common;
 
