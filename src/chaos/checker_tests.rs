@@ -239,6 +239,55 @@ fn a_slow_change_fails_latency_outside_a_fault_window_only() {
 }
 
 #[test]
+fn a_retire_overtaken_by_a_newer_version_is_no_latency_sample() {
+    // t1 retires s1 at 40 s (v4) where Genesys holds nothing to delete in time; v5 follows at
+    // 50 s, and a later retire (v6, 600 s) deletes the row: that deletion is not v4's.
+    let mut h = clean();
+    h.push(Event::Published {
+        at_ms: 40_000,
+        tenant: "t1".into(),
+        script: "s1".into(),
+        version: 4,
+        targets: vec![G],
+        retire: true,
+    });
+    h.push(Event::Published {
+        at_ms: 50_000,
+        tenant: "t1".into(),
+        script: "s1".into(),
+        version: 5,
+        targets: vec![G],
+        retire: false,
+    });
+    h.push(applied(50_100, "t1", G, "s1", 5));
+    h.push(Event::Published {
+        at_ms: 60_000,
+        tenant: "t1".into(),
+        script: "s1".into(),
+        version: 6,
+        targets: vec![G],
+        retire: true,
+    });
+    h.push(Event::Applied {
+        at_ms: 60_200,
+        tenant: "t1".into(),
+        target: G,
+        script: "s1".into(),
+        version: 5,
+        deleted: true,
+    });
+    h.sort_by_key(Event::at_ms);
+    let v = verdict(&h, "latency");
+    assert!(v.held, "{v:#?}");
+    // v5 and v6 are samples (0.1 s, 0.2 s); v4 is not.
+    assert!(
+        v.figure.contains("over 14 in-quota changes"),
+        "{}",
+        v.figure
+    );
+}
+
+#[test]
 fn memory_that_grows_fails_and_a_worker_never_sampled_proves_nothing() {
     let mut h = clean();
     h.push(rss(85_000, 50));

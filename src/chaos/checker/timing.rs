@@ -51,14 +51,18 @@ pub fn latency(history: &[Event], limits: &Limits) -> Verdict {
             };
             // Applied in history order, so the writes after the publish are a tail.
             let after = list.partition_point(|(_, _, w)| w.at_ms() < *at_ms);
+            // A retire is reached by the deletion of the row or record, unless a newer
+            // version comes first (then it was never observable: no sample).
             let holds = |(v, deleted, _): &&(u64, bool, &Event)| {
                 if *retire {
-                    *deleted
+                    *deleted || v > version
                 } else {
                     !deleted && v >= version
                 }
             };
-            if let Some((_, _, w)) = list[after..].iter().find(holds) {
+            if let Some((_, deleted, w)) = list[after..].iter().find(holds)
+                && (!*retire || *deleted)
+            {
                 samples.push((w.at_ms() - at_ms, e));
             }
         }
