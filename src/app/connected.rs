@@ -64,8 +64,22 @@ impl Connected {
     }
 
     /// Stops every task, waits for them (the tenants drain) at most `grace`, aborting what
-    /// still runs then, and closes the connection.
-    async fn close(mut self, grace: Duration) {
+    /// still runs then, and closes the connection. Without a grace (the connection was lost)
+    /// every task is aborted at once: the broker has already handed this connection's
+    /// deliveries back, to this replica's next connection or to another replica, and a lane
+    /// that went on draining would send old versions beside the new owner's newer ones.
+    async fn close(mut self, grace: Option<Duration>) {
+        let Some(grace) = grace else {
+            self.tasks.set.abort_all();
+            while self.tasks.set.join_next().await.is_some() {}
+            self.stop.cancel();
+            let _ = tokio::time::timeout(
+                broker::CLOSE_MARGIN,
+                self.conn.close(200, "scriptsync reconnecting".into()),
+            )
+            .await;
+            return;
+        };
         self.stop.cancel();
         let drained = async { while self.tasks.set.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, drained).await.is_err() {
@@ -121,10 +135,13 @@ impl Application {
         };
         self.ready.store(false, Ordering::SeqCst);
         let _ = unrouted.cancel().await;
-        // The tenants drain within `drain_timeout`; a task stuck on a dying connection must
-        // not hold the reconnect back beyond that.
-        c.close(self.settings.shutdown.drain_timeout + broker::CLOSE_MARGIN)
-            .await;
+        // On a shutdown the tenants drain within `drain_timeout` (a task stuck on a dying
+        // connection must not hold the exit back beyond that); on a lost connection nothing
+        // of it may be sent any more: its tasks are aborted.
+        let grace = lost
+            .is_none()
+            .then(|| self.settings.shutdown.drain_timeout + broker::CLOSE_MARGIN);
+        c.close(grace).await;
         match lost {
             None => Ok(()),
             Some(e) => Err(anyhow::anyhow!(e)),

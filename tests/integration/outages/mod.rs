@@ -13,6 +13,7 @@
 //! figures are printed (`cargo test --test integration outages:: -- --nocapture`), never asserted on time.
 
 mod api_outages;
+mod connection_lost;
 mod login_outage;
 mod under_load;
 
