@@ -65,6 +65,29 @@ pub fn change(tenant: &str, script: &str, version: u64) -> ScriptChange {
         .unwrap_or_else(|e| panic!("test change {tenant}/{script} v{version}: {e}"))
 }
 
+/// A change of `tenant`'s `script` at `version` owed to Genesys only.
+pub fn genesys_only(tenant: &str, script: &str, version: u64) -> ScriptChange {
+    change(tenant, script, version)
+        .to_builder()
+        .targets([scriptsync::change::TargetKind::Genesys])
+        .build()
+        .unwrap()
+}
+
+/// The broker-side pid of the connection named `name` (client property `connection_name`),
+/// from `rabbitmqctl list_connections`.
+pub fn broker_connection_pid(name: &str) -> Option<String> {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "pid", "client_properties", "-q"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let wanted = format!("{{\"connection_name\",\"{name}\"}}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.contains(&wanted))
+        .find_map(|line| line.split('\t').next().map(str::to_owned))
+}
+
 /// Polls `cond` every 50 ms until it holds or [`DEADLINE`] passes (then panics with `what`).
 pub async fn eventually<F, Fut>(what: &str, cond: F)
 where

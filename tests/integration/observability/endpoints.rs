@@ -2,19 +2,7 @@
 //! forced pause.
 
 use super::*;
-
-/// The broker-side pid of the connection named `name` (client property `connection_name`).
-fn broker_connection_pid(name: &str) -> Option<String> {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "pid", "client_properties", "-q"])
-        .output()
-        .expect("rabbitmqctl runs");
-    let wanted = format!("{{\"connection_name\",\"{name}\"}}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| line.contains(&wanted))
-        .find_map(|line| line.split('\t').next().map(str::to_owned))
-}
+use crate::common::broker_connection_pid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_the_broker_connection_and_healthz_stays_up() {

@@ -6,28 +6,7 @@
 //! connection's lane, after the reconnection.
 
 use super::*;
-use scriptsync::change::TargetKind;
-
-/// The broker-side pid of the connection named `name`.
-fn connection_pid(name: &str) -> Option<String> {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "pid", "client_properties", "-q"])
-        .output()
-        .expect("rabbitmqctl runs");
-    let wanted = format!("{{\"connection_name\",\"{name}\"}}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| line.contains(&wanted))
-        .find_map(|line| line.split('\t').next().map(str::to_owned))
-}
-
-fn genesys_only(tenant: &str, script: &str, version: u64) -> ScriptChange {
-    change(tenant, script, version)
-        .to_builder()
-        .targets([TargetKind::Genesys])
-        .build()
-        .unwrap()
-}
+use common::{broker_connection_pid as connection_pid, genesys_only};
 
 /// Tenants whose loops race the connection's loss: a loop that saw the connection stop before
 /// its consumer's error used to drain.

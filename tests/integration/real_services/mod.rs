@@ -13,22 +13,13 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{TestApp, change, eventually, spawn_app, spawn_app_with_sim};
+use common::{TestApp, change, eventually, genesys_only, spawn_app, spawn_app_with_sim};
 use scriptsync::broker::Publisher;
 use scriptsync::change::{ScriptChange, TargetKind};
 use scriptsync::dlq::replay::{ReplayOptions, replay};
 use scriptsync::dlq::{Filter, Reason};
 use scriptsync_sim::fixtures::{self, SIM_DATATABLE, SIM_SECRET};
 use scriptsync_sim::{Faults, InjectedResponse, SimConfig, SimTarget};
-
-/// A Genesys-only change.
-fn genesys_only(tenant: &str, script: &str, version: u64) -> ScriptChange {
-    change(tenant, script, version)
-        .to_builder()
-        .targets([TargetKind::Genesys])
-        .build()
-        .unwrap()
-}
 
 /// A retire of `script` at `version`.
 fn retire(tenant: &str, script: &str, version: u64) -> ScriptChange {
