@@ -26,6 +26,8 @@ pub(super) struct Connected {
     pub publisher: Publisher,
     /// Cancelled when the connection's life ends: every task on it stops.
     pub stop: CancellationToken,
+    /// Cancelled when the connection was lost: its tenants stop at once, without a drain.
+    pub lost: CancellationToken,
     pub tasks: Tasks,
 }
 
@@ -59,42 +61,37 @@ impl Connected {
             conn,
             publisher,
             stop: shutdown.child_token(),
+            lost: CancellationToken::new(),
             tasks,
         })
     }
 
     /// Stops every task, waits for them (the tenants drain) at most `grace`, aborting what
     /// still runs then, and closes the connection. Without a grace (the connection was lost)
-    /// every task is aborted at once: the broker has already handed this connection's
-    /// deliveries back, to this replica's next connection or to another replica, and a lane
-    /// that went on draining would send old versions beside the new owner's newer ones.
+    /// the tenants stop at once, with no drain (`lost`): the broker has already handed this
+    /// connection's deliveries back, to this replica's next connection or to another replica,
+    /// and a lane that went on draining would send old versions beside the new owner's newer
+    /// ones. They still end their own way (channel closed, gauges put right); what has not
+    /// ended within [`broker::CLOSE_MARGIN`] is aborted.
     async fn close(mut self, grace: Option<Duration>) {
-        let Some(grace) = grace else {
-            self.tasks.set.abort_all();
-            while self.tasks.set.join_next().await.is_some() {}
-            self.stop.cancel();
-            let _ = tokio::time::timeout(
-                broker::CLOSE_MARGIN,
-                self.conn.close(200, "scriptsync reconnecting".into()),
-            )
-            .await;
-            return;
+        let (why, wait) = match grace {
+            Some(grace) => ("scriptsync stopping", grace),
+            None => {
+                self.lost.cancel();
+                ("scriptsync reconnecting", broker::CLOSE_MARGIN)
+            }
         };
         self.stop.cancel();
-        let drained = async { while self.tasks.set.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, drained).await.is_err() {
+        let ended = async { while self.tasks.set.join_next().await.is_some() {} };
+        if tokio::time::timeout(wait, ended).await.is_err() {
             tracing::warn!(
-                ?grace,
+                ?wait,
                 "connection tasks still running after the drain; aborting them"
             );
             self.tasks.set.abort_all();
             while self.tasks.set.join_next().await.is_some() {}
         }
-        let _ = tokio::time::timeout(
-            broker::CLOSE_MARGIN,
-            self.conn.close(200, "scriptsync stopping".into()),
-        )
-        .await;
+        let _ = tokio::time::timeout(broker::CLOSE_MARGIN, self.conn.close(200, why.into())).await;
     }
 }
 

@@ -64,14 +64,14 @@ impl Application {
             hold_limit: self.settings.broker.hold_limit(),
         };
         let tenant_stop = c.stop.child_token();
-        let task_stop = tenant_stop.clone();
+        let (task_stop, lost) = (tenant_stop.clone(), c.lost.clone());
         let (metrics, tenant) = (self.metrics.clone(), t.id.clone());
         let set = self.tenants.clone();
         let id = c
             .tasks
             .set
             .spawn(async move {
-                let end = run_tenant(ctx, &mut stream, settings, task_stop).await;
+                let end = run_tenant(ctx, &mut stream, settings, task_stop, lost).await;
                 // Whatever the channel still holds goes back to the queue, and the next
                 // consumer (another replica, after a handover) becomes the active one. The
                 // consumer is dropped after its channel is closed (see `close_channel`).

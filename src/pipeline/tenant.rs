@@ -6,7 +6,10 @@
 //!
 //! On shutdown: stop taking deliveries, let the lanes send what is pending and finish their
 //! requests within `drain_timeout`; whatever is still unsettled then is requeued when the
-//! channel closes. On a lost stream the lanes stop at once (the broker redelivers).
+//! channel closes. On a lost stream or a lost connection (`lost`, even mid-drain) the lanes
+//! stop at once: the broker has handed the deliveries back, and a lane that went on would send
+//! old versions beside the next owner's newer ones. However the loop ends (even aborted), what
+//! the tracker still holds stops counting as held (`scriptsync_inflight`, `/status`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,12 +57,14 @@ pub enum LoopEnd {
     TaskPanicked(String),
 }
 
-/// Runs until `shutdown` is cancelled or the stream ends.
+/// Runs until `shutdown` is cancelled (a drain), `lost` is (the connection is gone: no
+/// drain) or the stream ends.
 pub async fn run_tenant<S>(
     ctx: Arc<TenantContext>,
     mut deliveries: S,
     settings: LoopSettings,
     shutdown: CancellationToken,
+    lost: CancellationToken,
 ) -> LoopEnd
 where
     S: Stream<Item = Delivery> + Unpin,
@@ -69,6 +74,7 @@ where
         tracker: Mutex::default(),
         tasks: TaskTracker::new(),
     });
+    let _release = ReleaseHeld(settler.clone());
     let abort = CancellationToken::new();
     let mut lanes = JoinSet::new();
     let mut lane_targets = HashMap::new();
@@ -97,6 +103,7 @@ where
     }
     let end = loop {
         tokio::select! {
+            _ = lost.cancelled() => break LoopEnd::StreamLost("connection lost".into()),
             _ = shutdown.cancelled() => break LoopEnd::Shutdown,
             next = deliveries.next() => match next {
                 Some(Ok(inbound)) => {
@@ -121,26 +128,38 @@ where
     drop(offers);
     if end == LoopEnd::Shutdown {
         let drained = async { while lanes.join_next().await.is_some() {} };
-        if tokio::time::timeout(settings.drain_timeout, drained)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                tenant = %ctx.tenant, timeout = ?settings.drain_timeout,
-                "drain timed out; unsettled deliveries will be requeued"
-            );
+        tokio::select! {
+            timed = tokio::time::timeout(settings.drain_timeout, drained) => if timed.is_err() {
+                tracing::warn!(
+                    tenant = %ctx.tenant, timeout = ?settings.drain_timeout,
+                    "drain timed out; unsettled deliveries will be requeued"
+                );
+            },
+            _ = lost.cancelled() => {
+                tracing::info!(tenant = %ctx.tenant, "connection lost while draining; the broker requeues what is unsettled");
+            }
         }
     }
     abort.cancel();
     while lanes.join_next().await.is_some() {}
     settler.tasks.close();
     settler.tasks.wait().await;
-    // What is still tracked goes back to the broker with this channel: no longer held here.
-    let released = settler.tracker().len() as i64;
-    if released > 0 {
-        ctx.metrics.inflight_add(&ctx.tenant, -released);
-    }
     end
+}
+
+/// Dropped when the loop ends, however it ends (returned, or aborted with its task): what
+/// the tracker still holds goes back to the broker with the channel, so it no longer counts
+/// as held here. Taken out of the tracker, so that a lane still reporting (an aborted loop's
+/// lanes stop a moment later) settles nothing of it and nothing is released twice.
+struct ReleaseHeld(Arc<Settler>);
+
+impl Drop for ReleaseHeld {
+    fn drop(&mut self) {
+        let held = std::mem::take(&mut *self.0.tracker()).len() as i64;
+        if held > 0 {
+            self.0.ctx.metrics.inflight_add(&self.0.ctx.tenant, -held);
+        }
+    }
 }
 
 /// Logs, counts and remembers a panicked task of the tenant; what to say when restarting.

@@ -6,7 +6,7 @@
 //! connection's lane, after the reconnection.
 
 use super::*;
-use common::{broker_connection_pid as connection_pid, genesys_only};
+use common::{broker_connection_pid as connection_pid, eventually, genesys_only};
 
 /// Tenants whose loops race the connection's loss: a loop that saw the connection stop before
 /// its consumer's error used to drain.
@@ -110,6 +110,12 @@ async fn a_lost_connection_sends_nothing_more_of_its_deliveries() {
         app.wait_settled(tenant, 2).await;
         assert_eq!(app.sim_state().tenant(tenant).genesys.older_writes, 0);
     }
+    // What the lost connection held went back to the broker: it no longer counts as held
+    // (the aborted loops used to leave it on the board, and `/status` said unacked forever).
+    eventually("nothing counted as held once all is settled", || async {
+        TENANTS.iter().all(|t| app.board.tenant(t).inflight == 0)
+    })
+    .await;
     println!("after the broker closed the connection: every v2 sent after the reconnection");
     app.stop().await;
 }
