@@ -26,6 +26,27 @@ pub enum Class {
     Permanent,
 }
 
+/// Why a server asked for a wait (both [`Class::RateLimited`]): its quota (429; DESIGN §6
+/// "each 429 cuts the rate", so the gate learns or cuts), or it is too busy for now (503 with
+/// `Retry-After`, e.g. Genesys `flows.datatables.server.too.busy`): that says nothing of the
+/// quota, so the gate only pauses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Quota,
+    Busy,
+}
+
+impl Refusal {
+    /// The refusal an HTTP status of a rate-limited answer means.
+    pub fn of_status(status: u16) -> Self {
+        if status == 503 {
+            Self::Busy
+        } else {
+            Self::Quota
+        }
+    }
+}
+
 /// How a request failed before any HTTP status came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {

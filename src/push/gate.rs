@@ -27,6 +27,7 @@ use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::classify::Refusal;
 use super::pause::{ProbeGuard, SharedPause, within};
 use super::rate::AdaptiveRate;
 
@@ -153,17 +154,21 @@ impl Gate {
         }
     }
 
-    /// A request let through at `issued_at` was refused 429 (or 503 with a wait), the server
-    /// saying `wait` (raw): learn or cut the rate, and close for the wait `honour` keeps, else
-    /// till the server's known window end (Genesys), else for `no_hint`. Returns the wait kept.
+    /// A request let through at `issued_at` was refused (429: `Quota`; 503 with a wait:
+    /// `Busy`), the server saying `wait` (raw): for the quota, learn or cut the rate; either
+    /// way close for the wait `honour` keeps, else till the server's known window end
+    /// (Genesys), else for `no_hint`. Returns the wait kept.
     pub fn throttled(
         &self,
         issued_at: Instant,
+        refusal: Refusal,
         wait: Option<Duration>,
         honour: impl FnOnce(Duration) -> Duration,
         no_hint: Duration,
     ) -> Option<Duration> {
-        self.on_rate_limited(issued_at, wait);
+        if refusal == Refusal::Quota {
+            self.on_rate_limited(issued_at, wait);
+        }
         let now = Instant::now();
         let wait = wait.or_else(|| {
             let end = self.window_end_after(now)?;
@@ -194,9 +199,14 @@ impl Gate {
     /// becomes that × headroom (see `rate`). Otherwise AIMD halves the rate. Either way
     /// in-flight 429s act once.
     pub fn on_rate_limited(&self, issued_at: Instant, wait: Option<Duration>) {
+        // A refusal before any probe came back clean since the last one's pause belongs to
+        // the same episode, which has cut (or taught) already: a storm cuts once.
+        let repeat = self.pause.quota_refused();
         let window = self.config.window;
         let Some(wait) = wait.filter(|w| self.config.learns_from_429 && *w <= window) else {
-            self.rate.cut(issued_at);
+            if !repeat {
+                self.rate.cut(issued_at);
+            }
             return;
         };
         let now = Instant::now();
@@ -205,6 +215,9 @@ impl Gate {
         let mut known = self.window_end.lock();
         *known = Some(known.map_or(end, |k| k.max(end)));
         drop(known);
+        if repeat {
+            return;
+        }
         let start = end.checked_sub(window).unwrap_or(now);
         let got = self
             .issued

@@ -190,6 +190,8 @@ async fn a_conservative_start_has_no_burst() {
 #[tokio::test(start_paused = true)]
 async fn aimd_floor_is_one_per_minute() {
     let g = gate(4.0, 1, 4);
+    drop(g.acquire(far()).await.unwrap()); // the first request probes alone; now open
+    // Ten separate refusals (no pause between them: each one an episode of its own).
     for _ in 0..10 {
         g.on_rate_limited(Instant::now(), None);
         tokio::time::advance(Duration::from_millis(1)).await;

@@ -38,7 +38,7 @@ pub mod schedule;
 
 pub use attempt::AttemptError;
 pub use auth::{AuthError, TokenCache};
-pub use classify::{Class, Observed, TransportKind, classify};
+pub use classify::{Class, Observed, Refusal, TransportKind, classify};
 pub use client::{Judged, PushClient};
 pub use credential::{AuthMethod, Credential};
 pub use gate::{Gate, GateConfig, GatePermit, GateSnapshot};

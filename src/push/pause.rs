@@ -5,7 +5,9 @@
 //! once the probe came back without a new pause. So a server that is still closed (clock skew,
 //! a longer ban than announced) sees one early request, not the whole concurrency at once. A
 //! new gate starts in probe mode too: the first request of a tenant finds out, alone, whether
-//! the tenant is being throttled.
+//! the tenant is being throttled. From a pause until a probe comes back clean is one
+//! throttling episode: the gate cuts (or learns) its rate once per episode, not once per
+//! refusal of a storm.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,10 @@ struct Probe {
     /// Only one request at a time until a probe comes back clean.
     probing: bool,
     in_flight: bool,
+    /// The quota refused a request since the last clean probe: while probing, the gate is
+    /// in one throttling episode (a storm of refusals, however many, until a probe comes
+    /// back clean).
+    throttled: bool,
 }
 
 /// Until when nobody sends, and whether the next request must go alone.
@@ -43,6 +49,7 @@ impl Drop for ProbeGuard {
             probe.in_flight = false;
             if !paused {
                 probe.probing = false;
+                probe.throttled = false;
             }
         }
         self.0.probe_done.notify_waiters();
@@ -56,6 +63,7 @@ impl SharedPause {
             probe: Mutex::new(Probe {
                 probing: true,
                 in_flight: false,
+                throttled: false,
             }),
             probe_done: Notify::new(),
         })
@@ -75,6 +83,15 @@ impl SharedPause {
         };
         self.probe.lock().probing = true;
         added
+    }
+
+    /// Notes a refusal by the quota; returns whether it belongs to an episode already open
+    /// (an earlier refusal's pause, and no probe back clean since), which has acted already.
+    pub fn quota_refused(&self) -> bool {
+        let mut probe = self.probe.lock();
+        let repeat = probe.probing && probe.throttled;
+        probe.throttled = true;
+        repeat
     }
 
     /// Time left in the pause, if closed.

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{Judged, PushClient};
 use crate::push::attempt::AttemptError;
 use crate::push::body::{self, BodyError};
-use crate::push::classify::{Class, Observed, classify};
+use crate::push::classify::{Class, Observed, Refusal, classify};
 use crate::push::credential::Credential;
 use crate::push::reply::{self, Reply};
 use crate::push::retry_after::{self, effective_wait};
@@ -150,7 +150,8 @@ impl PushClient {
                 return Interpreted::Unauthorized(fail(Class::Transient, None, message));
             }
             Class::RateLimited { wait } => {
-                let wait = self.throttled(call.issued_at, wait, call.what);
+                let refusal = Refusal::of_status(status);
+                let wait = self.throttled(call.issued_at, refusal, wait, call.what);
                 Err(fail(Class::RateLimited { wait }, wait, message))
             }
             other => Err(fail(other, None, message)),
@@ -159,20 +160,22 @@ impl PushClient {
     }
 
     /// A request let through at `issued_at` was refused 429 (or 503 with a wait), the server
-    /// saying `wait` (raw): counts it, lets the gate learn or cut its rate, and closes the gate
-    /// for every caller. Without a wait, the end of the server's window where it is known (a
+    /// saying `wait` (raw): counts it, lets the gate learn or cut its rate (a 429 only: the
+    /// quota's answer), and closes the gate for every caller. Without a wait, the end of the server's window where it is known (a
     /// Genesys window seen in an earlier 429); else no hint: a short provisional pause until
     /// the retry engine's throttle backoff decides. Returns the wait honoured, if known.
     fn throttled(
         &self,
         issued_at: Instant,
+        refusal: Refusal,
         wait: Option<Duration>,
         what: &str,
     ) -> Option<Duration> {
         self.metrics.rate_limited(&self.tenant, self.target);
         let honour = |w| self.honoured_wait(w, what);
         let no_hint = self.schedule.settings().initial;
-        self.gate.throttled(issued_at, wait, honour, no_hint)
+        self.gate
+            .throttled(issued_at, refusal, wait, honour, no_hint)
     }
 
     /// Items inside a 2xx answer (a ServiceNow batch) were refused 429: such a sub-response
@@ -183,7 +186,12 @@ impl PushClient {
     pub fn throttled_items(&self, reply: &Reply, what: &str) -> Option<Duration> {
         let wait = retry_after::server_wait(self.target, &reply.headers, b"", SystemTime::now());
         let issued_at = Instant::now();
-        self.throttled(issued_at, wait.filter(|w| !w.is_zero()), what)
+        self.throttled(
+            issued_at,
+            Refusal::Quota,
+            wait.filter(|w| !w.is_zero()),
+            what,
+        )
     }
 
     /// The wait honoured for a server's `wait`: all of it (never sending before the server's

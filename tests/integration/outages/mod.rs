@@ -6,6 +6,7 @@
 //! - A 30 s outage longer than `retry.max_elapsed`: every change is dead-lettered as
 //!   `exhausted`, none lost, and the worker delivers again once the outage is over.
 //! - A login outage: token fetches back off (counted, no storm), pushes resume after it.
+//! - Storms of refusals (429s, a 503 with `Retry-After`): the rate cut once, or not at all.
 //!
 //! Each test ends with the same check ([`assert_nothing_lost`]): every script's newest
 //! published version is held by both targets or sits in the DLQ with a reason, no older version
@@ -15,6 +16,7 @@
 mod api_outages;
 mod connection_lost;
 mod login_outage;
+mod storms;
 mod under_load;
 
 use crate::common;

@@ -124,7 +124,10 @@ impl ScriptedTarget {
         };
         let honour = |w| effective_wait(w, Duration::from_secs(86_400));
         let no_hint = crate::config::RetrySettings::default().initial;
-        let wait = self.gate.throttled(issued_at, wait, honour, no_hint);
+        let refusal = crate::push::Refusal::of_status(status);
+        let wait = self
+            .gate
+            .throttled(issued_at, refusal, wait, honour, no_hint);
         AttemptError::new(Class::RateLimited { wait }, e.message)
             .with_wait(wait)
             .with_status(Some(status))
