@@ -219,4 +219,21 @@ mod tests {
         };
         assert!(schedule(1, quick).len() >= 5);
     }
+
+    #[test]
+    fn the_documented_cluster_seed_stops_nodes() {
+        // docs/reliability.md runs `chaos --cluster --quick --seed 28`.
+        let cluster = Shape {
+            duration: Duration::from_secs(90),
+            nodes: 3,
+            quick: true,
+            ..SHAPE
+        };
+        let plan = schedule(28, cluster);
+        let stops = plan
+            .iter()
+            .filter(|s| s.fault.kind() == "stop_node")
+            .count();
+        assert_eq!(stops, 2, "{plan:?}");
+    }
 }
