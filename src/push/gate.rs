@@ -197,10 +197,8 @@ impl Gate {
     /// (raw). Where the wait ends the server's fixed window (Genesys), the requests let
     /// through in that window before this one are the share really available: the ceiling
     /// becomes that × headroom (see `rate`). Otherwise AIMD halves the rate. Either way
-    /// in-flight 429s act once.
+    /// in-flight 429s act once, and so do the 429s of one throttling episode (see `pause`).
     pub fn on_rate_limited(&self, issued_at: Instant, wait: Option<Duration>) {
-        // A refusal before any probe came back clean since the last one's pause belongs to
-        // the same episode, which has cut (or taught) already: a storm cuts once.
         let repeat = self.pause.quota_refused();
         let window = self.config.window;
         let Some(wait) = wait.filter(|w| self.config.learns_from_429 && *w <= window) else {

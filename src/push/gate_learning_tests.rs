@@ -100,6 +100,17 @@ async fn a_reported_limit_caps_the_ceiling_and_a_long_wait_teaches_nothing() {
     assert_eq!(g.window_end_after(Instant::now()), None);
 }
 
+/// `g` told by the server to wait `wait` (kept whole) for a request let through at `at`.
+fn refuse(g: &Gate, at: Instant, refusal: Refusal, wait: Option<Duration>) -> Option<Duration> {
+    g.throttled(at, refusal, wait, |w| w, Duration::from_millis(200))
+}
+
+/// The next request let through (the probe, after a pause) is refused.
+async fn refuse_next(g: &Gate, wait: Option<Duration>) {
+    let permit = g.acquire(far()).await.unwrap();
+    refuse(g, permit.issued_at(), Refusal::Quota, wait);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_busy_server_pauses_the_gate_but_teaches_nothing_of_the_quota() {
     let g = genesys_gate(300);
@@ -108,14 +119,8 @@ async fn a_busy_server_pauses_the_gate_but_teaches_nothing_of_the_quota() {
         g.note_issued(t0);
     }
     tokio::time::advance(Duration::from_secs(1)).await;
-    let refused = Instant::now();
-    let kept = g.throttled(
-        refused,
-        Refusal::Busy,
-        Some(Duration::from_secs(3)),
-        |w| w,
-        Duration::from_millis(200),
-    );
+    let wait = Some(Duration::from_secs(3));
+    let kept = refuse(&g, Instant::now(), Refusal::Busy, wait);
     // 503 with Retry-After: the wait is kept, the rate is not touched.
     assert_eq!(kept, Some(Duration::from_secs(3)));
     assert_eq!(g.paused_for(), Some(Duration::from_secs(3)));
@@ -124,13 +129,7 @@ async fn a_busy_server_pauses_the_gate_but_teaches_nothing_of_the_quota() {
     // The same answer as a 429 is the quota's: 20 requests in the window teach a share (never
     // below half the rate it had).
     tokio::time::advance(Duration::from_secs(4)).await;
-    g.throttled(
-        Instant::now(),
-        Refusal::Quota,
-        Some(Duration::from_secs(3)),
-        |w| w,
-        Duration::from_millis(200),
-    );
+    refuse(&g, Instant::now(), Refusal::Quota, wait);
     assert_eq!(g.snapshot().ceiling_per_minute, 135.0);
 }
 
@@ -138,29 +137,21 @@ async fn a_busy_server_pauses_the_gate_but_teaches_nothing_of_the_quota() {
 async fn a_storm_of_refusals_cuts_once_until_a_probe_comes_back_clean() {
     let g = genesys_gate(300);
     drop(g.acquire(far()).await.unwrap()); // the first request probes alone; now open
-    let no_hint = Duration::from_millis(200);
     // Five 429s in a row without a hint, each on the probe after the last one's pause.
     for _ in 0..5 {
-        let permit = g.acquire(far()).await.unwrap();
-        g.throttled(permit.issued_at(), Refusal::Quota, None, |w| w, no_hint);
-        drop(permit);
+        refuse_next(&g, None).await;
     }
     assert_eq!(g.snapshot().per_minute, 135.0, "one episode, one cut");
     // A probe comes back clean: the episode is over, and the next refusal cuts again.
     drop(g.acquire(far()).await.unwrap());
-    let permit = g.acquire(far()).await.unwrap();
-    g.throttled(permit.issued_at(), Refusal::Quota, None, |w| w, no_hint);
-    drop(permit);
+    refuse_next(&g, None).await;
     assert_eq!(g.snapshot().per_minute, 67.5);
     // The same with waits that end the window: the first teaches (never below half), the
     // storm's later ones teach nothing more.
     let g = genesys_gate(300);
     drop(g.acquire(far()).await.unwrap());
     for _ in 0..4 {
-        let permit = g.acquire(far()).await.unwrap();
-        let wait = Some(Duration::from_secs(2));
-        g.throttled(permit.issued_at(), Refusal::Quota, wait, |w| w, no_hint);
-        drop(permit);
+        refuse_next(&g, Some(Duration::from_secs(2))).await;
     }
     assert_eq!(g.snapshot().ceiling_per_minute, 135.0);
 }
